@@ -1,0 +1,50 @@
+# The stable interface: `make run` and `make test` work on a fresh clone.
+# They bootstrap uv (pinned) into .tools/, create .venv and install exactly uv.lock.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export DO_NOT_TRACK ?= 1
+export GX_ANALYTICS_ENABLED ?= false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
+
+.PHONY: setup run test lint format bench sample clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+setup: $(VENV)/.installed ## create .venv and install the locked dependencies
+
+run: setup ## run the audit on the embedded sample -> data/audit.duckdb
+	$(BIN)/welfare-audit run --config data/sample/audit.toml --warehouse data/audit.duckdb
+
+test: setup lint ## lint, type-check and run the test suite
+	$(BIN)/pytest
+
+lint: setup ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup ## benchmarks at 1M households (BENCH_ARGS=--scale 10m for the large cases)
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+sample: setup ## regenerate the embedded sample (deterministic: same bytes)
+	$(BIN)/welfare-audit generate --households 20000 --seed 20261127 --format parquet --out data/sample --sample
+
+clean:
+	rm -rf $(VENV) $(TOOLS) data/audit.duckdb data/output .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,164 @@
+"""The `welfare-audit` command line: run, validate, generate."""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_CONFIG = REPO_ROOT / "data" / "sample" / "audit.toml"
+QUIET_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "GX_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    "DASK_LOGGING__DISTRIBUTED": "warning",
+}
+
+app = typer.Typer(
+    name="welfare-audit",
+    help="Audit how precisely a social-assistance programme reaches the people it is meant for.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=False)
+errors = Console(stderr=True)
+
+
+class FileFormat(str, Enum):
+    """Formats the generator writes."""
+
+    parquet = "parquet"
+    csv = "csv"
+    dta = "dta"
+
+
+def known_errors() -> tuple[type[BaseException], ...]:
+    """Errors that carry a readable message and need no traceback."""
+    from transforms.config import ConfigError
+    from transforms.readers import IngestError
+    from transforms.warehouse import WarehouseError
+
+    return (ConfigError, IngestError, WarehouseError, FileNotFoundError, PermissionError, OSError)
+
+
+def fail(error: BaseException, *, debug: bool) -> None:
+    """Print a short message (or the traceback with --debug) and exit non-zero."""
+    if debug:
+        raise error
+    errors.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+    errors.print("(run again with --debug for the full traceback)", style="dim")
+    raise typer.Exit(code=2)
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    """A short table of what the run read, loaded and quarantined."""
+    table = Table(title=f"Audit run {result['run_id']}")
+    for column in ("file", "rows_read", "loaded", "quarantined"):
+        table.add_column(column, justify="left" if column == "file" else "right")
+    for row in result["files"]:
+        table.add_row(*(f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]) for c in ("file", "rows_read", "loaded", "quarantined")))
+    console.print(table)
+    for extra in result.get("tables", []):
+        console.print(extra)
+    console.print(f"Published to [bold]{result['warehouse']}[/]")
+
+
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
+ConfigOption = Annotated[
+    Path,
+    typer.Option("--config", "-c", help="Audit configuration (TOML). Default: the embedded sample."),
+]
+
+
+@app.command()
+def run(
+    config: ConfigOption = SAMPLE_CONFIG,
+    warehouse: Annotated[
+        Path | None, typer.Option("--warehouse", "-w", help="Published DuckDB file (overrides the config).")
+    ] = None,
+    debug: DebugOption = False,
+) -> None:
+    """Run the full audit and publish it to the warehouse.
+
+    Example: welfare-audit run --config data/sample/audit.toml --warehouse data/audit.duckdb
+    """
+    try:
+        from flows.audit import audit
+        from transforms.config import load_config
+
+        load_config(config)  # fail fast with a readable message before Prefect starts
+        with console.status("Running the audit (Prefect flow)…"):
+            result = audit(str(config), str(warehouse) if warehouse else None)
+    except known_errors() as error:
+        fail(error, debug=debug)
+        return
+    print_summary(result)
+
+
+@app.command()
+def validate(config: ConfigOption = SAMPLE_CONFIG, debug: DebugOption = False) -> None:
+    """Check the configuration and its input files without running the audit.
+
+    Example: welfare-audit validate --config my_survey/audit.toml
+    """
+    try:
+        from transforms.config import load_config
+
+        audit_config = load_config(config)
+    except known_errors() as error:
+        fail(error, debug=debug)
+        return
+    inputs = audit_config.inputs
+    files = [("households", inputs.households)] + [
+        (role, spec) for role, spec in (("members", inputs.members), ("regions", inputs.regions), ("projection", inputs.projection)) if spec
+    ]
+    table = Table(title=f"Configuration {config} is valid")
+    table.add_column("role")
+    table.add_column("file")
+    table.add_column("format")
+    for role, spec in files:
+        table.add_row(role, str(spec.path), spec.resolved_format)
+    console.print(table)
+
+
+@app.command()
+def generate(
+    households: Annotated[int, typer.Option("--households", "-n", min=100, help="Number of households.")] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", "-s", help="Random seed (same seed, same bytes).")] = 20261127,
+    file_format: Annotated[FileFormat, typer.Option("--format", "-f", help="Output file format.")] = FileFormat.parquet,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("synthetic"),
+    debug: DebugOption = False,
+) -> None:
+    """Write a realistic synthetic household survey and the config that maps it.
+
+    Example: welfare-audit generate --households 100000 --seed 7 --format csv --out /tmp/survey
+    """
+    try:
+        from transforms.survey_files import write_synthetic_survey
+
+        with console.status(f"Generating {households:,} households…"):
+            summary = write_synthetic_survey(out, households=households, seed=seed, file_format=file_format.value)
+    except known_errors() as error:
+        fail(error, debug=debug)
+        return
+    console.print(f"Wrote {summary} ")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    for key, value in QUIET_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    app()
+
+
+if __name__ == "__main__":
+    main()

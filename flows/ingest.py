@@ -1,0 +1,157 @@
+"""Ingest subflow: read every input file, apply the row rules, stage loaded rows, quarantine the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.run import RunContext, file_sha256, with_run_id
+from transforms import warehouse
+from transforms.config import AuditConfig, InputFile
+from transforms.household import member_features
+from transforms.ingest import (
+    PROJECTION_RULES,
+    REGION_RULES,
+    CheckedTable,
+    ingest_households,
+    ingest_members,
+    ingest_table,
+)
+from transforms.readers import IngestError, RawTable, read_raw
+
+IDENTIFIER_COLUMNS = ("hh_id", "person_id")
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """What happened to one input file."""
+
+    role: str
+    path: str
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    reasons: dict[str, int]
+
+
+def withhold_identifiers(quarantine: pl.DataFrame) -> pl.DataFrame:
+    """Replace raw identifiers in quarantine entries (the row number locates the row)."""
+    is_identifier = pl.col("column_name").is_in(IDENTIFIER_COLUMNS)
+    return quarantine.with_columns(
+        pl.when(is_identifier).then(pl.lit("[identifier withheld]")).otherwise(pl.col("raw_value")).alias("raw_value")
+    )
+
+
+def summarise(role: str, checked: CheckedTable) -> FileSummary:
+    """Counts and quarantine reasons of one checked file."""
+    reasons = checked.quarantine.group_by("reason").agg(pl.col("source_row").n_unique().alias("rows"))
+    return FileSummary(
+        role=role,
+        path=checked.source_file,
+        rows_read=checked.rows_read,
+        rows_loaded=checked.loaded.height,
+        rows_quarantined=checked.rows_quarantined,
+        reasons=dict(zip(reasons["reason"].to_list(), reasons["rows"].to_list(), strict=True)),
+    )
+
+
+def open_raw(spec: InputFile, run: RunContext) -> RawTable:
+    """Open a raw file lazily (transcoded copies go to the run's output folder)."""
+    return read_raw(spec, run.output_dir / "transcoded")
+
+
+@task(name="record-file", cache_policy=NO_CACHE)
+def record_file(run: RunContext, role: str, spec_path: Path, checked: CheckedTable, staging_table: str) -> FileSummary:
+    """Stage loaded rows, quarantine the rest, and record the file with its hash."""
+    with run.connect_staging() as staging:
+        staging.register("_loaded", checked.loaded)
+        staging.execute(f"CREATE OR REPLACE TABLE {staging_table} AS SELECT * FROM _loaded")
+        staging.unregister("_loaded")
+    summary = summarise(role, checked)
+    with run.connect() as con:
+        warehouse.insert_frame(con, "quarantine", with_run_id(withhold_identifiers(checked.quarantine), run.run_id))
+        file_row = pl.DataFrame(
+            {
+                "role": [role],
+                "path": [str(spec_path)],
+                "sha256": [file_sha256(spec_path)],
+                "bytes": [spec_path.stat().st_size],
+                "rows_read": [summary.rows_read],
+                "rows_loaded": [summary.rows_loaded],
+                "rows_quarantined": [summary.rows_quarantined],
+            }
+        )
+        warehouse.insert_frame(con, "input_files", with_run_id(file_row, run.run_id))
+    logger = get_run_logger()
+    logger.info("%s: %d read, %d loaded, %d quarantined", role, summary.rows_read, summary.rows_loaded, summary.rows_quarantined)
+    return summary
+
+
+@task(name="ingest-regions", cache_policy=NO_CACHE)
+def ingest_regions_file(config: AuditConfig, run: RunContext) -> CheckedTable:
+    """Read and check the regions file."""
+    spec = config.inputs.regions
+    assert spec is not None
+    return ingest_table(open_raw(spec, run), spec, REGION_RULES, role="regions", keys=["region"])
+
+
+@task(name="ingest-households", cache_policy=NO_CACHE)
+def ingest_households_file(config: AuditConfig, run: RunContext, known_regions: pl.Series | None) -> CheckedTable:
+    """Read and check the household file."""
+    spec = config.inputs.households
+    return ingest_households(open_raw(spec, run), spec, known_regions=known_regions)
+
+
+@task(name="ingest-members", cache_policy=NO_CACHE)
+def ingest_members_file(config: AuditConfig, run: RunContext, household_ids: pl.Series) -> CheckedTable:
+    """Read and check the member file."""
+    spec = config.inputs.members
+    assert spec is not None
+    return ingest_members(open_raw(spec, run), spec, household_ids=household_ids)
+
+
+@task(name="ingest-projection", cache_policy=NO_CACHE)
+def ingest_projection_file(config: AuditConfig, run: RunContext) -> CheckedTable:
+    """Read and check the population projection."""
+    spec = config.inputs.projection
+    assert spec is not None
+    return ingest_table(open_raw(spec, run), spec, PROJECTION_RULES, role="projection", keys=["year", "age_group", "region"])
+
+
+@task(name="stage-member-features", cache_policy=NO_CACHE)
+def stage_member_features(run: RunContext) -> int:
+    """Aggregate staged members into one row of features per household."""
+    with run.connect_staging() as staging:
+        members = staging.sql("SELECT * FROM stg_members").pl()
+        features = member_features(members.lazy()).collect()
+        staging.register("_features", features)
+        staging.execute("CREATE OR REPLACE TABLE stg_member_features AS SELECT * FROM _features")
+        staging.unregister("_features")
+    return features.height
+
+
+@flow(name="ingest")
+def ingest_inputs(config: AuditConfig, run: RunContext) -> list[FileSummary]:
+    """Ingest regions, households, members and projection, in dependency order."""
+    summaries: list[FileSummary] = []
+    known_regions = None
+    if config.inputs.regions is not None:
+        regions = ingest_regions_file(config, run)
+        summaries.append(record_file(run, "regions", config.inputs.regions.path, regions, "stg_regions"))
+        known_regions = regions.loaded["region"]
+    households = ingest_households_file(config, run, known_regions)
+    summaries.append(record_file(run, "households", config.inputs.households.path, households, "stg_households"))
+    if config.inputs.members is not None:
+        members = ingest_members_file(config, run, households.loaded["hh_id"])
+        summaries.append(record_file(run, "members", config.inputs.members.path, members, "stg_members"))
+        stage_member_features(run)
+    if config.inputs.projection is not None:
+        projection = ingest_projection_file(config, run)
+        summaries.append(record_file(run, "projection", config.inputs.projection.path, projection, "stg_projection"))
+    if not households.loaded.height:
+        raise IngestError(f"{config.inputs.households.path}: no household row passed the row rules")
+    return summaries

@@ -1,0 +1,110 @@
+"""Tasks that open, record, close and publish one audit run."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from transforms import warehouse
+from transforms.config import AuditConfig, config_sha256
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where one run writes: its id, private warehouse copy, staging database and output folder."""
+
+    run_id: str
+    published: Path
+    work: Path
+    output_dir: Path
+    staging: Path
+    started_at: datetime
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A connection to the run's private copy of the warehouse."""
+        return duckdb.connect(str(self.work))
+
+    def connect_staging(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        """A connection to the run's staging database (raw identifiers live only here)."""
+        return duckdb.connect(str(self.staging), read_only=read_only)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in blocks."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+@task(name="start-run", cache_policy=NO_CACHE)
+def start_run(config: AuditConfig, config_path: Path, published: Path) -> RunContext:
+    """Copy the published warehouse aside, record the run as running, note killed runs."""
+    logger = get_run_logger()
+    started = datetime.now(UTC)
+    run_id = warehouse.new_run_id(started)
+    work = warehouse.open_workspace(published, run_id)
+    output_dir = config.output.directory / "runs" / run_id
+    output_dir.mkdir(parents=True, exist_ok=True)
+    record = warehouse.RunRecord(
+        run_id=run_id,
+        config_name=config.name,
+        config_path=str(config_path.resolve()),
+        config_sha256=config_sha256(config_path),
+        code_version=warehouse.code_version(),
+        seed=config.seed,
+        started_at=started,
+    )
+    with duckdb.connect(str(work)) as con:
+        for stale in warehouse.stale_workspaces(published, current=work):
+            killed = warehouse.record_interrupted(con, warehouse.interrupted_runs(stale))
+            for killed_id in killed:
+                logger.warning("Run %s was interrupted before publishing; recorded as failed", killed_id)
+            stale.unlink(missing_ok=True)
+            stale.with_name(stale.name + ".wal").unlink(missing_ok=True)
+        warehouse.record_run_start(con, record)
+    logger.info("Run %s started; writing to %s", run_id, work.name)
+    return RunContext(run_id, published, work, output_dir, output_dir / "staging.duckdb", started)
+
+
+@task(name="finish-run", cache_policy=NO_CACHE)
+def finish_run(run: RunContext, *, status: str, error: str | None = None) -> None:
+    """Complete the run's row with totals over its input files, then publish atomically."""
+    with run.connect() as con:
+        if status != "succeeded":
+            drop_partial_results(con, run.run_id)
+        totals = con.execute(
+            """SELECT sum(rows_read), sum(rows_loaded), sum(rows_quarantined)
+               FROM audit.input_files WHERE run_id = ?""",
+            [run.run_id],
+        ).fetchall()[0]
+        counts = dict(zip(("rows_read", "rows_loaded", "rows_quarantined"), totals, strict=True))
+        warehouse.record_run_end(con, run.run_id, status=status, error=error, counts=counts)
+        con.execute("CHECKPOINT")
+    warehouse.publish(run.work, run.published)
+    get_run_logger().info("Run %s %s; published %s", run.run_id, status, run.published)
+
+
+RESULT_TABLES = (
+    "model_metrics",
+    "targeting_errors",
+    "matching_indicators",
+    "fiscal_indicators",
+    "household_scores",
+)
+
+
+def drop_partial_results(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Remove a failed run's result rows; its run record, inputs and quarantine stay as evidence."""
+    for name in RESULT_TABLES:
+        con.execute(f"DELETE FROM audit.{name} WHERE run_id = ?", [run_id])
+
+
+def with_run_id(frame: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    """Prefix a result frame with the run_id column."""
+    return frame.select(pl.lit(run_id).alias("run_id"), pl.all())

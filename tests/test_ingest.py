@@ -1,0 +1,249 @@
+"""Bad input never crashes and never loses a row: quarantined with a reason, or one clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from transforms.config import AuditConfig, parse_config
+from transforms.ingest import CheckedTable, ingest_households, ingest_members
+from transforms.readers import IngestError, read_raw
+
+HEADER = "HHID,prov,wt,size,pcexp,recv"
+
+
+def config_for(tmp_path: Path, households: dict[str, Any] | None = None, **extra: Any) -> AuditConfig:
+    """A config over hh.csv in tmp_path with the standard raw names."""
+    spec: dict[str, Any] = {
+        "path": "hh.csv",
+        "columns": {
+            "hh_id": "HHID",
+            "region": "prov",
+            "weight": "wt",
+            "hh_size": "size",
+            "welfare": "pcexp",
+            "receives_benefit": "recv",
+        },
+    }
+    spec.update(households or {})
+    data = {
+        "inputs": {"households": spec, **extra},
+        "poverty_line": {"method": "relative_percentile", "percentile": 0.2},
+    }
+    return parse_config(data, base_dir=tmp_path, source="test")
+
+
+def households_of(tmp_path: Path, text: str | bytes, **spec: Any) -> CheckedTable:
+    """Write hh.csv and run the household row rules over it."""
+    path = tmp_path / "hh.csv"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    config = config_for(tmp_path, spec)
+    raw = read_raw(config.inputs.households, tmp_path / "work")
+    return ingest_households(raw, config.inputs.households, known_regions=None)
+
+
+def reasons(checked: CheckedTable) -> dict[tuple[int, str], str]:
+    """(source_row, column) -> reason."""
+    q = checked.quarantine
+    return {(r, c): why for r, c, why in zip(q["source_row"], q["column_name"], q["reason"], strict=True)}
+
+
+def assert_conserved(checked: CheckedTable) -> None:
+    assert checked.rows_read == checked.loaded.height + checked.rows_quarantined
+    loaded_rows = set(checked.loaded["__source_row"].to_list())
+    quarantined_rows = set(checked.quarantine["source_row"].to_list())
+    assert not loaded_rows & quarantined_rows
+    assert loaded_rows | quarantined_rows == set(range(1, checked.rows_read + 1))
+
+
+def test_valid_rows_are_typed(tmp_path: Path) -> None:
+    checked = households_of(tmp_path, f"{HEADER}\n1,A,10.5,3,1200.5,1\n2,B,2,1,0,0\n")
+    assert checked.rows_quarantined == 0
+    row = checked.loaded.row(0, named=True)
+    assert row == {
+        "__source_row": 1,
+        "hh_id": "1",
+        "region": "A",
+        "weight": 10.5,
+        "hh_size": 3,
+        "welfare": 1200.5,
+        "receives_benefit": True,
+    }
+
+
+def test_every_bad_value_is_quarantined_with_its_reason(tmp_path: Path) -> None:
+    text = "\n".join(
+        [
+            HEADER,
+            "1,A,10,3,100,1",  # fine
+            "2,A,0,3,100,1",  # zero weight
+            "3,A,-2,3,100,1",  # negative weight
+            "4,A,1,3,NaN,1",  # NaN welfare (a null marker): missing
+            "5,A,1,3,inf,1",  # infinite welfare
+            "6,A,1,3,-1,1",  # negative welfare
+            "7,A,1,three,100,1",  # text in a numeric column
+            "8,A,1,0,100,1",  # hh_size 0
+            "9,A,1,2.5,100,1",  # hh_size not whole
+            "10,A,1,2,100,maybe",  # unknown code
+            "10,A,1,2,100,0",  # duplicate id (both rows go)
+        ]
+    )
+    checked = households_of(tmp_path, text + "\n")
+    got = reasons(checked)
+    assert got[(2, "weight")] == "must be > 0"
+    assert got[(3, "weight")] == "must be > 0"
+    assert got[(4, "welfare")] == "missing value (required)"
+    assert got[(5, "welfare")] == "not a finite number"
+    assert got[(6, "welfare")] == "must be >= 0"
+    assert got[(7, "hh_size")] == "not a number"
+    assert got[(8, "hh_size")] == "must be >= 1"
+    assert got[(9, "hh_size")] == "not a whole number"
+    assert got[(10, "receives_benefit")].startswith("not one of the configured codes")
+    assert got[(10, "hh_id")] == "hh_id occurs 2 times in the file"
+    assert got[(11, "hh_id")] == "hh_id occurs 2 times in the file"
+    assert checked.loaded["hh_id"].to_list() == ["1"]
+    raw_values = dict(zip(checked.quarantine["source_row"], checked.quarantine["raw_value"], strict=False))
+    assert raw_values[7] == "three"
+    assert_conserved(checked)
+
+
+def test_truncated_last_line_and_extra_fields(tmp_path: Path) -> None:
+    checked = households_of(tmp_path, f"{HEADER}\n1,A,10,3,100,1\n2,A,1,3,100,1,EXTRA\n3,A,1,3")
+    got = reasons(checked)
+    assert got[(2, "(row)")] == "line has 7 field(s) but the header has 6"
+    assert got[(3, "(row)")] == "line has 4 field(s) but the header has 6"
+    assert checked.loaded.height == 1
+    assert_conserved(checked)
+
+
+def test_quoted_delimiters_are_not_counted_as_fields(tmp_path: Path) -> None:
+    checked = households_of(tmp_path, f'{HEADER}\n"1,a",A,10,3,100,1\n')
+    assert checked.rows_quarantined == 0
+    assert checked.loaded["hh_id"].to_list() == ["1,a"]
+
+
+def test_non_utf8_bytes_quarantine_the_row(tmp_path: Path) -> None:
+    text = f"{HEADER}\n1,A,10,3,100,1\n2,S\xe3o Paulo,1,3,100,1\n".encode("latin-1")
+    checked = households_of(tmp_path, text)
+    got = reasons(checked)
+    assert got[(2, "(row)")] == "bytes that are not valid utf8 text (set csv.encoding)"
+    assert_conserved(checked)
+
+
+def test_declared_encoding_reads_the_same_bytes(tmp_path: Path) -> None:
+    text = f"{HEADER}\n2,S\xe3o Paulo,1,3,100,1\n".encode("latin-1")
+    checked = households_of(tmp_path, text, csv={"encoding": "latin1"})
+    assert checked.loaded["region"].to_list() == ["São Paulo"]
+
+
+def test_delimiter_is_sniffed_and_decimal_comma_read(tmp_path: Path) -> None:
+    text = "HHID;prov;wt;size;pcexp;recv\n1;A;10,5;3;1.200,5;1\n"
+    checked = households_of(tmp_path, text, csv={"decimal_comma": True})
+    assert checked.loaded.select("weight", "welfare").row(0) == (10.5, 1200.5)
+
+
+def test_wrong_delimiter_is_one_clear_error(tmp_path: Path) -> None:
+    text = "HHID;prov;wt;size;pcexp;recv\n1;A;10;3;100;1\n"
+    with pytest.raises(IngestError) as caught:
+        households_of(tmp_path, text, csv={"delimiter": ","})
+    message = str(caught.value)
+    assert "hh.csv" in message
+    assert "hh_id -> 'HHID'" in message
+    assert "is csv.delimiter right?" in message
+
+
+def test_mapped_column_missing_from_the_file(tmp_path: Path) -> None:
+    with pytest.raises(IngestError) as caught:
+        households_of(tmp_path, "HHID,prov,wt,size,pcexp\n1,A,1,1,1\n")
+    assert "receives_benefit -> 'recv'" in str(caught.value)
+    assert "Columns found: 'HHID', 'prov'" in str(caught.value)
+
+
+def test_empty_file_and_header_only(tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match="hh.csv: the file is empty"):
+        households_of(tmp_path, "")
+    checked = households_of(tmp_path, HEADER + "\n")
+    assert (checked.rows_read, checked.loaded.height) == (0, 0)
+
+
+def test_blank_lines_are_quarantined_not_dropped(tmp_path: Path) -> None:
+    checked = households_of(tmp_path, f"{HEADER}\n1,A,10,3,100,1\n\n2,A,10,3,100,1\n")
+    assert reasons(checked)[(2, "(row)")] == "blank line"
+    assert checked.loaded["hh_id"].to_list() == ["1", "2"]
+    assert checked.loaded["__source_row"].to_list() == [1, 3]
+    assert_conserved(checked)
+
+
+def test_mixed_types_in_a_parquet_numeric_column(tmp_path: Path) -> None:
+    frame = pl.DataFrame(
+        {
+            "HHID": [1.0, 2.0, 3.0],
+            "prov": ["A", "A", "B"],
+            "wt": ["1", "2,5", "x"],  # a text column mixing numbers and text
+            "size": [1, 2, 3],
+            "pcexp": [10.0, 20.0, 30.0],
+            "recv": [True, False, True],
+        }
+    )
+    frame.write_parquet(tmp_path / "hh.parquet")
+    config = config_for(tmp_path, {"path": "hh.parquet"})
+    checked = ingest_households(
+        read_raw(config.inputs.households, tmp_path), config.inputs.households, known_regions=None
+    )
+    assert checked.loaded["hh_id"].to_list() == ["1"]  # whole-number float ids print as integers
+    assert reasons(checked) == {(2, "weight"): "not a number", (3, "weight"): "not a number"}
+
+
+def test_stata_value_labels_become_categories(tmp_path: Path) -> None:
+    import pyreadstat
+
+    frame = pl.DataFrame(
+        {
+            "HHID": [101, 102, 103],
+            "prov": [1, 2, 2],
+            "wt": [1.5, 2.0, 1.0],
+            "size": [2, 3, 9],
+            "pcexp": [100.0, 200.0, 300.0],
+            "recv": [1, 0, 1],
+            "area": [1, 2, 3],
+        }
+    )
+    pyreadstat.write_dta(
+        frame.to_pandas(),
+        str(tmp_path / "hh.dta"),
+        variable_value_labels={"prov": {1: "North", 2: "South"}, "area": {1: "Urban", 2: "Rural", 3: "Unknown"}},
+    )
+    spec = {
+        "path": "hh.dta",
+        "booleans": {"urban": {"true": ["Urban"], "false": ["Rural"]}},
+    }
+    config = config_for(tmp_path, spec)
+    columns = config.inputs.households.columns.model_copy(update={"urban": "area"})
+    households = config.inputs.households.model_copy(update={"columns": columns})
+    checked = ingest_households(read_raw(households, tmp_path), households, known_regions=None)
+    assert checked.loaded["region"].to_list() == ["North", "South"]
+    assert checked.loaded["urban"].to_list() == [True, False]
+    assert reasons(checked)[(3, "urban")].startswith("not one of the configured codes (urban, rural")
+
+
+def test_members_of_unknown_households_are_quarantined(tmp_path: Path) -> None:
+    (tmp_path / "hh.csv").write_text(f"{HEADER}\n1,A,1,2,10,1\n")
+    (tmp_path / "mem.csv").write_text("HHID,PID,age\n1,1,40\n1,2,12\n9,1,30\n1,2,13\n1,3,130\n")
+    members = {"path": "mem.csv", "columns": {"hh_id": "HHID", "person_id": "PID", "age": "age"}}
+    config = config_for(tmp_path, members=members)
+    assert config.inputs.members is not None
+    checked = ingest_members(
+        read_raw(config.inputs.members, tmp_path), config.inputs.members, household_ids=pl.Series(["1"])
+    )
+    got = reasons(checked)
+    assert got[(3, "hh_id")] == "household not loaded (unknown or quarantined hh_id)"
+    assert got[(2, "person_id")] == "person_id within its household occurs 2 times in the file"
+    assert got[(5, "age")] == "must be <= 120"
+    assert checked.loaded["person_id"].to_list() == ["1"]
+    assert_conserved(checked)

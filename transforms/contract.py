@@ -1,0 +1,311 @@
+"""The output contract (../shared/spec/outputs.md) as data: tables, columns, types, units, PII.
+
+DuckDB DDL, ``COMMENT ON`` statements and the README data dictionary are all
+generated from this one module, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA = "audit"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One published column."""
+
+    name: str
+    sql_type: str
+    description: str
+    unit: str = ""
+    pii: str = "none"
+
+    def comment(self) -> str:
+        """The text stored with COMMENT ON COLUMN."""
+        parts = [self.description]
+        if self.unit:
+            parts.append(f"Unit: {self.unit}.")
+        parts.append(f"PII: {self.pii}.")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Table:
+    """One published table of schema ``audit``."""
+
+    name: str
+    grain: str
+    description: str
+    columns: tuple[Column, ...]
+    has_latest_view: bool = True
+
+    def column_names(self) -> list[str]:
+        """Column names in contract order."""
+        return [column.name for column in self.columns]
+
+
+RUN_ID = Column("run_id", "VARCHAR", "Identifier of the audit run that produced the row.")
+FRACTION = "fraction in [0, 1]"
+TARGETING_RATES: tuple[tuple[str, str], ...] = (
+    ("poverty_rate", "Share of the population that is poor before the transfer: Σω·P / Σω."),
+    ("coverage", "Share of the population selected: Σω·S / Σω."),
+    ("exclusion_error", "Share of the poor not selected: Σω·P·(1−S) / Σω·P."),
+    ("inclusion_error", "Share of the selected who are not poor: Σω·(1−P)·S / Σω·S."),
+    (
+        "inclusion_rate_nonpoor",
+        "Share of the non-poor who are selected: Σω·(1−P)·S / Σω·(1−P) (Alatas et al. 2012).",
+    ),
+    (
+        "targeting_differential",
+        "Coverage among the poor minus coverage among the non-poor (Ravallion), in [−1, 1].",
+    ),
+    (
+        "cgh",
+        "Share of benefits going to the bottom 40 % of persons by pre-transfer welfare ÷ 0.40 "
+        "(Coady–Grosh–Hoddinott).",
+    ),
+)
+
+
+def _rate_columns(rates: tuple[tuple[str, str], ...]) -> tuple[Column, ...]:
+    """A rate column plus its design-based SE and 95 % confidence bounds."""
+    columns: list[Column] = []
+    for name, description in rates:
+        unit = (
+            "ratio"
+            if name == "cgh"
+            else ("difference of fractions" if name == "targeting_differential" else FRACTION)
+        )
+        columns += [
+            Column(name, "DOUBLE", description, unit),
+            Column(f"{name}_se", "DOUBLE", f"Design-based standard error of {name}.", unit),
+            Column(f"{name}_ci_low", "DOUBLE", f"Lower bound of the 95 % CI of {name}.", unit),
+            Column(f"{name}_ci_high", "DOUBLE", f"Upper bound of the 95 % CI of {name}.", unit),
+        ]
+    return tuple(columns)
+
+
+GROUP_COLUMNS = (
+    Column("group_type", "VARCHAR", "Kind of group: all, region, urban, quintile, head_sex, …"),
+    Column("group_value", "VARCHAR", "The group's value ('all' for the whole population)."),
+)
+N_OBS = Column("n_obs", "BIGINT", "Unweighted number of households in the cell.", "households")
+SUPPRESSED = Column(
+    "suppressed", "BOOLEAN", "True when n_obs is below the disclosure threshold; values are NULL."
+)
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "runs",
+        "one row per run",
+        "Every audit run, its status and provenance.",
+        (
+            RUN_ID,
+            Column("started_at", "TIMESTAMPTZ", "When the run started."),
+            Column("finished_at", "TIMESTAMPTZ", "When the run ended (NULL while running)."),
+            Column("status", "VARCHAR", "running, succeeded or failed."),
+            Column("config_name", "VARCHAR", "The audit's name from its configuration."),
+            Column("config_path", "VARCHAR", "Path of the configuration file."),
+            Column("config_sha256", "VARCHAR", "SHA-256 of the configuration file's bytes."),
+            Column("code_version", "VARCHAR", "welfare-audit version and git commit."),
+            Column("seed", "BIGINT", "Random seed used for folds and sampling."),
+            Column("rows_read", "BIGINT", "Raw rows read over all input files.", "rows"),
+            Column("rows_loaded", "BIGINT", "Rows loaded into staging tables.", "rows"),
+            Column("rows_quarantined", "BIGINT", "Rows rejected to audit.quarantine.", "rows"),
+            Column("error", "VARCHAR", "Error message of a failed run."),
+        ),
+        has_latest_view=False,
+    ),
+    Table(
+        "input_files",
+        "run × file",
+        "The input files a run read, with their hashes.",
+        (
+            RUN_ID,
+            Column("role", "VARCHAR", "households, members, regions or projection."),
+            Column("path", "VARCHAR", "Absolute path of the file as read."),
+            Column("sha256", "VARCHAR", "SHA-256 of the file's bytes."),
+            Column("bytes", "BIGINT", "File size.", "bytes"),
+            Column("rows_read", "BIGINT", "Raw data rows in the file.", "rows"),
+            Column("rows_loaded", "BIGINT", "Rows that passed the row rules.", "rows"),
+            Column("rows_quarantined", "BIGINT", "Rows rejected with a reason.", "rows"),
+        ),
+    ),
+    Table(
+        "quarantine",
+        "rejected raw row × failed rule",
+        "Raw rows that broke a row rule, with the reason. Raw values may hold identifiers.",
+        (
+            RUN_ID,
+            Column("source_file", "VARCHAR", "Path of the file the row came from."),
+            Column(
+                "source_row", "BIGINT", "1-based data row number in the file (header excluded)."
+            ),
+            Column("column_name", "VARCHAR", "Canonical column that broke the rule."),
+            Column("raw_value", "VARCHAR", "The value as read.", pii="may contain identifiers"),
+            Column("reason", "VARCHAR", "The rule that failed, in words."),
+        ),
+    ),
+    Table(
+        "validation_results",
+        "run × expectation",
+        "Great Expectations results for every staging table.",
+        (
+            RUN_ID,
+            Column("table_name", "VARCHAR", "Staging table validated."),
+            Column("expectation", "VARCHAR", "Expectation type."),
+            Column("column_name", "VARCHAR", "Column checked (NULL for table-level checks)."),
+            Column("severity", "VARCHAR", "error (stops the run) or warning (recorded)."),
+            Column("success", "BOOLEAN", "Whether the expectation held."),
+            Column("observed", "VARCHAR", "What was observed (counts, values)."),
+        ),
+    ),
+    Table(
+        "model_metrics",
+        "run × model × decision rule",
+        "Out-of-sample performance of each proxy-means-test model.",
+        (
+            RUN_ID,
+            Column("model", "VARCHAR", "Model name (ols, logit, hgb, rf or a custom name)."),
+            Column("decision_rule", "VARCHAR", "rate or line (indicators.md)."),
+            Column("n_train", "BIGINT", "Households used for training per fold.", "households"),
+            Column("auc", "DOUBLE", "Weighted out-of-fold ROC AUC against pre-transfer poverty."),
+            Column("coverage", "DOUBLE", "Share selected by the model.", FRACTION),
+            Column("inclusion_error", "DOUBLE", "Out-of-sample inclusion error.", FRACTION),
+            Column("exclusion_error", "DOUBLE", "Out-of-sample exclusion error.", FRACTION),
+            Column("cgh", "DOUBLE", "Coady–Grosh–Hoddinott indicator.", "ratio"),
+            Column("cv_scheme", "VARCHAR", "Cross-validation scheme (folds, grouping, seed)."),
+            Column("fold_spread", "DOUBLE", "Standard deviation of exclusion error across folds."),
+            Column("artifact_sha256", "VARCHAR", "SHA-256 of the saved model artifact."),
+        ),
+    ),
+    Table(
+        "targeting_errors",
+        "run × method × decision rule × group",
+        "Targeting accuracy of the actual programme and of each PMT model, by group.",
+        (
+            RUN_ID,
+            Column("method", "VARCHAR", "program (actual receipt) or pmt:<model>."),
+            Column("decision_rule", "VARCHAR", "actual, rate or line."),
+            Column("unit", "VARCHAR", "persons or households: whose shares the rates are."),
+            *GROUP_COLUMNS,
+            N_OBS,
+            Column(
+                "population", "DOUBLE", "Weighted population of the cell.", "persons or households"
+            ),
+            *_rate_columns(TARGETING_RATES),
+            SUPPRESSED,
+        ),
+    ),
+    Table(
+        "matching_indicators",
+        "run × group × indicator",
+        "Resource-matching indicators: incidence, adequacy, regional standards, tiers.",
+        (
+            RUN_ID,
+            *GROUP_COLUMNS,
+            Column("indicator", "VARCHAR", "Indicator name (see the methodology)."),
+            Column("value", "DOUBLE", "Estimate."),
+            Column("se", "DOUBLE", "Design-based standard error."),
+            Column("ci_low", "DOUBLE", "Lower bound of the 95 % CI."),
+            Column("ci_high", "DOUBLE", "Upper bound of the 95 % CI."),
+            Column("unit", "VARCHAR", "Unit of value."),
+            N_OBS,
+            SUPPRESSED,
+        ),
+    ),
+    Table(
+        "fiscal_indicators",
+        "run × scenario × year × indicator",
+        "Spending, leakage, effectiveness and the ageing projection.",
+        (
+            RUN_ID,
+            Column("scenario", "VARCHAR", "current (survey year) or a projection scenario."),
+            Column("year", "INTEGER", "Year the value refers to."),
+            Column("indicator", "VARCHAR", "Indicator name (see the methodology)."),
+            Column("value", "DOUBLE", "Value."),
+            Column("unit", "VARCHAR", "Unit of value (currency/year, fraction, ratio)."),
+        ),
+    ),
+    Table(
+        "household_scores",
+        "run × household × model",
+        "Out-of-fold PMT scores per household, keyed by pseudonym (only when allowed).",
+        (
+            RUN_ID,
+            Column("hh_key", "VARCHAR", "Keyed HMAC-SHA256 pseudonym of hh_id.", pii="pseudonym"),
+            Column("region", "VARCHAR", "Region of the household."),
+            Column("model", "VARCHAR", "Model name."),
+            Column("p_poor", "DOUBLE", "Out-of-fold probability of being poor.", FRACTION),
+            Column("predicted_eligible", "BOOLEAN", "Selected under the rate rule."),
+            Column("is_poor", "BOOLEAN", "Poor before the transfer."),
+            Column("receives_benefit", "BOOLEAN", "Receives the programme."),
+        ),
+    ),
+)
+
+
+def table(name: str) -> Table:
+    """Look up a contract table by name."""
+    for candidate in TABLES:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)
+
+
+def quote_identifier(name: str) -> str:
+    """Quote a SQL identifier so any text is treated as a name, never as SQL."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """Quote a SQL string literal (for COMMENT ON, which takes no parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def create_table_sql(spec: Table) -> str:
+    """CREATE TABLE IF NOT EXISTS for one contract table."""
+    body = ",\n    ".join(f"{quote_identifier(c.name)} {c.sql_type}" for c in spec.columns)
+    return f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{spec.name} (\n    {body}\n)"
+
+
+def comment_sql(spec: Table) -> list[str]:
+    """COMMENT ON statements for a table and each of its columns."""
+    statements = [
+        f"COMMENT ON TABLE {SCHEMA}.{spec.name} IS "
+        + quote_literal(f"{spec.description} Grain: {spec.grain}.")
+    ]
+    for column in spec.columns:
+        statements.append(
+            f"COMMENT ON COLUMN {SCHEMA}.{spec.name}.{quote_identifier(column.name)} IS "
+            + quote_literal(column.comment())
+        )
+    return statements
+
+
+def latest_view_sql(spec: Table) -> str:
+    """A view of the table restricted to the last successful run."""
+    return f"""CREATE OR REPLACE VIEW {SCHEMA}.latest_{spec.name} AS
+-- rows of the most recent run whose status is 'succeeded'
+SELECT t.*
+FROM {SCHEMA}.{spec.name} AS t
+WHERE t.run_id = (
+    SELECT r.run_id
+    FROM {SCHEMA}.runs AS r
+    WHERE r.status = 'succeeded'
+    ORDER BY r.finished_at DESC
+    LIMIT 1
+)"""
+
+
+def data_dictionary_markdown() -> str:
+    """The data dictionary as Markdown, one section per table."""
+    lines = ["# Data dictionary (schema `audit`)", ""]
+    for spec in TABLES:
+        lines += [f"## `{SCHEMA}.{spec.name}`", "", f"{spec.description} Grain: {spec.grain}.", ""]
+        lines += ["| column | type | unit | PII | description |", "|---|---|---|---|---|"]
+        for c in spec.columns:
+            lines.append(f"| `{c.name}` | {c.sql_type} | {c.unit} | {c.pii} | {c.description} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,183 @@
+"""Household-level derivations: member aggregates, design columns, welfare and poverty status."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from transforms.config import AuditConfig, PovertyLine, WelfareDefinition
+
+CHILD_MAX_AGE = 14
+ELDERLY_MIN_AGE = 65
+MEMBER_FEATURES = (
+    "n_members",
+    "n_children",
+    "n_elderly",
+    "n_working_age",
+    "n_disabled",
+    "n_employed",
+    "dependency_ratio",
+    "share_disabled",
+    "head_age",
+    "head_sex",
+    "head_education_years",
+    "n_heads",
+)
+
+
+def member_features(members: pl.LazyFrame) -> pl.LazyFrame:
+    """Aggregate members to one row per hh_id.
+
+    Requires hh_id, age; uses is_head, sex, education_years, disabled, employed when present.
+    Adds counts of members, children (0-14), elderly (65+), working age (15-64), disabled,
+    employed; dependency_ratio = (children + elderly) / max(working age, 1); share_disabled;
+    the head's age, sex and education (the flagged head, else the oldest member); n_heads.
+    """
+    names = members.collect_schema().names()
+    age = pl.col("age")
+    flag = {name: (pl.col(name).fill_null(False) if name in names else pl.lit(False)) for name in ("is_head", "disabled", "employed")}
+    head_first = (~flag["is_head"]).cast(pl.Int8)
+    ordered = members.with_columns(head_first.alias("__not_head"), flag["is_head"].alias("__is_head")).sort(
+        ["hh_id", "__not_head", "age"], descending=[False, False, True]
+    )
+    optional = {name: (pl.col(name) if name in names else pl.lit(None)) for name in ("sex", "education_years")}
+    aggregated = ordered.group_by("hh_id").agg(
+        pl.len().alias("n_members"),
+        (age <= CHILD_MAX_AGE).sum().alias("n_children"),
+        (age >= ELDERLY_MIN_AGE).sum().alias("n_elderly"),
+        age.is_between(CHILD_MAX_AGE + 1, ELDERLY_MIN_AGE - 1).sum().alias("n_working_age"),
+        flag["disabled"].sum().alias("n_disabled"),
+        flag["employed"].sum().alias("n_employed"),
+        age.first().alias("head_age"),
+        optional["sex"].first().cast(pl.String).alias("head_sex"),
+        optional["education_years"].first().cast(pl.Float64).alias("head_education_years"),
+        pl.col("__is_head").sum().alias("n_heads"),
+    )
+    return aggregated.with_columns(
+        ((pl.col("n_children") + pl.col("n_elderly")) / pl.max_horizontal(pl.col("n_working_age"), 1)).alias("dependency_ratio"),
+        (pl.col("n_disabled") / pl.col("n_members")).alias("share_disabled"),
+    ).select("hh_id", *MEMBER_FEATURES)
+
+
+def attach_member_features(households: pl.LazyFrame, features: pl.LazyFrame) -> pl.LazyFrame:
+    """Left-join member aggregates; adds has_elderly, has_disabled and hh_size_matches_members."""
+    joined = households.join(features, on="hh_id", how="left")
+    return joined.with_columns(
+        (pl.col("n_elderly").fill_null(0) > 0).alias("has_elderly"),
+        (pl.col("n_disabled").fill_null(0) > 0).alias("has_disabled"),
+        (pl.col("n_members") == pl.col("hh_size")).alias("hh_size_matches_members"),
+    )
+
+
+def add_design_columns(households: pl.LazyFrame) -> pl.LazyFrame:
+    """Fill the survey design: weight 1, one stratum, each household its own PSU when absent.
+
+    Adds weight (households), strata, psu as needed; psu ids are made unique within strata.
+    """
+    names = households.collect_schema().names()
+    additions = []
+    if "weight" not in names:
+        additions.append(pl.lit(1.0).alias("weight"))
+    if "strata" not in names:
+        additions.append(pl.lit("all").alias("strata"))
+    if "psu" not in names:
+        additions.append(pl.col("hh_id").alias("psu"))
+    frame = households.with_columns(additions) if additions else households
+    return frame.with_columns(pl.concat_str("strata", "psu", separator="\u241f").alias("psu"))
+
+
+def equivalence_scale(
+    definition: WelfareDefinition, *, hh_size: pl.Expr, n_children: pl.Expr
+) -> pl.Expr:
+    """Adult equivalents of a household under the configured scale (a plain count for per capita)."""
+    if definition.basis != "adult_equivalent":
+        return hh_size.cast(pl.Float64)
+    adults = hh_size - n_children
+    if definition.equivalence_scale == "square_root":
+        return hh_size.cast(pl.Float64).sqrt()
+    if definition.equivalence_scale == "oecd":
+        return 1 + 0.7 * (adults - 1).clip(lower_bound=0) + 0.5 * n_children
+    return 1 + 0.5 * (adults - 1).clip(lower_bound=0) + 0.3 * n_children
+
+
+def add_welfare(households: pl.LazyFrame, *, definition: WelfareDefinition, benefit_period: str) -> pl.LazyFrame:
+    """Per-capita post- and pre-transfer welfare, annual benefits, person weights.
+
+    Requires hh_size, welfare, weight; uses benefit_amount, receives_benefit, n_children.
+    Adds benefit (annual household benefit, currency/year), welfare_post and welfare_pre
+    (per person per year, currency), person_weight (= weight x hh_size, persons).
+    """
+    names = households.collect_schema().names()
+    yearly = 12.0 if benefit_period == "monthly" else 1.0
+    benefit = (pl.col("benefit_amount").fill_null(0.0) * yearly) if "benefit_amount" in names else pl.lit(0.0)
+    receives = pl.col("receives_benefit") if "receives_benefit" in names else (benefit > 0)
+    children = pl.col("n_children").fill_null(0) if "n_children" in names else pl.lit(0)
+    scale = equivalence_scale(definition, hh_size=pl.col("hh_size"), n_children=children)
+    per_unit = {"per_capita": pl.col("welfare"), "household": pl.col("welfare") / pl.col("hh_size"), "adult_equivalent": pl.col("welfare")}
+    post = per_unit[definition.basis]
+    transfer_per_unit = benefit / (scale if definition.basis == "adult_equivalent" else pl.col("hh_size"))
+    pre = (post - transfer_per_unit).clip(lower_bound=0.0) if definition.includes_benefit else post
+    post_final = post if definition.includes_benefit else post + transfer_per_unit
+    return households.with_columns(
+        benefit.alias("benefit"),
+        receives.fill_null(False).alias("receives_benefit"),
+        post_final.alias("welfare_post"),
+        pre.alias("welfare_pre"),
+        (pl.col("weight") * pl.col("hh_size")).alias("person_weight"),
+    )
+
+
+def weighted_quantile(values: pl.Series, weights: pl.Series, quantile: float) -> float:
+    """The weighted quantile (inverse of the weighted empirical CDF, no interpolation)."""
+    frame = pl.DataFrame({"v": values, "w": weights}).sort("v")
+    cumulative = frame["w"].cum_sum() / frame["w"].sum()
+    position = int((cumulative < quantile).sum())
+    return float(frame["v"][min(position, frame.height - 1)])
+
+
+def add_poverty_line(households: pl.DataFrame, regions: pl.DataFrame | None, line: PovertyLine) -> pl.DataFrame:
+    """Attach each household's poverty line and is_poor (pre-transfer welfare below the line).
+
+    Requires region, welfare_pre, person_weight. Adds poverty_line (currency per person per year)
+    and is_poor.
+    """
+    if line.method in {"regional", "national_price_index"}:
+        assert regions is not None
+        lines = regions.select(
+            "region",
+            (pl.col("poverty_line") if line.method == "regional" else pl.col("price_index") * line.national_line).alias("poverty_line"),
+        )
+        frame = households.join(lines, on="region", how="left")
+    else:
+        if line.method == "relative_percentile":
+            assert line.percentile is not None
+            value = weighted_quantile(households["welfare_pre"], households["person_weight"], line.percentile)
+        else:
+            assert line.median_share is not None
+            value = line.median_share * weighted_quantile(households["welfare_pre"], households["person_weight"], 0.5)
+        frame = households.with_columns(pl.lit(value).alias("poverty_line"))
+    return frame.with_columns((pl.col("welfare_pre") < pl.col("poverty_line")).alias("is_poor"))
+
+
+def add_quintiles(households: pl.DataFrame, *, weight: str = "person_weight") -> pl.DataFrame:
+    """Pre-transfer welfare quintile (1 = poorest) cut at weighted quintiles of persons.
+
+    Requires welfare_pre and the weight column; adds quintile (Int8) and in_bottom_40.
+    """
+    ordered = households.with_row_index("__order").sort("welfare_pre", "__order")
+    share = (ordered[weight].cum_sum() - ordered[weight] / 2) / ordered[weight].sum()
+    ordered = ordered.with_columns(
+        (share * 5).floor().clip(0, 4).cast(pl.Int8).add(1).alias("quintile"),
+        (share < 0.4).alias("in_bottom_40"),
+    )
+    return ordered.sort("__order").drop("__order")
+
+
+def prepare_households(households: pl.DataFrame, members_features: pl.DataFrame | None, regions: pl.DataFrame | None, config: AuditConfig) -> pl.DataFrame:
+    """From loaded households to the analysis frame every indicator stage reads."""
+    frame = households.lazy()
+    if members_features is not None:
+        frame = attach_member_features(frame, members_features.lazy())
+    frame = add_design_columns(frame)
+    frame = add_welfare(frame, definition=config.welfare, benefit_period=config.programme.benefit_period)
+    analysis = add_poverty_line(frame.collect(), regions, config.poverty_line)
+    return add_quintiles(analysis)

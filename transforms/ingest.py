@@ -1,0 +1,341 @@
+"""Map raw columns onto the canonical schema, cast them, and split rows into loaded and quarantined.
+
+A row rule that fails never drops a row silently: the row goes to the
+quarantine (one entry per failed column, with the raw value and the reason) and
+the counts always satisfy rows_read = rows_loaded + rows_quarantined.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from transforms.config import (
+    BoolCoding,
+    HouseholdInput,
+    InputFile,
+    MemberInput,
+    ProjectionInput,
+    RegionInput,
+)
+from transforms.readers import ROW_PROBLEM, SOURCE_ROW, IngestError, RawTable
+
+Kind = Literal["string", "float", "int", "bool"]
+RAW = "__raw__"
+WHY = "__why__"
+QUARANTINE_COLUMNS = ("source_file", "source_row", "column_name", "raw_value", "reason")
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """The canonical type and allowed range of one column."""
+
+    kind: Kind
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+
+
+HOUSEHOLD_RULES: dict[str, ColumnRule] = {
+    "hh_id": ColumnRule("string", required=True),
+    "region": ColumnRule("string", required=True),
+    "urban": ColumnRule("bool"),
+    "weight": ColumnRule("float", required=True, minimum=0.0, exclusive_minimum=True),
+    "strata": ColumnRule("string", required=True),
+    "psu": ColumnRule("string", required=True),
+    "hh_size": ColumnRule("int", required=True, minimum=1, maximum=100),
+    "welfare": ColumnRule("float", required=True, minimum=0.0),
+    "receives_benefit": ColumnRule("bool", required=True),
+    "benefit_amount": ColumnRule("float", minimum=0.0),
+}
+MEMBER_RULES: dict[str, ColumnRule] = {
+    "hh_id": ColumnRule("string", required=True),
+    "person_id": ColumnRule("string", required=True),
+    "age": ColumnRule("int", required=True, minimum=0, maximum=120),
+    "sex": ColumnRule("string"),
+    "is_head": ColumnRule("bool"),
+    "education_years": ColumnRule("float", minimum=0, maximum=30),
+    "disabled": ColumnRule("bool"),
+    "employed": ColumnRule("bool"),
+}
+REGION_RULES: dict[str, ColumnRule] = {
+    "region": ColumnRule("string", required=True),
+    "poverty_line": ColumnRule("float", required=True, minimum=0.0, exclusive_minimum=True),
+    "price_index": ColumnRule("float", required=True, minimum=0.0, exclusive_minimum=True),
+    "benefit_standard": ColumnRule("float", minimum=0.0),
+    "population": ColumnRule("float", minimum=0.0, exclusive_minimum=True),
+}
+PROJECTION_RULES: dict[str, ColumnRule] = {
+    "year": ColumnRule("int", required=True, minimum=1900, maximum=2200),
+    "age_group": ColumnRule("string", required=True),
+    "population": ColumnRule("float", required=True, minimum=0.0),
+    "region": ColumnRule("string"),
+}
+
+
+@dataclass(frozen=True)
+class CheckedTable:
+    """A file after the row rules: loaded rows (typed) and quarantine entries."""
+
+    source_file: str
+    loaded: pl.DataFrame
+    quarantine: pl.DataFrame
+    rows_read: int
+
+    @property
+    def rows_quarantined(self) -> int:
+        """Distinct raw rows that were quarantined."""
+        return self.rows_read - self.loaded.height
+
+
+def select_mapped(raw: RawTable, mapping: Mapping[str, str], *, role: str) -> pl.LazyFrame:
+    """Pick and rename the mapped raw columns; a missing raw column is one clear error."""
+    missing = {canonical: name for canonical, name in mapping.items() if name not in raw.columns}
+    if missing:
+        wanted = ", ".join(f"{canonical} -> '{name}'" for canonical, name in missing.items())
+        shown = ", ".join(repr(name) for name in raw.columns[:25])
+        hint = ""
+        if len(raw.columns) == 1 and any(sep in raw.columns[0] for sep in ",;\t|"):
+            hint = " The file has a single column: is csv.delimiter right?"
+        raise IngestError(
+            f"{raw.path}: {role} column(s) mapped in the config are not in the file: {wanted}. "
+            f"Columns found: {shown}.{hint}"
+        )
+    renamed = [pl.col(name).alias(canonical) for canonical, name in mapping.items()]
+    return raw.frame.select(SOURCE_ROW, ROW_PROBLEM, *renamed)
+
+
+def as_text(expression: pl.Expr) -> pl.Expr:
+    """Raw value as text; whole-number floats print without '.0' (Stata ids, codes)."""
+    whole = expression.cast(pl.Float64, strict=False)
+    is_whole_float = whole.is_finite() & (whole == whole.round()) & (whole.abs() < 2**53)
+    as_int_text = whole.cast(pl.Int64, strict=False).cast(pl.String)
+    text = expression.cast(pl.String, strict=False).str.strip_chars()
+    return (
+        pl.when(is_whole_float & text.str.contains(r"^-?\d+\.0*$"))
+        .then(as_int_text)
+        .otherwise(text)
+    )
+
+
+def _code_set(values: Sequence[object]) -> list[str]:
+    """Normalised text forms of configured codes (1, 1.0 and '1' all match)."""
+    forms: set[str] = set()
+    for value in values:
+        if isinstance(value, bool):
+            forms.add(str(value).lower())
+        elif isinstance(value, int | float) and math.isfinite(value) and float(value).is_integer():
+            forms.add(str(int(value)))
+        else:
+            forms.add(str(value).strip().lower())
+    return sorted(forms)
+
+
+def parse_value(
+    name: str,
+    rule: ColumnRule,
+    *,
+    coding: BoolCoding,
+    labels: Mapping[str, str],
+    decimal_comma: bool,
+) -> tuple[pl.Expr, pl.Expr]:
+    """The typed value and a reason text (null when fine) for one canonical column."""
+    raw = pl.col(name)
+    text = as_text(raw)
+    present = raw.is_not_null() & (text != "")
+    if rule.kind == "string":
+        value = text.replace(labels) if labels else text
+        why = pl.lit(None, dtype=pl.String)
+    elif rule.kind == "bool":
+        lowered = text.str.to_lowercase()
+        value = (
+            pl.when(lowered.is_in(_code_set(coding.true)))
+            .then(True)
+            .when(lowered.is_in(_code_set(coding.false)))
+            .then(False)
+            .otherwise(None)
+        )
+        allowed = ", ".join(_code_set(coding.true) + _code_set(coding.false))
+        why = pl.when(present & value.is_null()).then(
+            pl.lit(f"not one of the configured codes ({allowed})")
+        )
+    else:
+        numeric_text = (
+            text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+            if decimal_comma
+            else text
+        )
+        number = numeric_text.cast(pl.Float64, strict=False)
+        value = number.cast(pl.Int64, strict=False) if rule.kind == "int" else number
+        why = _number_reason(number, present, rule)
+    missing = pl.when(~present & rule.required).then(pl.lit("missing value (required)"))
+    return value.alias(name), pl.coalesce(missing, why).alias(WHY + name)
+
+
+def _number_reason(number: pl.Expr, present: pl.Expr, rule: ColumnRule) -> pl.Expr:
+    """Why a number breaks its rule: not a number, not finite, not whole, out of range."""
+    checks: list[tuple[pl.Expr, str]] = [
+        (number.is_null(), "not a number"),
+        (~number.is_finite(), "not a finite number"),
+    ]
+    if rule.kind == "int":
+        checks.append((number != number.round(), "not a whole number"))
+    if rule.minimum is not None and rule.exclusive_minimum:
+        checks.append((number <= rule.minimum, f"must be > {rule.minimum:g}"))
+    elif rule.minimum is not None:
+        checks.append((number < rule.minimum, f"must be >= {rule.minimum:g}"))
+    if rule.maximum is not None:
+        checks.append((number > rule.maximum, f"must be <= {rule.maximum:g}"))
+    return pl.coalesce([pl.when(present & failed).then(pl.lit(text)) for failed, text in checks])
+
+
+def check_columns(
+    frame: pl.LazyFrame, rules: Mapping[str, ColumnRule], spec: InputFile
+) -> pl.LazyFrame:
+    """Add typed values, raw text and a reason column for every mapped canonical column."""
+    present = [name for name in rules if name in frame.collect_schema().names()]
+    parsed = [
+        parse_value(
+            name,
+            rules[name],
+            coding=spec.booleans.get(name, BoolCoding()),
+            labels=spec.value_labels.get(name, {}),
+            decimal_comma=spec.csv.decimal_comma,
+        )
+        for name in present
+    ]
+    return frame.select(
+        SOURCE_ROW,
+        ROW_PROBLEM,
+        *[as_text(pl.col(name)).alias(RAW + name) for name in present],
+        *[value for value, _ in parsed],
+        *[why for _, why in parsed],
+    )
+
+
+def flag_duplicates(frame: pl.LazyFrame, keys: Sequence[str], *, label: str) -> pl.LazyFrame:
+    """Give every row whose key occurs more than once a reason on the first key column."""
+    count = pl.len().over(keys)
+    first = keys[0]
+    reason = pl.when(count > 1).then(pl.format(f"{label} occurs {{}} times in the file", count))
+    return frame.with_columns(pl.coalesce(pl.col(WHY + first), reason).alias(WHY + first))
+
+
+def flag_not_in(
+    frame: pl.LazyFrame, column: str, allowed: pl.Series, *, reason: str
+) -> pl.LazyFrame:
+    """Give rows whose value is not among the allowed keys a reason."""
+    bad = pl.col(column).is_not_null() & ~pl.col(column).is_in(allowed.implode())
+    return frame.with_columns(
+        pl.coalesce(pl.col(WHY + column), pl.when(bad).then(pl.lit(reason))).alias(WHY + column)
+    )
+
+
+def split_checked(
+    frame: pl.DataFrame, *, source_file: str, columns: Sequence[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split a checked frame into loaded rows and long quarantine entries."""
+    reasons = [WHY + name for name in columns]
+    is_bad = pl.col(ROW_PROBLEM).is_not_null() | pl.any_horizontal(
+        pl.col(r).is_not_null() for r in reasons
+    )
+    loaded = frame.filter(~is_bad).select(SOURCE_ROW, *columns).sort(SOURCE_ROW)
+    bad = frame.filter(is_bad)
+    pieces = [
+        bad.filter(pl.col(ROW_PROBLEM).is_not_null()).select(
+            pl.col(SOURCE_ROW).alias("source_row"),
+            pl.lit("(row)").alias("column_name"),
+            pl.lit(None, dtype=pl.String).alias("raw_value"),
+            pl.col(ROW_PROBLEM).alias("reason"),
+        )
+    ]
+    for name in columns:
+        pieces.append(
+            bad.filter(pl.col(WHY + name).is_not_null() & pl.col(ROW_PROBLEM).is_null()).select(
+                pl.col(SOURCE_ROW).alias("source_row"),
+                pl.lit(name).alias("column_name"),
+                pl.col(RAW + name).alias("raw_value"),
+                pl.col(WHY + name).alias("reason"),
+            )
+        )
+    quarantine = pl.concat(pieces).with_columns(pl.lit(source_file).alias("source_file"))
+    return loaded, quarantine.select(QUARANTINE_COLUMNS).sort("source_row", "column_name")
+
+
+def checked_table(frame: pl.LazyFrame, *, source_file: str, columns: Sequence[str]) -> CheckedTable:
+    """Collect a checked frame once and split it, verifying nothing was lost."""
+    collected = frame.collect(engine="streaming")
+    loaded, quarantine = split_checked(collected, source_file=source_file, columns=columns)
+    rows_quarantined = (
+        quarantine.select(pl.col("source_row").n_unique()).item() if quarantine.height else 0
+    )
+    if loaded.height + rows_quarantined != collected.height:
+        raise AssertionError(
+            f"{source_file}: rows_read {collected.height} != loaded {loaded.height} "
+            f"+ quarantined {rows_quarantined}"
+        )
+    return CheckedTable(source_file, loaded, quarantine, collected.height)
+
+
+def household_columns(spec: HouseholdInput) -> tuple[dict[str, str], dict[str, ColumnRule]]:
+    """Canonical -> raw mapping and rules for the household file, proxies included."""
+    mapping = {name: raw for name, raw in spec.columns.model_dump().items() if raw is not None}
+    rules = {name: HOUSEHOLD_RULES[name] for name in mapping}
+    for proxy, proxy_spec in spec.proxies.items():
+        if proxy in HOUSEHOLD_RULES:
+            raise IngestError(
+                f"inputs.households.proxies.{proxy}: a proxy cannot reuse a canonical name"
+            )
+        mapping[proxy] = proxy_spec.column
+        rules[proxy] = ColumnRule("float" if proxy_spec.kind == "numeric" else "string")
+    return mapping, rules
+
+
+def ingest_households(
+    raw: RawTable, spec: HouseholdInput, *, known_regions: pl.Series | None
+) -> CheckedTable:
+    """Apply the household row rules: types, ranges, unique hh_id, known region."""
+    mapping, rules = household_columns(spec)
+    frame = check_columns(select_mapped(raw, mapping, role="households"), rules, spec)
+    frame = flag_duplicates(frame, ["hh_id"], label="hh_id")
+    if known_regions is not None:
+        frame = flag_not_in(frame, "region", known_regions, reason="region not in the regions file")
+    return checked_table(frame, source_file=str(raw.path), columns=list(rules))
+
+
+def ingest_members(raw: RawTable, spec: MemberInput, *, household_ids: pl.Series) -> CheckedTable:
+    """Apply the member row rules; members of unknown or quarantined households are quarantined."""
+    mapping = {
+        name: column for name, column in spec.columns.model_dump().items() if column is not None
+    }
+    rules = {name: MEMBER_RULES[name] for name in mapping}
+    frame = check_columns(select_mapped(raw, mapping, role="members"), rules, spec)
+    frame = flag_not_in(
+        frame, "hh_id", household_ids, reason="household not loaded (unknown or quarantined hh_id)"
+    )
+    frame = flag_duplicates(frame, ["person_id", "hh_id"], label="person_id within its household")
+    return checked_table(frame, source_file=str(raw.path), columns=list(rules))
+
+
+def ingest_table(
+    raw: RawTable,
+    spec: RegionInput | ProjectionInput,
+    rules: Mapping[str, ColumnRule],
+    *,
+    role: str,
+    keys: Sequence[str],
+) -> CheckedTable:
+    """Apply row rules to a small reference table (regions, projection) with unique keys."""
+    mapping = {
+        name: column for name, column in spec.columns.model_dump().items() if column is not None
+    }
+    selected_rules = {name: rules[name] for name in mapping}
+    frame = check_columns(select_mapped(raw, mapping, role=role), selected_rules, spec)
+    present_keys = [key for key in keys if key in mapping]
+    frame = flag_duplicates(frame, present_keys, label=" x ".join(present_keys))
+    return checked_table(frame, source_file=str(raw.path), columns=list(selected_rules))

@@ -1,0 +1,222 @@
+"""Read raw survey files (CSV, Parquet, Stata, SPSS) into polars LazyFrames, losing nothing.
+
+Every frame carries ``__source_row`` (1-based data row number in the file) and
+``__row_problem`` (why the row as a whole cannot be used, e.g. a wrong number of
+fields or bytes that are not valid text), so that later steps can quarantine a
+row with its reason instead of dropping it. Text files are read as strings:
+casting happens in :mod:`transforms.ingest`, where a failed cast becomes a
+quarantined value rather than a crash.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from transforms.config import CsvOptions, InputFile
+
+SOURCE_ROW = "__source_row"
+ROW_PROBLEM = "__row_problem"
+OVERFLOW = "__overflow"
+REPLACEMENT_CHARACTER = "\ufffd"
+DELIMITER_CANDIDATES = ",;\t|"
+
+
+class IngestError(Exception):
+    """A file that cannot be read as configured; the message names file, column and expectation."""
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A raw file opened lazily, with its source-row index and row-problem column."""
+
+    path: Path
+    frame: pl.LazyFrame
+    columns: tuple[str, ...]
+
+
+def sniff_delimiter(sample: str, *, path: Path) -> str:
+    """Guess the delimiter of a text sample among , ; tab and |."""
+    lines = [line for line in sample.splitlines() if line.strip()]
+    if not lines:
+        raise IngestError(f"{path}: the file is empty (expected a header line)")
+    try:
+        return csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=DELIMITER_CANDIDATES).delimiter
+    except csv.Error:
+        counts = {candidate: lines[0].count(candidate) for candidate in DELIMITER_CANDIDATES}
+        best = max(counts, key=lambda candidate: counts[candidate])
+        return best if counts[best] > 0 else ","
+
+
+def transcode_to_utf8(path: Path, encoding: str, work_dir: Path) -> Path:
+    """Stream a file in a declared encoding into a UTF-8 copy (undecodable bytes become U+FFFD)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    target = work_dir / f"{path.stem}.utf8{path.suffix}"
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    with path.open("rb") as source, target.open("w", encoding="utf-8", newline="") as sink:
+        while block := source.read(16 * 1024 * 1024):
+            sink.write(decoder.decode(block))
+        sink.write(decoder.decode(b"", final=True))
+    return target
+
+
+def _text_path(spec: InputFile, work_dir: Path) -> Path:
+    """The file to parse as UTF-8: the original or a transcoded copy."""
+    if spec.csv.encoding in {"utf8", "utf8-lossy"}:
+        return spec.path
+    codec = {"gbk": "gbk", "latin1": "latin-1", "cp1252": "cp1252", "utf16": "utf-16"}
+    return transcode_to_utf8(spec.path, codec[spec.csv.encoding], work_dir)
+
+
+def _header(path: Path, options: CsvOptions, *, source: Path) -> tuple[str, list[str]]:
+    """Read the header line: the delimiter and the column names."""
+    with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+        sample = handle.read(64 * 1024)
+    if not sample.strip():
+        raise IngestError(f"{source}: the file is empty (expected a header line)")
+    delimiter = options.delimiter or sniff_delimiter(sample, path=source)
+    first_line = sample.splitlines()[0]
+    names = next(csv.reader([first_line], delimiter=delimiter))
+    names = [name.strip().lstrip("\ufeff") for name in names]
+    if len(set(names)) != len(names):
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        raise IngestError(f"{source}: the header repeats column name(s) {duplicated}")
+    return delimiter, names
+
+
+def _field_count_problems(path: Path, delimiter: str, expected: int) -> pl.LazyFrame:
+    """Per data line, a problem text when its number of fields differs from the header's."""
+    quoted = r'"(?:[^"]|"")*"'
+    line = pl.col("line")
+    fields = line.str.replace_all(quoted, "").str.count_matches(delimiter, literal=True) + 1
+    return (
+        pl.scan_lines(path, row_index_name=SOURCE_ROW, row_index_offset=0)
+        .filter(pl.col(SOURCE_ROW) > 0)
+        .select(
+            pl.col(SOURCE_ROW).cast(pl.Int64),
+            pl.when(line.str.strip_chars() == "")
+            .then(pl.lit("blank line"))
+            .when(fields != expected)
+            .then(pl.format("line has {} field(s) but the header has {}", fields, pl.lit(expected)))
+            .otherwise(None)
+            .alias("__fields_problem"),
+        )
+    )
+
+
+def _has_multiline_fields(path: Path) -> bool:
+    """True when some line has an odd number of quotes (a quoted field spans lines)."""
+    odd = pl.scan_lines(path).select(
+        (pl.col("line").str.count_matches('"', literal=True) % 2 == 1).any()
+    )
+    return bool(odd.collect().item())
+
+
+def read_csv_raw(spec: InputFile, work_dir: Path) -> RawTable:
+    """Open a delimited text file as all-string columns plus row problems."""
+    path = _text_path(spec, work_dir)
+    try:
+        multiline = _has_multiline_fields(path)
+    except pl.exceptions.ComputeError:  # invalid UTF-8: mark bad bytes as U+FFFD, row by row
+        path = transcode_to_utf8(path, "utf-8", work_dir)
+        multiline = _has_multiline_fields(path)
+    delimiter, names = _header(path, spec.csv, source=spec.path)
+    schema = dict.fromkeys(names, pl.String) | {OVERFLOW: pl.String}
+    frame = pl.scan_csv(
+        path,
+        has_header=False,
+        skip_rows=1,
+        separator=delimiter,
+        schema=schema,
+        missing_columns="insert",
+        truncate_ragged_lines=True,
+        empty_string_is_null=False,
+        encoding="utf8-lossy",
+        raise_if_empty=False,
+    ).with_row_index(SOURCE_ROW, offset=1)
+    frame = frame.with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
+    problems = [
+        pl.when(pl.col(OVERFLOW).is_not_null() & (pl.col(OVERFLOW) != "")).then(
+            pl.lit("line has more fields than the header")
+        )
+    ]
+    if not multiline:
+        frame = frame.join(
+            _field_count_problems(path, delimiter, len(names)), on=SOURCE_ROW, how="left"
+        )
+        problems.insert(
+            0, pl.when(pl.col("__fields_problem").is_not_null()).then(pl.col("__fields_problem"))
+        )
+    bad_text = pl.any_horizontal(
+        pl.col(name).str.contains(REPLACEMENT_CHARACTER, literal=True) for name in names
+    )
+    problems.append(
+        pl.when(bad_text).then(
+            pl.lit(f"bytes that are not valid {spec.csv.encoding} text (set csv.encoding)")
+        )
+    )
+    empty_to_null = [
+        pl.when(pl.col(name).str.strip_chars().is_in(spec.csv.null_values))
+        .then(None)
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name in names
+    ]
+    frame = frame.with_columns(pl.coalesce(problems).alias(ROW_PROBLEM)).with_columns(empty_to_null)
+    return RawTable(spec.path, frame.select(SOURCE_ROW, ROW_PROBLEM, *names), tuple(names))
+
+
+def read_parquet_raw(spec: InputFile) -> RawTable:
+    """Open a Parquet file lazily."""
+    frame = pl.scan_parquet(spec.path)
+    names = tuple(frame.collect_schema().names())
+    frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(
+        pl.col(SOURCE_ROW).cast(pl.Int64), pl.lit(None, dtype=pl.String).alias(ROW_PROBLEM)
+    )
+    return RawTable(spec.path, frame.select(SOURCE_ROW, ROW_PROBLEM, *names), names)
+
+
+def read_labelled_raw(spec: InputFile) -> RawTable:
+    """Open a Stata .dta or SPSS .sav file; value labels become categories (as text)."""
+    import pyreadstat
+
+    reader = pyreadstat.read_dta if spec.resolved_format == "dta" else pyreadstat.read_sav
+    frame, _meta = reader(str(spec.path), apply_value_formats=True, output_format="polars")
+    assert isinstance(frame, pl.DataFrame)
+    names = tuple(frame.columns)
+    categorical = [
+        name for name, dtype in frame.schema.items() if dtype in (pl.Categorical, pl.Enum)
+    ]
+    frame = frame.with_columns(pl.col(categorical).cast(pl.String))
+    lazy = (
+        frame.lazy()
+        .with_row_index(SOURCE_ROW, offset=1)
+        .with_columns(
+            pl.col(SOURCE_ROW).cast(pl.Int64), pl.lit(None, dtype=pl.String).alias(ROW_PROBLEM)
+        )
+    )
+    return RawTable(spec.path, lazy.select(SOURCE_ROW, ROW_PROBLEM, *names), names)
+
+
+def read_raw(spec: InputFile, work_dir: Path) -> RawTable:
+    """Open any supported raw file; unreadable files raise IngestError naming the file."""
+    if spec.path.stat().st_size == 0:
+        raise IngestError(f"{spec.path}: the file is empty (expected a header line)")
+    fmt = spec.resolved_format
+    try:
+        if fmt == "csv":
+            return read_csv_raw(spec, work_dir)
+        if fmt == "parquet":
+            return read_parquet_raw(spec)
+        return read_labelled_raw(spec)
+    except IngestError:
+        raise
+    except Exception as error:  # polars/pyreadstat/arrow raise many types for corrupt files
+        first_line = (
+            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        )
+        raise IngestError(f"{spec.path}: cannot be read as {fmt} ({first_line})") from error

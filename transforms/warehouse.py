@@ -1,0 +1,260 @@
+"""The audit warehouse: DuckDB DDL from the contract, the run registry, atomic publication.
+
+A run never writes into the published file. It copies the published warehouse
+to a private working file beside it, writes there, and publishes with one
+``os.replace``: a reader sees the previous state or the new one, never half a
+run. Working files left by a killed run are found by the next run, which
+records that run as failed (interrupted).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from transforms.contract import (
+    SCHEMA,
+    TABLES,
+    comment_sql,
+    create_table_sql,
+    latest_view_sql,
+    quote_identifier,
+    table,
+)
+
+WORK_SUFFIX = ".work"
+
+
+class WarehouseError(Exception):
+    """The warehouse cannot be written or published; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What is known about a run when it starts."""
+
+    run_id: str
+    config_name: str
+    config_path: str
+    config_sha256: str
+    code_version: str
+    seed: int
+    started_at: datetime
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, unique run id such as 20261127T154400Z-3f9a1c."""
+    moment = now or datetime.now(UTC)
+    return f"{moment:%Y%m%dT%H%M%SZ}-{os.urandom(3).hex()}"
+
+
+def code_version() -> str:
+    """The package version plus the git commit of the checkout, when there is one."""
+    version = metadata.version("welfare-audit")
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return version
+    return f"{version}+g{commit}{'.dirty' if dirty else ''}"
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create schema, contract tables, comments and latest_* views if missing."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+    for spec in TABLES:
+        con.execute(create_table_sql(spec))
+        for statement in comment_sql(spec):
+            con.execute(statement)
+    for spec in TABLES:
+        if spec.has_latest_view:
+            con.execute(latest_view_sql(spec))
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, table_name: str, frame: pl.DataFrame) -> int:
+    """Append a frame to a contract table, matching columns by name; returns rows written."""
+    spec = table(table_name)
+    unknown = set(frame.columns) - set(spec.column_names())
+    if unknown:
+        raise WarehouseError(
+            f"{SCHEMA}.{table_name}: columns not in the contract: {sorted(unknown)}"
+        )
+    if frame.height == 0:
+        return 0
+    columns = ", ".join(quote_identifier(name) for name in frame.columns)
+    con.register("_incoming", frame)
+    try:
+        con.execute(
+            f"INSERT INTO {SCHEMA}.{table_name} ({columns}) SELECT {columns} FROM _incoming"
+        )
+    finally:
+        con.unregister("_incoming")
+    return frame.height
+
+
+def record_run_start(con: duckdb.DuckDBPyConnection, run: RunRecord) -> None:
+    """Insert the run's row with status 'running'."""
+    con.execute(
+        f"""INSERT INTO {SCHEMA}.runs
+            (run_id, started_at, status, config_name, config_path, config_sha256,
+             code_version, seed)
+            VALUES (?, ?, 'running', ?, ?, ?, ?, ?)""",
+        [
+            run.run_id,
+            run.started_at,
+            run.config_name,
+            run.config_path,
+            run.config_sha256,
+            run.code_version,
+            run.seed,
+        ],
+    )
+
+
+def record_run_end(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    *,
+    status: str,
+    error: str | None = None,
+    counts: dict[str, int] | None = None,
+) -> None:
+    """Complete the run's row: status, end time, row counts and error message."""
+    counts = counts or {}
+    con.execute(
+        f"""UPDATE {SCHEMA}.runs
+            SET status = ?, finished_at = ?, error = ?,
+                rows_read = coalesce(?, rows_read),
+                rows_loaded = coalesce(?, rows_loaded),
+                rows_quarantined = coalesce(?, rows_quarantined)
+            WHERE run_id = ?""",
+        [
+            status,
+            datetime.now(UTC),
+            error,
+            counts.get("rows_read"),
+            counts.get("rows_loaded"),
+            counts.get("rows_quarantined"),
+            run_id,
+        ],
+    )
+
+
+def work_path(published: Path, run_id: str) -> Path:
+    """The private working file of a run, beside the published warehouse."""
+    return published.with_name(f".{published.name}.{run_id}{WORK_SUFFIX}")
+
+
+@contextmanager
+def exclusive_lock(published: Path) -> Iterator[None]:
+    """Hold an exclusive lock so two runs never publish the same warehouse at once."""
+    lock_path = published.with_name(f".{published.name}.lock")
+    try:
+        published.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock_path.open("a+")
+    except OSError as error:
+        raise WarehouseError(
+            f"{published.parent}: output folder is not writable ({error})"
+        ) from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WarehouseError(
+                f"{published}: another audit run is writing this warehouse; try again later"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def open_workspace(published: Path, run_id: str) -> Path:
+    """Copy the published warehouse (if any) to the run's working file and return its path."""
+    work = work_path(published, run_id)
+    try:
+        if published.exists():
+            shutil.copyfile(published, work)
+        with duckdb.connect(str(work)) as con:
+            ensure_schema(con)
+    except OSError as error:
+        work.unlink(missing_ok=True)
+        raise WarehouseError(f"{work}: cannot prepare the working copy ({error})") from None
+    return work
+
+
+def stale_workspaces(published: Path, *, current: Path) -> list[Path]:
+    """Working files left behind by runs that were killed before publishing."""
+    pattern = f".{published.name}.*{WORK_SUFFIX}"
+    return sorted(p for p in published.parent.glob(pattern) if p != current)
+
+
+def interrupted_runs(stale: Path) -> list[dict[str, Any]]:
+    """The runs rows a killed run had written into its working file (empty if unreadable)."""
+    try:
+        with duckdb.connect(str(stale), read_only=True) as con:
+            frame = con.sql(f"SELECT * FROM {SCHEMA}.runs WHERE status = 'running'").pl()
+    except duckdb.Error:
+        return []
+    return frame.to_dicts()
+
+
+def record_interrupted(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> list[str]:
+    """Record killed runs as failed (reason: interrupted); returns their run ids."""
+    recorded: list[str] = []
+    for row in rows:
+        exists = con.execute(
+            f"SELECT count(*) FROM {SCHEMA}.runs WHERE run_id = ?", [row["run_id"]]
+        ).fetchall()[0][0]
+        if exists:
+            continue
+        row = {
+            **row,
+            "status": "failed",
+            "error": "interrupted: the run was killed before publishing",
+        }
+        insert_frame(con, "runs", pl.DataFrame([row]).select(table("runs").column_names()))
+        recorded.append(str(row["run_id"]))
+    return recorded
+
+
+def publish(work: Path, published: Path) -> None:
+    """Atomically replace the published warehouse with the finished working file."""
+    wal = work.with_name(work.name + ".wal")
+    if wal.exists():
+        raise WarehouseError(
+            f"{work}: write-ahead log still present; the connection was not closed"
+        )
+    with work.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(work, published)
+    directory = os.open(published.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
