@@ -44,7 +44,8 @@ bench: setup ## benchmarks at 1M households (BENCH_ARGS=--scale 10m for the larg
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 sample: setup ## regenerate the embedded sample (deterministic: same bytes)
-	$(BIN)/welfare-audit generate --households 20000 --seed 20261127 --format parquet --out data/sample --sample
+	$(BIN)/welfare-audit generate --households 20000 --seed 20261127 --format parquet --out data/sample \
+		--warehouse ../audit.duckdb --output-directory ../output
 
 clean:
 	rm -rf $(VENV) $(TOOLS) data/audit.duckdb data/output .pytest_cache .mypy_cache .ruff_cache

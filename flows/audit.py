@@ -1,4 +1,4 @@
-"""The audit flow: one run from raw files to a published warehouse. Reads like a table of contents."""
+"""The audit flow: one run from raw files to a published warehouse (a table of contents)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.ingest import FileSummary, ingest_inputs
 from flows.run import RunContext, finish_run, start_run
+from flows.targeting import measure_programme_targeting
+from flows.validate import validate_staging
 from transforms.config import AuditConfig, load_config
 from transforms.household import prepare_households
 from transforms.warehouse import exclusive_lock
@@ -21,7 +23,11 @@ def prepare_analysis(config: AuditConfig, run: RunContext) -> int:
     with run.connect_staging() as staging:
         tables = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
         households = staging.sql("SELECT * FROM stg_households").pl()
-        features = staging.sql("SELECT * FROM stg_member_features").pl() if "stg_member_features" in tables else None
+        features = (
+            staging.sql("SELECT * FROM stg_member_features").pl()
+            if "stg_member_features" in tables
+            else None
+        )
         regions = staging.sql("SELECT * FROM stg_regions").pl() if "stg_regions" in tables else None
         analysis = prepare_households(households, features, regions, config)
         staging.register("_analysis", analysis)
@@ -33,7 +39,12 @@ def prepare_analysis(config: AuditConfig, run: RunContext) -> int:
 def summary_rows(files: list[FileSummary]) -> list[dict[str, object]]:
     """One row per input file for the CLI summary and the run artifact."""
     return [
-        {"file": f.role, "rows_read": f.rows_read, "loaded": f.rows_loaded, "quarantined": f.rows_quarantined}
+        {
+            "file": f.role,
+            "rows_read": f.rows_read,
+            "loaded": f.rows_loaded,
+            "quarantined": f.rows_quarantined,
+        }
         for f in files
     ]
 
@@ -48,7 +59,9 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
         run = start_run(config, Path(config_path), published)
         try:
             files = ingest_inputs(config, run)
+            validate_staging(config, run, files)
             households = prepare_analysis(config, run)
+            programme = measure_programme_targeting(config, run)
         except BaseException as error:
             finish_run(run, status="failed", error=f"{type(error).__name__}: {error}")
             raise
@@ -57,9 +70,29 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
     return {
         "run_id": run.run_id,
         "warehouse": str(published),
+        "output_dir": str(run.output_dir),
         "households": households,
         "files": summary_rows(files),
+        "headline": headline_rows(programme),
     }
+
+
+def headline_rows(targeting: pl.DataFrame | None) -> list[dict[str, object]]:
+    """National rates with 95 % CIs, one row per method, for the CLI and the report."""
+    if targeting is None:
+        return []
+    rows = []
+    for row in targeting.filter(pl.col("group_type") == "all").iter_rows(named=True):
+        rows.append(
+            {
+                "method": row["method"],
+                **{
+                    rate: (row[rate], row[f"{rate}_ci_low"], row[f"{rate}_ci_high"])
+                    for rate in ("poverty_rate", "coverage", "exclusion_error", "inclusion_error")
+                },
+            }
+        )
+    return rows
 
 
 def frame_of(rows: list[dict[str, object]]) -> pl.DataFrame:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -32,7 +32,7 @@ console = Console(stderr=False)
 errors = Console(stderr=True)
 
 
-class FileFormat(str, Enum):
+class FileFormat(StrEnum):
     """Formats the generator writes."""
 
     parquet = "parquet"
@@ -64,17 +64,37 @@ def print_summary(result: dict[str, Any]) -> None:
     for column in ("file", "rows_read", "loaded", "quarantined"):
         table.add_column(column, justify="left" if column == "file" else "right")
     for row in result["files"]:
-        table.add_row(*(f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]) for c in ("file", "rows_read", "loaded", "quarantined")))
+        table.add_row(
+            *(
+                f"{row[c]:,}" if isinstance(row[c], int) else str(row[c])
+                for c in ("file", "rows_read", "loaded", "quarantined")
+            )
+        )
     console.print(table)
-    for extra in result.get("tables", []):
-        console.print(extra)
+    if result.get("headline"):
+        console.print(headline_table(result["headline"]))
     console.print(f"Published to [bold]{result['warehouse']}[/]")
+
+
+def headline_table(rows: list[dict[str, Any]]) -> Table:
+    """National rates with 95 % confidence intervals, one row per method."""
+    rates = ("poverty_rate", "coverage", "exclusion_error", "inclusion_error")
+    table = Table(title="Targeting, whole population (95 % CI)")
+    table.add_column("method")
+    for rate in rates:
+        table.add_column(rate.replace("_", " "), justify="right")
+    for row in rows:
+        cells = [f"{v:.1%} ({lo:.1%}–{hi:.1%})" for v, lo, hi in (row[rate] for rate in rates)]
+        table.add_row(row["method"], *cells)
+    return table
 
 
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
 ConfigOption = Annotated[
     Path,
-    typer.Option("--config", "-c", help="Audit configuration (TOML). Default: the embedded sample."),
+    typer.Option(
+        "--config", "-c", help="Audit configuration (TOML). Default: the embedded sample."
+    ),
 ]
 
 
@@ -82,7 +102,8 @@ ConfigOption = Annotated[
 def run(
     config: ConfigOption = SAMPLE_CONFIG,
     warehouse: Annotated[
-        Path | None, typer.Option("--warehouse", "-w", help="Published DuckDB file (overrides the config).")
+        Path | None,
+        typer.Option("--warehouse", "-w", help="Published DuckDB file (overrides the config)."),
     ] = None,
     debug: DebugOption = False,
 ) -> None:
@@ -118,7 +139,13 @@ def validate(config: ConfigOption = SAMPLE_CONFIG, debug: DebugOption = False) -
         return
     inputs = audit_config.inputs
     files = [("households", inputs.households)] + [
-        (role, spec) for role, spec in (("members", inputs.members), ("regions", inputs.regions), ("projection", inputs.projection)) if spec
+        (role, spec)
+        for role, spec in (
+            ("members", inputs.members),
+            ("regions", inputs.regions),
+            ("projection", inputs.projection),
+        )
+        if spec
     ]
     table = Table(title=f"Configuration {config} is valid")
     table.add_column("role")
@@ -131,10 +158,22 @@ def validate(config: ConfigOption = SAMPLE_CONFIG, debug: DebugOption = False) -
 
 @app.command()
 def generate(
-    households: Annotated[int, typer.Option("--households", "-n", min=100, help="Number of households.")] = 20_000,
-    seed: Annotated[int, typer.Option("--seed", "-s", help="Random seed (same seed, same bytes).")] = 20261127,
-    file_format: Annotated[FileFormat, typer.Option("--format", "-f", help="Output file format.")] = FileFormat.parquet,
+    households: Annotated[
+        int, typer.Option("--households", "-n", min=100, help="Number of households.")
+    ] = 20_000,
+    seed: Annotated[
+        int, typer.Option("--seed", "-s", help="Random seed (same seed, same bytes).")
+    ] = 20261127,
+    file_format: Annotated[
+        FileFormat, typer.Option("--format", "-f", help="Output file format.")
+    ] = FileFormat.parquet,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("synthetic"),
+    warehouse: Annotated[
+        str, typer.Option(help="The written config's output.warehouse (relative to --out).")
+    ] = "audit.duckdb",
+    output_directory: Annotated[
+        str, typer.Option(help="The written config's output.directory (relative to --out).")
+    ] = "output",
     debug: DebugOption = False,
 ) -> None:
     """Write a realistic synthetic household survey and the config that maps it.
@@ -142,14 +181,25 @@ def generate(
     Example: welfare-audit generate --households 100000 --seed 7 --format csv --out /tmp/survey
     """
     try:
-        from transforms.survey_files import write_synthetic_survey
+        from transforms.survey_files import WriteFormat, write_synthetic_survey
 
         with console.status(f"Generating {households:,} households…"):
-            summary = write_synthetic_survey(out, households=households, seed=seed, file_format=file_format.value)
+            summary = write_synthetic_survey(
+                out,
+                households=households,
+                seed=seed,
+                file_format=cast(WriteFormat, file_format.value),
+                output={"warehouse": warehouse, "directory": output_directory},
+            )
     except known_errors() as error:
         fail(error, debug=debug)
         return
-    console.print(f"Wrote {summary} ")
+    table = Table(title=f"Synthetic survey in {out} ({summary.seconds:.1f} s)")
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    for role, path in summary.paths.items():
+        table.add_row(str(path), f"{summary.rows[role]:,}" if role in summary.rows else "")
+    console.print(table)
 
 
 def main() -> None:

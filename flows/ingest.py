@@ -1,4 +1,4 @@
-"""Ingest subflow: read every input file, apply the row rules, stage loaded rows, quarantine the rest."""
+"""Ingest subflow: read each input file, apply row rules, stage loaded rows, quarantine the rest."""
 
 from __future__ import annotations
 
@@ -42,13 +42,18 @@ def withhold_identifiers(quarantine: pl.DataFrame) -> pl.DataFrame:
     """Replace raw identifiers in quarantine entries (the row number locates the row)."""
     is_identifier = pl.col("column_name").is_in(IDENTIFIER_COLUMNS)
     return quarantine.with_columns(
-        pl.when(is_identifier).then(pl.lit("[identifier withheld]")).otherwise(pl.col("raw_value")).alias("raw_value")
+        pl.when(is_identifier)
+        .then(pl.lit("[identifier withheld]"))
+        .otherwise(pl.col("raw_value"))
+        .alias("raw_value")
     )
 
 
 def summarise(role: str, checked: CheckedTable) -> FileSummary:
     """Counts and quarantine reasons of one checked file."""
-    reasons = checked.quarantine.group_by("reason").agg(pl.col("source_row").n_unique().alias("rows"))
+    reasons = checked.quarantine.group_by("reason").agg(
+        pl.col("source_row").n_unique().alias("rows")
+    )
     return FileSummary(
         role=role,
         path=checked.source_file,
@@ -65,7 +70,9 @@ def open_raw(spec: InputFile, run: RunContext) -> RawTable:
 
 
 @task(name="record-file", cache_policy=NO_CACHE)
-def record_file(run: RunContext, role: str, spec_path: Path, checked: CheckedTable, staging_table: str) -> FileSummary:
+def record_file(
+    run: RunContext, role: str, spec_path: Path, checked: CheckedTable, staging_table: str
+) -> FileSummary:
     """Stage loaded rows, quarantine the rest, and record the file with its hash."""
     with run.connect_staging() as staging:
         staging.register("_loaded", checked.loaded)
@@ -73,7 +80,9 @@ def record_file(run: RunContext, role: str, spec_path: Path, checked: CheckedTab
         staging.unregister("_loaded")
     summary = summarise(role, checked)
     with run.connect() as con:
-        warehouse.insert_frame(con, "quarantine", with_run_id(withhold_identifiers(checked.quarantine), run.run_id))
+        warehouse.insert_frame(
+            con, "quarantine", with_run_id(withhold_identifiers(checked.quarantine), run.run_id)
+        )
         file_row = pl.DataFrame(
             {
                 "role": [role],
@@ -87,7 +96,13 @@ def record_file(run: RunContext, role: str, spec_path: Path, checked: CheckedTab
         )
         warehouse.insert_frame(con, "input_files", with_run_id(file_row, run.run_id))
     logger = get_run_logger()
-    logger.info("%s: %d read, %d loaded, %d quarantined", role, summary.rows_read, summary.rows_loaded, summary.rows_quarantined)
+    logger.info(
+        "%s: %d read, %d loaded, %d quarantined",
+        role,
+        summary.rows_read,
+        summary.rows_loaded,
+        summary.rows_quarantined,
+    )
     return summary
 
 
@@ -100,14 +115,18 @@ def ingest_regions_file(config: AuditConfig, run: RunContext) -> CheckedTable:
 
 
 @task(name="ingest-households", cache_policy=NO_CACHE)
-def ingest_households_file(config: AuditConfig, run: RunContext, known_regions: pl.Series | None) -> CheckedTable:
+def ingest_households_file(
+    config: AuditConfig, run: RunContext, known_regions: pl.Series | None
+) -> CheckedTable:
     """Read and check the household file."""
     spec = config.inputs.households
     return ingest_households(open_raw(spec, run), spec, known_regions=known_regions)
 
 
 @task(name="ingest-members", cache_policy=NO_CACHE)
-def ingest_members_file(config: AuditConfig, run: RunContext, household_ids: pl.Series) -> CheckedTable:
+def ingest_members_file(
+    config: AuditConfig, run: RunContext, household_ids: pl.Series
+) -> CheckedTable:
     """Read and check the member file."""
     spec = config.inputs.members
     assert spec is not None
@@ -119,7 +138,13 @@ def ingest_projection_file(config: AuditConfig, run: RunContext) -> CheckedTable
     """Read and check the population projection."""
     spec = config.inputs.projection
     assert spec is not None
-    return ingest_table(open_raw(spec, run), spec, PROJECTION_RULES, role="projection", keys=["year", "age_group", "region"])
+    return ingest_table(
+        open_raw(spec, run),
+        spec,
+        PROJECTION_RULES,
+        role="projection",
+        keys=["year", "age_group", "region"],
+    )
 
 
 @task(name="stage-member-features", cache_policy=NO_CACHE)
@@ -141,17 +166,27 @@ def ingest_inputs(config: AuditConfig, run: RunContext) -> list[FileSummary]:
     known_regions = None
     if config.inputs.regions is not None:
         regions = ingest_regions_file(config, run)
-        summaries.append(record_file(run, "regions", config.inputs.regions.path, regions, "stg_regions"))
+        summaries.append(
+            record_file(run, "regions", config.inputs.regions.path, regions, "stg_regions")
+        )
         known_regions = regions.loaded["region"]
     households = ingest_households_file(config, run, known_regions)
-    summaries.append(record_file(run, "households", config.inputs.households.path, households, "stg_households"))
+    summaries.append(
+        record_file(run, "households", config.inputs.households.path, households, "stg_households")
+    )
     if config.inputs.members is not None:
         members = ingest_members_file(config, run, households.loaded["hh_id"])
-        summaries.append(record_file(run, "members", config.inputs.members.path, members, "stg_members"))
+        summaries.append(
+            record_file(run, "members", config.inputs.members.path, members, "stg_members")
+        )
         stage_member_features(run)
     if config.inputs.projection is not None:
         projection = ingest_projection_file(config, run)
-        summaries.append(record_file(run, "projection", config.inputs.projection.path, projection, "stg_projection"))
+        summaries.append(
+            record_file(
+                run, "projection", config.inputs.projection.path, projection, "stg_projection"
+            )
+        )
     if not households.loaded.height:
         raise IngestError(f"{config.inputs.households.path}: no household row passed the row rules")
     return summaries

@@ -29,7 +29,7 @@ class RunContext:
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A connection to the run's private copy of the warehouse."""
-        return duckdb.connect(str(self.work))
+        return warehouse.connect(self.work)
 
     def connect_staging(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         """A connection to the run's staging database (raw identifiers live only here)."""
@@ -60,11 +60,13 @@ def start_run(config: AuditConfig, config_path: Path, published: Path) -> RunCon
         seed=config.seed,
         started_at=started,
     )
-    with duckdb.connect(str(work)) as con:
+    with warehouse.connect(work) as con:
         for stale in warehouse.stale_workspaces(published, current=work):
             killed = warehouse.record_interrupted(con, warehouse.interrupted_runs(stale))
             for killed_id in killed:
-                logger.warning("Run %s was interrupted before publishing; recorded as failed", killed_id)
+                logger.warning(
+                    "Run %s was interrupted before publishing; recorded as failed", killed_id
+                )
             stale.unlink(missing_ok=True)
             stale.with_name(stale.name + ".wal").unlink(missing_ok=True)
         warehouse.record_run_start(con, record)

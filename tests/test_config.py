@@ -76,7 +76,9 @@ def test_method_parameters_are_checked(tmp_path: Path) -> None:
 
 
 def test_regional_lines_need_a_regions_file(tmp_path: Path) -> None:
-    text = MINIMAL.replace('method = "relative_percentile"\npercentile = 0.2', 'method = "regional"')
+    text = MINIMAL.replace(
+        'method = "relative_percentile"\npercentile = 0.2', 'method = "regional"'
+    )
     assert "needs inputs.regions.columns.poverty_line" in error_of(write(tmp_path, text))
 
 

@@ -34,12 +34,18 @@ def member_features(members: pl.LazyFrame) -> pl.LazyFrame:
     """
     names = members.collect_schema().names()
     age = pl.col("age")
-    flag = {name: (pl.col(name).fill_null(False) if name in names else pl.lit(False)) for name in ("is_head", "disabled", "employed")}
+    flag = {
+        name: (pl.col(name).fill_null(False) if name in names else pl.lit(False))
+        for name in ("is_head", "disabled", "employed")
+    }
     head_first = (~flag["is_head"]).cast(pl.Int8)
-    ordered = members.with_columns(head_first.alias("__not_head"), flag["is_head"].alias("__is_head")).sort(
-        ["hh_id", "__not_head", "age"], descending=[False, False, True]
-    )
-    optional = {name: (pl.col(name) if name in names else pl.lit(None)) for name in ("sex", "education_years")}
+    ordered = members.with_columns(
+        head_first.alias("__not_head"), flag["is_head"].alias("__is_head")
+    ).sort(["hh_id", "__not_head", "age"], descending=[False, False, True])
+    optional = {
+        name: (pl.col(name) if name in names else pl.lit(None))
+        for name in ("sex", "education_years")
+    }
     aggregated = ordered.group_by("hh_id").agg(
         pl.len().alias("n_members"),
         (age <= CHILD_MAX_AGE).sum().alias("n_children"),
@@ -53,7 +59,10 @@ def member_features(members: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("__is_head").sum().alias("n_heads"),
     )
     return aggregated.with_columns(
-        ((pl.col("n_children") + pl.col("n_elderly")) / pl.max_horizontal(pl.col("n_working_age"), 1)).alias("dependency_ratio"),
+        (
+            (pl.col("n_children") + pl.col("n_elderly"))
+            / pl.max_horizontal(pl.col("n_working_age"), 1)
+        ).alias("dependency_ratio"),
         (pl.col("n_disabled") / pl.col("n_members")).alias("share_disabled"),
     ).select("hh_id", *MEMBER_FEATURES)
 
@@ -88,7 +97,7 @@ def add_design_columns(households: pl.LazyFrame) -> pl.LazyFrame:
 def equivalence_scale(
     definition: WelfareDefinition, *, hh_size: pl.Expr, n_children: pl.Expr
 ) -> pl.Expr:
-    """Adult equivalents of a household under the configured scale (a plain count for per capita)."""
+    """Adult equivalents under the configured scale (the member count for per capita)."""
     if definition.basis != "adult_equivalent":
         return hh_size.cast(pl.Float64)
     adults = hh_size - n_children
@@ -99,7 +108,9 @@ def equivalence_scale(
     return 1 + 0.5 * (adults - 1).clip(lower_bound=0) + 0.3 * n_children
 
 
-def add_welfare(households: pl.LazyFrame, *, definition: WelfareDefinition, benefit_period: str) -> pl.LazyFrame:
+def add_welfare(
+    households: pl.LazyFrame, *, definition: WelfareDefinition, benefit_period: str
+) -> pl.LazyFrame:
     """Per-capita post- and pre-transfer welfare, annual benefits, person weights.
 
     Requires hh_size, welfare, weight; uses benefit_amount, receives_benefit, n_children.
@@ -108,13 +119,23 @@ def add_welfare(households: pl.LazyFrame, *, definition: WelfareDefinition, bene
     """
     names = households.collect_schema().names()
     yearly = 12.0 if benefit_period == "monthly" else 1.0
-    benefit = (pl.col("benefit_amount").fill_null(0.0) * yearly) if "benefit_amount" in names else pl.lit(0.0)
+    benefit = (
+        (pl.col("benefit_amount").fill_null(0.0) * yearly)
+        if "benefit_amount" in names
+        else pl.lit(0.0)
+    )
     receives = pl.col("receives_benefit") if "receives_benefit" in names else (benefit > 0)
     children = pl.col("n_children").fill_null(0) if "n_children" in names else pl.lit(0)
     scale = equivalence_scale(definition, hh_size=pl.col("hh_size"), n_children=children)
-    per_unit = {"per_capita": pl.col("welfare"), "household": pl.col("welfare") / pl.col("hh_size"), "adult_equivalent": pl.col("welfare")}
+    per_unit = {
+        "per_capita": pl.col("welfare"),
+        "household": pl.col("welfare") / pl.col("hh_size"),
+        "adult_equivalent": pl.col("welfare"),
+    }
     post = per_unit[definition.basis]
-    transfer_per_unit = benefit / (scale if definition.basis == "adult_equivalent" else pl.col("hh_size"))
+    transfer_per_unit = benefit / (
+        scale if definition.basis == "adult_equivalent" else pl.col("hh_size")
+    )
     pre = (post - transfer_per_unit).clip(lower_bound=0.0) if definition.includes_benefit else post
     post_final = post if definition.includes_benefit else post + transfer_per_unit
     return households.with_columns(
@@ -134,7 +155,9 @@ def weighted_quantile(values: pl.Series, weights: pl.Series, quantile: float) ->
     return float(frame["v"][min(position, frame.height - 1)])
 
 
-def add_poverty_line(households: pl.DataFrame, regions: pl.DataFrame | None, line: PovertyLine) -> pl.DataFrame:
+def add_poverty_line(
+    households: pl.DataFrame, regions: pl.DataFrame | None, line: PovertyLine
+) -> pl.DataFrame:
     """Attach each household's poverty line and is_poor (pre-transfer welfare below the line).
 
     Requires region, welfare_pre, person_weight. Adds poverty_line (currency per person per year)
@@ -144,16 +167,24 @@ def add_poverty_line(households: pl.DataFrame, regions: pl.DataFrame | None, lin
         assert regions is not None
         lines = regions.select(
             "region",
-            (pl.col("poverty_line") if line.method == "regional" else pl.col("price_index") * line.national_line).alias("poverty_line"),
+            (
+                pl.col("poverty_line")
+                if line.method == "regional"
+                else pl.col("price_index") * line.national_line
+            ).alias("poverty_line"),
         )
         frame = households.join(lines, on="region", how="left")
     else:
         if line.method == "relative_percentile":
             assert line.percentile is not None
-            value = weighted_quantile(households["welfare_pre"], households["person_weight"], line.percentile)
+            value = weighted_quantile(
+                households["welfare_pre"], households["person_weight"], line.percentile
+            )
         else:
             assert line.median_share is not None
-            value = line.median_share * weighted_quantile(households["welfare_pre"], households["person_weight"], 0.5)
+            value = line.median_share * weighted_quantile(
+                households["welfare_pre"], households["person_weight"], 0.5
+            )
         frame = households.with_columns(pl.lit(value).alias("poverty_line"))
     return frame.with_columns((pl.col("welfare_pre") < pl.col("poverty_line")).alias("is_poor"))
 
@@ -166,18 +197,25 @@ def add_quintiles(households: pl.DataFrame, *, weight: str = "person_weight") ->
     ordered = households.with_row_index("__order").sort("welfare_pre", "__order")
     share = (ordered[weight].cum_sum() - ordered[weight] / 2) / ordered[weight].sum()
     ordered = ordered.with_columns(
-        (share * 5).floor().clip(0, 4).cast(pl.Int8).add(1).alias("quintile"),
+        ((share * 5).floor().clip(0, 4) + 1).cast(pl.Int8).alias("quintile"),
         (share < 0.4).alias("in_bottom_40"),
     )
     return ordered.sort("__order").drop("__order")
 
 
-def prepare_households(households: pl.DataFrame, members_features: pl.DataFrame | None, regions: pl.DataFrame | None, config: AuditConfig) -> pl.DataFrame:
+def prepare_households(
+    households: pl.DataFrame,
+    members_features: pl.DataFrame | None,
+    regions: pl.DataFrame | None,
+    config: AuditConfig,
+) -> pl.DataFrame:
     """From loaded households to the analysis frame every indicator stage reads."""
     frame = households.lazy()
     if members_features is not None:
         frame = attach_member_features(frame, members_features.lazy())
     frame = add_design_columns(frame)
-    frame = add_welfare(frame, definition=config.welfare, benefit_period=config.programme.benefit_period)
+    frame = add_welfare(
+        frame, definition=config.welfare, benefit_period=config.programme.benefit_period
+    )
     analysis = add_poverty_line(frame.collect(), regions, config.poverty_line)
     return add_quintiles(analysis)

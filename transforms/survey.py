@@ -75,6 +75,7 @@ class _Statistic:
     numerator: str
     denominator: str | None
     is_total: bool = False
+    minus: tuple[int, int] | None = None  # difference of two earlier ratios (indices)
 
 
 def estimate_ratios(
@@ -84,9 +85,22 @@ def estimate_ratios(
     design: Design,
     by: Sequence[str] = (),
     confidence: float = 0.95,
+    differences: Mapping[str, tuple[str, str]] | None = None,
 ) -> pl.DataFrame:
-    """Ratios ``name -> (numerator, denominator)`` overall and per domain of each ``by`` column."""
+    """Ratios ``name -> (numerator, denominator)`` overall and per domain of each ``by`` column.
+
+    ``differences`` adds ``name -> (ratio_a, ratio_b)``: the difference R_a − R_b of two
+    requested ratios, linearised as z_a − z_b (e.g. the targeting differential).
+    """
     specs = [_Statistic(name, num, den) for name, (num, den) in ratios.items()]
+    index = {spec.name: i for i, spec in enumerate(specs)}
+    for name, (first, second) in (differences or {}).items():
+        if first not in index or second not in index:
+            raise ValueError(f"difference {name!r} needs ratios {first!r} and {second!r} requested")
+        base = specs[index[first]]
+        specs.append(
+            _Statistic(name, base.numerator, base.denominator, minus=(index[first], index[second]))
+        )
     return _estimate(frame, specs, design=design, by=by, confidence=confidence)
 
 
@@ -264,6 +278,10 @@ def _domain_variances(
     linearised = [
         _linearised(specs[i], f"__y{i}", f"__x{i}", total_y[i], total_x[i]) for i in count
     ]
+    for i in count:
+        pair = specs[i].minus
+        if pair is not None:
+            linearised[i] = linearised[pair[0]] - linearised[pair[1]]
     per_stratum = (
         psu_sums.with_columns([z.alias(f"__z{i}") for i, z in zip(count, linearised, strict=True)])
         .group_by([*_DOMAIN, _STRATUM])
@@ -316,6 +334,11 @@ def _long_rows(per_domain: pl.LazyFrame, index: int, spec: _Statistic) -> pl.Laz
     total_y, total_x = pl.col(f"__Y{index}"), pl.col(f"__X{index}")
     defined = pl.lit(True) if spec.is_total else total_x != 0.0
     estimate = total_y if spec.is_total else total_y / total_x
+    if spec.minus is not None:
+        first, second = spec.minus
+        x_a, x_b = pl.col(f"__X{first}"), pl.col(f"__X{second}")
+        defined = (x_a != 0.0) & (x_b != 0.0)
+        estimate = pl.col(f"__Y{first}") / x_a - pl.col(f"__Y{second}") / x_b
     return per_domain.select(
         *_DOMAIN,
         pl.lit(index).alias("__svy_statistic"),

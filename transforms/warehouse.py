@@ -31,6 +31,7 @@ from transforms.contract import (
     create_table_sql,
     latest_view_sql,
     quote_identifier,
+    quote_literal,
     table,
 )
 
@@ -82,6 +83,20 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return version
     return f"{version}+g{commit}{'.dirty' if dirty else ''}"
+
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a warehouse file under the catalog alias ``warehouse``.
+
+    A file named audit.duckdb opened directly becomes catalog ``audit``, and then
+    ``audit.runs`` is ambiguous between catalog and schema (DuckDB refuses it).
+    Attaching under another alias keeps the contract's ``audit.<table>`` names working.
+    """
+    con = duckdb.connect()
+    mode = " (READ_ONLY)" if read_only else ""
+    con.execute(f"ATTACH {quote_literal(str(path))} AS warehouse{mode}")
+    con.execute("USE warehouse")
+    return con
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -200,7 +215,7 @@ def open_workspace(published: Path, run_id: str) -> Path:
     try:
         if published.exists():
             shutil.copyfile(published, work)
-        with duckdb.connect(str(work)) as con:
+        with connect(work) as con:
             ensure_schema(con)
     except OSError as error:
         work.unlink(missing_ok=True)
@@ -217,7 +232,7 @@ def stale_workspaces(published: Path, *, current: Path) -> list[Path]:
 def interrupted_runs(stale: Path) -> list[dict[str, Any]]:
     """The runs rows a killed run had written into its working file (empty if unreadable)."""
     try:
-        with duckdb.connect(str(stale), read_only=True) as con:
+        with connect(stale, read_only=True) as con:
             frame = con.sql(f"SELECT * FROM {SCHEMA}.runs WHERE status = 'running'").pl()
     except duckdb.Error:
         return []

@@ -1,0 +1,187 @@
+"""Validation task: run the code-defined expectations with GX inside DuckDB, record, and gate."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.gx_duckdb import patch_gx_for_duckdb
+from flows.ingest import FileSummary
+from flows.run import RunContext, with_run_id
+from transforms import warehouse
+from transforms.config import AuditConfig
+from transforms.expectations import (
+    Expectation,
+    ValidationFailed,
+    describe_failures,
+    expectations_for,
+)
+
+HELPER_TABLES_SQL = {
+    "hh_size_check": """
+        -- households with their member count (0 when no member row was loaded)
+        CREATE OR REPLACE TABLE hh_size_check AS
+        SELECT h.hh_id, h.hh_size, coalesce(f.n_members, 0) AS n_members
+        FROM stg_households AS h
+        LEFT JOIN stg_member_features AS f USING (hh_id)""",
+}
+
+
+def stage_file_counts(run: RunContext, files: list[FileSummary]) -> set[str]:
+    """Write per-file counts and helper tables to staging; return the staged table names."""
+    counts = pl.DataFrame(
+        {
+            "role": [f.role for f in files],
+            "rows_read": [f.rows_read for f in files],
+            "rows_quarantined": [f.rows_quarantined for f in files],
+            "quarantined_share": [
+                f.rows_quarantined / f.rows_read if f.rows_read else 0.0 for f in files
+            ],
+        }
+    )
+    with run.connect_staging() as staging:
+        staging.register("_counts", counts)
+        staging.execute("CREATE OR REPLACE TABLE file_counts AS SELECT * FROM _counts")
+        staging.unregister("_counts")
+        tables = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
+        if "stg_member_features" in tables:
+            staging.execute(HELPER_TABLES_SQL["hh_size_check"])
+        return tables | {"file_counts"}
+
+
+def observed_text(result: dict[str, Any]) -> str:
+    """A short text of what GX observed: counts, a few unexpected values, or the observed value."""
+    if result.get("unexpected_count") is not None:
+        sample = result.get("partial_unexpected_list") or []
+        shown = json.dumps(sample[:5], default=str)
+        share = result.get("unexpected_percent") or 0.0
+        return f"{result['unexpected_count']} unexpected ({share:.2f} %), e.g. {shown}"
+    return json.dumps(result.get("observed_value"), default=str)[:500]
+
+
+def run_gx(staging: Path, checks: list[Expectation], docs_dir: Path) -> list[dict[str, Any]]:
+    """Run the expectations with GX against the staging DuckDB; build Data Docs; return rows."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from sqlalchemy.pool import NullPool
+
+    patch_gx_for_duckdb()
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    site = {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)}
+    context.add_data_docs_site(
+        site_name="audit",
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": site,
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    source = context.data_sources.add_sql(  # type: ignore[call-arg]  # kwargs: SQLAlchemy engine
+        name="staging", connection_string=f"duckdb:///{staging}", kwargs={"poolclass": NullPool}
+    )
+    definitions = []
+    for table_name in sorted({check.table for check in checks}):
+        batch = source.add_table_asset(
+            name=table_name, table_name=table_name
+        ).add_batch_definition_whole_table("all")
+        expectations = [
+            getattr(gxe, check.kind)(
+                **check.kwargs, severity="critical" if check.severity == "error" else "warning"
+            )
+            for check in checks
+            if check.table == table_name
+        ]
+        suite = context.suites.add(gx.ExpectationSuite(name=table_name, expectations=expectations))
+        definitions.append(
+            context.validation_definitions.add(
+                gx.ValidationDefinition(name=table_name, data=batch, suite=suite)
+            )
+        )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name="audit",
+            validation_definitions=definitions,
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["audit"])],
+            result_format="SUMMARY",
+        )
+    )
+    rows = []
+    for validation in checkpoint.run().run_results.values():
+        for result in validation.results:
+            expectation = result.expectation_config
+            assert expectation is not None
+            kwargs = expectation.kwargs
+            column = (
+                kwargs.get("column")
+                or ",".join(
+                    kwargs.get("column_list")
+                    or [c for c in (kwargs.get("column_A"), kwargs.get("column_B")) if c]
+                )
+                or None
+            )
+            raised = (
+                result.exception_info.get("raised_exception") if result.exception_info else False
+            )
+            rows.append(
+                {
+                    "table_name": validation.asset_name
+                    if hasattr(validation, "asset_name")
+                    else expectation.meta,
+                    "expectation": expectation.type,
+                    "column_name": column,
+                    "severity": "error"
+                    if "CRITICAL" in str(expectation.severity).upper()
+                    else "warning",
+                    "success": bool(result.success),
+                    "observed": f"error: {result.exception_info.get('exception_message')}"
+                    if raised
+                    else observed_text(result.result),
+                }
+            )
+    return rows
+
+
+@task(name="validate", cache_policy=NO_CACHE)
+def validate_staging(
+    config: AuditConfig, run: RunContext, files: list[FileSummary]
+) -> list[dict[str, Any]]:
+    """Validate every staging table; record results; stop the run on failed errors."""
+    logger = get_run_logger()
+    staged = stage_file_counts(run, files)
+    regions = None
+    if "stg_regions" in staged:
+        with run.connect_staging(read_only=True) as staging:
+            regions = [row[0] for row in staging.sql("SELECT region FROM stg_regions").fetchall()]
+    checks = expectations_for(config, staged=staged, regions=regions)
+    rows = run_gx(run.staging, checks, run.output_dir / "data_docs")
+    with run.connect() as con:
+        warehouse.insert_frame(
+            con,
+            "validation_results",
+            with_run_id(pl.DataFrame(rows, infer_schema_length=None), run.run_id),
+        )
+    for row in rows:
+        if not row["success"] and row["severity"] == "warning":
+            logger.warning(
+                "Validation warning: %s.%s %s: %s",
+                row["table_name"],
+                row["column_name"],
+                row["expectation"],
+                row["observed"],
+            )
+    failed = [row for row in rows if not row["success"] and row["severity"] == "error"]
+    if failed:
+        raise ValidationFailed(describe_failures(failed))
+    logger.info(
+        "Validation: %d expectations, %d warnings", len(rows), sum(not r["success"] for r in rows)
+    )
+    return rows

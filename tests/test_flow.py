@@ -1,0 +1,111 @@
+"""The audit flow end to end on generated data, into a temporary warehouse."""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from transforms.survey_files import write_synthetic_survey
+from transforms.warehouse import connect
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 3,000-household generated survey with its config."""
+    out = tmp_path_factory.mktemp("survey")
+    write_synthetic_survey(out, households=3000, seed=11, file_format="parquet")
+    return out
+
+
+def run_audit(config: Path, warehouse: Path) -> dict[str, object]:
+    from flows.audit import audit
+
+    return audit(str(config), str(warehouse))
+
+
+def test_run_publishes_a_succeeded_run_with_conserved_rows(survey: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "audit.duckdb"
+    result = run_audit(survey / "audit.toml", warehouse)
+    assert warehouse.exists()
+    assert not list(tmp_path.glob(".audit.duckdb.*.work"))  # nothing left aside
+    with connect(warehouse, read_only=True) as con:
+        runs = con.sql("SELECT * FROM audit.runs").pl()
+        files = con.sql("SELECT * FROM audit.input_files").pl()
+        targeting = con.sql("SELECT * FROM audit.latest_targeting_errors").pl()
+        validation = con.sql("SELECT * FROM audit.validation_results").pl()
+    assert runs["status"].to_list() == ["succeeded"]
+    assert runs["run_id"].item() == result["run_id"]
+    run = runs.row(0, named=True)
+    assert run["rows_read"] == run["rows_loaded"] + run["rows_quarantined"]
+    assert set(files["role"]) == {"households", "members", "regions", "projection"}
+    assert (files["rows_read"] == files["rows_loaded"] + files["rows_quarantined"]).all()
+    assert files.filter(pl.col("role") == "households")["rows_read"].item() == 3000
+    assert all(len(h) == 64 for h in files["sha256"])
+    national = targeting.filter(
+        (pl.col("method") == "program") & (pl.col("group_type") == "all")
+    ).row(0, named=True)
+    for rate in ("coverage", "exclusion_error", "inclusion_error"):
+        assert 0 < national[rate] < 1
+        assert national[f"{rate}_ci_low"] < national[rate] < national[f"{rate}_ci_high"]
+        assert national[f"{rate}_se"] > 0
+    assert {"region", "quintile", "urban"} <= set(targeting["group_type"])
+    assert validation.height > 5
+    assert validation.filter(pl.col("severity") == "error")["success"].all()
+    docs = Path(str(result["output_dir"])) / "data_docs" / "index.html"
+    assert docs.is_file()  # GX Data Docs beside the run's outputs
+
+
+def test_second_run_appends_and_latest_views_follow(survey: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "audit.duckdb"
+    first = run_audit(survey / "audit.toml", warehouse)
+    second = run_audit(survey / "audit.toml", warehouse)
+    with connect(warehouse, read_only=True) as con:
+        runs = con.sql("SELECT run_id FROM audit.runs ORDER BY started_at").pl()["run_id"].to_list()
+        latest = (
+            con.sql("SELECT DISTINCT run_id FROM audit.latest_targeting_errors")
+            .pl()["run_id"]
+            .to_list()
+        )
+        comment = (
+            con.sql(
+                "SELECT comment FROM duckdb_columns() WHERE table_name = 'targeting_errors' "
+                "AND column_name = 'exclusion_error'"
+            )
+            .pl()["comment"]
+            .item()
+        )
+    assert runs == [first["run_id"], second["run_id"]]
+    assert latest == [second["run_id"]]
+    assert "Share of the poor not selected" in comment
+
+
+def test_validation_error_fails_the_run_and_records_it(survey: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    shutil.copytree(survey, bad)
+    households = pl.read_parquet(bad / "households.parquet")
+    config = tomllib.loads((bad / "audit.toml").read_text())
+    weight = config["inputs"]["households"]["columns"]["weight"]
+    # a third of the weights zero: far above the 5 % quarantine ceiling
+    households.with_columns(
+        pl.when(pl.int_range(pl.len()) % 3 == 0).then(0.0).otherwise(pl.col(weight)).alias(weight)
+    ).write_parquet(bad / "households.parquet")
+    warehouse = tmp_path / "audit.duckdb"
+    from transforms.expectations import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as caught:
+        run_audit(bad / "audit.toml", warehouse)
+    assert "file_counts.quarantined_share" in str(caught.value)
+    with connect(warehouse, read_only=True) as con:
+        run = con.sql("SELECT status, error FROM audit.runs").pl().row(0, named=True)
+        reasons = con.sql("SELECT DISTINCT column_name, reason FROM audit.quarantine").pl()
+        results = con.sql("SELECT count(*) AS n FROM audit.targeting_errors").pl()["n"].item()
+    assert run["status"] == "failed"
+    assert "quarantined_share" in run["error"]
+    assert ("weight", "must be > 0") in set(reasons.iter_rows())
+    assert results == 0

@@ -1,0 +1,173 @@
+"""Targeting rates: hand-computed tiny cases, the IE = EE identity, and monotonicity."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from transforms.household import add_quintiles
+from transforms.survey import Design
+from transforms.targeting import (
+    add_indicator_columns,
+    select_by_rate,
+    suppress_small_cells,
+    targeting_rates,
+    wide_rates,
+)
+
+SRS = Design(weight="person_weight")
+
+
+def five_households() -> pl.DataFrame:
+    """Poor: h1, h2. Selected: h1 (poor) and h3 (non-poor). Benefits 100 and 300."""
+    frame = pl.DataFrame(
+        {
+            "hh_id": ["1", "2", "3", "4", "5"],
+            "region": ["N", "N", "S", "S", "S"],
+            "hh_size": [1, 1, 1, 1, 1],
+            "person_weight": [1.0] * 5,
+            "welfare_pre": [10.0, 20.0, 30.0, 40.0, 50.0],
+            "is_poor": [True, True, False, False, False],
+            "receives_benefit": [True, False, True, False, False],
+            "benefit": [100.0, 0.0, 300.0, 0.0, 0.0],
+        }
+    )
+    return add_quintiles(frame)
+
+
+def rates_of(frame: pl.DataFrame, groups: list[str] | None = None) -> dict[tuple[str, str], float]:
+    indicators = add_indicator_columns(
+        frame, selected="receives_benefit", benefit="benefit", unit="persons"
+    )
+    long = targeting_rates(indicators, design=SRS, groups=groups or [])
+    return {
+        (row["group_value"], row["statistic"]): row["estimate"]
+        for row in long.iter_rows(named=True)
+    }
+
+
+def test_bottom_40_is_the_two_poorest() -> None:
+    assert five_households()["in_bottom_40"].to_list() == [True, True, False, False, False]
+    assert five_households()["quintile"].to_list() == [1, 2, 3, 4, 5]
+
+
+def test_hand_computed_rates() -> None:
+    got = rates_of(five_households())
+    assert got[("all", "poverty_rate")] == pytest.approx(2 / 5)
+    assert got[("all", "coverage")] == pytest.approx(2 / 5)
+    assert got[("all", "exclusion_error")] == pytest.approx(1 / 2)
+    assert got[("all", "inclusion_error")] == pytest.approx(1 / 2)
+    assert got[("all", "inclusion_rate_nonpoor")] == pytest.approx(1 / 3)
+    assert got[("all", "targeting_differential")] == pytest.approx(1 / 2 - 1 / 3)
+    # 100 of the 400 paid goes to the bottom 40 %: 0.25 / 0.40
+    assert got[("all", "cgh")] == pytest.approx(0.625)
+
+
+def test_domains_use_their_own_denominators() -> None:
+    got = rates_of(five_households(), ["region"])
+    assert got[("N", "exclusion_error")] == pytest.approx(1 / 2)
+    assert got[("N", "inclusion_error")] == pytest.approx(0.0)
+    assert got[("S", "inclusion_error")] == pytest.approx(1.0)
+    assert got[("S", "poverty_rate")] == pytest.approx(0.0)
+    assert got[("S", "exclusion_error")] is None  # no poor in S: undefined, not NaN
+
+
+def test_standard_error_of_coverage_matches_the_srs_formula() -> None:
+    indicators = add_indicator_columns(
+        five_households(), selected="receives_benefit", benefit="benefit", unit="persons"
+    )
+    long = targeting_rates(indicators, design=SRS, groups=[])
+    se = long.filter(pl.col("statistic") == "coverage")["se"].item()
+    # with replacement, each household its own PSU: sqrt(p(1-p)/(n-1)) = sqrt(0.24/4)
+    assert se == pytest.approx(math.sqrt(0.24 / 4))
+
+
+def test_targeting_differential_se_is_zero_for_a_perfect_rule() -> None:
+    frame = five_households().with_columns(pl.col("is_poor").alias("receives_benefit"))
+    indicators = add_indicator_columns(
+        frame, selected="receives_benefit", benefit="benefit", unit="persons"
+    )
+    long = targeting_rates(indicators, design=SRS, groups=[])
+    row = long.filter(pl.col("statistic") == "targeting_differential").row(0, named=True)
+    assert row["estimate"] == pytest.approx(1.0)
+    assert row["se"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_wide_table_and_suppression() -> None:
+    indicators = add_indicator_columns(
+        five_households(), selected="receives_benefit", benefit="benefit", unit="persons"
+    )
+    wide = wide_rates(targeting_rates(indicators, design=SRS, groups=["region"]))
+    assert set(wide["group_value"]) == {"all", "N", "S"}
+    north = wide.filter(pl.col("group_value") == "N").row(0, named=True)
+    assert north["n_obs"] == 2
+    assert north["population"] == pytest.approx(2.0)
+    suppressed = suppress_small_cells(wide, min_cell_n=3, value_columns=["coverage", "coverage_se"])
+    north = suppressed.filter(pl.col("group_value") == "N").row(0, named=True)
+    assert north["suppressed"] is True
+    assert north["coverage"] is None
+    everyone = suppressed.filter(pl.col("group_value") == "all").row(0, named=True)
+    assert everyone["suppressed"] is False
+    assert everyone["coverage"] == pytest.approx(0.4)
+
+
+def test_select_by_rate_takes_the_highest_scores() -> None:
+    score = np.array([0.9, 0.1, 0.5, 0.7])
+    chosen = select_by_rate(score, np.ones(4), target_coverage=0.5)
+    assert chosen.tolist() == [True, False, False, True]
+
+
+def test_inclusion_equals_exclusion_when_coverage_equals_poverty_rate() -> None:
+    rng = np.random.default_rng(3)
+    n = 400
+    weight = rng.uniform(0.5, 3.0, n)
+    welfare = rng.lognormal(0, 1, n)
+    is_poor = welfare < np.quantile(welfare, 0.3)
+    score = -welfare + rng.normal(0, 1.0, n)
+    # unit weights make the rate rule hit the poverty rate exactly
+    chosen = select_by_rate(score, np.ones(n), target_coverage=is_poor.mean())
+    frame = add_quintiles(
+        pl.DataFrame(
+            {
+                "hh_size": np.ones(n, dtype=int),
+                "person_weight": np.ones(n),
+                "welfare_pre": welfare,
+                "is_poor": is_poor,
+                "selected": chosen,
+                "weight": weight,
+            }
+        )
+    )
+    got = targeting_rates(
+        add_indicator_columns(frame, selected="selected", benefit=None, unit="persons"),
+        design=SRS,
+        groups=[],
+    )
+    values = dict(zip(got["statistic"], got["estimate"], strict=True))
+    assert values["coverage"] == pytest.approx(values["poverty_rate"])
+    assert values["inclusion_error"] == pytest.approx(values["exclusion_error"])
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), low=st.floats(0.05, 0.45), step=st.floats(0.05, 0.5))
+def test_exclusion_error_does_not_rise_with_coverage(seed: int, low: float, step: float) -> None:
+    rng = np.random.default_rng(seed)
+    n = 200
+    weight = rng.uniform(0.5, 3.0, n)
+    is_poor = rng.random(n) < 0.3
+    score = is_poor + rng.normal(0, 0.8, n)
+    errors = []
+    for coverage in (low, min(low + step, 1.0)):
+        chosen = select_by_rate(score, weight, target_coverage=coverage)
+        poor_weight = (weight * is_poor).sum()
+        errors.append(
+            float((weight * is_poor * ~chosen).sum() / poor_weight) if poor_weight else 0.0
+        )
+        rate_values = [errors[-1]]
+        assert all(0.0 <= value <= 1.0 for value in rate_values)
+    assert errors[1] <= errors[0] + 1e-12

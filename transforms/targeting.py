@@ -1,0 +1,131 @@
+"""Targeting accuracy (indicators.md, 'Demand identification') with design-based standard errors.
+
+Every rate is a ratio of weighted totals, estimated with :func:`transforms.survey.estimate_ratios`
+on the full design, overall and for each group (domains are never subsets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from transforms.survey import Design, estimate_ratios
+
+BOTTOM_SHARE = 0.40
+RATES = (
+    "poverty_rate",
+    "coverage",
+    "exclusion_error",
+    "inclusion_error",
+    "inclusion_rate_nonpoor",
+    "targeting_differential",
+    "cgh",
+)
+RATIOS: dict[str, tuple[str, str]] = {
+    "poverty_rate": ("__poor", "__one"),
+    "coverage": ("__selected", "__one"),
+    "exclusion_error": ("__poor_excluded", "__poor"),
+    "inclusion_error": ("__nonpoor_selected", "__selected"),
+    "inclusion_rate_nonpoor": ("__nonpoor_selected", "__nonpoor"),
+    "coverage_poor": ("__poor_selected", "__poor"),
+    "cgh_share": ("__benefit_bottom40", "__benefit"),
+}
+DIFFERENCES = {"targeting_differential": ("coverage_poor", "inclusion_rate_nonpoor")}
+
+
+def unit_weight(unit: str) -> str:
+    """The weight column for a targeting unit: person_weight (persons) or weight (households)."""
+    return "person_weight" if unit == "persons" else "weight"
+
+
+def add_indicator_columns(
+    frame: pl.DataFrame, *, selected: str, benefit: str | None, unit: str
+) -> pl.DataFrame:
+    """0/1 columns whose weighted ratios are the targeting rates.
+
+    Requires is_poor, in_bottom_40, hh_size and the selected flag. ``benefit`` is the household
+    benefit column for money-based CGH (the programme), None for beneficiary-based CGH (a PMT).
+    """
+    poor = pl.col("is_poor").cast(pl.Float64)
+    chosen = pl.col(selected).cast(pl.Float64)
+    if benefit is None:
+        share_basis = chosen
+    else:  # money: Σw·T under household weights equals Σω·T/n under person weights
+        share_basis = pl.col(benefit) / pl.col("hh_size") if unit == "persons" else pl.col(benefit)
+    return frame.with_columns(
+        pl.lit(1.0).alias("__one"),
+        poor.alias("__poor"),
+        chosen.alias("__selected"),
+        (poor * (1 - chosen)).alias("__poor_excluded"),
+        ((1 - poor) * chosen).alias("__nonpoor_selected"),
+        (1 - poor).alias("__nonpoor"),
+        (poor * chosen).alias("__poor_selected"),
+        share_basis.alias("__benefit"),
+        (share_basis * pl.col("in_bottom_40").cast(pl.Float64)).alias("__benefit_bottom40"),
+    )
+
+
+def targeting_rates(frame: pl.DataFrame, *, design: Design, groups: Sequence[str]) -> pl.DataFrame:
+    """Long estimates (group_type, group_value, statistic, estimate, se, ci_low, ci_high, n_obs)."""
+    long = estimate_ratios(
+        frame, ratios=RATIOS, design=design, by=list(groups), differences=DIFFERENCES
+    )
+    cgh = long.filter(pl.col("statistic") == "cgh_share").with_columns(
+        pl.lit("cgh").alias("statistic"),
+        *[(pl.col(c) / BOTTOM_SHARE).alias(c) for c in ("estimate", "se", "ci_low", "ci_high")],
+    )
+    return pl.concat([long.filter(pl.col("statistic").is_in(RATES)), cgh])
+
+
+def wide_rates(long: pl.DataFrame) -> pl.DataFrame:
+    """One row per group: each rate with _se, _ci_low, _ci_high, plus n_obs and population."""
+    keys = ["group_type", "group_value"]
+    base = long.filter(pl.col("statistic") == "poverty_rate").select(
+        *keys, "n_obs", pl.col("denominator_total").alias("population")
+    )
+    pieces = [base]
+    for rate in RATES:
+        part = long.filter(pl.col("statistic") == rate).select(
+            *keys,
+            pl.col("estimate").alias(rate),
+            pl.col("se").alias(f"{rate}_se"),
+            pl.col("ci_low").alias(f"{rate}_ci_low"),
+            pl.col("ci_high").alias(f"{rate}_ci_high"),
+        )
+        pieces.append(part)
+    wide = pieces[0]
+    for part in pieces[1:]:
+        wide = wide.join(part, on=keys, how="left", nulls_equal=True)
+    return wide
+
+
+def suppress_small_cells(
+    frame: pl.DataFrame, *, min_cell_n: int, value_columns: Sequence[str]
+) -> pl.DataFrame:
+    """Null the values of cells resting on fewer than min_cell_n households; flag them."""
+    small = pl.col("n_obs") < min_cell_n
+    return frame.with_columns(
+        *[pl.when(small).then(None).otherwise(pl.col(c)).alias(c) for c in value_columns],
+        small.alias("suppressed"),
+    )
+
+
+def select_by_rate(score: np.ndarray, weight: np.ndarray, *, target_coverage: float) -> np.ndarray:
+    """Select the highest scores until weighted coverage reaches the target (midpoint rule).
+
+    A household is selected when the weight ranked above it plus half its own weight is
+    within target x total weight; ties keep input order, so the rule is deterministic.
+    """
+    order = np.lexsort((np.arange(score.size), -score))
+    cumulative = np.cumsum(weight[order]) - weight[order] / 2.0
+    chosen_sorted = cumulative <= target_coverage * weight.sum()
+    selected = np.zeros(score.size, dtype=bool)
+    selected[order] = chosen_sorted
+    return selected
+
+
+def weighted_share(flag: pl.Series, weight: pl.Series) -> float:
+    """Σw·flag / Σw."""
+    return float((flag.cast(pl.Float64) * weight).sum()) / float(weight.sum())
