@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.ingest import FileSummary, ingest_inputs
-from flows.run import RunContext, finish_run, start_run
+from flows.run import RunContext, discard_staging, finish_run, start_run
 from flows.targeting import measure_programme_targeting
 from flows.validate import validate_staging
 from transforms.config import AuditConfig, load_config
+from transforms.expectations import raise_on_errors
 from transforms.household import prepare_households
 from transforms.warehouse import exclusive_lock
 
@@ -59,7 +62,7 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
         run = start_run(config, Path(config_path), published)
         try:
             files = ingest_inputs(config, run)
-            validate_staging(config, run, files)
+            raise_on_errors(validate_staging(config, run, files))
             households = prepare_analysis(config, run)
             programme = measure_programme_targeting(config, run)
         except BaseException as error:
@@ -74,6 +77,28 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
         "households": households,
         "files": summary_rows(files),
         "headline": headline_rows(programme),
+    }
+
+
+@flow(name="welfare-audit-validate")
+def check_inputs(config_path: str) -> dict[str, Any]:
+    """Ingest and validate only: nothing is published; the scratch warehouse is discarded."""
+    config = load_config(Path(config_path))
+    with tempfile.TemporaryDirectory(prefix="welfare-audit-validate-") as scratch:
+        run = start_run(config, Path(config_path), Path(scratch) / "scratch.duckdb")
+        files = ingest_inputs(config, run)
+        rows = validate_staging(config, run, files)
+        with run.connect() as con:
+            quarantine = con.sql(
+                """SELECT source_file, column_name, reason, count(DISTINCT source_row) AS rows
+                   FROM audit.quarantine GROUP BY ALL ORDER BY rows DESC"""
+            ).pl()
+        discard_staging(run)
+    return {
+        "files": summary_rows(files),
+        "quarantine": quarantine.to_dicts(),
+        "validation": rows,
+        "data_docs": str(run.output_dir / "data_docs" / "index.html"),
     }
 
 

@@ -126,34 +126,51 @@ def run(
 
 @app.command()
 def validate(config: ConfigOption = SAMPLE_CONFIG, debug: DebugOption = False) -> None:
-    """Check the configuration and its input files without running the audit.
+    """Ingest and validate the inputs only (nothing is published); print what was found.
 
     Example: welfare-audit validate --config my_survey/audit.toml
     """
     try:
+        from flows.audit import check_inputs
         from transforms.config import load_config
 
-        audit_config = load_config(config)
+        load_config(config)
+        with console.status("Reading and validating the inputs…"):
+            result = check_inputs(str(config))
     except known_errors() as error:
         fail(error, debug=debug)
         return
-    inputs = audit_config.inputs
-    files = [("households", inputs.households)] + [
-        (role, spec)
-        for role, spec in (
-            ("members", inputs.members),
-            ("regions", inputs.regions),
-            ("projection", inputs.projection),
-        )
-        if spec
-    ]
-    table = Table(title=f"Configuration {config} is valid")
-    table.add_column("role")
-    table.add_column("file")
-    table.add_column("format")
-    for role, spec in files:
-        table.add_row(role, str(spec.path), spec.resolved_format)
-    console.print(table)
+    print_validation(result)
+    if any(not row["success"] and row["severity"] == "error" for row in result["validation"]):
+        raise typer.Exit(code=1)
+
+
+def print_validation(result: dict[str, Any]) -> None:
+    """Rows per file, quarantine reasons and failed expectations, as tables."""
+    files = Table(title="Rows per file")
+    for column in ("file", "rows_read", "loaded", "quarantined"):
+        files.add_column(column, justify="left" if column == "file" else "right")
+    for row in result["files"]:
+        files.add_row(row["file"], *(f"{row[c]:,}" for c in ("rows_read", "loaded", "quarantined")))
+    console.print(files)
+    if result["quarantine"]:
+        reasons = Table(title="Quarantined rows by reason")
+        for column in ("file", "column", "reason", "rows"):
+            reasons.add_column(column, justify="right" if column == "rows" else "left")
+        for row in result["quarantine"][:30]:
+            name = Path(row["source_file"]).name
+            reasons.add_row(name, row["column_name"], row["reason"], f"{row['rows']:,}")
+        console.print(reasons)
+    failed = [row for row in result["validation"] if not row["success"]]
+    checks = Table(title=f"Expectations: {len(result['validation'])} checked, {len(failed)} failed")
+    for column in ("severity", "table", "column", "expectation", "observed"):
+        checks.add_column(column)
+    for row in failed:
+        style = "red" if row["severity"] == "error" else "yellow"
+        cells = (row["table_name"], row["column_name"] or "", row["expectation"], row["observed"])
+        checks.add_row(f"[{style}]{row['severity']}[/]", *cells)
+    console.print(checks)
+    console.print(f"Data Docs: {result['data_docs']}")
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,7 +90,15 @@ def finish_run(run: RunContext, *, status: str, error: str | None = None) -> Non
         warehouse.record_run_end(con, run.run_id, status=status, error=error, counts=counts)
         con.execute("CHECKPOINT")
     warehouse.publish(run.work, run.published)
+    discard_staging(run)
     get_run_logger().info("Run %s %s; published %s", run.run_id, status, run.published)
+
+
+def discard_staging(run: RunContext) -> None:
+    """Delete the run's staging copy of the raw data (it holds raw identifiers)."""
+    run.staging.unlink(missing_ok=True)
+    run.staging.with_name(run.staging.name + ".wal").unlink(missing_ok=True)
+    shutil.rmtree(run.output_dir / "transcoded", ignore_errors=True)
 
 
 RESULT_TABLES = (

@@ -16,12 +16,7 @@ from flows.ingest import FileSummary
 from flows.run import RunContext, with_run_id
 from transforms import warehouse
 from transforms.config import AuditConfig
-from transforms.expectations import (
-    Expectation,
-    ValidationFailed,
-    describe_failures,
-    expectations_for,
-)
+from transforms.expectations import Expectation, expectations_for
 
 HELPER_TABLES_SQL = {
     "hh_size_check": """
@@ -69,22 +64,31 @@ def run_gx(staging: Path, checks: list[Expectation], docs_dir: Path) -> list[dic
     """Run the expectations with GX against the staging DuckDB; build Data Docs; return rows."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
     from sqlalchemy.pool import NullPool
 
     patch_gx_for_duckdb()
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    site = {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)}
-    context.add_data_docs_site(
-        site_name="audit",
-        site_config={
-            "class_name": "SiteBuilder",
-            "store_backend": site,
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    site = {
+        "class_name": "SiteBuilder",
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(docs_dir),
         },
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    # in-memory stores and our own docs site only: nothing is written outside the output folder
+    project = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        data_docs_sites={"audit": site},
+        analytics_enabled=False,
     )
+    context = gx.get_context(project_config=project, mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_sql(  # type: ignore[call-arg]  # kwargs: SQLAlchemy engine
         name="staging", connection_string=f"duckdb:///{staging}", kwargs={"poolclass": NullPool}
     )
@@ -154,7 +158,7 @@ def run_gx(staging: Path, checks: list[Expectation], docs_dir: Path) -> list[dic
 def validate_staging(
     config: AuditConfig, run: RunContext, files: list[FileSummary]
 ) -> list[dict[str, Any]]:
-    """Validate every staging table; record results; stop the run on failed errors."""
+    """Validate every staging table with GX and record the results (see raise_on_errors)."""
     logger = get_run_logger()
     staged = stage_file_counts(run, files)
     regions = None
@@ -178,9 +182,6 @@ def validate_staging(
                 row["expectation"],
                 row["observed"],
             )
-    failed = [row for row in rows if not row["success"] and row["severity"] == "error"]
-    if failed:
-        raise ValidationFailed(describe_failures(failed))
     logger.info(
         "Validation: %d expectations, %d warnings", len(rows), sum(not r["success"] for r in rows)
     )

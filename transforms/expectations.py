@@ -181,3 +181,10 @@ def describe_failures(rows: Sequence[dict[str, Any]]) -> str:
         for row in rows
     ]
     return "data validation failed (severity error):\n" + "\n".join(lines)
+
+
+def raise_on_errors(rows: Sequence[dict[str, Any]]) -> None:
+    """Stop the run when an expectation of severity 'error' failed."""
+    failed = [row for row in rows if not row["success"] and row["severity"] == "error"]
+    if failed:
+        raise ValidationFailed(describe_failures(failed))

@@ -1,0 +1,202 @@
+"""Out-of-sample PMT scores: folds by PSU, stratified by region, and cross-validation.
+
+Folds follow scikit-learn's ``StratifiedGroupKFold`` rule with ``shuffle=True``: PSUs are
+shuffled with the seed, taken largest first (stable, so equal sizes keep the shuffled order),
+and each PSU goes to the fold that so far holds the fewest households of its region, ties
+going to the smallest fold, then the lowest fold number. A PSU therefore never straddles
+training and test rows, and a region with at least ``n_folds`` PSUs has households in every
+fold; regions with fewer PSUs sit in fewer folds. The rule is computed over the PSU table
+instead of by ``StratifiedGroupKFold.split``, whose per-household Python loops take minutes
+at millions of households; for PSUs nested in regions it is the same assignment rule. A PSU
+whose households span regions counts for its most common region.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from sklearn.metrics import roc_auc_score
+
+from models.features import FeatureSpec
+from models.pmt import (
+    BUILTIN_MODELS,
+    DEFAULT_ALLOWED_MODULES,
+    Task,
+    fit_pmt,
+    model_task,
+    weight_column,
+)
+from transforms.config import AuditConfig
+
+
+@dataclass(frozen=True, eq=False)
+class PmtResult:
+    """Out-of-fold scores of one model for every household, in the input frame's order."""
+
+    model: str
+    task: Task
+    hh_id: pl.Series
+    fold: np.ndarray
+    """Fold (0 .. n_folds - 1) in which each household was a test row."""
+    p_poor: np.ndarray
+    """Out-of-fold probability of being poor, in [0, 1]."""
+    predicted_log_welfare: np.ndarray | None
+    """Out-of-fold predicted log(welfare_pre + 1) (regressors only)."""
+    fold_auc: tuple[float, ...]
+    """Weighted ROC AUC within each test fold (NaN when a fold holds a single class)."""
+    auc: float
+    """Weighted ROC AUC of all out-of-fold scores against is_poor."""
+    n_train: int
+    """Mean number of households actually used to fit each training fold."""
+    cv_scheme: str
+    weight_column: str
+
+    def scores(self) -> pl.DataFrame:
+        """hh_id, fold, p_poor (and predicted_log_welfare) as a frame."""
+        columns: dict[str, pl.Series | np.ndarray] = {
+            "hh_id": self.hh_id,
+            "fold": self.fold,
+            "p_poor": self.p_poor,
+        }
+        if self.predicted_log_welfare is not None:
+            columns["predicted_log_welfare"] = self.predicted_log_welfare
+        return pl.DataFrame(columns)
+
+
+def _assign_groups(strata: np.ndarray, sizes: np.ndarray, *, n_folds: int, seed: int) -> np.ndarray:
+    """StratifiedGroupKFold's greedy rule for groups each belonging to one stratum."""
+    order = np.arange(sizes.size)
+    np.random.RandomState(seed).shuffle(order)
+    order = order[np.argsort(-sizes[order], kind="stable")]
+    per_stratum = [[0] * n_folds for _ in range(int(strata.max()) + 1)]
+    totals = [0] * n_folds
+    candidates = range(n_folds)
+    assignment = np.empty(sizes.size, dtype=np.int64)
+    for group, stratum, size in zip(
+        order.tolist(), strata[order].tolist(), sizes[order].tolist(), strict=True
+    ):
+        counts = per_stratum[stratum]
+        best = min(candidates, key=lambda fold: (counts[fold], totals[fold]))
+        counts[best] += size
+        totals[best] += size
+        assignment[group] = best
+    return assignment
+
+
+def make_folds(
+    frame: pl.DataFrame,
+    *,
+    n_folds: int,
+    seed: int,
+    group: str = "psu",
+    stratify: str = "region",
+) -> np.ndarray:
+    """Fold id (0 .. n_folds - 1) of every household: whole PSUs, balanced by region.
+
+    Requires the ``group`` (PSU) and ``stratify`` (region) columns, without nulls.
+    """
+    keys = frame.select(
+        pl.col(group).cast(pl.String).alias("group"),
+        pl.col(stratify).cast(pl.String).alias("stratum"),
+    )
+    for column, name in (("group", group), ("stratum", stratify)):
+        if keys[column].null_count():
+            raise ValueError(f"make_folds: {name} has null values")
+    groups = (
+        keys.group_by("group")
+        .agg(pl.len().alias("size"), pl.col("stratum").mode().sort().first().alias("stratum"))
+        .sort("group")
+    )
+    if groups.height < n_folds:
+        raise ValueError(
+            f"models.folds = {n_folds} but the data have only {groups.height} distinct {group} "
+            "values; every fold needs at least one"
+        )
+    _, strata = np.unique(groups["stratum"].to_numpy(), return_inverse=True)
+    assignment = _assign_groups(
+        strata, groups["size"].to_numpy().astype(np.int64), n_folds=n_folds, seed=seed
+    )
+    folds = groups.select("group", pl.Series("fold", assignment))
+    joined = keys.join(folds, on="group", how="left", maintain_order="left")
+    return joined["fold"].to_numpy()
+
+
+def weighted_auc(is_poor: np.ndarray, score: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted ROC AUC of a score against poverty (NaN when only one class is present)."""
+    if np.unique(is_poor).size < 2:
+        return float("nan")
+    return float(roc_auc_score(is_poor, score, sample_weight=weights))
+
+
+def cv_scheme(
+    *, n_folds: int, seed: int, cap: int, group: str = "psu", stratify: str = "region"
+) -> str:
+    """The cross-validation scheme, as recorded beside every metric."""
+    return (
+        f"{n_folds}-fold StratifiedGroupKFold by {group}, stratified by {stratify}, seed {seed}, "
+        f"train cap {cap} (simple random sample without replacement, survey weights kept)"
+    )
+
+
+def cross_validate(
+    frame: pl.DataFrame,
+    *,
+    name: str,
+    spec: FeatureSpec,
+    config: AuditConfig,
+    seed: int,
+    allowed_modules: Collection[str] = DEFAULT_ALLOWED_MODULES,
+) -> PmtResult:
+    """Fit ``name`` on each training fold and score its test fold: p_poor for every household.
+
+    Requires hh_id, psu, region, is_poor, welfare_pre, poverty_line (regressors), the weight
+    column of ``targeting.unit`` and the features of ``spec``.
+    """
+    n_folds = config.models.folds
+    folds = make_folds(frame, n_folds=n_folds, seed=seed)
+    custom = config.models.custom.get(name) if name not in BUILTIN_MODELS else None
+    task = model_task(name, custom)
+    p_poor = np.full(frame.height, np.nan)
+    log_welfare = np.full(frame.height, np.nan) if task == "regressor" else None
+    used: list[int] = []
+    for fold in range(n_folds):
+        test = np.flatnonzero(folds == fold)
+        model = fit_pmt(
+            frame,
+            name=name,
+            spec=spec,
+            config=config,
+            seed=seed,
+            rows=np.flatnonzero(folds != fold),
+            allowed_modules=allowed_modules,
+        )
+        used.append(model.n_train)
+        fold_p, fold_log_welfare = model.score(frame, rows=test)
+        p_poor[test] = fold_p
+        if log_welfare is not None and fold_log_welfare is not None:
+            log_welfare[test] = fold_log_welfare
+    if np.isnan(p_poor).any():
+        raise RuntimeError(f"{name}: {int(np.isnan(p_poor).sum())} households were not scored")
+    weight = weight_column(config)
+    is_poor = frame["is_poor"].cast(pl.Int8).to_numpy()
+    weights = frame[weight].cast(pl.Float64).to_numpy()
+    fold_auc = tuple(
+        weighted_auc(is_poor[folds == k], p_poor[folds == k], weights[folds == k])
+        for k in range(n_folds)
+    )
+    return PmtResult(
+        model=name,
+        task=task,
+        hh_id=frame["hh_id"],
+        fold=folds,
+        p_poor=p_poor,
+        predicted_log_welfare=log_welfare,
+        fold_auc=fold_auc,
+        auc=weighted_auc(is_poor, p_poor, weights),
+        n_train=round(float(np.mean(used))),
+        cv_scheme=cv_scheme(n_folds=n_folds, seed=seed, cap=config.models.max_train_rows),
+        weight_column=weight,
+    )

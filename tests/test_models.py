@@ -1,0 +1,525 @@
+"""Tests for models/: features, PSU folds, out-of-fold PMT scores, custom models, artifacts."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
+
+from models.artifacts import ArtifactIntegrityError, file_sha256, fit_and_save, load_model
+from models.cv import PmtResult, cross_validate, make_folds
+from models.features import FeatureSpec, feature_spec, to_model_input
+from models.pmt import build_pipeline, configured_models, fit_pmt, training_sample
+from transforms.config import AuditConfig, ConfigError, CustomModel, Targeting, parse_config
+
+SEED = 7
+N_FOLDS = 5
+PROXIES = {
+    "rooms": {"column": "rooms"},
+    "has_fridge": {"column": "fridge"},
+    "land_ha": {"column": "land"},
+    "wall": {"column": "wall", "kind": "categorical"},
+}
+
+
+def make_config(**models: Any) -> AuditConfig:
+    """An audit config with the test proxies; ``models`` overrides the [models] section."""
+    data = {
+        "inputs": {
+            "households": {
+                "path": "hh.csv",
+                "columns": {"hh_id": "id", "region": "reg", "hh_size": "n", "welfare": "y"},
+                "proxies": PROXIES,
+            }
+        },
+        "poverty_line": {"method": "relative_percentile", "percentile": 0.3},
+        "models": models,
+    }
+    return parse_config(data, base_dir=Path.cwd(), source="test", check_files=False)
+
+
+def synthetic_households(n_psu: int = 150, per_psu: int = 20, seed: int = 0) -> pl.DataFrame:
+    """A household analysis frame whose welfare the proxies partly predict.
+
+    Regions A-D hold most PSUs; region E holds only 3 (fewer than the folds). Log welfare is
+    a linear function of the proxies plus a PSU effect and noise; the poverty line differs by
+    region. Numeric and categorical proxies have some nulls.
+    """
+    rng = np.random.default_rng(seed)
+    psu_region = np.array(["E"] * 3 + [("A", "B", "C", "D")[i % 4] for i in range(n_psu - 3)])
+    n = n_psu * per_psu
+    psu = np.repeat(np.arange(n_psu), per_psu)
+    region = psu_region[psu]
+    urban = rng.random(n) < np.where(np.isin(region, ["A", "B"]), 0.6, 0.3)
+    rooms = rng.poisson(2.0, n) + 1.0
+    fridge = rng.random(n) < 0.2 + 0.3 * urban
+    land = rng.exponential(1.0, n)
+    wall = rng.choice(np.array(["brick", "mud", "wood"]), n, p=[0.4, 0.4, 0.2])
+    children = rng.poisson(1.2, n)
+    elderly = rng.binomial(2, 0.15, n)
+    working = rng.integers(1, 4, n)
+    education = rng.integers(0, 16, n).astype(float)
+    head_age = rng.integers(20, 80, n).astype(float)
+    log_welfare = (
+        8.0
+        + 0.20 * rooms
+        + 0.35 * fridge
+        + 0.15 * np.log1p(land)
+        + np.select([wall == "brick", wall == "mud"], [0.3, -0.2], 0.0)
+        - 0.18 * children
+        + 0.04 * education
+        + 0.25 * urban
+        + rng.normal(0.0, 0.15, n_psu)[psu]
+        + rng.normal(0.0, 0.45, n)
+    )
+    welfare = np.exp(log_welfare)
+    line_factor = {"A": 1.1, "B": 1.0, "C": 0.9, "D": 0.95, "E": 1.0}
+    national_line = float(np.quantile(welfare, 0.3))
+    poverty_line = national_line * np.array([line_factor[r] for r in region])
+    hh_size = (children + elderly + working).astype(np.int64)
+    weight = rng.uniform(50.0, 400.0, n_psu)[psu]
+    return pl.DataFrame(
+        {
+            "hh_id": [f"H{i:06d}" for i in range(n)],
+            "region": region,
+            "urban": urban,
+            "psu": [f"{region[i]}\u241fP{psu[i]:04d}" for i in range(n)],
+            "strata": region,
+            "weight": weight,
+            "person_weight": weight * hh_size,
+            "hh_size": hh_size,
+            "welfare_pre": welfare,
+            "poverty_line": poverty_line,
+            "is_poor": welfare < poverty_line,
+            "rooms": rooms,
+            "has_fridge": fridge.astype(float),
+            "land_ha": np.where(rng.random(n) < 0.05, np.nan, land),
+            "wall": np.where(rng.random(n) < 0.03, None, wall),
+            "n_members": hh_size,
+            "n_children": children,
+            "n_elderly": elderly,
+            "n_working_age": working,
+            "dependency_ratio": (children + elderly) / working,
+            "head_age": head_age,
+            "head_sex": rng.choice(np.array(["male", "female"]), n, p=[0.7, 0.3]),
+            "head_education_years": np.where(rng.random(n) < 0.04, np.nan, education),
+            "n_heads": np.ones(n, dtype=np.int64),
+        },
+    ).with_columns(pl.col("land_ha", "head_education_years").fill_nan(None))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_openmp_thread() -> Iterator[None]:
+    """HistGradientBoosting's OpenMP threads slow down 5-40x when other processes share the
+    cores; one thread keeps this module well under a minute on a busy machine. (Scores are
+    identical with two threads: checked by hand on 20,000 households.)"""
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
+
+
+@pytest.fixture(scope="module")
+def households() -> pl.DataFrame:
+    return synthetic_households()
+
+
+@pytest.fixture(scope="module")
+def config() -> AuditConfig:
+    return make_config()
+
+
+@pytest.fixture(scope="module")
+def spec(households: pl.DataFrame, config: AuditConfig) -> FeatureSpec:
+    return feature_spec(households.schema, config)
+
+
+@pytest.fixture(scope="module")
+def results(
+    households: pl.DataFrame, spec: FeatureSpec, config: AuditConfig
+) -> dict[str, PmtResult]:
+    """Out-of-fold results of the four built-in models (computed once for the module)."""
+    return {
+        name: cross_validate(households, name=name, spec=spec, config=config, seed=SEED)
+        for name in ("ols", "logit", "hgb", "rf")
+    }
+
+
+# --- features ------------------------------------------------------------------------------------
+
+
+def test_default_features_are_proxies_member_aggregates_size_region_and_urban(
+    spec: FeatureSpec,
+) -> None:
+    assert spec.numeric == (
+        "rooms",
+        "has_fridge",
+        "land_ha",
+        "n_members",
+        "n_children",
+        "n_elderly",
+        "n_working_age",
+        "dependency_ratio",
+        "head_age",
+        "head_education_years",
+        "hh_size",
+        "urban",
+    )
+    assert spec.categorical == ("wall", "head_sex", "region")
+    assert "n_heads" not in spec.columns
+
+
+def test_default_features_need_only_column_names(
+    households: pl.DataFrame, spec: FeatureSpec, config: AuditConfig
+) -> None:
+    assert feature_spec(households.columns, config) == spec
+
+
+def test_configured_feature_list_takes_kinds_from_dtypes(households: pl.DataFrame) -> None:
+    spec = feature_spec(households.schema, make_config(features=["rooms", "urban", "head_sex"]))
+    assert spec == FeatureSpec(numeric=("rooms", "urban"), categorical=("head_sex",))
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        (["rooms", "welfare_pre"], r"models\.features: 'welfare_pre' cannot be a PMT feature"),
+        (["rooms", "is_poor"], r"models\.features: 'is_poor' cannot be a PMT feature"),
+        (["roms"], r"models\.features: 'roms' is not a column"),
+    ],
+)
+def test_configured_feature_list_refuses_outcomes_and_unknown_columns(
+    households: pl.DataFrame, features: list[str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        feature_spec(households.schema, make_config(features=features))
+
+
+def test_missing_proxy_column_names_its_config_key(households: pl.DataFrame) -> None:
+    with pytest.raises(ConfigError, match=r"inputs\.households\.proxies\.rooms"):
+        feature_spec(households.drop("rooms").schema, make_config())
+
+
+def test_model_input_turns_booleans_into_floats_and_nulls_into_nan_or_missing() -> None:
+    frame = pl.DataFrame(
+        {
+            "urban": [True, False, None],
+            "rooms": [2, None, 4],
+            "ratio": [0.5, float("inf"), 1.0],
+            "wall": ["mud", None, "brick"],
+        }
+    )
+    spec = FeatureSpec(numeric=("urban", "rooms", "ratio"), categorical=("wall",))
+    model_input = to_model_input(frame, spec)
+    assert model_input.columns == ["urban", "rooms", "ratio", "wall"]
+    assert model_input["urban"].to_list()[:2] == [1.0, 0.0]
+    assert math.isnan(model_input["urban"][2])
+    assert math.isnan(model_input["rooms"][1])
+    assert math.isnan(model_input["ratio"][1])
+    assert model_input["wall"].to_list() == ["mud", "missing", "brick"]
+
+
+# --- folds ---------------------------------------------------------------------------------------
+
+
+def test_every_household_gets_one_fold_and_no_psu_straddles_folds(
+    households: pl.DataFrame,
+) -> None:
+    folds = make_folds(households, n_folds=N_FOLDS, seed=SEED)
+    assert folds.shape == (households.height,)
+    assert set(folds.tolist()) == set(range(N_FOLDS))
+    per_psu = households.with_columns(fold=folds).group_by("psu").agg(pl.col("fold").n_unique())
+    assert per_psu["fold"].max() == 1
+
+
+def test_each_fold_holds_every_region_with_enough_psus(households: pl.DataFrame) -> None:
+    folds = make_folds(households, n_folds=N_FOLDS, seed=SEED)
+    with_folds = households.with_columns(fold=folds)
+    psus_per_region = with_folds.group_by("region").agg(pl.col("psu").n_unique())
+    large = set(psus_per_region.filter(pl.col("psu") >= N_FOLDS)["region"].to_list())
+    small = set(psus_per_region.filter(pl.col("psu") < N_FOLDS)["region"].to_list())
+    assert large == {"A", "B", "C", "D"}
+    assert small == {"E"}
+    for fold in range(N_FOLDS):
+        regions = set(with_folds.filter(pl.col("fold") == fold)["region"].to_list())
+        assert large <= regions
+    # region E's 3 PSUs land in 3 different folds, never split
+    assert with_folds.filter(pl.col("region") == "E")["fold"].n_unique() == 3
+
+
+def test_folds_are_balanced_by_region(households: pl.DataFrame) -> None:
+    folds = make_folds(households, n_folds=N_FOLDS, seed=SEED)
+    counts = households.with_columns(fold=folds).group_by("region", "fold").len()
+    spread = (
+        counts.filter(pl.col("region") != "E")
+        .group_by("region")
+        .agg((pl.col("len").max() - pl.col("len").min()).alias("spread"))
+    )
+    assert spread["spread"].max() <= 20  # at most one PSU of 20 households apart
+
+
+def test_folds_depend_only_on_the_seed(households: pl.DataFrame) -> None:
+    first = make_folds(households, n_folds=N_FOLDS, seed=SEED)
+    again = make_folds(households.sample(fraction=1.0, shuffle=True, seed=1), n_folds=5, seed=SEED)
+    shuffled = households.sample(fraction=1.0, shuffle=True, seed=1)
+    by_id = dict(zip(households["hh_id"].to_list(), first.tolist(), strict=True))
+    assert [by_id[h] for h in shuffled["hh_id"].to_list()] == again.tolist()
+    assert not np.array_equal(first, make_folds(households, n_folds=N_FOLDS, seed=SEED + 1))
+
+
+def test_fewer_psus_than_folds_is_an_error() -> None:
+    frame = pl.DataFrame({"psu": ["a", "a", "b", "c"], "region": ["R"] * 4})
+    with pytest.raises(ValueError, match=r"models\.folds = 5 but the data have only 3"):
+        make_folds(frame, n_folds=5, seed=SEED)
+
+
+# --- cross-validation ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["ols", "logit", "hgb", "rf"])
+def test_out_of_fold_scores_cover_every_household(
+    results: dict[str, PmtResult], households: pl.DataFrame, name: str
+) -> None:
+    result = results[name]
+    assert result.p_poor.shape == (households.height,)
+    assert not np.isnan(result.p_poor).any()
+    assert result.p_poor.min() >= 0.0
+    assert result.p_poor.max() <= 1.0
+    assert result.hh_id.to_list() == households["hh_id"].to_list()
+    assert np.array_equal(result.fold, make_folds(households, n_folds=N_FOLDS, seed=SEED))
+
+
+@pytest.mark.parametrize("name", ["ols", "logit", "hgb", "rf"])
+def test_models_predict_poverty_out_of_sample(results: dict[str, PmtResult], name: str) -> None:
+    assert 0.7 < results[name].auc < 0.99
+
+
+@pytest.mark.parametrize("name", ["ols", "logit", "hgb", "rf"])
+def test_auc_is_sklearn_weighted_auc_of_the_out_of_fold_scores(
+    results: dict[str, PmtResult], households: pl.DataFrame, name: str
+) -> None:
+    result = results[name]
+    poor = households["is_poor"].to_numpy()
+    weights = households["person_weight"].to_numpy()
+    assert result.auc == pytest.approx(
+        roc_auc_score(poor, result.p_poor, sample_weight=weights), abs=1e-12
+    )
+    for fold, auc in enumerate(result.fold_auc):
+        rows = result.fold == fold
+        expected = roc_auc_score(poor[rows], result.p_poor[rows], sample_weight=weights[rows])
+        assert auc == pytest.approx(expected, abs=1e-12)
+    assert result.weight_column == "person_weight"
+
+
+def test_ols_probability_crosses_one_half_where_predicted_welfare_crosses_the_line(
+    results: dict[str, PmtResult], households: pl.DataFrame
+) -> None:
+    result = results["ols"]
+    assert result.predicted_log_welfare is not None
+    predicted_welfare = np.expm1(result.predicted_log_welfare)
+    below_line = predicted_welfare < households["poverty_line"].to_numpy()
+    assert np.array_equal(result.p_poor >= 0.5, below_line)
+    assert 0 < below_line.sum() < households.height
+
+
+def test_cv_scheme_and_training_size_are_reported(results: dict[str, PmtResult]) -> None:
+    result = results["logit"]
+    assert result.cv_scheme == (
+        "5-fold StratifiedGroupKFold by psu, stratified by region, seed 7, train cap 200000 "
+        "(simple random sample without replacement, survey weights kept)"
+    )
+    assert result.n_train == round(3000 * (N_FOLDS - 1) / N_FOLDS)
+    assert result.scores().columns == ["hh_id", "fold", "p_poor"]
+
+
+@pytest.mark.parametrize("name", ["hgb", "rf"])
+def test_same_seed_gives_identical_scores(
+    results: dict[str, PmtResult],
+    households: pl.DataFrame,
+    spec: FeatureSpec,
+    config: AuditConfig,
+    name: str,
+) -> None:
+    again = cross_validate(households, name=name, spec=spec, config=config, seed=SEED)
+    assert np.array_equal(again.p_poor, results[name].p_poor)
+    assert again.auc == results[name].auc
+
+
+def test_train_cap_is_respected_and_every_household_is_scored(
+    households: pl.DataFrame, spec: FeatureSpec
+) -> None:
+    capped = make_config(max_train_rows=1000)
+    result = cross_validate(households, name="logit", spec=spec, config=capped, seed=SEED)
+    assert result.n_train == 1000
+    assert result.p_poor.shape == (households.height,)
+    assert not np.isnan(result.p_poor).any()
+    assert "train cap 1000" in result.cv_scheme
+    assert result.auc > 0.7
+
+
+def test_training_sample_is_a_seeded_subset_without_replacement() -> None:
+    rows = np.arange(10, 5010)
+    sample = training_sample(rows, cap=1000, seed=3)
+    assert sample.size == 1000
+    assert np.unique(sample).size == 1000
+    assert set(sample.tolist()) <= set(rows.tolist())
+    assert np.array_equal(sample, training_sample(rows, cap=1000, seed=3))
+    assert np.array_equal(training_sample(rows[:999], cap=1000, seed=3), rows[:999])
+
+
+def test_household_unit_weights_by_households(households: pl.DataFrame, spec: FeatureSpec) -> None:
+    by_household = make_config().model_copy(update={"targeting": Targeting(unit="households")})
+    result = cross_validate(households, name="logit", spec=spec, config=by_household, seed=SEED)
+    assert result.weight_column == "weight"
+    expected = roc_auc_score(
+        households["is_poor"].to_numpy(), result.p_poor, sample_weight=households["weight"]
+    )
+    assert result.auc == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["ols", "rf"])
+def test_scoring_in_batches_gives_the_same_scores(
+    households: pl.DataFrame, spec: FeatureSpec, config: AuditConfig, name: str
+) -> None:
+    model = fit_pmt(households, name=name, spec=spec, config=config, seed=SEED)
+    whole_p, whole_welfare = model.score(households)
+    batched_p, batched_welfare = model.score(households, chunk_rows=700)
+    assert np.array_equal(whole_p, batched_p)
+    if name == "ols":
+        assert whole_welfare is not None
+        assert np.array_equal(whole_welfare, batched_welfare)
+    rows = np.array([2999, 5, 1000])
+    assert np.array_equal(model.predict_p_poor(households, rows=rows), whole_p[rows])
+    n_jobs = model.pipeline.named_steps["estimator"].get_params().get("n_jobs")
+    assert n_jobs == (2 if name == "rf" else None)  # restored after single-threaded batches
+
+
+# --- custom models -------------------------------------------------------------------------------
+
+
+def test_custom_sklearn_classifier_by_import_path(
+    households: pl.DataFrame, spec: FeatureSpec
+) -> None:
+    custom = {
+        "extra": {
+            "estimator": "sklearn.ensemble.ExtraTreesClassifier",
+            "params": {"n_estimators": 100, "min_samples_leaf": 10, "n_jobs": 2},
+        }
+    }
+    config = make_config(custom=custom)
+    assert configured_models(config) == ("ols", "logit", "hgb", "rf", "extra")
+    result = cross_validate(households, name="extra", spec=spec, config=config, seed=SEED)
+    assert result.task == "classifier"
+    assert 0.7 < result.auc < 0.99
+    assert not np.isnan(result.p_poor).any()
+
+
+def test_custom_regressor_predicts_log_welfare(households: pl.DataFrame, spec: FeatureSpec) -> None:
+    custom = {"linear": {"estimator": "sklearn.linear_model.LinearRegression", "task": "regressor"}}
+    result = cross_validate(
+        households, name="linear", spec=spec, config=make_config(custom=custom), seed=SEED
+    )
+    assert result.task == "regressor"
+    assert result.predicted_log_welfare is not None
+    assert 0.7 < result.auc < 0.99
+
+
+@pytest.mark.parametrize(
+    ("estimator", "task", "message"),
+    [
+        ("os.system", "classifier", r"models\.custom\.bad\.estimator: 'os\.system' is refused"),
+        ("sklearn.utils.shuffle", "classifier", "not a scikit-learn estimator class"),
+        ("sklearn.nowhere.Model", "classifier", r"cannot import module 'sklearn\.nowhere'"),
+        ("sklearn.svm.LinearSVC", "classifier", r"models\.custom\.bad\.estimator: .*predict_proba"),
+        ("sklearn.linear_model.Ridge", "classifier", r"models\.custom\.bad\.task"),
+        ("__import__('os')", "classifier", "not a dotted import path"),
+    ],
+)
+def test_custom_estimators_outside_sklearn_or_unusable_are_refused(
+    spec: FeatureSpec, estimator: str, task: str, message: str
+) -> None:
+    custom = CustomModel.model_validate({"estimator": estimator, "task": task})
+    with pytest.raises(ConfigError, match=message):
+        build_pipeline("bad", spec, seed=SEED, custom=custom)
+
+
+def test_custom_params_errors_name_the_params_key(spec: FeatureSpec) -> None:
+    custom = CustomModel(estimator="sklearn.ensemble.ExtraTreesClassifier", params={"trees": 5})
+    with pytest.raises(ConfigError, match=r"models\.custom\.bad\.params"):
+        build_pipeline("bad", spec, seed=SEED, custom=custom)
+
+
+def test_custom_model_may_not_shadow_a_builtin() -> None:
+    config = make_config(custom={"rf": {"estimator": "sklearn.ensemble.ExtraTreesClassifier"}})
+    with pytest.raises(ConfigError, match=r"models\.custom\.rf: the name clashes"):
+        configured_models(config)
+
+
+# --- artifacts -----------------------------------------------------------------------------------
+
+
+def test_saved_model_round_trips_and_its_sidecar_vouches_for_it(
+    households: pl.DataFrame,
+    spec: FeatureSpec,
+    config: AuditConfig,
+    results: dict[str, PmtResult],
+    tmp_path: Path,
+) -> None:
+    saved = fit_and_save(
+        households,
+        name="logit",
+        spec=spec,
+        config=config,
+        seed=SEED,
+        directory=tmp_path,
+        cv=results["logit"],
+    )
+    assert saved.path == tmp_path / "logit.joblib"
+    assert saved.sha256 == file_sha256(saved.path)
+    sidecar = json.loads(saved.sidecar.read_text())
+    assert sidecar["artifact_sha256"] == saved.sha256
+    assert sidecar["features"] == {
+        "numeric": list(spec.numeric),
+        "categorical": list(spec.categorical),
+    }
+    assert sidecar["cv"]["auc"] == pytest.approx(results["logit"].auc)
+    assert sidecar["n_train"] == households.height
+    assert set(sidecar["versions"]) >= {"python", "scikit-learn", "numpy", "polars"}
+    refit = fit_pmt(households, name="logit", spec=spec, config=config, seed=SEED)
+    assert sidecar["training_sha256"] == refit.training_sha256
+    loaded = load_model(saved.path, expected_sha256=saved.sha256)
+    assert np.array_equal(loaded.predict_p_poor(households), refit.predict_p_poor(households))
+
+
+def test_tampered_or_unvouched_artifacts_are_refused(
+    households: pl.DataFrame, spec: FeatureSpec, config: AuditConfig, tmp_path: Path
+) -> None:
+    saved = fit_and_save(
+        households, name="ols", spec=spec, config=config, seed=SEED, directory=tmp_path
+    )
+    with pytest.raises(ArtifactIntegrityError, match="is not the expected"):
+        load_model(saved.path, expected_sha256="0" * 64)
+    with saved.path.open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ArtifactIntegrityError, match="does not match the sidecar"):
+        load_model(saved.path)
+    saved.sidecar.unlink()
+    with pytest.raises(ArtifactIntegrityError, match="no sidecar"):
+        load_model(saved.path)
+
+
+def test_training_data_hash_changes_with_the_data(
+    households: pl.DataFrame, spec: FeatureSpec, config: AuditConfig
+) -> None:
+    first = fit_pmt(households, name="ols", spec=spec, config=config, seed=SEED)
+    again = fit_pmt(households, name="ols", spec=spec, config=config, seed=SEED)
+    changed = households.with_columns(pl.col("rooms") + 1)
+    other = fit_pmt(changed, name="ols", spec=spec, config=config, seed=SEED)
+    assert first.training_sha256 == again.training_sha256
+    assert first.training_sha256 != other.training_sha256
