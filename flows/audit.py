@@ -11,6 +11,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.ingest import FileSummary, ingest_inputs
+from flows.pmt import identify_demand, pseudonym_key
 from flows.run import RunContext, discard_staging, finish_run, start_run
 from flows.targeting import measure_programme_targeting
 from flows.validate import validate_staging
@@ -33,6 +34,7 @@ def prepare_analysis(config: AuditConfig, run: RunContext) -> int:
         )
         regions = staging.sql("SELECT * FROM stg_regions").pl() if "stg_regions" in tables else None
         analysis = prepare_households(households, features, regions, config)
+        analysis.write_parquet(run.output_dir / "analysis.parquet")
         staging.register("_analysis", analysis)
         staging.execute("CREATE OR REPLACE TABLE analysis_households AS SELECT * FROM _analysis")
         staging.unregister("_analysis")
@@ -57,6 +59,8 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
     """Run one audit: ingest, analyse, publish. Returns a small summary."""
     logger = get_run_logger()
     config = load_config(Path(config_path))
+    if config.disclosure.publish_household_scores:
+        pseudonym_key()  # fail before any work when the key is missing
     published = Path(warehouse).resolve() if warehouse else config.output.warehouse
     with exclusive_lock(published):
         run = start_run(config, Path(config_path), published)
@@ -65,6 +69,7 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
             raise_on_errors(validate_staging(config, run, files))
             households = prepare_analysis(config, run)
             programme = measure_programme_targeting(config, run)
+            models = identify_demand(config, run)
         except BaseException as error:
             finish_run(run, status="failed", error=f"{type(error).__name__}: {error}")
             raise
@@ -77,6 +82,7 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
         "households": households,
         "files": summary_rows(files),
         "headline": headline_rows(programme),
+        "models": models,
     }
 
 

@@ -73,7 +73,29 @@ def print_summary(result: dict[str, Any]) -> None:
     console.print(table)
     if result.get("headline"):
         console.print(headline_table(result["headline"]))
+    if result.get("models"):
+        console.print(models_table(result["models"]))
     console.print(f"Published to [bold]{result['warehouse']}[/]")
+
+
+def models_table(rows: list[dict[str, Any]]) -> Table:
+    """Out-of-sample performance of each PMT model under each decision rule."""
+    table = Table(title="Proxy-means tests, out of sample (cross-validated)")
+    for column in (
+        "model",
+        "decision rule",
+        "AUC",
+        "coverage",
+        "exclusion error",
+        "inclusion error",
+    ):
+        table.add_column(
+            column, justify="left" if column in {"model", "decision rule"} else "right"
+        )
+    for row in rows:
+        rates = (f"{row[name]:.1%}" for name in ("coverage", "exclusion_error", "inclusion_error"))
+        table.add_row(row["model"], row["decision_rule"], f"{row['auc']:.3f}", *rates)
+    return table
 
 
 def headline_table(rows: list[dict[str, Any]]) -> Table:

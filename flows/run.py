@@ -97,6 +97,7 @@ def finish_run(run: RunContext, *, status: str, error: str | None = None) -> Non
 def discard_staging(run: RunContext) -> None:
     """Delete the run's staging copy of the raw data (it holds raw identifiers)."""
     run.staging.unlink(missing_ok=True)
+    (run.output_dir / "analysis.parquet").unlink(missing_ok=True)
     run.staging.with_name(run.staging.name + ".wal").unlink(missing_ok=True)
     shutil.rmtree(run.output_dir / "transcoded", ignore_errors=True)
 

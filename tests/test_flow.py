@@ -59,6 +59,59 @@ def test_run_publishes_a_succeeded_run_with_conserved_rows(survey: Path, tmp_pat
     assert validation.filter(pl.col("severity") == "error")["success"].all()
     docs = Path(str(result["output_dir"])) / "data_docs" / "index.html"
     assert docs.is_file()  # GX Data Docs beside the run's outputs
+    assert not (Path(str(result["output_dir"])) / "staging.duckdb").exists()  # raw ids discarded
+
+
+def test_models_are_evaluated_out_of_sample_for_every_rule(survey: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "audit.duckdb"
+    run_audit(survey / "audit.toml", warehouse)
+    with connect(warehouse, read_only=True) as con:
+        metrics = con.sql("SELECT * FROM audit.latest_model_metrics").pl()
+        methods = con.sql(
+            "SELECT DISTINCT method, decision_rule FROM audit.latest_targeting_errors"
+        ).pl()
+        scores = con.sql("SELECT count(*) AS n FROM audit.household_scores").pl()["n"].item()
+    assert set(metrics["model"]) == {"ols", "logit", "hgb", "rf"}
+    assert set(metrics["decision_rule"]) == {"rate:poverty_rate", "rate:programme_coverage", "line"}
+    # the generator's proxies are realistic: out-of-fold AUC near 0.8, never near 1
+    assert metrics["auc"].min() > 0.72
+    assert metrics["auc"].max() < 0.9
+    assert (metrics["fold_spread"] > 0).all()
+    assert metrics["artifact_sha256"].str.len_chars().min() == 64
+    assert metrics["cv_scheme"].str.contains("StratifiedGroupKFold by psu").all()
+    like_for_like = metrics.filter(pl.col("decision_rule") == "rate:poverty_rate")
+    # coverage matched to the poverty rate: inclusion error equals exclusion error
+    for row in like_for_like.iter_rows(named=True):
+        assert abs(row["inclusion_error"] - row["exclusion_error"]) < 0.02
+    assert {"pmt:ols", "pmt:logit", "pmt:hgb", "pmt:rf", "program"} == set(methods["method"])
+    assert scores == 0  # household scores are off unless the config allows them
+
+
+def test_household_scores_need_a_key_and_are_pseudonymised(
+    survey: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    allowed = tmp_path / "allowed"
+    shutil.copytree(survey, allowed)
+    text = (allowed / "audit.toml").read_text()
+    text = text.replace("min_cell_n = 10", "min_cell_n = 10\npublish_household_scores = true")
+    text = text.replace('enabled = ["ols", "logit", "hgb", "rf"]', 'enabled = ["logit"]')
+    (allowed / "audit.toml").write_text(text)
+    warehouse = tmp_path / "audit.duckdb"
+    monkeypatch.delenv("WELFARE_AUDIT_PSEUDONYM_KEY", raising=False)
+    from transforms.config import ConfigError
+
+    with pytest.raises(ConfigError, match="WELFARE_AUDIT_PSEUDONYM_KEY"):
+        run_audit(allowed / "audit.toml", warehouse)
+    assert not warehouse.exists()  # refused before any work
+    monkeypatch.setenv("WELFARE_AUDIT_PSEUDONYM_KEY", "a-test-secret-of-some-length")
+    run_audit(allowed / "audit.toml", warehouse)
+    raw_ids = set(pl.read_parquet(allowed / "households.parquet")["HHID"].cast(pl.String))
+    with connect(warehouse, read_only=True) as con:
+        scores = con.sql("SELECT * FROM audit.household_scores").pl()
+    assert scores.height == 3000
+    assert scores["hh_key"].n_unique() == 3000
+    assert not set(scores["hh_key"]) & raw_ids
+    assert scores["hh_key"].str.len_chars().min() == 64
 
 
 def test_second_run_appends_and_latest_views_follow(survey: Path, tmp_path: Path) -> None:

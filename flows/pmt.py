@@ -1,0 +1,225 @@
+"""PMT tasks: cross-validate each model (cached on data + settings), then measure its targeting."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
+
+from flows.run import RunContext, file_sha256, with_run_id
+from flows.targeting import analysis_design, available_groups, publishable
+from models.artifacts import fit_and_save
+from models.cv import PmtResult, cross_validate
+from models.features import feature_spec
+from models.pmt import configured_models, weight_column
+from transforms import warehouse
+from transforms.config import AuditConfig, ConfigError
+from transforms.contract import table
+from transforms.pmt_evaluation import (
+    DecisionRule,
+    decision_rules,
+    fold_spread,
+    programme_coverage,
+    pseudonyms,
+    select,
+)
+from transforms.targeting import add_indicator_columns, targeting_rates, wide_rates
+
+PSEUDONYM_KEY_VARIABLE = "WELFARE_AUDIT_PSEUDONYM_KEY"
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A model's out-of-fold result and its saved artifact."""
+
+    result: PmtResult
+    artifact_sha256: str
+    artifact_path: str
+
+
+def model_settings(config: AuditConfig, name: str) -> dict[str, Any]:
+    """Everything that changes a model's result, for the cache key."""
+    custom = config.models.custom.get(name)
+    return {
+        "name": name,
+        "custom": custom.model_dump() if custom else None,
+        "folds": config.models.folds,
+        "cap": config.models.max_train_rows,
+        "features": config.models.features,
+        "unit": config.targeting.unit,
+        "seed": config.seed,
+    }
+
+
+def training_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    """Cache on the analysis data's hash and the model settings (not on paths or run ids)."""
+    settings = json.dumps(model_settings(parameters["config"], parameters["name"]), sort_keys=True)
+    digest = hashlib.sha256(f"{parameters['data_sha256']}|{settings}".encode()).hexdigest()
+    return f"pmt-{parameters['name']}-{digest[:32]}"
+
+
+@task(name="train-pmt", cache_key_fn=training_cache_key, persist_result=True, retries=1)
+def train_model(config: AuditConfig, name: str, data_path: str, data_sha256: str) -> TrainedModel:
+    """K-fold out-of-fold scores for every household, then the final model saved with its hash."""
+    frame = pl.read_parquet(data_path)
+    spec = feature_spec(frame.schema, config)
+    result = cross_validate(frame, name=name, spec=spec, config=config, seed=config.seed)
+    directory = config.output.directory / "models" / data_sha256[:16]
+    saved = fit_and_save(
+        frame, name=name, spec=spec, config=config, seed=config.seed, directory=directory, cv=result
+    )
+    get_run_logger().info("%s: out-of-fold AUC %.3f (%s)", name, result.auc, result.cv_scheme)
+    return TrainedModel(result, saved.sha256, str(saved.path))
+
+
+def rule_frame(
+    frame: pl.DataFrame, trained: TrainedModel, rule: DecisionRule, weight: str
+) -> pl.DataFrame:
+    """The analysis frame with this model's out-of-fold score, fold and selection."""
+    selected = select(trained.result.p_poor, frame[weight].to_numpy(), rule)
+    return frame.with_columns(
+        pl.Series("p_poor", trained.result.p_poor),
+        pl.Series("fold", trained.result.fold),
+        pl.Series("selected", selected),
+    )
+
+
+def metrics_row(
+    trained: TrainedModel, rule: DecisionRule, national: dict[str, Any], spread: float
+) -> dict[str, Any]:
+    """One model_metrics row."""
+    return {
+        "model": trained.result.model,
+        "decision_rule": rule.name,
+        "n_train": trained.result.n_train,
+        "auc": trained.result.auc,
+        "coverage": national["coverage"],
+        "inclusion_error": national["inclusion_error"],
+        "exclusion_error": national["exclusion_error"],
+        "cgh": national["cgh"],
+        "cv_scheme": trained.result.cv_scheme,
+        "fold_spread": spread,
+        "artifact_sha256": trained.artifact_sha256,
+    }
+
+
+@task(name="pmt-targeting", cache_policy=NO_CACHE)
+def measure_model_targeting(
+    config: AuditConfig, run: RunContext, data_path: str, trained: TrainedModel
+) -> list[dict[str, Any]]:
+    """Targeting errors of one model under every decision rule; publishes rows and metrics."""
+    frame = pl.read_parquet(data_path)
+    weight = weight_column(config)
+    poverty = float((frame["is_poor"].cast(pl.Float64) * frame[weight]).sum()) / float(
+        frame[weight].sum()
+    )
+    coverage = (
+        programme_coverage(frame, weight=weight) if "receives_benefit" in frame.columns else None
+    )
+    rules = decision_rules(
+        config.models.decision_rules, poverty_rate=poverty, programme_coverage=coverage
+    )
+    metrics, published = [], []
+    for rule in rules:
+        scored = rule_frame(frame, trained, rule, weight)
+        indicators = add_indicator_columns(
+            scored, selected="selected", benefit=None, unit=config.targeting.unit
+        )
+        wide = wide_rates(
+            targeting_rates(
+                indicators, design=analysis_design(config), groups=available_groups(config, frame)
+            )
+        )
+        method = f"pmt:{trained.result.model}"
+        published.append(
+            publishable(
+                wide, method=method, decision_rule=rule.name, config=config, run_id=run.run_id
+            )
+        )
+        national = wide.filter(pl.col("group_type") == "all").row(0, named=True)
+        spread = fold_spread(scored, selected="selected", fold="fold", weight=weight)
+        metrics.append(metrics_row(trained, rule, national, spread))
+    with run.connect() as con:
+        warehouse.insert_frame(con, "targeting_errors", pl.concat(published))
+        warehouse.insert_frame(con, "model_metrics", with_run_id(pl.DataFrame(metrics), run.run_id))
+    return metrics
+
+
+def pseudonym_key() -> bytes:
+    """The HMAC key for household pseudonyms, from the environment."""
+    key = os.environ.get(PSEUDONYM_KEY_VARIABLE, "")
+    if len(key) < 16:
+        raise ConfigError(
+            f"disclosure.publish_household_scores = true needs the environment variable "
+            f"{PSEUDONYM_KEY_VARIABLE} (a secret of at least 16 characters) to key the pseudonyms"
+        )
+    return key.encode("utf-8")
+
+
+@task(name="household-scores", cache_policy=NO_CACHE)
+def publish_household_scores(
+    config: AuditConfig, run: RunContext, data_path: str, models: list[TrainedModel]
+) -> int:
+    """Per household and model: pseudonym, region, p_poor, selection (poverty-rate rule)."""
+    key = pseudonym_key()
+    frame = pl.read_parquet(data_path)
+    weight = weight_column(config)
+    keys = pseudonyms(frame["hh_id"], key)
+    poverty = float((frame["is_poor"].cast(pl.Float64) * frame[weight]).sum()) / float(
+        frame[weight].sum()
+    )
+    rule = DecisionRule("rate:poverty_rate", "rate", poverty)
+    pieces = []
+    for trained in models:
+        scored = rule_frame(frame, trained, rule, weight)
+        pieces.append(
+            scored.select(
+                keys.alias("hh_key"),
+                "region",
+                pl.lit(trained.result.model).alias("model"),
+                "p_poor",
+                pl.col("selected").alias("predicted_eligible"),
+                "is_poor",
+                "receives_benefit",
+            )
+        )
+    rows = pl.concat(pieces).select(
+        [c for c in table("household_scores").column_names() if c != "run_id"]
+    )
+    with run.connect() as con:
+        return warehouse.insert_frame(con, "household_scores", with_run_id(rows, run.run_id))
+
+
+def analysis_file(run: RunContext) -> tuple[str, str]:
+    """Path and SHA-256 of the analysis frame exported for the model tasks."""
+    path = run.output_dir / "analysis.parquet"
+    return str(path), file_sha256(Path(path))
+
+
+def enabled_models(config: AuditConfig) -> list[str]:
+    """Built-in and custom models to evaluate."""
+    return list(configured_models(config))
+
+
+@flow(name="demand-identification")
+def identify_demand(config: AuditConfig, run: RunContext) -> list[dict[str, Any]]:
+    """Train every PMT model (in parallel where the task runner allows), then measure each."""
+    data_path, data_sha256 = analysis_file(run)
+    futures = [
+        train_model.submit(config, name, data_path, data_sha256) for name in enabled_models(config)
+    ]
+    trained = [future.result() for future in futures]
+    metrics = [
+        row for model in trained for row in measure_model_targeting(config, run, data_path, model)
+    ]
+    if config.disclosure.publish_household_scores:
+        publish_household_scores(config, run, data_path, trained)
+    return metrics

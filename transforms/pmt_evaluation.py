@@ -1,0 +1,71 @@
+"""Turn out-of-fold PMT scores into selections (decision rules) and model-level metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from transforms.targeting import select_by_rate, weighted_share
+
+LINE_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """How a model's scores become selections; ``name`` is written into every output row."""
+
+    name: str
+    kind: str  # "rate" or "line"
+    target_coverage: float | None = None
+
+
+def decision_rules(
+    configured: Sequence[str], *, poverty_rate: float, programme_coverage: float | None
+) -> list[DecisionRule]:
+    """Expand the configured rules: 'rate' matches the poverty rate and the programme's coverage."""
+    rules: list[DecisionRule] = []
+    if "rate" in configured:
+        rules.append(DecisionRule("rate:poverty_rate", "rate", poverty_rate))
+        if programme_coverage is not None:
+            rules.append(DecisionRule("rate:programme_coverage", "rate", programme_coverage))
+    if "line" in configured:
+        rules.append(DecisionRule("line", "line"))
+    return rules
+
+
+def select(p_poor: np.ndarray, weight: np.ndarray, rule: DecisionRule) -> np.ndarray:
+    """Selections under a rule: highest p_poor up to a coverage, or p_poor >= 0.5."""
+    if rule.kind == "line":
+        return p_poor >= LINE_THRESHOLD
+    assert rule.target_coverage is not None
+    return select_by_rate(p_poor, weight, target_coverage=rule.target_coverage)
+
+
+def fold_spread(frame: pl.DataFrame, *, selected: str, fold: str, weight: str) -> float:
+    """Standard deviation across folds of the exclusion error within each test fold."""
+    poor = pl.col("is_poor").cast(pl.Float64) * pl.col(weight)
+    per_fold = frame.group_by(fold).agg(
+        ((poor * (1 - pl.col(selected).cast(pl.Float64))).sum() / poor.sum()).alias("ee")
+    )
+    values = per_fold["ee"].drop_nulls().drop_nans().to_numpy()
+    return float(np.std(values, ddof=1)) if values.size > 1 else 0.0
+
+
+def programme_coverage(frame: pl.DataFrame, *, weight: str) -> float:
+    """Weighted share of the unit that receives the programme."""
+    return weighted_share(frame["receives_benefit"], frame[weight])
+
+
+def pseudonym(hh_id: str, key: bytes) -> str:
+    """Keyed HMAC-SHA256 of a household id: stable for one key, meaningless without it."""
+    return hmac.new(key, hh_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def pseudonyms(hh_ids: pl.Series, key: bytes) -> pl.Series:
+    """Pseudonyms for a column of household ids."""
+    return hh_ids.map_elements(lambda value: pseudonym(value, key), return_dtype=pl.String)
