@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
 from flows.run import RunContext, file_sha256, with_run_id
-from flows.targeting import analysis_design, available_groups, publishable
+from flows.targeting import analysis_design, available_groups, has_programme, publishable
 from models.artifacts import fit_and_save
 from models.cv import PmtResult, cross_validate
 from models.features import feature_spec
@@ -121,9 +121,7 @@ def measure_model_targeting(
     poverty = float((frame["is_poor"].cast(pl.Float64) * frame[weight]).sum()) / float(
         frame[weight].sum()
     )
-    coverage = (
-        programme_coverage(frame, weight=weight) if "receives_benefit" in frame.columns else None
-    )
+    coverage = programme_coverage(frame, weight=weight) if has_programme(config) else None
     rules = decision_rules(
         config.models.decision_rules, poverty_rate=poverty, programme_coverage=coverage
     )

@@ -69,6 +69,11 @@ class BoolCoding(StrictModel):
 
     true: list[str | int | float | bool] = Field(default=[1, "1", "yes", "true"])
     false: list[str | int | float | bool] = Field(default=[0, "0", "no", "false"])
+    otherwise: bool | None = Field(
+        default=None,
+        description="Value for any other non-missing code (e.g. relationship: only 'Head' is "
+        "true, otherwise false); None quarantines unknown codes.",
+    )
 
 
 class ProxySpec(StrictModel):
@@ -219,7 +224,9 @@ class WelfareDefinition(StrictModel):
 class PovertyLine(StrictModel):
     """Which poverty line to use (data-contract.md, 'Poverty line options')."""
 
-    method: Literal["regional", "national_price_index", "relative_percentile", "relative_median"]
+    method: Literal[
+        "national", "regional", "national_price_index", "relative_percentile", "relative_median"
+    ]
     national_line: PositiveFloat | None = Field(
         default=None, description="Per-capita annual line, national prices (currency units)."
     )
@@ -230,6 +237,7 @@ class PovertyLine(StrictModel):
     @model_validator(mode="after")
     def _parameters_for_method(self) -> PovertyLine:
         needs = {
+            "national": "national_line",
             "national_price_index": "national_line",
             "relative_percentile": "percentile",
             "relative_median": "median_share",

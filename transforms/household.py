@@ -124,7 +124,12 @@ def add_welfare(
         if "benefit_amount" in names
         else pl.lit(0.0)
     )
-    receives = pl.col("receives_benefit") if "receives_benefit" in names else (benefit > 0)
+    if "receives_benefit" in names:
+        receives = pl.col("receives_benefit")
+    elif "benefit_amount" in names:
+        receives = benefit > 0
+    else:  # no programme in this survey: unknown, not "nobody"
+        receives = pl.lit(None, dtype=pl.Boolean)
     children = pl.col("n_children").fill_null(0) if "n_children" in names else pl.lit(0)
     scale = equivalence_scale(definition, hh_size=pl.col("hh_size"), n_children=children)
     per_unit = {
@@ -140,7 +145,7 @@ def add_welfare(
     post_final = post if definition.includes_benefit else post + transfer_per_unit
     return households.with_columns(
         benefit.alias("benefit"),
-        receives.fill_null(False).alias("receives_benefit"),
+        receives.alias("receives_benefit"),
         post_final.alias("welfare_post"),
         pre.alias("welfare_pre"),
         (pl.col("weight") * pl.col("hh_size")).alias("person_weight"),
@@ -163,7 +168,9 @@ def add_poverty_line(
     Requires region, welfare_pre, person_weight. Adds poverty_line (currency per person per year)
     and is_poor.
     """
-    if line.method in {"regional", "national_price_index"}:
+    if line.method == "national":
+        frame = households.with_columns(pl.lit(line.national_line).alias("poverty_line"))
+    elif line.method in {"regional", "national_price_index"}:
         assert regions is not None
         lines = regions.select(
             "region",

@@ -158,6 +158,8 @@ def parse_value(
             .then(True)
             .when(lowered.is_in(_code_set(coding.false)))
             .then(False)
+            .when(present)
+            .then(coding.otherwise)
             .otherwise(None)
         )
         allowed = ", ".join(_code_set(coding.true) + _code_set(coding.false))
