@@ -1,4 +1,4 @@
-"""Build an LSMS-style Stata survey from the generator: other names, labels, no design, no programme."""
+"""An LSMS-style Stata survey built from the generator: other names, labels, no design."""
 
 from __future__ import annotations
 
