@@ -258,7 +258,20 @@ class Programme(StrictModel):
     )
     benefit_tier_bounds: list[PositiveFloat] = Field(
         default_factory=list,
-        description="Upper bounds of benefit bands per capita (currency/year) for tier matching.",
+        description="Upper bounds of benefit bands per capita (currency/year) for tier "
+        "matching; band 0 is 'no benefit', band k the k-th interval, the last band open.",
+    )
+    need_tier_bands: dict[Literal["extreme_poor", "poor", "near_poor", "non_poor"], int] | None = (
+        Field(
+            default=None,
+            description="Benefit band each need tier calls for (0 = no benefit); default: "
+            "non-poor and near-poor 0, poor and extreme poor any positive band.",
+        )
+    )
+    national_floor: PositiveFloat | None = Field(
+        default=None,
+        description="National guaranteed minimum per capita (currency/year) for needs-based "
+        "regional standards; default poverty_line.national_line.",
     )
 
 
