@@ -30,6 +30,7 @@ from transforms.pmt_evaluation import (
     programme_coverage,
     pseudonyms,
     select,
+    targeting_curve,
 )
 from transforms.targeting import add_indicator_columns, targeting_rates, wide_rates
 
@@ -145,9 +146,15 @@ def measure_model_targeting(
         national = wide.filter(pl.col("group_type") == "all").row(0, named=True)
         spread = fold_spread(scored, selected="selected", fold="fold", weight=weight)
         metrics.append(metrics_row(trained, rule, national, spread))
+    curve = targeting_curve(
+        trained.result.p_poor,
+        frame[weight].to_numpy(),
+        frame["is_poor"].to_numpy(),
+    ).select(pl.lit(f"pmt:{trained.result.model}").alias("method"), pl.all())
     with run.connect() as con:
         warehouse.insert_frame(con, "targeting_errors", pl.concat(published))
         warehouse.insert_frame(con, "model_metrics", with_run_id(pl.DataFrame(metrics), run.run_id))
+        warehouse.insert_frame(con, "targeting_curves", with_run_id(curve, run.run_id))
     return metrics
 
 

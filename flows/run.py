@@ -108,6 +108,7 @@ RESULT_TABLES = (
     "matching_indicators",
     "fiscal_indicators",
     "household_scores",
+    "targeting_curves",
 )
 
 

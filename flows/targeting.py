@@ -76,9 +76,20 @@ def measure_programme_targeting(config: AuditConfig, run: RunContext) -> pl.Data
     published = publishable(
         wide, method="program", decision_rule="actual", config=config, run_id=run.run_id
     )
+    headline = published.filter(pl.col("group_type") == "all").row(0, named=True)
+    point = pl.DataFrame(
+        {
+            "method": ["program"],
+            "coverage": [headline["coverage"]],
+            "exclusion_error": [headline["exclusion_error"]],
+            "inclusion_error": [headline["inclusion_error"]],
+            "true_positive_rate": [1.0 - headline["exclusion_error"]],
+            "false_positive_rate": [headline["inclusion_rate_nonpoor"]],
+        }
+    )
     with run.connect() as con:
         warehouse.insert_frame(con, "targeting_errors", published)
-    headline = published.filter(pl.col("group_type") == "all").row(0, named=True)
+        warehouse.insert_frame(con, "targeting_curves", with_run_id(point, run.run_id))
     logger.info(
         "Programme: coverage %.3f, exclusion error %.3f (SE %.3f), inclusion error %.3f (SE %.3f)",
         headline["coverage"],

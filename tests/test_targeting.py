@@ -171,3 +171,16 @@ def test_exclusion_error_does_not_rise_with_coverage(seed: int, low: float, step
         rate_values = [errors[-1]]
         assert all(0.0 <= value <= 1.0 for value in rate_values)
     assert errors[1] <= errors[0] + 1e-12
+
+
+def test_targeting_curve_by_hand() -> None:
+    from transforms.pmt_evaluation import targeting_curve
+
+    # scores rank h1 > h2 > h3 > h4; h1 and h3 are poor; equal weights
+    curve = targeting_curve(
+        np.array([0.9, 0.7, 0.5, 0.1]), np.ones(4), np.array([True, False, True, False]), points=5
+    )
+    assert curve["coverage"].to_list() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert curve["exclusion_error"].to_list() == [1.0, 0.5, 0.5, 0.0, 0.0]
+    assert curve["inclusion_error"].to_list() == [None, 0.0, 0.5, 1 / 3, 0.5]
+    assert curve["false_positive_rate"].to_list() == [0.0, 0.0, 0.5, 0.5, 1.0]

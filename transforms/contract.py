@@ -229,6 +229,22 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     Table(
+        "targeting_curves",
+        "run × method × coverage point",
+        "Targeting curves: errors of each method at coverages from 0 to 1 (out of sample).",
+        (
+            RUN_ID,
+            Column("method", "VARCHAR", "pmt:<model>, or program for its single actual point."),
+            Column("coverage", "DOUBLE", "Share of the unit selected.", FRACTION),
+            Column("exclusion_error", "DOUBLE", "Share of the poor not selected.", FRACTION),
+            Column("inclusion_error", "DOUBLE", "Share of the selected not poor.", FRACTION),
+            Column("true_positive_rate", "DOUBLE", "Share of the poor selected (ROC y).", FRACTION),
+            Column(
+                "false_positive_rate", "DOUBLE", "Share of the non-poor selected (ROC x).", FRACTION
+            ),
+        ),
+    ),
+    Table(
         "household_scores",
         "run × household × model",
         "Out-of-fold PMT scores per household, keyed by pseudonym (only when allowed).",

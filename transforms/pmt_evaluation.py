@@ -69,3 +69,37 @@ def pseudonym(hh_id: str, key: bytes) -> str:
 def pseudonyms(hh_ids: pl.Series, key: bytes) -> pl.Series:
     """Pseudonyms for a column of household ids."""
     return hh_ids.map_elements(lambda value: pseudonym(value, key), return_dtype=pl.String)
+
+
+def targeting_curve(
+    p_poor: np.ndarray, weight: np.ndarray, is_poor: np.ndarray, *, points: int = 41
+) -> pl.DataFrame:
+    """Errors at evenly spaced coverages when the highest scores are selected first.
+
+    Returns coverage, exclusion_error, inclusion_error, true_positive_rate (= 1 − exclusion
+    error) and false_positive_rate, computed on cumulative weighted sums (one sort).
+    """
+    order = np.lexsort((np.arange(p_poor.size), -p_poor))
+    w, poor = weight[order], is_poor[order].astype(float)
+    covered = np.concatenate([[0.0], np.cumsum(w)]) / w.sum()
+    poor_covered = np.concatenate([[0.0], np.cumsum(w * poor)])
+    nonpoor_covered = np.concatenate([[0.0], np.cumsum(w * (1 - poor))])
+    positions = np.searchsorted(covered, np.linspace(0.0, 1.0, points), side="left")
+    positions = np.clip(positions, 0, w.size)
+    poor_total, nonpoor_total = poor_covered[-1], nonpoor_covered[-1]
+    selected = poor_covered[positions] + nonpoor_covered[positions]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpr = poor_covered[positions] / poor_total if poor_total else np.full(points, np.nan)
+        fpr = (
+            nonpoor_covered[positions] / nonpoor_total if nonpoor_total else np.full(points, np.nan)
+        )
+        inclusion = np.where(selected > 0, nonpoor_covered[positions] / selected, np.nan)
+    return pl.DataFrame(
+        {
+            "coverage": covered[positions],
+            "exclusion_error": 1.0 - tpr,
+            "inclusion_error": inclusion,
+            "true_positive_rate": tpr,
+            "false_positive_rate": fpr,
+        }
+    ).with_columns(pl.col("inclusion_error").fill_nan(None))
