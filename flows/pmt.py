@@ -227,4 +227,16 @@ def identify_demand(config: AuditConfig, run: RunContext) -> list[dict[str, Any]
     ]
     if config.disclosure.publish_household_scores:
         publish_household_scores(config, run, data_path, trained)
+    get_run_logger().info("PMT models, out of sample:\n%s", metrics_text(metrics))
     return metrics
+
+
+def metrics_text(metrics: list[dict[str, Any]]) -> str:
+    """A compact fixed-width table of the models' headline errors for the run log."""
+    lines = [f"{'model':<10} {'rule':<24} {'AUC':>6} {'cover':>6} {'excl':>6} {'incl':>6}"]
+    for row in metrics:
+        lines.append(
+            f"{row['model']:<10} {row['decision_rule']:<24} {row['auc']:>6.3f} "
+            f"{row['coverage']:>6.1%} {row['exclusion_error']:>6.1%} {row['inclusion_error']:>6.1%}"
+        )
+    return "\n".join(lines)

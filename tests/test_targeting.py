@@ -184,3 +184,43 @@ def test_targeting_curve_by_hand() -> None:
     assert curve["exclusion_error"].to_list() == [1.0, 0.5, 0.5, 0.0, 0.0]
     assert curve["inclusion_error"].to_list() == [None, 0.0, 0.5, 1 / 3, 0.5]
     assert curve["false_positive_rate"].to_list() == [0.0, 0.0, 0.5, 0.5, 1.0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(12, 60),
+    poor_share=st.floats(0.05, 0.95),
+    cover_share=st.floats(0.0, 1.0),
+)
+def test_rates_are_fractions_in_every_group(
+    seed: int, n: int, poor_share: float, cover_share: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    frame = add_quintiles(
+        pl.DataFrame(
+            {
+                "region": rng.choice(["A", "B", "C"], n),
+                "strata": rng.choice(["s1", "s2"], n),
+                "psu": [f"p{i % 7}" for i in range(n)],
+                "hh_size": rng.integers(1, 6, n),
+                "welfare_pre": rng.lognormal(0, 1, n),
+                "is_poor": rng.random(n) < poor_share,
+                "selected": rng.random(n) < cover_share,
+                "benefit": rng.uniform(0, 100, n),
+            }
+        ).with_columns(person_weight=pl.col("hh_size") * pl.lit(rng.uniform(0.5, 4, n)))
+    )
+    indicators = add_indicator_columns(
+        frame, selected="selected", benefit="benefit", unit="persons"
+    )
+    design = Design(weight="person_weight", strata="strata", psu="psu")
+    long = targeting_rates(indicators, design=design, groups=["region", "quintile"])
+    fractions = long.filter(~pl.col("statistic").is_in(["targeting_differential", "cgh"]))
+    values = fractions["estimate"].drop_nulls()
+    assert ((values >= -1e-12) & (values <= 1 + 1e-12)).all()
+    differential = long.filter(pl.col("statistic") == "targeting_differential")[
+        "estimate"
+    ].drop_nulls()
+    assert ((differential >= -1 - 1e-12) & (differential <= 1 + 1e-12)).all()
+    assert (long["se"].drop_nulls() >= 0).all()
