@@ -63,7 +63,7 @@ def start_run(config: AuditConfig, config_path: Path, published: Path) -> RunCon
     )
     with warehouse.connect(work) as con:
         for stale in warehouse.stale_workspaces(published, current=work):
-            killed = warehouse.record_interrupted(con, warehouse.interrupted_runs(stale))
+            killed = warehouse.record_interrupted(con, warehouse.interrupted_runs(stale, published))
             for killed_id in killed:
                 logger.warning(
                     "Run %s was interrupted before publishing; recorded as failed", killed_id

@@ -229,14 +229,24 @@ def stale_workspaces(published: Path, *, current: Path) -> list[Path]:
     return sorted(p for p in published.parent.glob(pattern) if p != current)
 
 
-def interrupted_runs(stale: Path) -> list[dict[str, Any]]:
-    """The runs rows a killed run had written into its working file (empty if unreadable)."""
+def run_id_of(work: Path, published: Path) -> str:
+    """The run id encoded in a working file's name (see work_path)."""
+    return work.name.removeprefix(f".{published.name}.").removesuffix(WORK_SUFFIX)
+
+
+def interrupted_runs(stale: Path, published: Path) -> list[dict[str, Any]]:
+    """Runs rows a killed run left in its working file; a bare row when it left none."""
+    rows: list[dict[str, Any]] = []
     try:
         with connect(stale, read_only=True) as con:
-            frame = con.sql(f"SELECT * FROM {SCHEMA}.runs WHERE status = 'running'").pl()
+            rows = con.sql(f"SELECT * FROM {SCHEMA}.runs WHERE status = 'running'").pl().to_dicts()
     except duckdb.Error:
-        return []
-    return frame.to_dicts()
+        pass  # killed while copying or creating the file: only its name is left
+    if rows:
+        return rows
+    started = datetime.fromtimestamp(stale.stat().st_mtime, tz=UTC)
+    bare = dict.fromkeys(table("runs").column_names())
+    return [{**bare, "run_id": run_id_of(stale, published), "started_at": started}]
 
 
 def record_interrupted(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> list[str]:
@@ -251,6 +261,7 @@ def record_interrupted(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]
         row = {
             **row,
             "status": "failed",
+            "finished_at": datetime.now(UTC),
             "error": "interrupted: the run was killed before publishing",
         }
         insert_frame(con, "runs", pl.DataFrame([row]).select(table("runs").column_names()))

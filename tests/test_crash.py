@@ -1,0 +1,126 @@
+"""Crash safety: kill -9 a run at each stage; the published warehouse keeps its previous state."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from transforms.survey_files import write_synthetic_survey
+from transforms.warehouse import connect
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def snapshot(warehouse: Path) -> dict[str, object]:
+    """Everything a reader sees: every table's row count and the runs table."""
+    with connect(warehouse, read_only=True) as con:
+        tables = [
+            row[0]
+            for row in con.sql(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'audit' ORDER BY 1"
+            ).fetchall()
+        ]
+        counts = {
+            name: con.sql(f"SELECT count(*) FROM audit.{name}").fetchall()[0][0] for name in tables
+        }
+        runs = con.sql("SELECT run_id, status FROM audit.runs ORDER BY started_at").fetchall()
+    return {"counts": counts, "runs": runs}
+
+
+def start_run(config: Path, warehouse: Path) -> subprocess.Popen[bytes]:
+    """`welfare-audit run` in a child process reporting to the test's Prefect API."""
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    command = [
+        sys.executable,
+        "-m",
+        "flows.cli",
+        "run",
+        "--config",
+        str(config),
+        "--warehouse",
+        str(warehouse),
+    ]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def kill_when(
+    child: subprocess.Popen[bytes], reached: Callable[[], bool], timeout: float = 240
+) -> None:
+    """SIGKILL the child as soon as the stage marker appears."""
+    deadline = time.monotonic() + timeout
+    while not reached():
+        assert child.poll() is None, "the run ended before the stage was reached"
+        assert time.monotonic() < deadline, "stage not reached in time"
+        time.sleep(0.01)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+
+
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("crash-survey")
+    write_synthetic_survey(out, households=6000, seed=21, file_format="csv")
+    return out
+
+
+def stage_markers(survey: Path, warehouse: Path) -> dict[str, Callable[[], bool]]:
+    """Files that exist once a stage has begun."""
+    runs = survey / "output" / "runs"
+
+    def work_file() -> bool:
+        return any(warehouse.parent.glob(f".{warehouse.name}.*.work"))
+
+    def data_docs() -> bool:
+        return any(runs.glob("*/data_docs/index.html")) if runs.exists() else False
+
+    def training() -> bool:
+        return any(runs.glob("*/analysis.parquet")) if runs.exists() else False
+
+    return {"ingest": work_file, "validation": data_docs, "training": training}
+
+
+@pytest.mark.parametrize("stage", ["ingest", "validation", "training"])
+def test_kill_minus_nine_leaves_the_published_state(
+    survey: Path, tmp_path: Path, stage: str
+) -> None:
+    from flows.audit import audit
+
+    warehouse = tmp_path / "audit.duckdb"
+    first = audit(str(survey / "audit.toml"), str(warehouse))
+    before = snapshot(warehouse)
+    for old in (survey / "output" / "runs").glob("*"):  # markers must come from the new run
+        for marker in (old / "data_docs", old / "analysis.parquet"):
+            if marker.is_dir():
+                import shutil
+
+                shutil.rmtree(marker)
+            else:
+                marker.unlink(missing_ok=True)
+
+    child = start_run(survey / "audit.toml", warehouse)
+    kill_when(child, stage_markers(survey, warehouse)[stage])
+
+    assert snapshot(warehouse) == before  # readers see exactly the previous state
+    after = audit(str(survey / "audit.toml"), str(warehouse))
+    with connect(warehouse, read_only=True) as con:
+        runs = con.sql(
+            "SELECT run_id, status, error FROM audit.runs ORDER BY started_at"
+        ).fetchall()
+    assert next(r[0] for r in runs) == first["run_id"]
+    assert runs[-1][:2] == (after["run_id"], "succeeded")
+    interrupted = [r for r in runs if r[1] == "failed"]
+    assert len(interrupted) == 1
+    assert interrupted[0][2].startswith("interrupted")
+    assert not list(tmp_path.glob(".audit.duckdb.*.work"))
