@@ -13,7 +13,7 @@ export DO_NOT_TRACK ?= 1
 export GX_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 
-.PHONY: setup run test lint format bench sample clean
+.PHONY: setup run test lint format bench sample docs clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -46,6 +46,9 @@ bench: setup ## benchmarks at 1M households (BENCH_ARGS=--scale 10m for the larg
 sample: setup ## regenerate the embedded sample (deterministic: same bytes)
 	$(BIN)/welfare-audit generate --households 20000 --seed 20261127 --format parquet --out data/sample \
 		--warehouse ../audit.duckdb --output-directory ../output
+
+docs: setup ## regenerate docs/data-dictionary.md from the output contract
+	$(BIN)/python -c "from transforms.contract import data_dictionary_markdown as d; open('docs/data-dictionary.md', 'w').write(d())"
 
 clean:
 	rm -rf $(VENV) $(TOOLS) data/audit.duckdb data/output .pytest_cache .mypy_cache .ruff_cache
