@@ -10,6 +10,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.alerts import raise_alerts
 from flows.ingest import FileSummary, ingest_inputs
 from flows.pmt import identify_demand, pseudonym_key
 from flows.run import RunContext, discard_staging, finish_run, start_run
@@ -70,6 +71,7 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
             households = prepare_analysis(config, run)
             programme = measure_programme_targeting(config, run)
             models = identify_demand(config, run)
+            alerts = raise_alerts(config, run)
         except BaseException as error:
             finish_run(run, status="failed", error=f"{type(error).__name__}: {error}")
             raise
@@ -83,6 +85,7 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
         "files": summary_rows(files),
         "headline": headline_rows(programme),
         "models": models,
+        "alerts": alerts,
     }
 
 

@@ -75,6 +75,8 @@ def print_summary(result: dict[str, Any]) -> None:
         console.print(headline_table(result["headline"]))
     if result.get("models"):
         console.print(models_table(result["models"]))
+    for alert in result.get("alerts", []):
+        console.print(f"[bold yellow]alert:[/] {alert['message']}", highlight=False)
     console.print(f"Published to [bold]{result['warehouse']}[/]")
 
 

@@ -109,6 +109,7 @@ RESULT_TABLES = (
     "fiscal_indicators",
     "household_scores",
     "targeting_curves",
+    "alerts",
 )
 
 

@@ -162,3 +162,31 @@ def test_validation_error_fails_the_run_and_records_it(survey: Path, tmp_path: P
     assert "quarantined_share" in run["error"]
     assert ("weight", "must be > 0") in set(reasons.iter_rows())
     assert results == 0
+
+
+def test_alerts_fire_on_a_perturbed_second_input(survey: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "audit.duckdb"
+    run_audit(survey / "audit.toml", warehouse)
+    perturbed = tmp_path / "perturbed"
+    shutil.copytree(survey, perturbed)
+    households = pl.read_parquet(perturbed / "households.parquet")
+    # the programme stops paying in region R03: its coverage collapses
+    households.with_columns(
+        pl.when(pl.col("prov_code") == "R03")
+        .then(0)
+        .otherwise(pl.col("prog_recv"))
+        .alias("prog_recv"),
+        pl.when(pl.col("prov_code") == "R03")
+        .then(0.0)
+        .otherwise(pl.col("prog_amt"))
+        .alias("prog_amt"),
+    ).write_parquet(perturbed / "households.parquet")
+    second = run_audit(perturbed / "audit.toml", warehouse)
+    with connect(warehouse, read_only=True) as con:
+        alerts = con.sql("SELECT * FROM audit.alerts").pl()
+    fired = alerts.filter(pl.col("method") == "program")
+    assert ("region", "R03", "coverage") in set(
+        fired.select("group_type", "group_value", "indicator").iter_rows()
+    )
+    assert (alerts["run_id"] == second["run_id"]).all()
+    assert any("in region R03" in alert["message"] for alert in second["alerts"])

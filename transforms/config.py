@@ -322,6 +322,21 @@ class Validation(StrictModel):
     )
 
 
+class Alerts(StrictModel):
+    """When a run's headline indicators moved too far since the previous successful run."""
+
+    error_change_points: Fraction = Field(
+        default=0.05,
+        description="Alert when an exclusion or inclusion error moves by more than this "
+        "(fraction points, 0.05 = 5 points), nationally or in a region.",
+    )
+    coverage_change_ratio: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+        default=0.5,
+        description="Alert when coverage falls below this ratio of its previous value "
+        "(0.5 = halves) or rises above its inverse (doubles).",
+    )
+
+
 class FinancingSource(StrictModel):
     """One source of programme finance and its rule."""
 
@@ -393,6 +408,7 @@ class AuditConfig(StrictModel):
     models: Models = Field(default_factory=Models)
     disclosure: Disclosure = Field(default_factory=Disclosure)
     validation: Validation = Field(default_factory=Validation)
+    alerts: Alerts = Field(default_factory=Alerts)
     fiscal: Fiscal = Field(default_factory=Fiscal)
     output: Output = Field(default_factory=Output)
 

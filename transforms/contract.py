@@ -229,6 +229,25 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     Table(
+        "alerts",
+        "run × indicator × group that moved too far",
+        "Headline indicators that changed beyond the configured thresholds since the previous "
+        "successful run of the same audit.",
+        (
+            RUN_ID,
+            Column("previous_run_id", "VARCHAR", "The run compared with."),
+            Column("method", "VARCHAR", "program or pmt:<model>."),
+            Column("decision_rule", "VARCHAR", "actual, rate:… or line."),
+            *GROUP_COLUMNS,
+            Column("indicator", "VARCHAR", "The indicator that moved."),
+            Column("previous", "DOUBLE", "Its value in the previous run."),
+            Column("current", "DOUBLE", "Its value in this run."),
+            Column("change", "DOUBLE", "current − previous (fraction points)."),
+            Column("threshold", "VARCHAR", "The rule that fired."),
+            Column("message", "VARCHAR", "The alert in words."),
+        ),
+    ),
+    Table(
         "targeting_curves",
         "run × method × coverage point",
         "Targeting curves: errors of each method at coverages from 0 to 1 (out of sample).",

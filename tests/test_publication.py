@@ -1,0 +1,73 @@
+"""Analysts keep reading the published warehouse while a run works and publishes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from transforms.survey_files import write_synthetic_survey
+from transforms.warehouse import connect
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def reader_view(warehouse: Path) -> tuple[int, int, str]:
+    """What an analyst sees: succeeded runs, rows of the latest targeting, its run id."""
+    with connect(warehouse, read_only=True) as con:
+        succeeded = con.sql(
+            "SELECT count(*) FROM audit.runs WHERE status = 'succeeded'"
+        ).fetchall()[0][0]
+        latest = con.sql(
+            "SELECT count(*), any_value(run_id) FROM audit.latest_targeting_errors"
+        ).fetchall()[0]
+    return int(succeeded), int(latest[0]), str(latest[1])
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_readers_see_the_old_or_the_new_state_never_half_a_run(tmp_path: Path) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.audit import audit
+
+    write_synthetic_survey(tmp_path, households=3000, seed=8, file_format="parquet")
+    config = tmp_path / "audit.toml"
+    config.write_text(
+        config.read_text().replace('enabled = ["ols", "logit", "hgb", "rf"]', 'enabled = ["logit"]')
+    )
+    warehouse = tmp_path / "audit.duckdb"
+    first = audit(str(config), str(warehouse))
+    old_state = reader_view(warehouse)
+    assert old_state[0] == 1 and old_state[2] == first["run_id"]
+
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    command = [
+        sys.executable,
+        "-m",
+        "flows.cli",
+        "run",
+        "--config",
+        str(config),
+        "--warehouse",
+        str(warehouse),
+    ]
+    child = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    seen: list[tuple[int, int, str]] = []
+    deadline = time.monotonic() + 300
+    while child.poll() is None and time.monotonic() < deadline:
+        seen.append(reader_view(warehouse))  # any lock error or torn file would raise here
+        time.sleep(0.02)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 0, stderr.decode()[-2000:]
+    seen.append(reader_view(warehouse))
+
+    new_state = seen[-1]
+    assert new_state[0] == 2 and new_state[2] != first["run_id"]
+    assert set(seen) <= {old_state, new_state}  # nothing in between, ever
+    assert len(seen) > 20  # the readers really ran during the run
