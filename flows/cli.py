@@ -95,9 +95,21 @@ def models_table(rows: list[dict[str, Any]]) -> Table:
             column, justify="left" if column in {"model", "decision rule"} else "right"
         )
     for row in rows:
-        rates = (f"{row[name]:.1%}" for name in ("coverage", "exclusion_error", "inclusion_error"))
+        rates = (
+            f"{row[name]:.1%}" if row[name] is not None else "–"
+            for name in ("coverage", "exclusion_error", "inclusion_error")
+        )
         table.add_row(row["model"], row["decision_rule"], f"{row['auc']:.3f}", *rates)
     return table
+
+
+def interval_text(value: float | None, low: float | None, high: float | None) -> str:
+    """'56.2% (54.3%–58.1%)', or a dash where a value is suppressed or undefined."""
+    if value is None:
+        return "–"
+    if low is None or high is None:
+        return f"{value:.1%}"
+    return f"{value:.1%} ({low:.1%}–{high:.1%})"
 
 
 def headline_table(rows: list[dict[str, Any]]) -> Table:
@@ -108,7 +120,7 @@ def headline_table(rows: list[dict[str, Any]]) -> Table:
     for rate in rates:
         table.add_column(rate.replace("_", " "), justify="right")
     for row in rows:
-        cells = [f"{v:.1%} ({lo:.1%}–{hi:.1%})" for v, lo, hi in (row[rate] for rate in rates)]
+        cells = [interval_text(*row[rate]) for rate in rates]
         table.add_row(row["method"], *cells)
     return table
 
@@ -241,6 +253,92 @@ def generate(
     for role, path in summary.paths.items():
         table.add_row(str(path), f"{summary.rows[role]:,}" if role in summary.rows else "")
     console.print(table)
+
+
+WarehouseOption = Annotated[
+    Path | None,
+    typer.Option("--warehouse", "-w", help="Published DuckDB file (default: the config's)."),
+]
+
+
+@app.command()
+def runs(
+    config: ConfigOption = SAMPLE_CONFIG,
+    warehouse: WarehouseOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """List the runs recorded in the warehouse, newest first, with their status.
+
+    Example: welfare-audit runs --warehouse data/audit.duckdb
+    """
+    try:
+        from transforms.config import load_config
+        from transforms.warehouse import connect
+
+        path = warehouse or load_config(config, check_files=False).output.warehouse
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no warehouse yet (run `welfare-audit run` first)")
+        with connect(path, read_only=True) as con:
+            rows = con.sql(
+                """SELECT run_id, status, started_at, finished_at, rows_read, error
+                   FROM audit.runs ORDER BY started_at DESC"""
+            ).fetchall()
+    except known_errors() as error:
+        fail(error, debug=debug)
+        return
+    table = Table(title=f"Runs in {path}")
+    table.add_column("run id", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("seconds", justify="right")
+    table.add_column("rows read", justify="right")
+    table.add_column("error")
+    colours = {"succeeded": "green", "failed": "red", "running": "yellow"}
+    for run_id, status, started, finished, read, message in rows:
+        seconds = f"{(finished - started).total_seconds():.0f}" if started and finished else ""
+        table.add_row(
+            run_id,
+            f"[{colours.get(status, 'white')}]{status}[/]",
+            f"{started:%Y-%m-%d %H:%M}" if started else "",
+            seconds,
+            f"{read:,}" if read is not None else "",
+            (message or "")[:80],
+        )
+    console.print(table)
+
+
+@app.command()
+def serve(
+    config: ConfigOption = SAMPLE_CONFIG,
+    warehouse: WarehouseOption = None,
+    cron: Annotated[str, typer.Option(help="When to run, as a cron string (UTC).")] = "0 2 1 * *",
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "scheduled-audit",
+    debug: DebugOption = False,
+) -> None:
+    """Serve the audit on a schedule (Prefect serve); runs until stopped (Ctrl-C or SIGTERM).
+
+    Schedules fire only against a Prefect server: start one with `prefect server start`
+    and set PREFECT_API_URL. Trigger a run now with
+    `prefect deployment run 'welfare-audit/scheduled-audit'`.
+
+    Example: welfare-audit serve --config data/sample/audit.toml --cron "0 2 1 * *"
+    """
+    try:
+        from flows.audit import audit
+        from transforms.config import load_config
+
+        load_config(config)
+        parameters = {
+            "config_path": str(config.resolve()),
+            "warehouse": str(warehouse.resolve()) if warehouse else None,
+        }
+        if not os.environ.get("PREFECT_API_URL"):
+            errors.print(
+                "note: PREFECT_API_URL is not set: without a Prefect server, no schedule fires."
+            )
+        audit.serve(name=name, cron=cron, parameters=parameters, pause_on_shutdown=False)
+    except known_errors() as error:
+        fail(error, debug=debug)
 
 
 def main() -> None:

@@ -159,7 +159,7 @@ def stage_member_features(run: RunContext) -> int:
     return features.height
 
 
-@flow(name="ingest")
+@flow(name="ingest", validate_parameters=False)  # typed objects, validated at the edge
 def ingest_inputs(config: AuditConfig, run: RunContext) -> list[FileSummary]:
     """Ingest regions, households, members and projection, in dependency order."""
     summaries: list[FileSummary] = []

@@ -214,7 +214,7 @@ def enabled_models(config: AuditConfig) -> list[str]:
     return list(configured_models(config))
 
 
-@flow(name="demand-identification")
+@flow(name="demand-identification", validate_parameters=False)
 def identify_demand(config: AuditConfig, run: RunContext) -> list[dict[str, Any]]:
     """Train every PMT model (in parallel where the task runner allows), then measure each."""
     data_path, data_sha256 = analysis_file(run)
@@ -235,8 +235,9 @@ def metrics_text(metrics: list[dict[str, Any]]) -> str:
     """A compact fixed-width table of the models' headline errors for the run log."""
     lines = [f"{'model':<10} {'rule':<24} {'AUC':>6} {'cover':>6} {'excl':>6} {'incl':>6}"]
     for row in metrics:
-        lines.append(
-            f"{row['model']:<10} {row['decision_rule']:<24} {row['auc']:>6.3f} "
-            f"{row['coverage']:>6.1%} {row['exclusion_error']:>6.1%} {row['inclusion_error']:>6.1%}"
+        rates = " ".join(
+            f"{row[name]:>6.1%}" if row[name] is not None else f"{'-':>6}"
+            for name in ("coverage", "exclusion_error", "inclusion_error")
         )
+        lines.append(f"{row['model']:<10} {row['decision_rule']:<24} {row['auc']:>6.3f} {rates}")
     return "\n".join(lines)
