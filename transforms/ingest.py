@@ -271,7 +271,13 @@ def split_checked(
 
 def checked_table(frame: pl.LazyFrame, *, source_file: str, columns: Sequence[str]) -> CheckedTable:
     """Collect a checked frame once and split it, verifying nothing was lost."""
-    collected = frame.collect(engine="streaming")
+    try:
+        collected = frame.collect(engine="streaming")
+    except pl.exceptions.PolarsError as error:  # e.g. an unterminated quote swallows the file
+        first_line = (
+            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        )
+        raise IngestError(f"{source_file}: cannot be parsed ({first_line})") from error
     loaded, quarantine = split_checked(collected, source_file=source_file, columns=columns)
     rows_quarantined = (
         quarantine.select(pl.col("source_row").n_unique()).item() if quarantine.height else 0
