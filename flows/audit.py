@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.alerts import raise_alerts
 from flows.ingest import FileSummary, ingest_inputs
 from flows.pmt import identify_demand, pseudonym_key
+from flows.resources import measure_fiscal, measure_matching
 from flows.run import RunContext, discard_staging, finish_run, start_run
 from flows.targeting import measure_programme_targeting
 from flows.validate import validate_staging
@@ -70,7 +71,10 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
             raise_on_errors(validate_staging(config, run, files))
             households = prepare_analysis(config, run)
             programme = measure_programme_targeting(config, run)
-            models = identify_demand(config, run)
+            models, trained = identify_demand(config, run)
+            data_path = str(run.output_dir / "analysis.parquet")
+            measure_matching(config, run, data_path)
+            measure_fiscal(config, run, data_path, trained)
             alerts = raise_alerts(config, run)
         except BaseException as error:
             finish_run(run, status="failed", error=f"{type(error).__name__}: {error}")

@@ -215,7 +215,9 @@ def enabled_models(config: AuditConfig) -> list[str]:
 
 
 @flow(name="demand-identification", validate_parameters=False)
-def identify_demand(config: AuditConfig, run: RunContext) -> list[dict[str, Any]]:
+def identify_demand(
+    config: AuditConfig, run: RunContext
+) -> tuple[list[dict[str, Any]], list[TrainedModel]]:
     """Train every PMT model (in parallel where the task runner allows), then measure each."""
     data_path, data_sha256 = analysis_file(run)
     futures = [
@@ -228,7 +230,7 @@ def identify_demand(config: AuditConfig, run: RunContext) -> list[dict[str, Any]
     if config.disclosure.publish_household_scores:
         publish_household_scores(config, run, data_path, trained)
     get_run_logger().info("PMT models, out of sample:\n%s", metrics_text(metrics))
-    return metrics
+    return metrics, trained
 
 
 def metrics_text(metrics: list[dict[str, Any]]) -> str:

@@ -110,6 +110,7 @@ RESULT_TABLES = (
     "household_scores",
     "targeting_curves",
     "alerts",
+    "run_notes",
 )
 
 

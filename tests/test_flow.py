@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tomllib
 from pathlib import Path
@@ -190,3 +191,45 @@ def test_alerts_fire_on_a_perturbed_second_input(survey: Path, tmp_path: Path) -
     )
     assert (alerts["run_id"] == second["run_id"]).all()
     assert any("in region R03" in alert["message"] for alert in second["alerts"])
+
+
+def test_matching_and_fiscal_tables_find_what_the_generator_planted(
+    survey: Path, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "audit.duckdb"
+    run_audit(survey / "audit.toml", warehouse)
+    truth = json.loads((survey / "truth.json").read_text())
+    with connect(warehouse, read_only=True) as con:
+        gaps = con.sql(
+            "SELECT group_value, value FROM audit.latest_matching_indicators "
+            "WHERE indicator = 'standard_gap'"
+        ).pl()
+        quintiles = con.sql(
+            "SELECT group_value, value, suppressed FROM audit.latest_matching_indicators "
+            "WHERE indicator = 'benefit_incidence' AND group_type = 'quintile'"
+        ).pl()
+        cost = con.sql(
+            "SELECT scenario, year, value FROM audit.latest_fiscal_indicators "
+            "WHERE indicator = 'projected_cost'"
+        ).pl()
+    flagged_low = set(gaps.filter(pl.col("value") < -0.2)["group_value"])
+    flagged_high = set(gaps.filter(pl.col("value") > 0.15)["group_value"])
+    assert flagged_low == set(truth["standards_too_low"])
+    assert flagged_high == set(truth["standards_too_high"])
+    shown = quintiles.filter(~pl.col("suppressed"))
+    assert (
+        quintiles.filter(pl.col("suppressed"))["value"].null_count()
+        == quintiles["suppressed"].sum()
+    )
+    assert shown["value"].sum() <= 1.0 + 1e-9  # shares of one total (small cells withheld)
+    q1 = quintiles.filter(pl.col("group_value") == "1")["value"].item()
+    assert q1 > 0.3  # a pro-poor programme despite its errors
+
+    def at(scenario: str, year: int) -> float:
+        return cost.filter((pl.col("scenario") == scenario) & (pl.col("year") == year))[
+            "value"
+        ].item()
+
+    first, last = int(cost["year"].min()), int(cost["year"].max())
+    assert at("baseline", last) > at("baseline", first)  # the ageing projection raises cost
+    assert at("faster_ageing", last) > at("baseline", last)

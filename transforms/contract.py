@@ -248,6 +248,16 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     Table(
+        "run_notes",
+        "run × note",
+        "What a run skipped or assumed, and why (missing optional inputs, fallbacks).",
+        (
+            RUN_ID,
+            Column("stage", "VARCHAR", "The stage that wrote the note (matching, fiscal, …)."),
+            Column("note", "VARCHAR", "The note in words."),
+        ),
+    ),
+    Table(
         "targeting_curves",
         "run × method × coverage point",
         "Targeting curves: errors of each method at coverages from 0 to 1 (out of sample).",

@@ -1,0 +1,665 @@
+"""Fiscal balance (indicators.md, 'Fiscal balance'): what the programme costs and what it buys.
+
+Population point values (the fiscal table carries no SEs). Units follow field-anchors B3: money
+totals are Σ w·T over households, which equals Σ ω·(T/n) over persons; poverty measures and the
+Beckerman–Immervoll decomposition use per-capita incomes weighted by persons ω = w·n. Inequality
+measures use the CEQ concentration formula (``covconc``) through one vectorised helper,
+:func:`weighted_concentration`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from transforms.config import AuditConfig, FinancingSource, FiscalScenario
+
+CURRENT = "current"
+CURRENCY_YEAR = "currency/year"
+FRACTION = "fraction"
+RATIO = "ratio"
+INDEX = "index"
+PERSONS = "persons"
+PER_PERSON_YEAR = "currency/person/year"
+OUTPUT_SCHEMA: dict[str, type[pl.DataType]] = {
+    "scenario": pl.String,
+    "year": pl.Int64,
+    "indicator": pl.String,
+    "value": pl.Float64,
+    "unit": pl.String,
+}
+BROAD_AGE_GROUPS = (("0-14", 0, 14), ("15-64", 15, 64), ("65+", 65, None))
+ELDERLY, WORKING_AGE = "65+", "15-64"
+MEMBER_COUNTS = {"0-14": "n_children", "15-64": "n_working_age", "65+": "n_elderly"}
+FGT_ALPHAS = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class FiscalResult:
+    """Long rows (scenario, year, indicator, value, unit) and notes on what was skipped."""
+
+    indicators: pl.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Rows:
+    """Accumulates fiscal rows; ``add`` writes to the default scenario and year, ``add_at`` to
+    any (a null year is allowed: threshold_crossed_year belongs to no single year)."""
+
+    year: int | None
+    scenario: str = CURRENT
+    items: list[dict[str, object]] = field(default_factory=list)
+
+    def add(self, indicator: str, value: float | None, unit: str) -> None:
+        """One row under the default scenario and year."""
+        self.add_at(self.scenario, self.year, indicator, value, unit)
+
+    def add_at(
+        self, scenario: str, year: int | None, indicator: str, value: float | None, unit: str
+    ) -> None:
+        """One row; non-finite values become nulls."""
+        finite = value is not None and bool(np.isfinite(value))
+        self.items.append(
+            {
+                "scenario": scenario,
+                "year": year,
+                "indicator": indicator,
+                "value": float(value) if finite and value is not None else None,
+                "unit": unit,
+            }
+        )
+
+    def frame(self) -> pl.DataFrame:
+        """The rows as a frame in the output shape."""
+        if not self.items:
+            return pl.DataFrame(schema=OUTPUT_SCHEMA)
+        return pl.DataFrame(self.items, schema=OUTPUT_SCHEMA, orient="row")
+
+
+@dataclass(frozen=True)
+class Incomes:
+    """Per-household arrays: weight w, persons ω = w·n, size n, y⁰, y, z (per person) and T."""
+
+    weight: np.ndarray
+    persons: np.ndarray
+    size: np.ndarray
+    pre: np.ndarray
+    post: np.ndarray
+    line: np.ndarray
+    benefit: np.ndarray
+
+    @classmethod
+    def from_frame(cls, frame: pl.DataFrame) -> Incomes:
+        """Read weight, person_weight, hh_size, welfare_pre/_post, poverty_line, benefit."""
+
+        def column(name: str) -> np.ndarray:
+            return frame[name].cast(pl.Float64).fill_null(0.0).to_numpy()
+
+        return cls(
+            weight=column("weight"),
+            persons=column("person_weight"),
+            size=column("hh_size"),
+            pre=column("welfare_pre"),
+            post=column("welfare_post"),
+            line=frame["poverty_line"].cast(pl.Float64).to_numpy(),
+            benefit=column("benefit"),
+        )
+
+    @property
+    def gap(self) -> np.ndarray:
+        """Pre-transfer poverty gap per person, max(z − y⁰, 0)."""
+        return np.maximum(self.line - self.pre, 0.0)
+
+    @property
+    def is_poor(self) -> np.ndarray:
+        """P = 1[y⁰ < z]."""
+        return self.pre < self.line
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    """numerator ÷ denominator, None when the denominator is 0."""
+    return None if denominator == 0.0 else numerator / denominator
+
+
+def weighted_concentration(
+    values: np.ndarray, weights: np.ndarray, *, rank_by: np.ndarray | None = None
+) -> float | None:
+    """Concentration coefficient of ``values`` ranked by ``rank_by`` (the Gini when omitted).
+
+    CEQ ``covconc``: C = 1 − 2·[Σ w_i·c_i / Σ x_i·w_i] / Σ w_i with c_i = Σ_{j≤i} x_j·w_j −
+    x_i·w_i/2, which equals 2·Σ w·x·F / Σ w·x − 1 with the mid-point rank F_i = (Σ_{j<i} w_j +
+    w_i/2) / Σ w. Units tied in rank share their group's mid-point, so the value does not depend
+    on the order of ties. None when Σ w·x = 0.
+    """
+    x = np.asarray(values, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    rank = x if rank_by is None else np.asarray(rank_by, dtype=float)
+    order = np.argsort(rank, kind="stable")
+    x, w, rank = x[order], w[order], rank[order]
+    total_w, total_x = float(w.sum()), float((w * x).sum())
+    if total_w <= 0.0 or total_x == 0.0:
+        return None
+    _, first, counts = np.unique(rank, return_index=True, return_counts=True)
+    cumulative = np.cumsum(w)
+    group_weight = np.add.reduceat(w, first)
+    group_end = cumulative[first + counts - 1]
+    midpoint = np.repeat(group_end - group_weight / 2.0, counts) / total_w
+    return float(2.0 * np.sum(w * x * midpoint) / total_x - 1.0)
+
+
+def fgt(welfare: np.ndarray, line: np.ndarray, persons: np.ndarray, alpha: int) -> float | None:
+    """P_α = Σ ω·(max(z − y, 0)/z)^α / Σ ω; α = 0 is the headcount 1[y < z]."""
+    poor = welfare < line
+    shortfall = np.where(poor, 1.0 - welfare / line, 0.0)
+    terms = poor.astype(float) if alpha == 0 else shortfall**alpha
+    return ratio(float(np.sum(persons * terms)), float(np.sum(persons)))
+
+
+def beckerman_immervoll(
+    pre: np.ndarray, post: np.ndarray, line: np.ndarray, persons: np.ndarray
+) -> dict[str, float | None]:
+    """VEE = AB/ABC, spillover = B/AB, PRE = A/ABC, PGE = A/AD (CEQ ``ceqbeck``, ω-weighted).
+
+    d = y − y⁰; AB = Σ d over the pre-poor; ABC = Σ d; B = Σ (y − z) over those lifted out
+    (y⁰ < z ≤ y); A = Σ d over the post-poor + Σ (z − y⁰) over those lifted out; AD = Σ (z − y⁰)
+    over the pre-poor.
+    """
+    d = post - pre
+    pre_poor, post_poor = pre < line, post < line
+    lifted = pre_poor & ~post_poor
+    ab = float(np.sum(persons * d * pre_poor))
+    abc = float(np.sum(persons * d))
+    b = float(np.sum(persons * (post - line) * lifted))
+    a = float(np.sum(persons * d * post_poor) + np.sum(persons * (line - pre) * lifted))
+    ad = float(np.sum(persons * (line - pre) * pre_poor))
+    return {
+        "vee": ratio(ab, abc),
+        "spillover": ratio(b, ab),
+        "pre": ratio(a, abc),
+        "pge": ratio(a, ad),
+    }
+
+
+def fill_from_bottom(
+    pre: np.ndarray, line: np.ndarray, persons: np.ndarray, budget: float
+) -> np.ndarray:
+    """Welfare after spending ``budget`` to raise the poorest to a common level c (capped at z).
+
+    Each poor person ends at max(y⁰, min(c, z)); money spent f(c) = Σ_poor ω·[(c − y⁰)_+ −
+    (c − z)_+] is piecewise linear in c, so c is found from its breakpoints (CEQ ``ceqbenstar``
+    with each person's line as a cap). A budget beyond the total gap lifts everyone to z.
+    """
+    poor = pre < line
+    gap_total = float(np.sum(persons * (line - pre) * poor))
+    if budget <= 0.0 or gap_total == 0.0:
+        return pre.copy()
+    if budget >= gap_total:
+        return np.where(poor, line, pre)
+    points = np.concatenate([pre[poor], line[poor]])
+    slopes = np.concatenate([persons[poor], -persons[poor]])
+    order = np.argsort(points, kind="stable")
+    points, slopes = points[order], slopes[order]
+    slope = np.cumsum(slopes)
+    intercept = np.cumsum(slopes * points)
+    spent = points * slope - intercept  # f at each breakpoint
+    k = int(np.searchsorted(spent, budget, side="left"))  # f(p_(k−1)) < budget ≤ f(p_k)
+    level = (budget + intercept[k - 1]) / slope[k - 1]
+    return np.where(poor, np.maximum(pre, np.minimum(level, line)), pre)
+
+
+def benefits_known(frame: pl.DataFrame, *, config: AuditConfig) -> str | None:
+    """None when the survey records programme amounts; else the reason they are unusable."""
+    receipt = frame["receives_benefit"] if "receives_benefit" in frame.columns else None
+    if receipt is None or receipt.null_count() == frame.height:
+        return "the survey does not record the programme"
+    if config.inputs.households.columns.benefit_amount is None:
+        return "the survey has no benefit amounts"
+    return None
+
+
+def fiscal_indicators(
+    frame: pl.DataFrame,
+    *,
+    config: AuditConfig,
+    pmt_selections: Mapping[str, np.ndarray] | None = None,
+) -> FiscalResult:
+    """Spending, leakage, poverty and inequality effects, and budget scenarios (scenario current).
+
+    Requires weight, person_weight, hh_size, welfare_pre, welfare_post, poverty_line, benefit,
+    receives_benefit. ``pmt_selections`` maps a PMT model name to a boolean array aligned with
+    the frame's rows (the households that model selects).
+    """
+    incomes = Incomes.from_frame(frame)
+    rows = Rows(year=config.fiscal.base_year)
+    notes: list[str] = []
+    gap_total = poverty_rows(incomes, rows)
+    missing = benefits_known(frame, config=config)
+    spending: float | None = None
+    if missing is None:
+        spending = programme_rows(incomes, rows, notes)
+    else:
+        notes.append(f"{missing}: spending, leakage, post-transfer and effectiveness skipped")
+    selections = aligned_selections(pmt_selections or {}, frame.height)
+    budget_rows(incomes, rows, selections=selections, spending=spending, notes=notes)
+    share_rows(rows, config=config, spending=spending, gap_total=gap_total)
+    return FiscalResult(rows.frame(), notes)
+
+
+def poverty_rows(incomes: Incomes, rows: Rows) -> float:
+    """Pre-transfer poverty (FGT 0/1/2, aggregate gap) and inequality (Gini of y⁰); the gap."""
+    for alpha in FGT_ALPHAS:
+        value = fgt(incomes.pre, incomes.line, incomes.persons, alpha)
+        rows.add(f"fgt{alpha}_pre", value, FRACTION)
+    gap_total = float(np.sum(incomes.persons * incomes.gap))
+    rows.add("poverty_gap_total", gap_total, CURRENCY_YEAR)
+    rows.add("gini_pre", weighted_concentration(incomes.pre, incomes.persons), INDEX)
+    return gap_total
+
+
+def programme_rows(incomes: Incomes, rows: Rows, notes: list[str]) -> float:
+    """Spending, leakage, post-transfer poverty, effectiveness, BI and CEQ indices; the spending."""
+    w, persons = incomes.weight, incomes.persons
+    spending = float(np.sum(w * incomes.benefit))
+    if spending == 0.0:
+        notes.append("the programme pays nothing in the sample: spending ratios are null")
+    leakage = float(np.sum(w * ~incomes.is_poor * incomes.benefit))
+    rows.add("spending", spending, CURRENCY_YEAR)
+    rows.add("leakage_spending", leakage, CURRENCY_YEAR)
+    rows.add("leakage_share", ratio(leakage, spending), FRACTION)
+    for alpha in FGT_ALPHAS:
+        rows.add(f"fgt{alpha}_post", fgt(incomes.post, incomes.line, persons, alpha), FRACTION)
+    post_gap = np.maximum(incomes.line - incomes.post, 0.0)
+    reduction = float(np.sum(persons * (incomes.gap - post_gap)))
+    rows.add("spending_effectiveness", ratio(reduction, spending), FRACTION)
+    for name, value in beckerman_immervoll(
+        incomes.pre, incomes.post, incomes.line, persons
+    ).items():
+        rows.add(name, value, FRACTION)
+    inequality_rows(incomes, rows)
+    return spending
+
+
+def inequality_rows(incomes: Incomes, rows: Rows) -> None:
+    """gini_post, concentration_benefits, kakwani, reynolds_smolensky (+ RE and reranking)."""
+    persons = incomes.persons
+    per_capita = np.divide(
+        incomes.benefit, incomes.size, out=np.zeros_like(incomes.benefit), where=incomes.size > 0
+    )
+    gini_pre = weighted_concentration(incomes.pre, persons)
+    gini_post = weighted_concentration(incomes.post, persons)
+    benefits = weighted_concentration(per_capita, persons, rank_by=incomes.pre)
+    post_by_pre = weighted_concentration(incomes.post, persons, rank_by=incomes.pre)
+
+    def difference(first: float | None, second: float | None) -> float | None:
+        return None if first is None or second is None else first - second
+
+    rows.add("gini_post", gini_post, INDEX)
+    rows.add("concentration_benefits", benefits, INDEX)
+    rows.add("concentration_post_by_pre", post_by_pre, INDEX)
+    rows.add("kakwani", difference(gini_pre, benefits), INDEX)
+    rows.add("reynolds_smolensky", difference(gini_pre, post_by_pre), INDEX)
+    rows.add("redistributive_effect", difference(gini_pre, gini_post), INDEX)
+    rows.add("reranking", difference(gini_post, post_by_pre), INDEX)
+
+
+def aligned_selections(selections: Mapping[str, np.ndarray], height: int) -> dict[str, np.ndarray]:
+    """Boolean selection arrays, checked to have one entry per frame row."""
+    aligned = {}
+    for model, selected in selections.items():
+        array = np.asarray(selected, dtype=bool)
+        if array.shape != (height,):
+            raise ValueError(
+                f"pmt_selections[{model!r}] has shape {array.shape}; expected ({height},), "
+                "one flag per row of the analysis frame"
+            )
+        aligned[model] = array
+    return aligned
+
+
+def budget_rows(
+    incomes: Incomes,
+    rows: Rows,
+    *,
+    selections: Mapping[str, np.ndarray],
+    spending: float | None,
+    notes: list[str],
+) -> None:
+    """Cost of closing the gap under each allocation, and what today's spending buys under it.
+
+    budget_perfect_targeting = Σ ω·gap; budget_pmt:<m> = Σ_selected ω·gap (each selected
+    household paid its own gap n·(z − y⁰)_+); budget_pmt_flat:<m> and budget_universal pay a flat
+    ḡ per person (ḡ = mean gap per poor person) to the selected, or to everybody.
+    poverty_reduction_with_current_budget:<s> = FGT1(y⁰) − FGT1(y⁰ + allocation of ``spending``).
+    """
+    persons, gap, poor = incomes.persons, incomes.gap, incomes.is_poor
+    poor_persons = float(np.sum(persons * poor))
+    mean_gap = ratio(float(np.sum(persons * gap)), poor_persons) or 0.0
+    rows.add("budget_perfect_targeting", float(np.sum(persons * gap)), CURRENCY_YEAR)
+    rows.add("mean_gap_per_poor_person", mean_gap, PER_PERSON_YEAR)
+    for model, selected in selections.items():
+        rows.add(f"budget_pmt:{model}", float(np.sum(persons * gap * selected)), CURRENCY_YEAR)
+        flat = mean_gap * float(np.sum(persons * selected))
+        rows.add(f"budget_pmt_flat:{model}", flat, CURRENCY_YEAR)
+    rows.add("budget_universal", mean_gap * float(np.sum(persons)), CURRENCY_YEAR)
+    if not spending:
+        notes.append("no current spending: poverty_reduction_with_current_budget skipped")
+        return
+    fgt1 = {
+        "programme": incomes.post,
+        "perfect_targeting": fill_from_bottom(incomes.pre, incomes.line, persons, spending),
+        **{f"pmt:{m}": flat_transfer(incomes, s, spending) for m, s in selections.items()},
+        "universal": flat_transfer(incomes, np.ones_like(poor), spending),
+    }
+    baseline = fgt(incomes.pre, incomes.line, persons, 1)
+    for scenario, welfare in fgt1.items():
+        after = fgt(welfare, incomes.line, persons, 1)
+        reduction = None if baseline is None or after is None else baseline - after
+        rows.add(f"poverty_reduction_with_current_budget:{scenario}", reduction, FRACTION)
+
+
+def flat_transfer(incomes: Incomes, selected: np.ndarray, budget: float) -> np.ndarray:
+    """Pre-transfer welfare plus ``budget`` split equally per person among the selected."""
+    covered = float(np.sum(incomes.persons * selected))
+    if covered == 0.0:
+        return incomes.pre.copy()
+    return incomes.pre + selected * (budget / covered)
+
+
+def share_rows(
+    rows: Rows, *, config: AuditConfig, spending: float | None, gap_total: float
+) -> None:
+    """Spending and the aggregate gap as shares of GDP and revenue, when those are configured."""
+    for name, denominator in (("gdp", config.fiscal.gdp), ("revenue", config.fiscal.revenue)):
+        if denominator is None:
+            continue
+        if spending is not None:
+            rows.add(f"spending_share_{name}", spending / denominator, FRACTION)
+        rows.add(f"poverty_gap_share_{name}", gap_total / denominator, FRACTION)
+
+
+# --- Dynamic balance: the ageing projection --------------------------------------------------
+
+ELDERLY_AGE = 65
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-|–|—|to)\s*(\d+)\s*(?:years)?\s*$", re.IGNORECASE)
+_OPEN = re.compile(
+    r"^\s*(\d+)\s*(?:\+|and over|and older|or more|plus)\s*(?:years)?\s*$", re.IGNORECASE
+)
+_SINGLE = re.compile(r"^\s*(\d+)\s*$")
+
+
+def age_bounds(label: str) -> tuple[int, int | None]:
+    """'0-14' -> (0, 14); '65+' -> (65, None); '7' -> (7, 7); ValueError otherwise."""
+    if match := _RANGE.match(label):
+        low, high = int(match[1]), int(match[2])
+        if high < low:
+            raise ValueError(f"age group {label!r}: upper bound below lower bound")
+        return low, high
+    if match := _OPEN.match(label):
+        return int(match[1]), None
+    if match := _SINGLE.match(label):
+        return int(match[1]), int(match[1])
+    raise ValueError(f"age group {label!r} not understood (expected e.g. '0-14', '65+', '7')")
+
+
+def broad_shares(low: int, high: int | None) -> dict[str, float]:
+    """Fractions of an age band falling in 0-14, 15-64 and 65+ (single years spread evenly)."""
+    if high is None:
+        if low < ELDERLY_AGE:
+            raise ValueError(f"open age group '{low}+' straddles {ELDERLY_AGE}: cannot split it")
+        return {name: float(name == ELDERLY) for name, *_ in BROAD_AGE_GROUPS}
+    years = high - low + 1
+    shares = {}
+    for name, start, end in BROAD_AGE_GROUPS:
+        top = high if end is None else min(high, end)
+        shares[name] = max(top - max(low, start) + 1, 0) / years
+    return shares
+
+
+def broad_age_population(projection: pl.DataFrame, notes: list[str]) -> pl.DataFrame | None:
+    """Projected population by year in 0-14, 15-64 and 65+ (summed over regions).
+
+    Requires year, age_group, population. None (with a note) if an age group cannot be mapped.
+    """
+    labels = projection["age_group"].cast(pl.String).unique().sort().to_list()
+    try:
+        shares = pl.DataFrame(
+            [{"age_group": label, **broad_shares(*age_bounds(str(label)))} for label in labels]
+        )
+    except ValueError as error:
+        notes.append(f"projection skipped: {error}")
+        return None
+    groups = [name for name, *_ in BROAD_AGE_GROUPS]
+    partial = [pl.col(g).is_between(0.0, 1.0, closed="none") for g in groups]
+    if shares.select(pl.any_horizontal(partial).any()).item():
+        notes.append("some age bands straddle 15 or 65: split evenly by single year of age")
+    return (
+        projection.with_columns(pl.col("age_group").cast(pl.String))
+        .join(shares, on="age_group", how="left")
+        .group_by("year")
+        .agg([(pl.col("population").cast(pl.Float64) * pl.col(g)).sum().alias(g) for g in groups])
+        .sort("year")
+    )
+
+
+@dataclass(frozen=True)
+class AgeProfile:
+    """Base-year beneficiary rate and benefit per beneficiary person, by age group."""
+
+    rate: dict[str, float]
+    per_beneficiary: dict[str, float]
+
+    def cost(self, population: Mapping[str, float]) -> float:
+        """Σ_a rate_a × benefit per beneficiary_a × population_a (group 'all': the total)."""
+        if "all" in self.rate:
+            total = sum(population[name] for name, *_ in BROAD_AGE_GROUPS)
+            return self.rate["all"] * self.per_beneficiary["all"] * total
+        return sum(self.rate[g] * self.per_beneficiary[g] * population[g] for g in self.rate)
+
+    def beneficiaries(self, population: Mapping[str, float]) -> float:
+        """Σ_a rate_a × population_a."""
+        if "all" in self.rate:
+            return self.rate["all"] * sum(population[name] for name, *_ in BROAD_AGE_GROUPS)
+        return sum(self.rate[g] * population[g] for g in self.rate)
+
+
+def age_profile(frame: pl.DataFrame, notes: list[str]) -> AgeProfile:
+    """Beneficiary rates and benefits per beneficiary person by age, from household aggregates.
+
+    With member counts (n_children, n_working_age, n_elderly): rate_a = Σ w·B·n_a / Σ w·n_a and
+    benefit per beneficiary_a = Σ w·T·n_a/n / Σ w·B·n_a, n the household's counted members (the
+    benefit is shared equally by members; households without member rows are left out of these
+    ratios). Without member counts: one group 'all' with n = hh_size.
+    """
+    if all(column in frame.columns for column in MEMBER_COUNTS.values()):
+        counts = {g: pl.col(column).cast(pl.Float64) for g, column in MEMBER_COUNTS.items()}
+        counted = pl.sum_horizontal(list(counts.values()))
+        known = pl.all_horizontal([c.is_not_null() for c in counts.values()]) & (counted > 0)
+        usable = frame.filter(known)
+        if usable.height < frame.height:
+            notes.append(
+                f"{frame.height - usable.height} households without member ages left out of "
+                "the age-specific beneficiary rates"
+            )
+    else:
+        notes.append("no member ages: one beneficiary rate for the whole population")
+        counted = pl.col("hh_size").cast(pl.Float64)
+        counts, usable = {"all": counted}, frame
+    receives = pl.col("receives_benefit").fill_null(pl.col("benefit").fill_null(0.0) > 0.0)
+    paid = pl.col("weight") * pl.col("benefit").fill_null(0.0) / counted
+    covered = pl.col("weight") * receives.cast(pl.Float64)
+    totals = usable.select(
+        *[(pl.col("weight") * n).sum().alias(f"persons:{g}") for g, n in counts.items()],
+        *[(covered * n).sum().alias(f"beneficiaries:{g}") for g, n in counts.items()],
+        *[(paid * n).sum().alias(f"benefits:{g}") for g, n in counts.items()],
+    ).row(0, named=True)
+    return AgeProfile(
+        rate={
+            g: ratio(totals[f"beneficiaries:{g}"], totals[f"persons:{g}"]) or 0.0 for g in counts
+        },
+        per_beneficiary={
+            g: ratio(totals[f"benefits:{g}"], totals[f"beneficiaries:{g}"]) or 0.0 for g in counts
+        },
+    )
+
+
+def financing_shares(
+    sources: Sequence[FinancingSource], *, ageing: float, notes: list[str]
+) -> dict[str, float]:
+    """Each source's share of the cost when old-age dependency is ``ageing`` × the base year's.
+
+    'share': fixed (all fixed shares scaled down to 1 if they exceed it); 'old_age_linked':
+    share × ageing, scaled down together if fixed + linked would exceed 1; 'remainder': what is
+    left, split equally among remainder sources. Shares stay in [0, 1].
+    """
+    fixed = {s.source: float(s.share or 0.0) for s in sources if s.rule == "share"}
+    linked = {
+        s.source: float(s.share or 0.0) * ageing for s in sources if s.rule == "old_age_linked"
+    }
+    remainder = [s.source for s in sources if s.rule == "remainder"]
+    if sum(fixed.values()) > 1.0:
+        add_note(notes, "fixed financing shares add up to more than 1: scaled down to sum to 1")
+        fixed = {k: v / sum(fixed.values()) for k, v in fixed.items()}
+    room, linked_total = 1.0 - sum(fixed.values()), sum(linked.values())
+    if linked_total > room:
+        linked = {k: v * room / linked_total for k, v in linked.items()}
+    left = max(1.0 - sum(fixed.values()) - sum(linked.values()), 0.0)
+    if not remainder and left > 1e-12:
+        add_note(notes, "no 'remainder' financing source: part of the cost has no source")
+    return fixed | linked | {source: left / len(remainder) for source in remainder}
+
+
+def add_note(notes: list[str], note: str) -> None:
+    """Append a note once."""
+    if note not in notes:
+        notes.append(note)
+
+
+def project_costs(
+    frame: pl.DataFrame, projection: pl.DataFrame | None, *, config: AuditConfig
+) -> FiscalResult:
+    """Yearly old-age dependency, cost, cost shares and financing shares for each scenario.
+
+    Requires the analysis frame (weight, hh_size, benefit, receives_benefit; n_children,
+    n_working_age, n_elderly when members exist) and a projection with year, age_group,
+    population (optionally by region: summed). Base-year survey profile rows are published
+    under scenario 'current'.
+    """
+    notes: list[str] = []
+    if projection is None or projection.height == 0:
+        return FiscalResult(Rows(year=None).frame(), ["no population projection: skipped"])
+    broad = broad_age_population(projection, notes)
+    if broad is None:
+        return FiscalResult(Rows(year=None).frame(), notes)
+    base = config.fiscal.base_year
+    years = [int(year) for year in broad["year"].to_list()]
+    reference = base if base in years else years[0]
+    if reference != base:
+        notes.append(f"base year {base} not in the projection: ageing measured from {reference}")
+    missing = benefits_known(frame, config=config)
+    profile = None if missing else age_profile(frame, notes)
+    rows = Rows(year=base)
+    if profile is None:
+        notes.append(f"{missing}: projected costs skipped, dependency ratios only")
+    else:
+        for group, value in profile.rate.items():
+            rows.add(f"age_beneficiary_rate:{group}", value, FRACTION)
+            per_beneficiary = profile.per_beneficiary[group]
+            rows.add(f"age_benefit_per_beneficiary:{group}", per_beneficiary, PER_PERSON_YEAR)
+    for scenario in config.fiscal.scenarios:
+        scenario_rows(broad, profile, scenario, rows, config=config, reference=reference)
+        financing_rows(
+            rows, scenario=scenario.name, config=config, reference=reference, notes=notes
+        )
+        threshold_row(rows, scenario=scenario.name, config=config, notes=notes)
+    return FiscalResult(rows.frame(), notes)
+
+
+def scenario_rows(
+    broad: pl.DataFrame,
+    profile: AgeProfile | None,
+    scenario: FiscalScenario,
+    rows: Rows,
+    *,
+    config: AuditConfig,
+    reference: int,
+) -> None:
+    """Yearly dependency ratio, beneficiaries, cost and its GDP/revenue shares for a scenario.
+
+    The 65+ population grows m times as fast as projected: E'_t = E_ref + m·(E_t − E_ref).
+    GDP and revenue grow at gdp_real_growth (revenue keeps its base-year share of GDP).
+    """
+    fiscal = config.fiscal
+    growth = (
+        fiscal.real_benefit_growth
+        if scenario.real_benefit_growth is None
+        else scenario.real_benefit_growth
+    )
+    elderly_ref = float(broad.filter(pl.col("year") == reference)[ELDERLY].item())
+    for projected in broad.iter_rows(named=True):
+        year, since_base = int(projected["year"]), int(projected["year"]) - fiscal.base_year
+        population = {name: float(projected[name]) for name, *_ in BROAD_AGE_GROUPS}
+        change = population[ELDERLY] - elderly_ref
+        population[ELDERLY] = max(elderly_ref + scenario.elderly_growth_multiplier * change, 0.0)
+
+        def add(name: str, value: float | None, unit: str, year: int = year) -> None:
+            rows.add_at(scenario.name, year, name, value, unit)
+
+        add("old_age_dependency_ratio", ratio(population[ELDERLY], population[WORKING_AGE]), RATIO)
+        if profile is None:
+            continue
+        cost = profile.cost(population) * (1.0 + growth) ** since_base
+        add("projected_beneficiaries", profile.beneficiaries(population), PERSONS)
+        add("projected_cost", cost, CURRENCY_YEAR)
+        for name, level in (("gdp", fiscal.gdp), ("revenue", fiscal.revenue)):
+            if level is not None:
+                grown = level * (1.0 + fiscal.gdp_real_growth) ** since_base
+                add(f"cost_share_{name}", cost / grown, FRACTION)
+
+
+def scenario_series(rows: Rows, scenario: str, indicator: str) -> list[tuple[int, float | None]]:
+    """(year, value) pairs of one indicator of one scenario, in year order."""
+    pairs = [
+        (int(str(r["year"])), r["value"])
+        for r in rows.items
+        if r["scenario"] == scenario and r["indicator"] == indicator and r["year"] is not None
+    ]
+    return [(year, value if isinstance(value, float) else None) for year, value in sorted(pairs)]
+
+
+def financing_rows(
+    rows: Rows, *, scenario: str, config: AuditConfig, reference: int, notes: list[str]
+) -> None:
+    """financing_share:<source> and financing_cost:<source> for each projected year.
+
+    An old-age-linked share scales with the dependency ratio relative to the reference year.
+    """
+    dependency = dict(scenario_series(rows, scenario, "old_age_dependency_ratio"))
+    costs = scenario_series(rows, scenario, "projected_cost")
+    base = dependency.get(reference)
+    for year, cost in costs:
+        current = dependency.get(year)
+        ageing = current / base if current is not None and base else 1.0
+        shares = financing_shares(config.fiscal.financing, ageing=ageing, notes=notes)
+        for source, share in shares.items():
+            rows.add_at(scenario, year, f"financing_share:{source}", share, FRACTION)
+            amount = None if cost is None else cost * share
+            rows.add_at(scenario, year, f"financing_cost:{source}", amount, CURRENCY_YEAR)
+
+
+def threshold_row(rows: Rows, *, scenario: str, config: AuditConfig, notes: list[str]) -> None:
+    """threshold_crossed_year: first year cost_share_gdp > sustainability_threshold (null: never).
+
+    The row has a null year: it summarises the whole projection.
+    """
+    shares = scenario_series(rows, scenario, "cost_share_gdp")
+    if not shares:
+        add_note(notes, "no fiscal.gdp (or no projected cost): threshold_crossed_year skipped")
+        return
+    limit = config.fiscal.sustainability_threshold
+    crossed = next((year for year, share in shares if share is not None and share > limit), None)
+    rows.add_at(scenario, None, "threshold_crossed_year", crossed, "year")

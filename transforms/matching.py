@@ -1,0 +1,521 @@
+"""Resource matching (indicators.md, 'Resource matching'): who gets how much, and where.
+
+Survey indicators (coverage, incidence, adequacy, gap closure, tier shares) are ratios of
+weighted totals estimated with :func:`transforms.survey.estimate_ratios` on the full design, so
+each carries a Taylor-linearised SE and a 95 % CI. Head counts use the design's weight (persons
+by default); money uses household weights w: a household amount A enters as A·w/d, so that
+Σ d·(A·w/d) = Σ w·A whatever the design weight d is. Regional standards come from the regions
+file, not from the sample: their se, ci and n_obs are null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from transforms.config import AuditConfig
+from transforms.survey import Design, estimate_ratios
+
+FRACTION = "fraction"
+RATIO = "ratio"
+PER_PERSON_YEAR = "currency/person/year"
+MATCHING_GROUPS = ("quintile", "region", "urban")
+NEED_TIERS = ("extreme_poor", "poor", "near_poor", "non_poor")
+NEED_TIER_CUTS = (0.5, 1.0, 1.5)  # y⁰ below these multiples of z: extreme poor, poor, near poor
+DEFAULT_BAND_IS_POSITIVE = frozenset({"extreme_poor", "poor"})
+PSU_CELLS_PER_PASS = 20_000_000  # PSUs × shares per estimator pass (about 160 MB of floats)
+_STRATUM, _PSU, _FPC, _CELL = "__share_stratum", "__share_psu", "__share_fpc", "__share_cell"
+_NULL = "\u2400"  # stands for a null group value while cells are pivoted
+OUTPUT_SCHEMA: dict[str, type[pl.DataType]] = {
+    "group_type": pl.String,
+    "group_value": pl.String,
+    "indicator": pl.String,
+    "value": pl.Float64,
+    "se": pl.Float64,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+    "unit": pl.String,
+    "n_obs": pl.Int64,
+}
+UNITS = {
+    "coverage": FRACTION,
+    "beneficiary_incidence": FRACTION,
+    "benefit_incidence": FRACTION,
+    "adequacy": RATIO,
+    "gap_closure": FRACTION,
+    "tier_share": FRACTION,
+    "tier_mismatch_rate": FRACTION,
+}
+DOMAIN_RATIOS: dict[str, tuple[str, str]] = {
+    "coverage": ("__beneficiary", "__one"),
+    "adequacy": ("__benefit_money_b", "__welfare_money_b"),
+    "gap_closure": ("__gap_closed", "__gap_poor_b"),
+}
+
+
+@dataclass(frozen=True)
+class MatchingResult:
+    """Long indicator rows (columns of OUTPUT_SCHEMA) and notes on what was skipped and why."""
+
+    indicators: pl.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def matching_indicators(
+    frame: pl.DataFrame, regions: pl.DataFrame | None, *, config: AuditConfig, design: Design
+) -> MatchingResult:
+    """All resource-matching indicators of the analysis frame (one row per household).
+
+    Requires weight, the design's columns, hh_size, benefit (currency/year per household),
+    receives_benefit, welfare_pre and poverty_line (currency/person/year), is_poor; uses
+    quintile, region, urban as groups when present.
+    """
+    notes: list[str] = []
+    groups = [g for g in MATCHING_GROUPS if g in frame.columns]
+    has_receipt, has_amounts = programme_status(frame, config=config, notes=notes)
+    pieces = []
+    if has_receipt:
+        prepared = add_matching_columns(frame, design=design, notes=notes)
+        names = [*DOMAIN_RATIOS] if has_amounts else ["coverage"]
+        pieces.append(domain_rates(prepared, design=design, groups=groups, names=names))
+        pieces.append(incidence_shares(prepared, design=design, groups=groups, money=has_amounts))
+    if has_amounts:
+        pieces.append(tier_matching(frame, config=config, design=design))
+        notes += unreachable_bands(config)
+    standards, standard_notes = regional_standards(regions, frame, config=config)
+    pieces.append(standards)
+    notes += standard_notes
+    return MatchingResult(pl.concat([empty_indicators(), *pieces], how="vertical"), notes)
+
+
+def programme_status(
+    frame: pl.DataFrame, *, config: AuditConfig, notes: list[str]
+) -> tuple[bool, bool]:
+    """(receipt known, benefit amounts known), noting whatever makes indicators unavailable."""
+    receipt = "receives_benefit" in frame.columns and (
+        frame["receives_benefit"].null_count() < frame.height
+    )
+    mapped = config.inputs.households.columns.benefit_amount is not None
+    amounts = receipt and mapped and float(frame["benefit"].fill_null(0.0).sum()) > 0.0
+    if not receipt:
+        notes.append(
+            "the survey does not record the programme (receives_benefit unknown): coverage, "
+            "incidence, adequacy, gap closure and tier matching skipped"
+        )
+    elif not mapped:
+        notes.append(
+            "no benefit amounts in the survey: benefit_incidence, adequacy, gap_closure and "
+            "tier matching skipped"
+        )
+    elif not amounts:
+        notes.append("benefit amounts sum to zero in the sample: money-based indicators skipped")
+    return receipt, amounts
+
+
+def add_matching_columns(frame: pl.DataFrame, *, design: Design, notes: list[str]) -> pl.LazyFrame:
+    """Per-household numerators and denominators of the matching ratios (a lazy plan).
+
+    Adds __one, __beneficiary (B) and, as household money times w/d (d the design weight):
+    __benefit_money (T), __benefit_money_b (B·T), __welfare_money_b (B·n·y⁰),
+    __gap_poor_b (B·P·n·(z−y⁰)) and __gap_closed (B·P·min(T, n·(z−y⁰))).
+    """
+    unknown = frame["receives_benefit"].null_count()
+    if unknown:
+        notes.append(
+            f"receives_benefit unknown for {unknown} households: taken as benefit > 0 for them"
+        )
+    receives = pl.col("receives_benefit").fill_null(pl.col("benefit").fill_null(0.0) > 0.0)
+    beneficiary = receives.cast(pl.Float64)
+    scale = pl.col("weight").cast(pl.Float64) / pl.col(design.weight).cast(pl.Float64)
+    benefit = pl.col("benefit").fill_null(0.0).cast(pl.Float64)
+    size = pl.col("hh_size").cast(pl.Float64)
+    gap = size * (pl.col("poverty_line") - pl.col("welfare_pre")).clip(lower_bound=0.0)
+    poor_beneficiary = beneficiary * pl.col("is_poor").cast(pl.Float64)
+    return frame.lazy().with_columns(
+        pl.lit(1.0).alias("__one"),
+        beneficiary.alias("__beneficiary"),
+        (benefit * scale).alias("__benefit_money"),
+        (beneficiary * benefit * scale).alias("__benefit_money_b"),
+        (beneficiary * size * pl.col("welfare_pre") * scale).alias("__welfare_money_b"),
+        (poor_beneficiary * gap * scale).alias("__gap_poor_b"),
+        (poor_beneficiary * pl.min_horizontal(benefit, gap) * scale).alias("__gap_closed"),
+    )
+
+
+def domain_rates(
+    prepared: pl.LazyFrame, *, design: Design, groups: Sequence[str], names: Sequence[str]
+) -> pl.DataFrame:
+    """coverage, adequacy and gap_closure overall and within each group (domain estimates)."""
+    long = estimate_ratios(
+        prepared, ratios={name: DOMAIN_RATIOS[name] for name in names}, design=design, by=groups
+    )
+    return to_indicator_rows(long.rename({"statistic": "indicator"}))
+
+
+def incidence_shares(
+    prepared: pl.LazyFrame, *, design: Design, groups: Sequence[str], money: bool
+) -> pl.DataFrame:
+    """Each group's share of all beneficiaries (and of all benefits) with linearised SEs.
+
+    Requires the columns of :func:`add_matching_columns`. n_obs counts the group's households
+    that contribute to the numerator (beneficiary households; households paid).
+    """
+    bases = {"beneficiary_incidence": "__beneficiary"}
+    if money:
+        bases["benefit_incidence"] = "__benefit_money"
+    pieces = [
+        population_shares(prepared, design=design, bases=bases, group=group).with_columns(
+            pl.lit(group).alias("group_type")
+        )
+        for group in groups
+    ]
+    return to_indicator_rows(pl.concat(pieces)) if pieces else empty_indicators()
+
+
+def population_shares(
+    frame: pl.DataFrame | pl.LazyFrame,
+    *,
+    design: Design,
+    bases: Mapping[str, str],
+    group: str,
+    values: Sequence[str | None] | None = None,
+) -> pl.DataFrame:
+    """Share of each value of ``group`` in the population total Σ d·y, y each of ``bases``.
+
+    A share Σ_g d·y / Σ d·y is a ratio over the whole population, not a domain estimate: its
+    numerator is y·1[g] and its denominator y for everybody. Because the linearised variance
+    only needs PSU totals, households are first summed to PSU × group (one pass over the
+    households; memory grows with PSUs, not households); :func:`estimate_ratios` then runs on
+    the PSU-level frame with unit weights, which gives the same estimates, SEs and degrees of
+    freedom as on households. ``bases`` maps an indicator name to its column y. Returns
+    indicator, group_value, estimate, se, ci_low, ci_high, n_obs (households with y ≠ 0).
+    """
+    cells = psu_cell_totals(frame, design=design, bases=bases, group=group)
+    unit = [_STRATUM, _PSU, *([_FPC] if design.fpc else [])]
+    units = (
+        cells.group_by(unit)
+        .agg(*[pl.col(f"__dy{i}").sum().alias(f"__total{i}") for i in range(len(bases))])
+        .with_row_index("__psu_index")
+        .with_columns(
+            pl.col(_STRATUM).rank("dense").alias("__stratum_index"), pl.lit(1.0).alias("__unit")
+        )
+    )
+    cells = cells.join(units.select(*unit, "__psu_index"), on=unit, how="left")
+    wanted = (
+        cells[_CELL].unique().sort().to_list()
+        if values is None
+        else [_NULL if value is None else value for value in values]
+    )
+    codes = (
+        cells[_CELL]
+        .replace_strict({v: k for k, v in enumerate(wanted)}, default=-1, return_dtype=pl.Int64)
+        .to_numpy()
+    )
+    psu_design = Design(
+        weight="__unit",
+        strata="__stratum_index",
+        psu="__psu_index",
+        fpc=_FPC if design.fpc else None,
+        lonely_psu=design.lonely_psu,
+    )
+    pieces = []
+    for i, name in enumerate(bases):
+        totals = cell_matrix(cells, codes, f"__dy{i}", n_psu=units.height, n_cells=len(wanted))
+        counts = cells.group_by(_CELL).agg(pl.col(f"__nonzero{i}").sum().alias("n_obs"))
+        per_pass = max(1, PSU_CELLS_PER_PASS // max(units.height, 1))
+        for start in range(0, len(wanted), per_pass):
+            batch = dict(enumerate(wanted[start : start + per_pass], start))
+            wide = units.with_columns(pl.Series(f"__cell{k}", totals[:, k]) for k in batch)
+            ratios = {f"__cell{k}": (f"__cell{k}", f"__total{i}") for k in batch}
+            long = estimate_ratios(wide, ratios=ratios, design=psu_design)
+            labels = {f"__cell{k}": value for k, value in batch.items()}
+            pieces.append(
+                long.with_columns(
+                    pl.lit(name).alias("indicator"),
+                    pl.col("statistic").replace_strict(labels).alias(_CELL),
+                )
+                .drop("n_obs")  # PSUs here; households come from the counts
+                .join(counts, on=_CELL, how="left")
+            )
+    return pl.concat(pieces).select(
+        "indicator",
+        pl.when(pl.col(_CELL) != _NULL).then(pl.col(_CELL)).alias("group_value"),
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        pl.col("n_obs").fill_null(0).cast(pl.Int64),
+    )
+
+
+def cell_matrix(
+    cells: pl.DataFrame, codes: np.ndarray, column: str, *, n_psu: int, n_cells: int
+) -> np.ndarray:
+    """PSU × cell matrix of ``column`` (each PSU × cell pair occurs once in ``cells``)."""
+    matrix = np.zeros((n_psu, n_cells))
+    keep = codes >= 0
+    rows = cells["__psu_index"].to_numpy()[keep]
+    matrix[rows, codes[keep]] = cells[column].to_numpy()[keep]
+    return matrix
+
+
+def psu_cell_totals(
+    frame: pl.DataFrame | pl.LazyFrame, *, design: Design, bases: Mapping[str, str], group: str
+) -> pl.DataFrame:
+    """Per stratum × PSU (× fpc) × group value: Σ d·y (__dy{i}) and households with y ≠ 0
+    (__nonzero{i}) for the i-th base; a null group value becomes the _NULL label."""
+    psu = pl.col(design.psu) if design.psu else pl.int_range(pl.len())
+    keys = [
+        (pl.col(design.strata) if design.strata else pl.lit(0)).alias(_STRATUM),
+        psu.alias(_PSU),
+        *([pl.col(design.fpc).alias(_FPC)] if design.fpc else []),
+    ]
+    weight = pl.col(design.weight).cast(pl.Float64)
+    columns = list(bases.values())
+    lazy = frame.lazy().select(
+        *keys,
+        pl.col(group).cast(pl.String).fill_null(_NULL).alias(_CELL),
+        *[(weight * pl.col(c).cast(pl.Float64)).alias(f"__dy{i}") for i, c in enumerate(columns)],
+        *[(pl.col(c) != 0).cast(pl.Int64).alias(f"__nonzero{i}") for i, c in enumerate(columns)],
+    )
+    keys_out = [_STRATUM, _PSU, *([_FPC] if design.fpc else []), _CELL]
+    return lazy.group_by(keys_out).agg(pl.all().sum()).collect()
+
+
+def to_indicator_rows(long: pl.DataFrame) -> pl.DataFrame:
+    """estimate_ratios rows (with an ``indicator`` column) in the output shape, unit attached."""
+    return long.select(
+        "group_type",
+        "group_value",
+        "indicator",
+        pl.col("estimate").alias("value"),
+        "se",
+        "ci_low",
+        "ci_high",
+        pl.col("indicator").replace_strict(UNITS, return_dtype=pl.String).alias("unit"),
+        pl.col("n_obs").cast(pl.Int64),
+    ).cast(OUTPUT_SCHEMA)  # type: ignore[arg-type]
+
+
+def empty_indicators() -> pl.DataFrame:
+    """No rows, the output columns."""
+    return pl.DataFrame(schema=OUTPUT_SCHEMA)
+
+
+def need_tier(*, welfare: pl.Expr, line: pl.Expr) -> pl.Expr:
+    """extreme_poor (y⁰ < 0.5z), poor (< z), near_poor (< 1.5z) or non_poor."""
+    extreme, poor, near = NEED_TIER_CUTS
+    return (
+        pl.when(welfare < extreme * line)
+        .then(pl.lit("extreme_poor"))
+        .when(welfare < poor * line)
+        .then(pl.lit("poor"))
+        .when(welfare < near * line)
+        .then(pl.lit("near_poor"))
+        .otherwise(pl.lit("non_poor"))
+    )
+
+
+def benefit_band(per_capita: pl.Expr, bounds: Sequence[float]) -> pl.Expr:
+    """Band 0 when nothing is paid; band k when b_(k−1) < T/n ≤ b_k (b_0 = 0); last band open."""
+    above = [(per_capita > bound).cast(pl.Int32) for bound in sorted(set(bounds))]
+    positive = pl.lit(1, pl.Int32) + (pl.sum_horizontal(above) if above else pl.lit(0, pl.Int32))
+    return pl.when(per_capita > 0.0).then(positive).otherwise(pl.lit(0, pl.Int32))
+
+
+def band_matches(tier: pl.Expr, band: pl.Expr, *, config: AuditConfig) -> pl.Expr:
+    """True when the band is the one the need tier calls for (configured, else the default)."""
+    configured = config.programme.need_tier_bands or {}
+    rule = pl.lit(False)
+    for name in NEED_TIERS:
+        if name in configured:
+            wanted = band == configured[name]
+        else:
+            wanted = band > 0 if name in DEFAULT_BAND_IS_POSITIVE else band == 0
+        rule = pl.when(tier == name).then(wanted).otherwise(rule)
+    return rule
+
+
+def unreachable_bands(config: AuditConfig) -> list[str]:
+    """Notes for need_tier_bands entries naming a band beyond the configured bounds."""
+    last = len(set(config.programme.benefit_tier_bounds)) + 1
+    return [
+        f"programme.need_tier_bands.{tier} = {band} but the last band is {last}: "
+        f"every {tier} person counts as a mismatch"
+        for tier, band in (config.programme.need_tier_bands or {}).items()
+        if band > last or band < 0
+    ]
+
+
+def tier_matching(frame: pl.DataFrame, *, config: AuditConfig, design: Design) -> pl.DataFrame:
+    """Need tier × benefit band share matrix (tier_share) and tier_mismatch_rate, with SEs.
+
+    Requires welfare_pre, poverty_line, benefit, hh_size. Cells are labelled
+    '<need_tier>|band<k>' under group_type 'tier'; every cell of the matrix is published, each
+    a share of all persons (n_obs: households in the cell).
+    """
+    bounds = config.programme.benefit_tier_bounds
+    tier = need_tier(welfare=pl.col("welfare_pre"), line=pl.col("poverty_line"))
+    per_capita = pl.col("benefit").fill_null(0.0) / pl.col("hh_size")
+    classified = (
+        frame.lazy()
+        .with_columns(tier.alias("__tier"), benefit_band(per_capita, bounds).alias("__band"))
+        .with_columns(
+            pl.lit(1.0).alias("__one"),
+            pl.format("{}|band{}", "__tier", "__band").alias("__cell"),
+            (~band_matches(pl.col("__tier"), pl.col("__band"), config=config))
+            .cast(pl.Float64)
+            .alias("__mismatch"),
+        )
+    )
+    cells = [f"{t}|band{b}" for t in NEED_TIERS for b in range(len(set(bounds)) + 2)]
+    shares = population_shares(
+        classified, design=design, bases={"tier_share": "__one"}, group="__cell", values=cells
+    ).with_columns(pl.lit("tier").alias("group_type"))
+    mismatch = estimate_ratios(
+        classified, ratios={"tier_mismatch_rate": ("__mismatch", "__one")}, design=design
+    ).rename({"statistic": "indicator"})
+    return pl.concat([to_indicator_rows(shares), to_indicator_rows(mismatch)])
+
+
+def region_population(regions: pl.DataFrame) -> tuple[pl.Expr, str]:
+    """Population weights of regions: regions.population when complete, else survey persons."""
+    if "population" in regions.columns and regions["population"].null_count() == 0:
+        return pl.col("population").cast(pl.Float64), "regions.population"
+    return pl.col("__survey_persons"), "the survey's person weights"
+
+
+def regional_standards(
+    regions: pl.DataFrame | None, frame: pl.DataFrame, *, config: AuditConfig
+) -> tuple[pl.DataFrame, list[str]]:
+    """Per-region cost coefficients and benefit standards, and the CV of real standards.
+
+    regional_coefficient = price_index (else the region's line ÷ the national line);
+    needs_based_standard = national floor × coefficient; standard_gap = (benefit_standard −
+    needs_based) ÷ needs_based; real_standard = benefit_standard ÷ coefficient; real_standard_cv
+    = population-weighted SD ÷ mean of real_standard across regions.
+    """
+    if regions is None:
+        return empty_indicators(), ["no regions file: regional standards skipped"]
+    notes: list[str] = []
+    persons = frame.group_by(pl.col("region").cast(pl.String)).agg(
+        pl.col("person_weight").sum().alias("__survey_persons")
+    )
+    table = regions.with_columns(pl.col("region").cast(pl.String)).join(
+        persons, on="region", how="left"
+    )
+    population, population_source = region_population(regions)
+    table = table.with_columns(population.alias("__population"))
+    coefficient = regional_coefficient(table, config=config, notes=notes)
+    if coefficient is None:
+        return empty_indicators(), notes
+    table = table.with_columns(coefficient.alias("regional_coefficient"))
+    values = {"regional_coefficient": (pl.col("regional_coefficient"), RATIO)}
+    floor = config.programme.national_floor or config.poverty_line.national_line
+    if floor is None:
+        notes.append(
+            "no programme.national_floor nor poverty_line.national_line: "
+            "needs_based_standard and standard_gap skipped"
+        )
+    else:
+        values["needs_based_standard"] = (floor * pl.col("regional_coefficient"), PER_PERSON_YEAR)
+    if "benefit_standard" in table.columns:
+        standard = pl.col("benefit_standard").cast(pl.Float64)
+        values["benefit_standard"] = (standard, PER_PERSON_YEAR)
+        values["real_standard"] = (standard / pl.col("regional_coefficient"), PER_PERSON_YEAR)
+        if floor is not None:
+            needs = floor * pl.col("regional_coefficient")
+            values["standard_gap"] = ((standard - needs) / needs, RATIO)
+    else:
+        notes.append("regions file has no benefit_standard: standard comparisons skipped")
+    computed = table.with_columns([expr.alias(name) for name, (expr, _) in values.items()])
+    rows = region_rows(computed, units={name: unit for name, (_, unit) in values.items()})
+    if "real_standard" in values:
+        cv = real_standard_cv(computed, notes=notes, population_source=population_source)
+        rows = pl.concat([rows, cv])
+    return rows, notes
+
+
+def regional_coefficient(
+    table: pl.DataFrame, *, config: AuditConfig, notes: list[str]
+) -> pl.Expr | None:
+    """price_index, else poverty_line ÷ the national line; None (with a note) if neither."""
+    candidates = []
+    if "price_index" in table.columns:
+        candidates.append(pl.col("price_index").cast(pl.Float64))
+    if "poverty_line" in table.columns:
+        national = config.poverty_line.national_line
+        if national is None:
+            lines = table.filter(
+                pl.col("poverty_line").is_not_null() & (pl.col("__population") > 0)
+            )
+            weighted = float((lines["poverty_line"] * lines["__population"]).sum())
+            national = weighted / float(lines["__population"].sum())
+            notes.append(
+                "no poverty_line.national_line: regional lines divided by their "
+                f"population-weighted mean ({national:.6g}) where price_index is missing"
+            )
+        candidates.append(pl.col("poverty_line").cast(pl.Float64) / national)
+    if not candidates:
+        notes.append("regions file has neither price_index nor poverty_line: standards skipped")
+        return None
+    return pl.coalesce(candidates)
+
+
+def region_rows(table: pl.DataFrame, *, units: dict[str, str]) -> pl.DataFrame:
+    """One row per region × indicator (non-null values only); se, ci, n_obs null."""
+    long = table.select(
+        pl.col("region").alias("group_value"), *[pl.col(name) for name in units]
+    ).unpivot(index="group_value", variable_name="indicator", value_name="value")
+    return (
+        long.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
+        .with_columns(
+            pl.lit("region").alias("group_type"),
+            pl.col("indicator").replace_strict(units, return_dtype=pl.String).alias("unit"),
+            *[pl.lit(None, pl.Float64).alias(c) for c in ("se", "ci_low", "ci_high")],
+            pl.lit(None, pl.Int64).alias("n_obs"),
+        )
+        .sort("indicator", "group_value")
+        .select(list(OUTPUT_SCHEMA))
+        .cast(OUTPUT_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
+def real_standard_cv(
+    table: pl.DataFrame, *, notes: list[str], population_source: str
+) -> pl.DataFrame:
+    """Population-weighted coefficient of variation of real_standard across regions."""
+    used = table.filter(
+        pl.col("real_standard").is_not_null()
+        & pl.col("real_standard").is_finite()
+        & (pl.col("__population").fill_null(0.0) > 0.0)
+    )
+    value = weighted_cv(used["real_standard"], used["__population"]) if used.height else None
+    notes.append(f"real_standard_cv over {used.height} regions, weighted by {population_source}")
+    return pl.DataFrame(
+        {
+            "group_type": ["all"],
+            "group_value": ["all"],
+            "indicator": ["real_standard_cv"],
+            "value": [value],
+            "se": [None],
+            "ci_low": [None],
+            "ci_high": [None],
+            "unit": [RATIO],
+            "n_obs": [None],
+        },
+        schema=OUTPUT_SCHEMA,
+    )
+
+
+def weighted_cv(values: pl.Series, weights: pl.Series) -> float | None:
+    """sqrt(Σp·(x − x̄)² / Σp) ÷ x̄ with x̄ = Σp·x / Σp; None when x̄ is 0."""
+    total = float(weights.sum())
+    mean = float((values * weights).sum()) / total
+    if mean == 0.0:
+        return None
+    variance = float((weights * (values - mean) ** 2).sum()) / total
+    return variance**0.5 / mean
