@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.alerts import raise_alerts
 from flows.ingest import FileSummary, ingest_inputs
 from flows.pmt import identify_demand, pseudonym_key
+from flows.report import publish_report
 from flows.resources import measure_fiscal, measure_matching
 from flows.run import RunContext, discard_staging, finish_run, start_run
 from flows.targeting import measure_programme_targeting
@@ -80,11 +81,13 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
             finish_run(run, status="failed", error=f"{type(error).__name__}: {error}")
             raise
         finish_run(run, status="succeeded")
+    report = publish_report(published, run.run_id, run.output_dir)
     logger.info("Audit %s published to %s", run.run_id, published)
     return {
         "run_id": run.run_id,
         "warehouse": str(published),
         "output_dir": str(run.output_dir),
+        "report": report,
         "households": households,
         "files": summary_rows(files),
         "headline": headline_rows(programme),

@@ -49,6 +49,14 @@ def known_errors() -> tuple[type[BaseException], ...]:
     return (ConfigError, IngestError, WarehouseError, FileNotFoundError, PermissionError, OSError)
 
 
+def keep_results_with_outputs(config_path: Path) -> None:
+    """Prefect's persisted task results (the model cache) go to the audit's output folder."""
+    from transforms.config import load_config
+
+    directory = load_config(config_path, check_files=False).output.directory / "prefect-results"
+    os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(directory))
+
+
 def fail(error: BaseException, *, debug: bool) -> None:
     """Print a short message (or the traceback with --debug) and exit non-zero."""
     if debug:
@@ -78,6 +86,7 @@ def print_summary(result: dict[str, Any]) -> None:
     for alert in result.get("alerts", []):
         console.print(f"[bold yellow]alert:[/] {alert['message']}", highlight=False)
     console.print(f"Published to [bold]{result['warehouse']}[/]")
+    console.print(f"Report: [bold]{result['report']}[/]")
 
 
 def models_table(rows: list[dict[str, Any]]) -> Table:
@@ -152,6 +161,7 @@ def run(
         from transforms.config import load_config
 
         load_config(config)  # fail fast with a readable message before Prefect starts
+        keep_results_with_outputs(config)
         with console.status("Running the audit (Prefect flow)…"):
             result = audit(str(config), str(warehouse) if warehouse else None)
     except known_errors() as error:
@@ -255,6 +265,37 @@ def generate(
     console.print(table)
 
 
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Option("--run-id", help="The run to report on (see `runs`).")],
+    config: ConfigOption = SAMPLE_CONFIG,
+    warehouse: Annotated[
+        Path | None, typer.Option("--warehouse", "-w", help="Published DuckDB file.")
+    ] = None,
+    debug: DebugOption = False,
+) -> None:
+    """Regenerate a run's HTML report and Excel standard tables from the warehouse.
+
+    Example: welfare-audit report --run-id 20261127T160901Z-ff2375
+    """
+    try:
+        from flows.report import write_report
+        from transforms.config import load_config
+
+        settings = load_config(config, check_files=False)
+        path = warehouse or settings.output.warehouse
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no warehouse yet (run `welfare-audit run` first)")
+        html, workbook = write_report(path, run_id, settings.output.directory / "runs" / run_id)
+    except known_errors() as error:
+        fail(error, debug=debug)
+        return
+    except LookupError as error:  # an unknown run id
+        fail(error, debug=debug)
+        return
+    console.print(f"Report: [bold]{html}[/]\nStandard tables: [bold]{workbook}[/]")
+
+
 WarehouseOption = Annotated[
     Path | None,
     typer.Option("--warehouse", "-w", help="Published DuckDB file (default: the config's)."),
@@ -328,6 +369,7 @@ def serve(
         from transforms.config import load_config
 
         load_config(config)
+        keep_results_with_outputs(config)
         parameters = {
             "config_path": str(config.resolve()),
             "warehouse": str(warehouse.resolve()) if warehouse else None,

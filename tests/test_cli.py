@@ -55,7 +55,9 @@ median_share = 0.6
 directory = "out"
 """
     )
-    result = runner.invoke(app, ["validate", "--config", str(tmp_path / "audit.toml")])
+    result = runner.invoke(
+        app, ["validate", "--config", str(tmp_path / "audit.toml")], env={"COLUMNS": "250"}
+    )
     text = " ".join(result.output.split())
     assert result.exit_code == 1  # 2 of 6 rows quarantined: above the 5 % ceiling
     assert "must be >= 1" in text

@@ -1,0 +1,42 @@
+"""Report task: the run's HTML report, standard tables for Excel, and Prefect artifacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from transforms.excel import write_standard_tables
+from transforms.report import load_report_data, render_report, summary_markdown
+from transforms.warehouse import connect
+
+
+def write_report(warehouse: Path, run_id: str, directory: Path) -> tuple[Path, Path]:
+    """Render report.html and standard_tables.xlsx for one run of a published warehouse."""
+    with connect(warehouse, read_only=True) as con:
+        data = load_report_data(con, run_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    html = directory / "report.html"
+    html.write_text(render_report(data), encoding="utf-8")
+    workbook = directory / "standard_tables.xlsx"
+    write_standard_tables(data, workbook)
+    return html, workbook
+
+
+@task(name="report", cache_policy=NO_CACHE)
+def publish_report(warehouse: Path, run_id: str, directory: Path) -> str:
+    """Write the report beside the run's outputs and attach a summary to the flow run."""
+    html, workbook = write_report(warehouse, run_id, directory)
+    with connect(warehouse, read_only=True) as con:
+        data = load_report_data(con, run_id)
+    create_markdown_artifact(
+        key="audit-summary", markdown=summary_markdown(data, report_path=str(html))
+    )
+    national = data.targeting_errors.filter(pl.col("group_type") == "all")
+    columns = ["method", "decision_rule", "coverage", "exclusion_error", "inclusion_error"]
+    create_table_artifact(key="targeting-headline", table=national.select(columns).to_dicts())
+    get_run_logger().info("Report: %s; standard tables: %s", html, workbook)
+    return str(html)

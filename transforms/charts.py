@@ -1,0 +1,515 @@
+"""Report charts as inline SVG (matplotlib, text kept as text, no pyplot global state).
+
+Each function takes small, already-filtered polars frames and returns one ``<svg>`` element
+ready to embed in HTML: no XML prolog, no external references, ids prefixed with the chart
+id so several charts can share a page. Rates are fractions in [0, 1]; axes show percentages.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import matplotlib
+import numpy as np
+import polars as pl
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.typing import RcKeyType
+
+EXCLUSION_COLOUR = "#1f4e79"
+INCLUSION_COLOUR = "#c55a11"
+NEUTRAL_COLOUR = "#7f7f7f"
+THRESHOLD_COLOUR = "#b00020"
+SERIES_COLOURS = ("#1f4e79", "#c55a11", "#2e7d32", "#6a3d9a", "#8c6d1f", "#00838f", "#ad1457")
+STYLE: dict[RcKeyType, Any] = {
+    "svg.fonttype": "none",  # text stays text: searchable, escaped, crisp at any zoom
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "Liberation Sans"],
+    "font.size": 9.5,
+    "axes.titlesize": 10.5,
+    "axes.titleweight": "bold",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.edgecolor": "#555555",
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.color": "#e3e3e3",
+    "grid.linewidth": 0.8,
+    "legend.frameon": False,
+    "errorbar.capsize": 2.5,
+}
+SUPPRESSED_LABEL = "suppressed (n < threshold)"
+
+
+@contextmanager
+def chart_style(chart_id: str) -> Iterator[None]:
+    """The house chart style, with SVG ids salted by the chart id (deterministic output)."""
+    salted: dict[RcKeyType, Any] = {"svg.hashsalt": chart_id, "svg.id": "chart"}
+    with matplotlib.rc_context({**STYLE, **salted}):
+        yield
+
+
+def plain_label(text: object) -> str:
+    """A data value as literal matplotlib text: ``$`` would otherwise start mathtext."""
+    return str(text).replace("$", r"\$")
+
+
+def figure_svg(fig: Figure, chart_id: str) -> str:
+    """Serialise a figure to an inline ``<svg>`` element with ids unique to this chart."""
+    buffer = io.StringIO()
+    metadata = {"Date": None, "Creator": None, "Format": None, "Type": None}
+    fig.savefig(buffer, format="svg", metadata=metadata, bbox_inches="tight", pad_inches=0.08)
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]  # drop the XML declaration and DOCTYPE
+    svg = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg, count=2)
+    svg = re.sub(r"<defs>\s*<style[^>]*>.*?</style>\s*</defs>", "", svg, count=1, flags=re.S)
+
+    def prefix_ids(tag: re.Match[str]) -> str:  # inside tags only, never in label text
+        text = re.sub(r'\bid="([^"]+)"', rf'id="{chart_id}-\1"', tag.group(0))
+        text = text.replace('xlink:href="#', f'xlink:href="#{chart_id}-')
+        return text.replace("url(#", f"url(#{chart_id}-")
+
+    svg = re.sub(r"<[^>]+>", prefix_ids, svg)
+    width = re.search(r'<svg[^>]*?\swidth="([\d.]+)pt"', svg)
+    max_width = f"max-width:{width.group(1)}pt;" if width else ""
+    svg = re.sub(
+        r'<svg([^>]*?)\swidth="[^"]*"\s+height="[^"]*"',
+        rf'<svg\1 role="img" style="width:100%;height:auto;{max_width}"',
+        svg,
+        count=1,
+    )
+    return svg.strip()
+
+
+def largest(values: pl.Series) -> float:
+    """The largest non-null value of a numeric series (0 when there is none)."""
+    present = values.drop_nulls().cast(pl.Float64).to_numpy()
+    return float(present.max()) if present.size else 0.0
+
+
+def percent_axis(ax: Axes, axis: str = "y") -> None:
+    """Show a fraction axis as percentages."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+
+
+def ci_errors(
+    values: Sequence[float | None], lows: Sequence[float | None], highs: Sequence[float | None]
+) -> np.ndarray:
+    """Asymmetric error-bar lengths (2 x n) from CI bounds; missing bounds give no bar."""
+    value = np.array([np.nan if v is None else v for v in values], dtype=float)
+    low = np.array([np.nan if v is None else v for v in lows], dtype=float)
+    high = np.array([np.nan if v is None else v for v in highs], dtype=float)
+    return np.nan_to_num(np.vstack([value - low, high - value]), nan=0.0).clip(min=0.0)
+
+
+def errors_by_region(regions: pl.DataFrame, *, national: dict[str, Any] | None) -> str:
+    """Exclusion and inclusion error of the programme by region, with 95 % CI bars.
+
+    ``regions`` has group_value, exclusion_error(_ci_low/_ci_high), inclusion_error(...) and
+    suppressed; ``national`` (optional) the whole-population row for reference lines.
+    """
+    ordered = regions.sort(
+        [pl.col("suppressed").fill_null(False), pl.col("exclusion_error")],
+        descending=[False, True],
+        nulls_last=True,
+    )
+    rows = ordered.to_dicts()
+    n = len(rows)
+    with chart_style("errors-by-region"):
+        fig = Figure(figsize=(7.6, 1.3 + 0.36 * n))
+        ax = fig.add_subplot()
+        y = np.arange(n)
+        height = 0.38
+        for offset, rate, colour, label in (
+            (-height / 2, "exclusion_error", EXCLUSION_COLOUR, "exclusion error (poor missed)"),
+            (height / 2, "inclusion_error", INCLUSION_COLOUR, "inclusion error (non-poor reached)"),
+        ):
+            values = [r[rate] for r in rows]
+            errors = ci_errors(
+                values, [r[f"{rate}_ci_low"] for r in rows], [r[f"{rate}_ci_high"] for r in rows]
+            )
+            bars = np.array([np.nan if v is None else v for v in values], dtype=float)
+            ax.barh(
+                y + offset,
+                np.nan_to_num(bars),
+                height=height,
+                color=colour,
+                label=label,
+                xerr=errors,
+                ecolor="#333333",
+                error_kw={"elinewidth": 0.8},
+            )
+            if national and national.get(rate) is not None:
+                ax.axvline(national[rate], color=colour, linestyle="--", linewidth=1.0, alpha=0.8)
+        for index, row in enumerate(rows):
+            if row.get("suppressed"):
+                ax.text(
+                    0.01, index, SUPPRESSED_LABEL, va="center", fontsize=8.5, color=NEUTRAL_COLOUR
+                )
+        ax.set_yticks(y, [plain_label(r["group_value"]) for r in rows])
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        percent_axis(ax, "x")
+        ax.grid(axis="y", visible=False)
+        ax.set_xlabel("share (bars: 95 % CI; dashed lines: national rate)")
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+        return figure_svg(fig, "errors-by-region")
+
+
+def quintile_order(values: Sequence[str]) -> list[str]:
+    """Quintile labels in numeric order ('1' .. '5'; other labels after, alphabetically)."""
+
+    def key(value: str) -> tuple[int, float, str]:
+        digits = re.sub(r"\D", "", value)
+        return (0, float(digits), value) if digits else (1, 0.0, value)
+
+    return sorted(values, key=key)
+
+
+def coverage_by_quintile(matching: pl.DataFrame) -> str:
+    """Coverage and benefit incidence by pre-transfer welfare quintile, with 95 % CI bars.
+
+    ``matching`` holds matching_indicators rows of group_type 'quintile' and indicators
+    'coverage' and/or 'benefit_incidence' (value, ci_low, ci_high, suppressed).
+    """
+    quintiles = quintile_order(matching["group_value"].unique().to_list())
+    series = [
+        (name, label, colour)
+        for name, label, colour in (
+            ("coverage", "coverage (share of the quintile reached)", EXCLUSION_COLOUR),
+            ("benefit_incidence", "benefit incidence (share of all benefits)", INCLUSION_COLOUR),
+        )
+        if name in set(matching["indicator"])
+    ]
+    with chart_style("coverage-by-quintile"):
+        fig = Figure(figsize=(7.6, 3.6))
+        ax = fig.add_subplot()
+        x = np.arange(len(quintiles))
+        width = 0.8 / len(series)
+        for index, (name, label, colour) in enumerate(series):
+            by_group = {
+                r["group_value"]: r for r in matching.filter(pl.col("indicator") == name).to_dicts()
+            }
+            rows = [by_group.get(q, {}) for q in quintiles]
+            values = [r.get("value") for r in rows]
+            errors = ci_errors(
+                values, [r.get("ci_low") for r in rows], [r.get("ci_high") for r in rows]
+            )
+            offset = (index - (len(series) - 1) / 2) * width
+            heights = np.nan_to_num(
+                np.array([np.nan if v is None else v for v in values], dtype=float)
+            )
+            ax.bar(
+                x + offset,
+                heights,
+                width=width * 0.95,
+                color=colour,
+                label=label,
+                yerr=errors,
+                ecolor="#333333",
+                error_kw={"elinewidth": 0.8},
+            )
+            for q_index, row in enumerate(rows):
+                if row.get("suppressed") or (row and row.get("value") is None):
+                    ax.text(
+                        x[q_index] + offset,
+                        0.01,
+                        "suppressed",
+                        rotation=90,
+                        ha="center",
+                        va="bottom",
+                        fontsize=8,
+                        color=NEUTRAL_COLOUR,
+                    )
+        if any(name == "benefit_incidence" for name, _, _ in series):
+            ax.axhline(1 / max(len(quintiles), 1), color=NEUTRAL_COLOUR, linestyle=":", linewidth=1)
+            ax.annotate(
+                "equal share",
+                xy=(len(quintiles) - 0.5, 1 / max(len(quintiles), 1)),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="right",
+                fontsize=8,
+                color=NEUTRAL_COLOUR,
+            )
+        labels = [f"Q{plain_label(q)}" if q.isdigit() else plain_label(q) for q in quintiles]
+        if labels and quintiles[0].isdigit():
+            labels[0] += "\n(poorest)"
+            labels[-1] += "\n(richest)"
+        ax.set_xticks(x, labels)
+        ax.set_ylim(bottom=0)
+        percent_axis(ax)
+        ax.grid(axis="x", visible=False)
+        ax.set_xlabel("quintile of pre-transfer welfare per person")
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+        return figure_svg(fig, "coverage-by-quintile")
+
+
+def method_label(method: str) -> str:
+    """'pmt:ols' -> 'PMT ols'; 'program' -> 'programme (actual)'."""
+    if method == "program":
+        return "programme (actual)"
+    return f"PMT {method.removeprefix('pmt:')}" if method.startswith("pmt:") else method
+
+
+def targeting_curves(curves: pl.DataFrame) -> str:
+    """Exclusion error against coverage and the ROC curve, one line per model.
+
+    ``curves`` holds targeting_curves rows; the programme (method 'program') is one point.
+    """
+    models = sorted(m for m in curves["method"].unique().to_list() if m != "program")
+    programme = curves.filter(pl.col("method") == "program").to_dicts()
+    with chart_style("targeting-curves"):
+        fig = Figure(figsize=(8.6, 3.9))
+        left, right = fig.subplots(1, 2)
+        for index, method in enumerate(models):
+            line = curves.filter(pl.col("method") == method).sort("coverage")
+            colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+            left.plot(
+                line["coverage"],
+                line["exclusion_error"],
+                color=colour,
+                linewidth=1.4,
+                label=plain_label(method_label(method)),
+            )
+            roc = line.sort("false_positive_rate")
+            right.plot(
+                roc["false_positive_rate"], roc["true_positive_rate"], color=colour, linewidth=1.4
+            )
+        for point in programme:
+            left.plot(
+                [point["coverage"]],
+                [point["exclusion_error"]],
+                marker="D",
+                markersize=7,
+                color="black",
+                linestyle="none",
+                label="programme (actual)",
+            )
+            left.annotate(
+                "programme",
+                xy=(point["coverage"], point["exclusion_error"]),
+                xytext=(7, 4),
+                textcoords="offset points",
+                fontsize=8.5,
+            )
+            if point.get("false_positive_rate") is not None:
+                right.plot(
+                    [point["false_positive_rate"]],
+                    [point["true_positive_rate"]],
+                    marker="D",
+                    markersize=7,
+                    color="black",
+                    linestyle="none",
+                )
+                right.annotate(
+                    "programme",
+                    xy=(point["false_positive_rate"], point["true_positive_rate"]),
+                    xytext=(7, -10),
+                    textcoords="offset points",
+                    fontsize=8.5,
+                )
+        right.plot([0, 1], [0, 1], color=NEUTRAL_COLOUR, linestyle=":", linewidth=1)
+        left.set_title("Exclusion error by coverage")
+        left.set_xlabel("coverage (share of population selected)")
+        left.set_ylabel("exclusion error (share of poor missed)")
+        right.set_title("ROC (out of sample)")
+        right.set_xlabel("share of non-poor selected")
+        right.set_ylabel("share of poor selected")
+        for ax in (left, right):
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+            percent_axis(ax, "x")
+            percent_axis(ax, "y")
+        handles, labels = left.get_legend_handles_labels()
+        fig.legend(
+            handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(labels), 5)
+        )
+        fig.tight_layout()
+        return figure_svg(fig, "targeting-curves")
+
+
+def money_formatter(scale: float) -> FuncFormatter:
+    """Tick labels for money divided by ``scale``, with thousands separators."""
+    return FuncFormatter(
+        lambda value, _pos: f"{value / scale:,.0f}" if scale > 1 else f"{value:,.0f}"
+    )
+
+
+def money_scale(maximum: float) -> tuple[float, str]:
+    """A readable scale for a money axis: (divisor, suffix for the axis label)."""
+    for divisor, suffix in ((1e9, "billions"), (1e6, "millions"), (1e3, "thousands")):
+        if maximum >= 10 * divisor:
+            return divisor, suffix
+    return 1.0, ""
+
+
+def regional_standards(standards: pl.DataFrame) -> str:
+    """Each region's benefit standard against its needs-based standard, gap as a label.
+
+    ``standards`` holds matching_indicators rows of group_type 'region' with indicators
+    'benefit_standard', 'needs_based_standard' and optionally 'standard_gap'.
+    """
+    wide = {(r["group_value"], r["indicator"]): r for r in standards.to_dicts()}
+    regions = sorted({r for r, _ in wide})
+    gap = {r: (wide.get((r, "standard_gap")) or {}).get("value") for r in regions}
+    regions.sort(key=lambda r: (gap[r] is None, gap[r] if gap[r] is not None else 0.0, r))
+    unit = next(
+        (
+            r.get("unit")
+            for r in standards.to_dicts()
+            if r["indicator"] == "benefit_standard" and r.get("unit")
+        ),
+        "",
+    )
+    n = len(regions)
+    with chart_style("regional-standards"):
+        fig = Figure(figsize=(7.6, 1.3 + 0.36 * n))
+        ax = fig.add_subplot()
+        y = np.arange(n)
+        height = 0.38
+        maximum = 0.0
+        for offset, name, colour, label in (
+            (
+                -height / 2,
+                "benefit_standard",
+                EXCLUSION_COLOUR,
+                "benefit standard (guaranteed minimum)",
+            ),
+            (
+                height / 2,
+                "needs_based_standard",
+                NEUTRAL_COLOUR,
+                "needs-based standard (floor × cost of living)",
+            ),
+        ):
+            values = [(wide.get((r, name)) or {}).get("value") for r in regions]
+            bars = np.nan_to_num(
+                np.array([np.nan if v is None else v for v in values], dtype=float)
+            )
+            maximum = max(maximum, float(bars.max()) if n else 0.0)
+            ax.barh(y + offset, bars, height=height, color=colour, label=label)
+        for index, region in enumerate(regions):
+            value = gap[region]
+            text = "gap suppressed" if value is None else f"{value * 100:+.1f} %"
+            ax.annotate(
+                text,
+                xy=(1.0, index),
+                xycoords=("axes fraction", "data"),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8.5,
+                color=THRESHOLD_COLOUR if value is not None and value < 0 else "#333333",
+            )
+        scale, suffix = money_scale(maximum)
+        ax.xaxis.set_major_formatter(money_formatter(scale))
+        ax.set_yticks(y, [plain_label(r) for r in regions])
+        ax.invert_yaxis()
+        ax.grid(axis="y", visible=False)
+        unit_text = plain_label(unit) if unit else "currency"
+        ax.set_xlabel(
+            f"standard ({unit_text}{', ' + suffix if suffix else ''}); labels: standard gap"
+        )
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+        return figure_svg(fig, "regional-standards")
+
+
+def fiscal_projection(
+    fiscal: pl.DataFrame,
+    *,
+    threshold: float | None,
+    crossings: dict[str, int | None] | None = None,
+) -> str:
+    """Projected programme cost and its share of GDP by year, one line per scenario.
+
+    ``fiscal`` holds fiscal_indicators rows of indicators 'projected_cost' and/or
+    'cost_share_gdp'; ``threshold`` is the sustainability threshold (share of GDP) or None;
+    ``crossings`` the first year each scenario's share exceeds it (ringed in red).
+    """
+    panels = [
+        name for name in ("projected_cost", "cost_share_gdp") if name in set(fiscal["indicator"])
+    ]
+    scenarios = sorted(fiscal["scenario"].unique().to_list())
+    with chart_style("fiscal-projection"):
+        fig = Figure(figsize=(8.6 if len(panels) == 2 else 5.2, 3.6))
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        for ax, name in zip(axes, panels, strict=True):
+            rows = fiscal.filter(pl.col("indicator") == name)
+            for index, scenario in enumerate(scenarios):
+                line = rows.filter(pl.col("scenario") == scenario).sort("year")
+                if line.height == 0:
+                    continue
+                ax.plot(
+                    line["year"],
+                    line["value"],
+                    color=SERIES_COLOURS[index % len(SERIES_COLOURS)],
+                    linewidth=1.6,
+                    marker="o" if line.height < 12 else None,
+                    markersize=3,
+                    label=plain_label(scenario),
+                )
+            if name == "projected_cost":
+                unit = (
+                    next((u for u in rows["unit"].to_list() if u), "currency/year")
+                    if "unit" in rows.columns
+                    else "currency/year"
+                )
+                scale, suffix = money_scale(largest(rows["value"]))
+                ax.yaxis.set_major_formatter(money_formatter(scale))
+                ax.set_title("Projected programme cost")
+                ax.set_ylim(bottom=0)
+                ax.set_ylabel(f"{plain_label(unit)}{', ' + suffix if suffix else ''}")
+            else:
+                percent_axis(ax)
+                ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=2))
+                ax.set_title("Programme cost, share of GDP")
+                if threshold is not None:
+                    ax.axhline(threshold, color=THRESHOLD_COLOUR, linestyle="--", linewidth=1.2)
+                    ax.annotate(
+                        f"sustainability threshold {threshold * 100:.2f} %",
+                        xy=(0.01, threshold),
+                        xycoords=("axes fraction", "data"),
+                        xytext=(0, 3),
+                        textcoords="offset points",
+                        fontsize=8,
+                        color=THRESHOLD_COLOUR,
+                    )
+                    top = max(largest(rows["value"]), threshold)
+                    ax.set_ylim(0, top * 1.15)
+                else:
+                    ax.set_ylim(bottom=0)
+                for scenario, year in (crossings or {}).items():
+                    if year is None:
+                        continue
+                    point = rows.filter((pl.col("scenario") == scenario) & (pl.col("year") == year))
+                    if point.height:
+                        ax.plot(
+                            [year],
+                            [point["value"][0]],
+                            marker="o",
+                            markersize=9,
+                            markerfacecolor="none",
+                            markeredgecolor=THRESHOLD_COLOUR,
+                            markeredgewidth=1.4,
+                        )
+            ax.set_xlabel("year")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        handles, labels = axes[0].get_legend_handles_labels()
+        if len(labels) > 1:
+            fig.legend(
+                handles,
+                labels,
+                loc="lower center",
+                bbox_to_anchor=(0.5, 1.0),
+                ncol=min(len(labels), 5),
+                title="scenario",
+            )
+        fig.tight_layout()
+        return figure_svg(fig, "fiscal-projection")
