@@ -73,7 +73,7 @@ def published(warehouse: Path) -> dict[str, pl.DataFrame]:
 @pytest.fixture(scope="module")
 def survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("repro")
-    write_synthetic_survey(out, households=2000, seed=12, file_format="parquet")
+    write_synthetic_survey(out, households=1500, seed=12, file_format="parquet")
     config = out / "audit.toml"
     text = config.read_text().replace(
         'enabled = ["ols", "logit", "hgb", "rf"]', 'enabled = ["logit", "rf"]'
@@ -83,30 +83,41 @@ def survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_two_runs_publish_identical_numbers_and_artifacts(survey: Path, tmp_path: Path) -> None:
-    run_fresh(survey / "audit.toml", tmp_path / "first.duckdb")
-    run_fresh(survey / "audit.toml", tmp_path / "second.duckdb")
-    first, second = published(tmp_path / "first.duckdb"), published(tmp_path / "second.duckdb")
-    assert first.keys() == second.keys()
-    for name in first:
-        assert first[name].equals(second[name]), f"audit.{name} differs between identical runs"
-    assert (
-        first["model_metrics"]["artifact_sha256"].n_unique() == 2
-    )  # two models, same hashes twice
-    assert first["household_scores"].height == 2000 * 2
-
-
-def test_a_different_seed_changes_only_what_depends_on_it(survey: Path, tmp_path: Path) -> None:
-    other = tmp_path / "other-seed"
+@pytest.fixture(scope="module")
+def runs(survey: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two runs with the same seed and one with another seed, each in a fresh process."""
+    out = tmp_path_factory.mktemp("repro-runs")
+    other = out / "other-seed"
     other.mkdir()
     for item in survey.iterdir():
         if item.is_file():
             (other / item.name).write_bytes(item.read_bytes())
     config = other / "audit.toml"
     config.write_text(config.read_text().replace("seed = 12", "seed = 13", 1))
-    run_fresh(survey / "audit.toml", tmp_path / "a.duckdb")
-    run_fresh(config, tmp_path / "b.duckdb")
-    a, b = published(tmp_path / "a.duckdb"), published(tmp_path / "b.duckdb")
+    warehouses = {
+        "first": out / "first.duckdb",
+        "second": out / "second.duckdb",
+        "other": out / "other.duckdb",
+    }
+    run_fresh(survey / "audit.toml", warehouses["first"])
+    run_fresh(survey / "audit.toml", warehouses["second"])
+    run_fresh(config, warehouses["other"])
+    return warehouses
+
+
+def test_two_runs_publish_identical_numbers_and_artifacts(runs: dict[str, Path]) -> None:
+    first, second = published(runs["first"]), published(runs["second"])
+    assert first.keys() == second.keys()
+    for name in first:
+        assert first[name].equals(second[name]), f"audit.{name} differs between identical runs"
+    assert (
+        first["model_metrics"]["artifact_sha256"].n_unique() == 2
+    )  # two models, same hashes twice
+    assert first["household_scores"].height == 1500 * 2
+
+
+def test_a_different_seed_changes_only_what_depends_on_it(runs: dict[str, Path]) -> None:
+    a, b = published(runs["first"]), published(runs["other"])
     programme = pl.col("method") == "program"
     assert a["targeting_errors"].filter(programme).equals(b["targeting_errors"].filter(programme))
     assert a["matching_indicators"].equals(b["matching_indicators"])
@@ -118,14 +129,12 @@ def test_a_different_seed_changes_only_what_depends_on_it(survey: Path, tmp_path
     )
 
 
-def test_no_raw_identifier_in_any_published_column(survey: Path, tmp_path: Path) -> None:
-    warehouse = tmp_path / "scan.duckdb"
-    run_fresh(survey / "audit.toml", warehouse)
+def test_no_raw_identifier_in_any_published_column(survey: Path, runs: dict[str, Path]) -> None:
     households = pl.read_parquet(survey / "households.parquet")["HHID"].cast(pl.String)
     members = pl.read_parquet(survey / "members.parquet")
     person_keys = (members["HHID"] + members["PID"]).cast(pl.String)
     identifiers = set(households) | set(person_keys)
-    with connect(warehouse, read_only=True) as con:
+    with connect(runs["first"], read_only=True) as con:
         columns = con.sql(
             "SELECT table_name, column_name FROM duckdb_columns() "
             "WHERE schema_name = 'audit' AND data_type = 'VARCHAR'"

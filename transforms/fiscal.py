@@ -439,7 +439,7 @@ def broad_age_population(projection: pl.DataFrame, notes: list[str]) -> pl.DataF
         notes.append("some age bands straddle 15 or 65: split evenly by single year of age")
     return (
         projection.with_columns(pl.col("age_group").cast(pl.String))
-        .join(shares, on="age_group", how="left")
+        .join(shares, on="age_group", how="left", maintain_order="left")
         .group_by("year")
         .agg([(pl.col("population").cast(pl.Float64) * pl.col(g)).sum().alias(g) for g in groups])
         .sort("year")

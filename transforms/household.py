@@ -69,7 +69,7 @@ def member_features(members: pl.LazyFrame) -> pl.LazyFrame:
 
 def attach_member_features(households: pl.LazyFrame, features: pl.LazyFrame) -> pl.LazyFrame:
     """Left-join member aggregates; adds has_elderly, has_disabled and hh_size_matches_members."""
-    joined = households.join(features, on="hh_id", how="left")
+    joined = households.join(features, on="hh_id", how="left", maintain_order="left")
     return joined.with_columns(
         (pl.col("n_elderly").fill_null(0) > 0).alias("has_elderly"),
         (pl.col("n_disabled").fill_null(0) > 0).alias("has_disabled"),
@@ -180,7 +180,7 @@ def add_poverty_line(
                 else pl.col("price_index") * line.national_line
             ).alias("poverty_line"),
         )
-        frame = households.join(lines, on="region", how="left")
+        frame = households.join(lines, on="region", how="left", maintain_order="left")
     else:
         if line.method == "relative_percentile":
             assert line.percentile is not None
@@ -225,4 +225,6 @@ def prepare_households(
         frame, definition=config.welfare, benefit_period=config.programme.benefit_period
     )
     analysis = add_poverty_line(frame.collect(), regions, config.poverty_line)
-    return add_quintiles(analysis)
+    analysis = add_quintiles(analysis)
+    # the file's row order, whatever the joins did: folds and tie-breaks depend on it
+    return analysis.sort("__source_row") if "__source_row" in analysis.columns else analysis

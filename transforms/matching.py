@@ -203,7 +203,9 @@ def population_shares(
             pl.col(_STRATUM).rank("dense").alias("__stratum_index"), pl.lit(1.0).alias("__unit")
         )
     )
-    cells = cells.join(units.select(*unit, "__psu_index"), on=unit, how="left")
+    cells = cells.join(
+        units.select(*unit, "__psu_index"), on=unit, how="left", maintain_order="left"
+    )
     wanted = (
         cells[_CELL].unique().sort().to_list()
         if values is None
@@ -238,7 +240,7 @@ def population_shares(
                     pl.col("statistic").replace_strict(labels).alias(_CELL),
                 )
                 .drop("n_obs")  # PSUs here; households come from the counts
-                .join(counts, on=_CELL, how="left")
+                .join(counts, on=_CELL, how="left", maintain_order="left")
             )
     return pl.concat(pieces).select(
         "indicator",
@@ -405,7 +407,7 @@ def regional_standards(
         pl.col("person_weight").sum().alias("__survey_persons")
     )
     table = regions.with_columns(pl.col("region").cast(pl.String)).join(
-        persons, on="region", how="left"
+        persons, on="region", how="left", maintain_order="left"
     )
     population, population_source = region_population(regions)
     table = table.with_columns(population.alias("__population"))

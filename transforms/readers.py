@@ -146,7 +146,10 @@ def read_csv_raw(spec: InputFile, work_dir: Path) -> RawTable:
     ]
     if not multiline:
         frame = frame.join(
-            _field_count_problems(path, delimiter, len(names)), on=SOURCE_ROW, how="left"
+            _field_count_problems(path, delimiter, len(names)),
+            on=SOURCE_ROW,
+            how="left",
+            maintain_order="left",
         )
         problems.insert(
             0, pl.when(pl.col("__fields_problem").is_not_null()).then(pl.col("__fields_problem"))

@@ -97,7 +97,7 @@ def wide_rates(long: pl.DataFrame) -> pl.DataFrame:
         pieces.append(part)
     wide = pieces[0]
     for part in pieces[1:]:
-        wide = wide.join(part, on=keys, how="left", nulls_equal=True)
+        wide = wide.join(part, on=keys, how="left", nulls_equal=True, maintain_order="left")
     return wide
 
 

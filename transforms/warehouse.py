@@ -36,6 +36,7 @@ from transforms.contract import (
 )
 
 WORK_SUFFIX = ".work"
+PUBLISHED_SIGNIFICANT_DIGITS = 9  # parallel float sums differ in the last bits between runs
 
 
 class WarehouseError(Exception):
@@ -112,7 +113,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table_name: str, frame: pl.DataFrame) -> int:
-    """Append a frame to a contract table, matching columns by name; returns rows written."""
+    """Append a frame to a contract table by column name; returns rows written.
+
+    Floats are published to 9 significant digits: parallel sums (polars, DuckDB) add in a
+    varying order, so the last bits of an estimate differ between identical runs; rounding
+    makes identical runs publish identical numbers (at ~1e-7 relative, far below any SE).
+    """
     spec = table(table_name)
     unknown = set(frame.columns) - set(spec.column_names())
     if unknown:
@@ -121,6 +127,7 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table_name: str, frame: pl.Data
         )
     if frame.height == 0:
         return 0
+    frame = frame.with_columns(pl.col(pl.Float64).round_sig_figs(PUBLISHED_SIGNIFICANT_DIGITS))
     columns = ", ".join(quote_identifier(name) for name in frame.columns)
     con.register("_incoming", frame)
     try:
