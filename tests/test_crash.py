@@ -6,13 +6,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.processes import audit_command, harness_env
 from transforms.survey_files import write_synthetic_survey
 from transforms.warehouse import connect
 
@@ -38,21 +38,12 @@ def snapshot(warehouse: Path) -> dict[str, object]:
 
 def start_run(config: Path, warehouse: Path) -> subprocess.Popen[bytes]:
     """`welfare-audit run` in a child process reporting to the test's Prefect API."""
-    from prefect.settings import PREFECT_API_URL
-
-    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    command = [
-        sys.executable,
-        "-m",
-        "flows.cli",
-        "run",
-        "--config",
-        str(config),
-        "--warehouse",
-        str(warehouse),
-    ]
     return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        audit_command(config, warehouse),
+        cwd=ROOT,
+        env=harness_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 

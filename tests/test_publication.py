@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.processes import audit_command, harness_env
 from transforms.survey_files import write_synthetic_survey
 from transforms.warehouse import connect
 
@@ -30,8 +29,6 @@ def reader_view(warehouse: Path) -> tuple[int, int, str]:
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_readers_see_the_old_or_the_new_state_never_half_a_run(tmp_path: Path) -> None:
-    from prefect.settings import PREFECT_API_URL
-
     from flows.audit import audit
 
     write_synthetic_survey(tmp_path, households=3000, seed=8, file_format="parquet")
@@ -44,17 +41,8 @@ def test_readers_see_the_old_or_the_new_state_never_half_a_run(tmp_path: Path) -
     old_state = reader_view(warehouse)
     assert old_state[0] == 1 and old_state[2] == first["run_id"]
 
-    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    command = [
-        sys.executable,
-        "-m",
-        "flows.cli",
-        "run",
-        "--config",
-        str(config),
-        "--warehouse",
-        str(warehouse),
-    ]
+    env = harness_env()
+    command = audit_command(config, warehouse)
     child = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from tests.processes import audit_command, harness_env
 from transforms.survey_files import write_synthetic_survey
 from transforms.warehouse import connect
 
@@ -29,24 +28,8 @@ SEED_DEPENDENT = {"model_metrics", "targeting_curves", "household_scores"}
 
 def run_fresh(config: Path, warehouse: Path, key: str = "reproducibility-test-key") -> None:
     """A full run in its own process with Prefect's task cache refreshed (nothing reused)."""
-    from prefect.settings import PREFECT_API_URL
-
-    env = {
-        **os.environ,
-        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
-        "PREFECT_TASKS_REFRESH_CACHE": "true",
-        "WELFARE_AUDIT_PSEUDONYM_KEY": key,
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "flows.cli",
-        "run",
-        "--config",
-        str(config),
-        "--warehouse",
-        str(warehouse),
-    ]
+    env = harness_env(PREFECT_TASKS_REFRESH_CACHE="true", WELFARE_AUDIT_PSEUDONYM_KEY=key)
+    command = audit_command(config, warehouse)
     completed = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
