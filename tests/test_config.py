@@ -91,3 +91,26 @@ def test_sample_config_is_valid() -> None:
     sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "audit.toml"
     config = load_config(sample)
     assert config.output.warehouse == sample.parent.parent.joinpath("audit.duckdb").resolve()
+
+
+@pytest.mark.parametrize(
+    ("proxy", "column"),
+    [
+        ("head_name", "q1"),
+        ("roof", "respondent_phone_number"),
+        ("addr", "street_address"),
+        ("x", "EMAIL"),
+    ],
+)
+def test_personal_data_mapped_as_a_proxy_is_refused(
+    tmp_path: Path, proxy: str, column: str
+) -> None:
+    text = MINIMAL + f'\n[inputs.households.proxies]\n{proxy} = {{ column = "{column}" }}\n'
+    message = error_of(write(tmp_path, text))
+    assert "looks like personal data" in message
+
+
+def test_asset_counts_are_not_mistaken_for_personal_data(tmp_path: Path) -> None:
+    text = MINIMAL + '\n[inputs.households.proxies]\nphones = { column = "q_phone" }\n'
+    config = load_config(write(tmp_path, text))
+    assert "phones" in config.inputs.households.proxies

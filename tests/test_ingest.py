@@ -261,3 +261,13 @@ def test_members_of_unknown_households_are_quarantined(tmp_path: Path) -> None:
     assert got[(5, "age")] == "must be <= 120"
     assert checked.loaded["person_id"].to_list() == ["1"]
     assert_conserved(checked)
+
+
+def test_a_categorical_proxy_unique_per_household_is_refused(tmp_path: Path) -> None:
+    rows = "\n".join(f"{i},A,1,2,10,1,Person {i} Street {i}" for i in range(1, 151))
+    with pytest.raises(IngestError, match="distinct values in 150 households: an identifier"):
+        households_of(
+            tmp_path,
+            f"{HEADER},descr\n{rows}\n",
+            proxies={"description": {"column": "descr", "kind": "categorical"}},
+        )

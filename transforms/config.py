@@ -8,6 +8,7 @@ path (``inputs.households.columns.weight``) and what was expected.
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -136,6 +137,13 @@ class HouseholdColumns(StrictModel):
     benefit_amount: str | None = None
 
 
+PERSONAL_DATA = re.compile(
+    r"(^|_)(names?|surname|first_?name|last_?name|address|street|phone_?(number|no)|mobile_?"
+    r"(number|no)?|e_?mail|national_?id|id_?(number|no|card)|passport|ssn|gps|latitude|longitude)"
+    r"($|_)"
+)
+
+
 class HouseholdInput(InputFile):
     """The household file (required)."""
 
@@ -143,6 +151,19 @@ class HouseholdInput(InputFile):
     proxies: dict[str, ProxySpec] = Field(
         default_factory=dict, description="Canonical proxy name -> raw column and kind."
     )
+
+    @field_validator("proxies")
+    @classmethod
+    def _no_personal_data(cls, proxies: dict[str, ProxySpec]) -> dict[str, ProxySpec]:
+        for name, spec in proxies.items():
+            for text in (name, spec.column):
+                if PERSONAL_DATA.search(text.lower().replace("-", "_").replace(" ", "_")):
+                    raise ValueError(
+                        f"proxy {name!r} (column {spec.column!r}) looks like personal data "
+                        "(a name, address, phone, e-mail, ID or location); proxies must be "
+                        "observable characteristics, never identities"
+                    )
+        return proxies
 
 
 class MemberColumns(StrictModel):

@@ -304,6 +304,26 @@ def household_columns(spec: HouseholdInput) -> tuple[dict[str, str], dict[str, C
     return mapping, rules
 
 
+IDENTIFIER_LIKE_SHARE = 0.5
+IDENTIFIER_LIKE_MINIMUM = 100
+
+
+def refuse_identifier_like_proxies(
+    loaded: pl.DataFrame, spec: HouseholdInput, *, source: str
+) -> None:
+    """A categorical proxy almost unique per household is an identity or free text: refuse it."""
+    for proxy, proxy_spec in spec.proxies.items():
+        if proxy_spec.kind != "categorical" or proxy not in loaded.columns:
+            continue
+        distinct = loaded[proxy].n_unique()
+        if distinct >= IDENTIFIER_LIKE_MINIMUM and distinct > IDENTIFIER_LIKE_SHARE * loaded.height:
+            raise IngestError(
+                f"{source}: categorical proxy {proxy!r} (column {proxy_spec.column!r}) has "
+                f"{distinct:,} distinct values in {loaded.height:,} households: an identifier, "
+                "name or free text, not a proxy; remove it from inputs.households.proxies"
+            )
+
+
 def ingest_households(
     raw: RawTable, spec: HouseholdInput, *, known_regions: pl.Series | None
 ) -> CheckedTable:
@@ -313,7 +333,9 @@ def ingest_households(
     frame = flag_duplicates(frame, ["hh_id"], label="hh_id")
     if known_regions is not None:
         frame = flag_not_in(frame, "region", known_regions, reason="region not in the regions file")
-    return checked_table(frame, source_file=str(raw.path), columns=list(rules))
+    checked = checked_table(frame, source_file=str(raw.path), columns=list(rules))
+    refuse_identifier_like_proxies(checked.loaded, spec, source=str(raw.path))
+    return checked
 
 
 def ingest_members(raw: RawTable, spec: MemberInput, *, household_ids: pl.Series) -> CheckedTable:
