@@ -233,3 +233,21 @@ def test_matching_and_fiscal_tables_find_what_the_generator_planted(
     first, last = int(cost["year"].min()), int(cost["year"].max())
     assert at("baseline", last) > at("baseline", first)  # the ageing projection raises cost
     assert at("faster_ageing", last) > at("baseline", last)
+
+
+def test_the_documented_provenance_query_traces_a_run(survey: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "audit.duckdb"
+    result = run_audit(survey / "audit.toml", warehouse)
+    script = (
+        Path(__file__).resolve().parents[1] / "docs" / "queries" / "provenance.sql"
+    ).read_text()
+    statements = [s for s in script.split(";") if "SELECT" in s]
+    with connect(warehouse, read_only=True) as con:
+        answers = [
+            con.sql(s.replace("$run_id", "?"), params=[result["run_id"]]).pl() for s in statements
+        ]
+    run, files, validation, models, _notes = answers
+    assert run["config_sha256"].str.len_chars().item() == 64
+    assert set(files["role"]) == {"households", "members", "regions", "projection"}
+    assert validation["checked"].sum() > 5
+    assert models["artifact_sha256"].str.len_chars().min() == 64
