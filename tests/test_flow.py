@@ -241,7 +241,8 @@ def test_the_documented_provenance_query_traces_a_run(survey: Path, tmp_path: Pa
     script = (
         Path(__file__).resolve().parents[1] / "docs" / "queries" / "provenance.sql"
     ).read_text()
-    statements = [s for s in script.split(";") if "SELECT" in s]
+    code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("--"))
+    statements = [s for s in code.split(";") if s.strip()]
     with connect(warehouse, read_only=True) as con:
         answers = [
             con.sql(s.replace("$run_id", "?"), params=[result["run_id"]]).pl() for s in statements

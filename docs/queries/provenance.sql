@@ -1,6 +1,6 @@
 -- Provenance of a published number: everything that produced one run's results.
 -- Usage: replace $run_id by the run_id of the row you are looking at
--- (every table carries run_id; latest_* views show the last successful run).
+-- (every table carries run_id, and the latest_* views show the last successful run).
 
 -- 1. the run: status, configuration hash, code version, seed, row counts
 SELECT run_id, status, started_at, finished_at, config_name, config_path, config_sha256,
