@@ -286,7 +286,7 @@ def report(
         path = warehouse or settings.output.warehouse
         if not path.exists():
             raise FileNotFoundError(f"{path}: no warehouse yet (run `welfare-audit run` first)")
-        html, workbook = write_report(path, run_id, settings.output.directory / "runs" / run_id)
+        html, workbook, _ = write_report(path, run_id, settings.output.directory / "runs" / run_id)
     except known_errors() as error:
         fail(error, debug=debug)
         return

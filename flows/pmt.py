@@ -32,7 +32,12 @@ from transforms.pmt_evaluation import (
     select,
     targeting_curve,
 )
-from transforms.targeting import add_indicator_columns, targeting_rates, wide_rates
+from transforms.targeting import (
+    add_indicator_columns,
+    targeting_rates,
+    weighted_share,
+    wide_rates,
+)
 
 PSEUDONYM_KEY_VARIABLE = "WELFARE_AUDIT_PSEUDONYM_KEY"
 
@@ -119,9 +124,7 @@ def measure_model_targeting(
     """Targeting errors of one model under every decision rule; publishes rows and metrics."""
     frame = pl.read_parquet(data_path)
     weight = weight_column(config)
-    poverty = float((frame["is_poor"].cast(pl.Float64) * frame[weight]).sum()) / float(
-        frame[weight].sum()
-    )
+    poverty = weighted_share(frame["is_poor"], frame[weight])
     coverage = programme_coverage(frame, weight=weight) if has_programme(config) else None
     rules = decision_rules(
         config.models.decision_rules, poverty_rate=poverty, programme_coverage=coverage
@@ -178,9 +181,7 @@ def publish_household_scores(
     frame = pl.read_parquet(data_path)
     weight = weight_column(config)
     keys = pseudonyms(frame["hh_id"], key)
-    poverty = float((frame["is_poor"].cast(pl.Float64) * frame[weight]).sum()) / float(
-        frame[weight].sum()
-    )
+    poverty = weighted_share(frame["is_poor"], frame[weight])
     rule = DecisionRule("rate:poverty_rate", "rate", poverty)
     pieces = []
     for trained in models:

@@ -10,12 +10,12 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from transforms.excel import write_standard_tables
-from transforms.report import load_report_data, render_report, summary_markdown
+from transforms.report import ReportData, load_report_data, render_report, summary_markdown
 from transforms.warehouse import connect
 
 
-def write_report(warehouse: Path, run_id: str, directory: Path) -> tuple[Path, Path]:
-    """Render report.html and standard_tables.xlsx for one run of a published warehouse."""
+def write_report(warehouse: Path, run_id: str, directory: Path) -> tuple[Path, Path, ReportData]:
+    """Render report.html and standard_tables.xlsx for one run; also return the data shown."""
     with connect(warehouse, read_only=True) as con:
         data = load_report_data(con, run_id)
     directory.mkdir(parents=True, exist_ok=True)
@@ -23,15 +23,13 @@ def write_report(warehouse: Path, run_id: str, directory: Path) -> tuple[Path, P
     html.write_text(render_report(data), encoding="utf-8")
     workbook = directory / "standard_tables.xlsx"
     write_standard_tables(data, workbook)
-    return html, workbook
+    return html, workbook, data
 
 
 @task(name="report", cache_policy=NO_CACHE)
 def publish_report(warehouse: Path, run_id: str, directory: Path) -> str:
     """Write the report beside the run's outputs and attach a summary to the flow run."""
-    html, workbook = write_report(warehouse, run_id, directory)
-    with connect(warehouse, read_only=True) as con:
-        data = load_report_data(con, run_id)
+    html, workbook, data = write_report(warehouse, run_id, directory)
     create_markdown_artifact(
         key="audit-summary", markdown=summary_markdown(data, report_path=str(html))
     )

@@ -17,6 +17,7 @@ from transforms.contract import table
 from transforms.fiscal import fiscal_indicators, project_costs
 from transforms.matching import matching_indicators
 from transforms.pmt_evaluation import DecisionRule, select
+from transforms.targeting import weighted_share
 
 
 def staged_table(run: RunContext, name: str) -> pl.DataFrame | None:
@@ -60,8 +61,9 @@ def pmt_selections(
     frame: pl.DataFrame, models: list[TrainedModel], config: AuditConfig
 ) -> dict[str, np.ndarray]:
     """Each model's out-of-fold selections under the poverty-rate rule, aligned with the frame."""
-    weight = frame[weight_column(config)].to_numpy()
-    poor_share = float((frame["is_poor"].to_numpy() * weight).sum() / weight.sum())
+    weight_name = weight_column(config)
+    weight = frame[weight_name].to_numpy()
+    poor_share = weighted_share(frame["is_poor"], frame[weight_name])
     rule = DecisionRule("rate:poverty_rate", "rate", poor_share)
     return {m.result.model: select(m.result.p_poor, weight, rule) for m in models}
 
