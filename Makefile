@@ -47,8 +47,9 @@ sample: setup ## regenerate the embedded sample (deterministic: same bytes)
 	$(BIN)/welfare-audit generate --households 20000 --seed 20261127 --format parquet --out data/sample \
 		--warehouse ../audit.duckdb --output-directory ../output
 
-docs: setup ## regenerate docs/data-dictionary.md from the output contract
-	$(BIN)/python -c "from transforms.contract import data_dictionary_markdown as d; open('docs/data-dictionary.md', 'w').write(d())"
+docs: setup ## regenerate the generated docs: data dictionary (output contract) and configuration reference
+	$(BIN)/python -c "from transforms.contract import data_dictionary_markdown as d; open('docs/data-dictionary.md', 'w', encoding='utf-8').write(d())"
+	$(BIN)/python -c "from transforms.config_reference import configuration_reference_markdown as c; open('docs/configuration.md', 'w', encoding='utf-8').write(c())"
 
 clean:
 	rm -rf $(VENV) $(TOOLS) data/audit.duckdb data/output .pytest_cache .mypy_cache .ruff_cache

@@ -53,9 +53,18 @@ class CsvOptions(StrictModel):
     delimiter: str | None = Field(
         default=None, description="Field separator; sniffed from the header line when omitted."
     )
-    encoding: Literal["utf8", "utf8-lossy", "latin1", "cp1252", "gbk", "utf16"] = "utf8"
-    decimal_comma: bool = Field(default=False, description="Numbers written as 1.234,5")
-    null_values: list[str] = Field(default_factory=lambda: ["", "NA", "N/A", ".", "NaN"])
+    encoding: Literal["utf8", "utf8-lossy", "latin1", "cp1252", "gbk", "utf16"] = Field(
+        default="utf8",
+        description="Text encoding of the file (other encodings are transcoded to UTF-8 "
+        "first); rows with bytes that are invalid in it are quarantined.",
+    )
+    decimal_comma: bool = Field(
+        default=False, description="Numbers are written with a decimal comma, as in 1.234,5."
+    )
+    null_values: list[str] = Field(
+        default_factory=lambda: ["", "NA", "N/A", ".", "NaN"],
+        description="Cell texts read as missing (compared after stripping surrounding spaces).",
+    )
 
     @field_validator("delimiter")
     @classmethod
@@ -68,8 +77,12 @@ class CsvOptions(StrictModel):
 class BoolCoding(StrictModel):
     """Raw values that mean true and false for a boolean column (others are quarantined)."""
 
-    true: list[str | int | float | bool] = Field(default=[1, "1", "yes", "true"])
-    false: list[str | int | float | bool] = Field(default=[0, "0", "no", "false"])
+    true: list[str | int | float | bool] = Field(
+        default=[1, "1", "yes", "true"], description="Raw values read as true."
+    )
+    false: list[str | int | float | bool] = Field(
+        default=[0, "0", "no", "false"], description="Raw values read as false."
+    )
     otherwise: bool | None = Field(
         default=None,
         description="Value for any other non-missing code (e.g. relationship: only 'Head' is "
@@ -80,16 +93,26 @@ class BoolCoding(StrictModel):
 class ProxySpec(StrictModel):
     """One proxy-means-test variable: its raw column and whether it is numeric or a category."""
 
-    column: str
-    kind: Literal["numeric", "categorical"] = "numeric"
+    column: str = Field(description="Raw column name in the household file.")
+    kind: Literal["numeric", "categorical"] = Field(
+        default="numeric",
+        description="numeric: used as a number (median-imputed, standardised); categorical: "
+        "one-hot encoded.",
+    )
 
 
 class InputFile(StrictModel):
     """A raw input file and how to read it."""
 
-    path: Path
-    format: FileFormat = "auto"
-    csv: CsvOptions = Field(default_factory=CsvOptions)
+    path: Path = Field(description="The file, relative to the configuration file; it must exist.")
+    format: FileFormat = Field(
+        default="auto",
+        description="File format; auto: from the extension (.csv .txt .tsv, .parquet .pq, "
+        ".dta, .sav).",
+    )
+    csv: CsvOptions = Field(
+        default_factory=CsvOptions, description="How to read the file when it is delimited text."
+    )
     booleans: dict[str, BoolCoding] = Field(
         default_factory=dict, description="Per canonical boolean column: raw true/false codes."
     )
@@ -125,16 +148,32 @@ class InputFile(StrictModel):
 class HouseholdColumns(StrictModel):
     """Canonical household column -> raw column name in the file (None: not available)."""
 
-    hh_id: str
-    region: str
-    hh_size: str
-    welfare: str
-    urban: str | None = None
-    weight: str | None = None
-    strata: str | None = None
-    psu: str | None = None
-    receives_benefit: str | None = None
-    benefit_amount: str | None = None
+    hh_id: str = Field(description="Household identifier, unique.")
+    region: str = Field(description="First-level area (province, state, commune).")
+    hh_size: str = Field(description="Number of members (integer >= 1).")
+    welfare: str = Field(
+        description="Annual consumption or income in currency, on the basis set in "
+        "[welfare] (per capita by default)."
+    )
+    urban: str | None = Field(default=None, description="Urban (true) or rural (boolean).")
+    weight: str | None = Field(
+        default=None,
+        description="Household sampling weight (> 0, households in the population); "
+        "1 for every household when not mapped.",
+    )
+    strata: str | None = Field(default=None, description="Sampling stratum.")
+    psu: str | None = Field(
+        default=None, description="Primary sampling unit (cluster), nested in strata."
+    )
+    receives_benefit: str | None = Field(
+        default=None,
+        description="Household receives the audited programme (boolean); when not mapped, "
+        "benefit_amount > 0.",
+    )
+    benefit_amount: str | None = Field(
+        default=None,
+        description="Programme benefit received by the household, per programme.benefit_period.",
+    )
 
 
 PERSONAL_DATA = re.compile(
@@ -147,7 +186,9 @@ PERSONAL_DATA = re.compile(
 class HouseholdInput(InputFile):
     """The household file (required)."""
 
-    columns: HouseholdColumns
+    columns: HouseholdColumns = Field(
+        description="Canonical household column -> raw column name in the file."
+    )
     proxies: dict[str, ProxySpec] = Field(
         default_factory=dict, description="Canonical proxy name -> raw column and kind."
     )
@@ -169,67 +210,104 @@ class HouseholdInput(InputFile):
 class MemberColumns(StrictModel):
     """Canonical member column -> raw column name."""
 
-    hh_id: str
-    person_id: str
-    age: str
-    sex: str | None = None
-    is_head: str | None = None
-    education_years: str | None = None
-    disabled: str | None = None
-    employed: str | None = None
+    hh_id: str = Field(description="Household identifier; must exist in the household file.")
+    person_id: str = Field(description="Person identifier, unique within the household.")
+    age: str = Field(description="Age in completed years (0-120).")
+    sex: str | None = Field(default=None, description="Sex (category).")
+    is_head: str | None = Field(
+        default=None,
+        description="Person is the household head (boolean; one head per household expected).",
+    )
+    education_years: str | None = Field(default=None, description="Years of education.")
+    disabled: str | None = Field(default=None, description="Person has a disability (boolean).")
+    employed: str | None = Field(default=None, description="Person is employed (boolean).")
 
 
 class MemberInput(InputFile):
     """The person file (optional)."""
 
-    columns: MemberColumns
+    columns: MemberColumns = Field(
+        description="Canonical member column -> raw column name in the file."
+    )
 
 
 class RegionColumns(StrictModel):
     """Canonical region column -> raw column name."""
 
-    region: str
-    poverty_line: str | None = None
-    price_index: str | None = None
-    benefit_standard: str | None = None
-    population: str | None = None
+    region: str = Field(description="Region key, as in the household file's region column.")
+    poverty_line: str | None = Field(
+        default=None,
+        description="Per-capita annual poverty line of the region (currency); needed by "
+        "poverty_line.method = 'regional'.",
+    )
+    price_index: str | None = Field(
+        default=None,
+        description="Spatial cost-of-living index (national = 1); needed by "
+        "poverty_line.method = 'national_price_index'.",
+    )
+    benefit_standard: str | None = Field(
+        default=None,
+        description="Programme's per-capita guaranteed minimum in the region (currency/year).",
+    )
+    population: str | None = Field(default=None, description="Population of the region.")
 
 
 class RegionInput(InputFile):
     """The region file (optional)."""
 
-    columns: RegionColumns
+    columns: RegionColumns = Field(
+        description="Canonical region column -> raw column name in the file."
+    )
 
 
 class ProjectionColumns(StrictModel):
     """Canonical projection column -> raw column name."""
 
-    year: str
-    age_group: str
-    population: str
-    region: str | None = None
+    year: str = Field(description="Projection year.")
+    age_group: str = Field(description="Age group, such as 0-14, 15-64, 65+ or 5-year bands.")
+    population: str = Field(description="Projected population of the year and age group.")
+    region: str | None = Field(
+        default=None, description="Region, when the projection is by region."
+    )
 
 
 class ProjectionInput(InputFile):
     """The population projection (optional)."""
 
-    columns: ProjectionColumns
+    columns: ProjectionColumns = Field(
+        description="Canonical projection column -> raw column name in the file."
+    )
 
 
 class Inputs(StrictModel):
     """All input files of one audit."""
 
-    households: HouseholdInput
-    members: MemberInput | None = None
-    regions: RegionInput | None = None
-    projection: ProjectionInput | None = None
+    households: HouseholdInput = Field(description="The household file (one row per household).")
+    members: MemberInput | None = Field(
+        default=None,
+        description="The person file (one row per person); aggregated into household features.",
+    )
+    regions: RegionInput | None = Field(
+        default=None, description="The region file (one row per region)."
+    )
+    projection: ProjectionInput | None = Field(
+        default=None,
+        description="The population projection that drives the fiscal ageing projection.",
+    )
 
 
 class WelfareDefinition(StrictModel):
     """What the welfare column measures."""
 
-    basis: Literal["per_capita", "household", "adult_equivalent"] = "per_capita"
-    equivalence_scale: Literal["oecd_modified", "oecd", "square_root"] | None = None
+    basis: Literal["per_capita", "household", "adult_equivalent"] = Field(
+        default="per_capita",
+        description="The welfare column is per person, per household (divided by hh_size) or "
+        "per adult equivalent.",
+    )
+    equivalence_scale: Literal["oecd_modified", "oecd", "square_root"] | None = Field(
+        default=None,
+        description="Adult-equivalence scale; required when basis = 'adult_equivalent'.",
+    )
     includes_benefit: bool = Field(
         default=False, description="True when welfare already contains the programme benefit."
     )
@@ -247,12 +325,30 @@ class PovertyLine(StrictModel):
 
     method: Literal[
         "national", "regional", "national_price_index", "relative_percentile", "relative_median"
-    ]
-    national_line: PositiveFloat | None = Field(
-        default=None, description="Per-capita annual line, national prices (currency units)."
+    ] = Field(
+        description="national: national_line; regional: the regions file's poverty_line; "
+        "national_price_index: national_line x the regions file's price_index; "
+        "relative_percentile: the weighted percentile of pre-transfer welfare; "
+        "relative_median: median_share x its weighted median."
     )
-    percentile: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
-    median_share: PositiveFloat | None = None
+    national_line: PositiveFloat | None = Field(
+        default=None,
+        description="Per-capita annual line, national prices (currency units); required by "
+        "the national and national_price_index methods.",
+        json_schema_extra={"unit": "currency/person/year"},
+    )
+    percentile: Annotated[float, Field(gt=0.0, lt=1.0)] | None = Field(
+        default=None,
+        description="Quantile of persons by pre-transfer welfare that sets the line "
+        "(0.2 = 20th percentile); required by method = 'relative_percentile'.",
+        json_schema_extra={"unit": "fraction"},
+    )
+    median_share: PositiveFloat | None = Field(
+        default=None,
+        description="Line as a multiple of the weighted median of pre-transfer welfare "
+        "(0.6 = 60 %); required by method = 'relative_median'.",
+        json_schema_extra={"unit": "ratio"},
+    )
     source: str = Field(default="", description="Where the line comes from (policy reference).")
 
     @model_validator(mode="after")
@@ -272,7 +368,7 @@ class PovertyLine(StrictModel):
 class Programme(StrictModel):
     """The audited programme."""
 
-    name: str = "programme"
+    name: str = Field(default="programme", description="Name of the programme.")
     benefit_period: Literal["annual", "monthly"] = Field(
         default="annual",
         description="Period of benefit_amount in the raw file (converted to annual).",
@@ -281,6 +377,7 @@ class Programme(StrictModel):
         default_factory=list,
         description="Upper bounds of benefit bands per capita (currency/year) for tier "
         "matching; band 0 is 'no benefit', band k the k-th interval, the last band open.",
+        json_schema_extra={"unit": "currency/person/year"},
     )
     need_tier_bands: dict[Literal["extreme_poor", "poor", "near_poor", "non_poor"], int] | None = (
         Field(
@@ -293,36 +390,69 @@ class Programme(StrictModel):
         default=None,
         description="National guaranteed minimum per capita (currency/year) for needs-based "
         "regional standards; default poverty_line.national_line.",
+        json_schema_extra={"unit": "currency/person/year"},
     )
 
 
 class Targeting(StrictModel):
     """How targeting accuracy is measured."""
 
-    unit: Literal["persons", "households"] = "persons"
+    unit: Literal["persons", "households"] = Field(
+        default="persons",
+        description="Count persons (household weight x hh_size) or households in every rate.",
+    )
     groups: list[
         Literal["region", "urban", "quintile", "head_sex", "has_elderly", "has_disabled"]
-    ] = Field(default=["region", "urban", "quintile"])
+    ] = Field(
+        default=["region", "urban", "quintile"],
+        description="Groups to break the rates down by, besides the whole population; groups "
+        "the survey cannot form (no such column) are skipped.",
+    )
 
 
 class CustomModel(StrictModel):
     """A scikit-learn-compatible estimator declared by import path."""
 
     estimator: str = Field(description="Import path, e.g. sklearn.ensemble.ExtraTreesClassifier")
-    params: dict[str, Any] = Field(default_factory=dict)
-    task: Literal["classifier", "regressor"] = "classifier"
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments for the estimator's constructor."
+    )
+    task: Literal["classifier", "regressor"] = Field(
+        default="classifier",
+        description="classifier: predicts poor vs non-poor; regressor: predicts "
+        "log(welfare_pre + 1), like ols.",
+    )
 
 
 class Models(StrictModel):
     """Proxy-means-test models and their cross-validation."""
 
     enabled: list[Literal["ols", "logit", "hgb", "rf"]] = Field(
-        default=["ols", "logit", "hgb", "rf"]
+        default=["ols", "logit", "hgb", "rf"],
+        description="Built-in models: ols (ridge regression of log welfare, the traditional "
+        "PMT), logit, hgb (histogram gradient boosting), rf (random forest).",
     )
-    custom: dict[str, CustomModel] = Field(default_factory=dict)
-    folds: Annotated[int, Field(ge=2, le=20)] = 5
-    max_train_rows: Annotated[int, Field(ge=1000)] = 200_000
-    decision_rules: list[Literal["rate", "line"]] = Field(default=["rate", "line"])
+    custom: dict[str, CustomModel] = Field(
+        default_factory=dict,
+        description="Model name -> a scikit-learn estimator to fit besides the built-ins.",
+    )
+    folds: Annotated[int, Field(ge=2, le=20)] = Field(
+        default=5,
+        description="Cross-validation folds (whole PSUs, balanced by region); the data need at "
+        "least this many PSUs.",
+    )
+    max_train_rows: Annotated[int, Field(ge=1000)] = Field(
+        default=200_000,
+        description="Larger training sets are cut to a simple random sample of this many "
+        "households; every household is still scored.",
+        json_schema_extra={"unit": "households"},
+    )
+    decision_rules: list[Literal["rate", "line"]] = Field(
+        default=["rate", "line"],
+        description="How a model selects beneficiaries: rate: the households most likely to "
+        "be poor, up to a coverage equal to the poverty rate (and, as a second rule, to the "
+        "programme's coverage when known); line: probability of being poor >= 0.5.",
+    )
     features: list[str] | None = Field(
         default=None, description="Feature names; default all proxies + member aggregates + region."
     )
@@ -331,15 +461,25 @@ class Models(StrictModel):
 class Disclosure(StrictModel):
     """Statistical disclosure control of published tables."""
 
-    min_cell_n: Annotated[int, Field(ge=1)] = 10
-    publish_household_scores: bool = False
+    min_cell_n: Annotated[int, Field(ge=1)] = Field(
+        default=10,
+        description="Published estimates from fewer households than this are suppressed.",
+        json_schema_extra={"unit": "households"},
+    )
+    publish_household_scores: bool = Field(
+        default=False,
+        description="Publish each household's PMT scores under a keyed pseudonym; needs the "
+        "environment variable WELFARE_AUDIT_PSEUDONYM_KEY.",
+    )
 
 
 class Validation(StrictModel):
     """Data-quality thresholds."""
 
     max_quarantine_share: Fraction = Field(
-        default=0.05, description="Error when more than this share of a file's rows is quarantined."
+        default=0.05,
+        description="Error when more than this share of a file's rows is quarantined.",
+        json_schema_extra={"unit": "fraction"},
     )
 
 
@@ -350,20 +490,30 @@ class Alerts(StrictModel):
         default=0.05,
         description="Alert when an exclusion or inclusion error moves by more than this "
         "(fraction points, 0.05 = 5 points), nationally or in a region.",
+        json_schema_extra={"unit": "difference of fractions"},
     )
     coverage_change_ratio: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
         default=0.5,
         description="Alert when coverage falls below this ratio of its previous value "
         "(0.5 = halves) or rises above its inverse (doubles).",
+        json_schema_extra={"unit": "ratio"},
     )
 
 
 class FinancingSource(StrictModel):
     """One source of programme finance and its rule."""
 
-    source: str
-    rule: Literal["share", "old_age_linked", "remainder"]
-    share: Fraction | None = None
+    source: str = Field(description="Name of the source, e.g. central_transfer.")
+    rule: Literal["share", "old_age_linked", "remainder"] = Field(
+        description="share: a fixed share of the cost; old_age_linked: share x the old-age "
+        "dependency ratio relative to the base year; remainder: what is left, split equally "
+        "among remainder sources."
+    )
+    share: Fraction | None = Field(
+        default=None,
+        description="Share of the cost; required unless rule = 'remainder'.",
+        json_schema_extra={"unit": "fraction"},
+    )
 
     @model_validator(mode="after")
     def _share_when_needed(self) -> FinancingSource:
@@ -375,40 +525,81 @@ class FinancingSource(StrictModel):
 class FiscalScenario(StrictModel):
     """A projection scenario."""
 
-    name: str
-    elderly_growth_multiplier: PositiveFloat = 1.0
-    real_benefit_growth: float | None = None
+    name: str = Field(description="Scenario name, as published.")
+    elderly_growth_multiplier: PositiveFloat = Field(
+        default=1.0,
+        description="The 65+ population changes this many times as fast as projected.",
+        json_schema_extra={"unit": "ratio"},
+    )
+    real_benefit_growth: float | None = Field(
+        default=None,
+        description="Real growth of benefits per year; default fiscal.real_benefit_growth.",
+        json_schema_extra={"unit": "fraction/year"},
+    )
 
 
 class Fiscal(StrictModel):
     """Fiscal parameters for spending and the ageing projection."""
 
-    base_year: int = 2025
-    gdp: PositiveFloat | None = Field(default=None, description="Nominal GDP, base year, currency.")
-    revenue: PositiveFloat | None = Field(
-        default=None, description="Government revenue, base year."
+    base_year: int = Field(
+        default=2025,
+        description="Year of the survey-based cost, gdp and revenue; projected years grow from it.",
+        json_schema_extra={"unit": "year"},
     )
-    gdp_real_growth: float = 0.03
-    real_benefit_growth: float = 0.01
+    gdp: PositiveFloat | None = Field(
+        default=None,
+        description="Nominal GDP, base year, currency.",
+        json_schema_extra={"unit": "currency/year"},
+    )
+    revenue: PositiveFloat | None = Field(
+        default=None,
+        description="Government revenue, base year.",
+        json_schema_extra={"unit": "currency/year"},
+    )
+    gdp_real_growth: float = Field(
+        default=0.03,
+        description="Real growth of GDP (and revenue) per year in the projection.",
+        json_schema_extra={"unit": "fraction/year"},
+    )
+    real_benefit_growth: float = Field(
+        default=0.01,
+        description="Real growth of benefits per year in the projection, unless a scenario "
+        "sets its own.",
+        json_schema_extra={"unit": "fraction/year"},
+    )
     sustainability_threshold: Fraction = Field(
-        default=0.01, description="Programme cost share of GDP that must not be crossed."
+        default=0.01,
+        description="Programme cost share of GDP that must not be crossed.",
+        json_schema_extra={"unit": "fraction of GDP"},
     )
     financing: list[FinancingSource] = Field(
         default_factory=lambda: [
             FinancingSource(source="central_transfer", rule="share", share=0.6),
             FinancingSource(source="local_budget", rule="remainder"),
-        ]
+        ],
+        description="Who pays the programme's cost, one entry per source.",
     )
     scenarios: list[FiscalScenario] = Field(
-        default_factory=lambda: [FiscalScenario(name="baseline")]
+        default_factory=lambda: [FiscalScenario(name="baseline")],
+        description="Projection scenarios, one entry per scenario.",
     )
 
 
 class Output(StrictModel):
     """Where the run publishes."""
 
-    warehouse: Path = Field(default=Path("audit.duckdb"), validate_default=True)
-    directory: Path = Field(default=Path("output"), validate_default=True)
+    warehouse: Path = Field(
+        default=Path("audit.duckdb"),
+        validate_default=True,
+        description="The published DuckDB file, relative to the configuration file "
+        "(the CLI's --warehouse overrides it).",
+    )
+    directory: Path = Field(
+        default=Path("output"),
+        validate_default=True,
+        description="Directory for reports, model artifacts and Prefect results, relative to the "
+        "configuration file.",
+    )
 
     @field_validator("warehouse", "directory")
     @classmethod
@@ -419,19 +610,39 @@ class Output(StrictModel):
 class AuditConfig(StrictModel):
     """One audit: its inputs, definitions, models and outputs."""
 
-    name: str = "audit"
-    seed: int = 20261127
-    inputs: Inputs
-    welfare: WelfareDefinition = Field(default_factory=WelfareDefinition)
-    poverty_line: PovertyLine
-    programme: Programme = Field(default_factory=Programme)
-    targeting: Targeting = Field(default_factory=Targeting)
-    models: Models = Field(default_factory=Models)
-    disclosure: Disclosure = Field(default_factory=Disclosure)
-    validation: Validation = Field(default_factory=Validation)
-    alerts: Alerts = Field(default_factory=Alerts)
-    fiscal: Fiscal = Field(default_factory=Fiscal)
-    output: Output = Field(default_factory=Output)
+    name: str = Field(
+        default="audit",
+        description="Name of the audit, recorded with every run; alerts compare runs of "
+        "the same name.",
+    )
+    seed: int = Field(
+        default=20261127, description="Random seed for cross-validation folds and models."
+    )
+    inputs: Inputs = Field(description="The input files and their column maps.")
+    welfare: WelfareDefinition = Field(
+        default_factory=WelfareDefinition, description="What the welfare column measures."
+    )
+    poverty_line: PovertyLine = Field(description="Which poverty line to use.")
+    programme: Programme = Field(default_factory=Programme, description="The audited programme.")
+    targeting: Targeting = Field(
+        default_factory=Targeting, description="How targeting accuracy is measured."
+    )
+    models: Models = Field(
+        default_factory=Models, description="Proxy-means-test models and cross-validation."
+    )
+    disclosure: Disclosure = Field(
+        default_factory=Disclosure, description="Disclosure control of published tables."
+    )
+    validation: Validation = Field(
+        default_factory=Validation, description="Data-quality thresholds."
+    )
+    alerts: Alerts = Field(
+        default_factory=Alerts, description="Thresholds for alerts against the previous run."
+    )
+    fiscal: Fiscal = Field(
+        default_factory=Fiscal, description="Fiscal cost, financing and the ageing projection."
+    )
+    output: Output = Field(default_factory=Output, description="Where the run publishes.")
 
     @model_validator(mode="before")
     @classmethod
