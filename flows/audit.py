@@ -16,6 +16,7 @@ from flows.pmt import identify_demand, pseudonym_key
 from flows.report import publish_report
 from flows.resources import measure_fiscal, measure_matching
 from flows.run import RunContext, discard_staging, finish_run, start_run
+from flows.runners import subflow_task_runner
 from flows.targeting import measure_programme_targeting
 from flows.validate import validate_staging
 from transforms.config import AuditConfig, load_config
@@ -72,7 +73,9 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
             raise_on_errors(validate_staging(config, run, files))
             households = prepare_analysis(config, run)
             programme = measure_programme_targeting(config, run)
-            models, trained = identify_demand(config, run)
+            runner = subflow_task_runner()  # models train where the audit's tasks run
+            demand = identify_demand.with_options(task_runner=runner) if runner else identify_demand
+            models, trained = demand(config, run)
             data_path = str(run.output_dir / "analysis.parquet")
             measure_matching(config, run, data_path)
             measure_fiscal(config, run, data_path, trained)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -10,6 +11,8 @@ from typing import Annotated, Any, cast
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from flows.runners import RunnerKind
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CONFIG = REPO_ROOT / "data" / "sample" / "audit.toml"
@@ -150,20 +153,45 @@ def run(
         Path | None,
         typer.Option("--warehouse", "-w", help="Published DuckDB file (overrides the config)."),
     ] = None,
+    task_runner: Annotated[
+        RunnerKind,
+        typer.Option(help="Where tasks run: threads here, or a Dask cluster (prefect-dask)."),
+    ] = RunnerKind.threads,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786. Without it, "
+            "--task-runner dask starts a local cluster for the run."
+        ),
+    ] = None,
+    dask_workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes of the local Dask cluster (default: cores)."),
+    ] = None,
     debug: DebugOption = False,
 ) -> None:
     """Run the full audit and publish it to the warehouse.
 
     Example: welfare-audit run --config data/sample/audit.toml --warehouse data/audit.duckdb
+
+    On a Dask cluster: welfare-audit run --task-runner dask --dask-address tcp://host:8786
     """
     try:
         from flows.audit import audit
+        from flows.runners import build_task_runner, local_dask_cluster
         from transforms.config import load_config
 
         load_config(config)  # fail fast with a readable message before Prefect starts
+        if dask_address and task_runner != RunnerKind.dask:
+            raise typer.BadParameter("--dask-address needs --task-runner dask")
         keep_results_with_outputs(config)
-        with console.status("Running the audit (Prefect flow)…"):
-            result = audit(str(config), str(warehouse) if warehouse else None)
+        with ExitStack() as stack:
+            address = dask_address
+            if task_runner == RunnerKind.dask and not address:
+                address = stack.enter_context(local_dask_cluster(dask_workers))
+            flow = audit.with_options(task_runner=build_task_runner(task_runner, address))
+            with console.status("Running the audit (Prefect flow)…"):
+                result = flow(str(config), str(warehouse) if warehouse else None)
     except known_errors() as error:
         fail(error, debug=debug)
         return
@@ -346,6 +374,74 @@ def runs(
             (message or "")[:80],
         )
     console.print(table)
+
+
+@app.command()
+def explain(
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="The run (default: the latest successful one).")
+    ] = None,
+    indicator: Annotated[
+        str | None,
+        typer.Option(help="Also print this indicator's definition, unit and source."),
+    ] = None,
+    config: ConfigOption = SAMPLE_CONFIG,
+    warehouse: WarehouseOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Where a published number comes from: its run, config hash, input file hashes, code
+    version, validation results and model artifacts (docs/queries/provenance.sql).
+
+    Example: welfare-audit explain --warehouse data/audit.duckdb --indicator exclusion_error
+    """
+    try:
+        from transforms.config import load_config
+        from transforms.provenance import explain_run, indicator_definition, latest_run_id
+        from transforms.warehouse import connect
+
+        path = warehouse or load_config(config, check_files=False).output.warehouse
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no warehouse yet (run `welfare-audit run` first)")
+        with connect(path, read_only=True) as con:
+            chosen = run_id or latest_run_id(con)
+            sections = explain_run(con, chosen)
+        definition = indicator_definition(indicator) if indicator else None
+    except known_errors() as error:
+        fail(error, debug=debug)
+        return
+    except LookupError as error:  # an unknown run id or indicator
+        fail(error, debug=debug)
+        return
+    console.print(f"[bold]Run {chosen}[/] in {path}")
+    for title, frame in sections:
+        console.print(f"\n[bold]{title[0].upper()}{title[1:]}[/]")
+        console.print(frame_table(frame))
+    if definition is not None:
+        console.print(
+            f"[bold]{definition.name}[/] ({definition.table}, {definition.unit})\n"
+            f"{definition.definition}\nSource: {definition.source}"
+        )
+
+
+def frame_table(frame: Any) -> Table:
+    """A polars frame as a rich table: narrow frames as columns, wide ones as field/value rows."""
+    table = Table()
+    if frame.width <= 4:
+        for column in frame.columns:
+            table.add_column(column, overflow="fold")
+        for row in frame.iter_rows():
+            table.add_row(*("" if value is None else str(value) for value in row))
+    else:
+        table.add_column("field", style="bold")
+        table.add_column("value", overflow="fold")
+        for number, record in enumerate(frame.iter_rows(named=True)):
+            if number:
+                table.add_section()
+            for field, value in record.items():
+                table.add_row(field, "" if value is None else str(value))
+    if frame.is_empty():
+        table.add_row("(none)", *([""] * (len(table.columns) - 1)))
+    return table
 
 
 @app.command()

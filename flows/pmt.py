@@ -10,11 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import sklearn
+from joblib import parallel_config
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.context import TaskRunContext
+from prefect.context import FlowRunContext, TaskRunContext
+from threadpoolctl import threadpool_limits
 
+import models
 from flows.run import RunContext, file_sha256, with_run_id
+from flows.runners import execution_place, runs_on_dask
 from flows.targeting import analysis_design, available_groups, has_programme, publishable
 from models.artifacts import fit_and_save
 from models.cv import PmtResult, cross_validate
@@ -51,10 +56,20 @@ class TrainedModel:
     artifact_path: str
 
 
+def models_code_sha256() -> str:
+    """SHA-256 of the models package's source: a code change invalidates cached training."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(models.__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()
+
+
 def model_settings(config: AuditConfig, name: str) -> dict[str, Any]:
-    """Everything that changes a model's result, for the cache key."""
+    """Everything that changes a model's result, for the cache key (with code and library)."""
     custom = config.models.custom.get(name)
     return {
+        "code": models_code_sha256(),
+        "scikit-learn": sklearn.__version__,
         "name": name,
         "custom": custom.model_dump() if custom else None,
         "folds": config.models.folds,
@@ -72,17 +87,44 @@ def training_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> s
     return f"pmt-{parameters['name']}-{digest[:32]}"
 
 
+def training_threads(models: int, cpus: int | None = None) -> int:
+    """Threads for each of ``models`` trained side by side: the cores shared out, at least one."""
+    available = cpus if cpus is not None else (os.cpu_count() or 1)
+    return max(1, available // max(1, models))
+
+
 @task(name="train-pmt", cache_key_fn=training_cache_key, persist_result=True, retries=1)
-def train_model(config: AuditConfig, name: str, data_path: str, data_sha256: str) -> TrainedModel:
-    """K-fold out-of-fold scores for every household, then the final model saved with its hash."""
+def train_model(
+    config: AuditConfig, name: str, data_path: str, data_sha256: str, threads: int = 1
+) -> TrainedModel:
+    """K-fold out-of-fold scores for every household, then the final model saved with its hash.
+
+    ``threads`` caps OpenMP/BLAS threads and joblib's default ``n_jobs`` for this model, so
+    models trained side by side share the cores instead of oversubscribing them (OpenMP
+    threads that spin-wait on a busy core make HistGradientBoosting several times slower).
+    """
     frame = pl.read_parquet(data_path)
     spec = feature_spec(frame.schema, config)
-    result = cross_validate(frame, name=name, spec=spec, config=config, seed=config.seed)
-    directory = config.output.directory / "models" / data_sha256[:16]
-    saved = fit_and_save(
-        frame, name=name, spec=spec, config=config, seed=config.seed, directory=directory, cv=result
+    with threadpool_limits(limits=threads), parallel_config(n_jobs=threads):
+        result = cross_validate(frame, name=name, spec=spec, config=config, seed=config.seed)
+        directory = config.output.directory / "models" / data_sha256[:16]
+        saved = fit_and_save(
+            frame,
+            name=name,
+            spec=spec,
+            config=config,
+            seed=config.seed,
+            directory=directory,
+            cv=result,
+        )
+    get_run_logger().info(
+        "%s: out-of-fold AUC %.3f (%s); trained in %s with %d thread(s)",
+        name,
+        result.auc,
+        result.cv_scheme,
+        execution_place(),
+        threads,
     )
-    get_run_logger().info("%s: out-of-fold AUC %.3f (%s)", name, result.auc, result.cv_scheme)
     return TrainedModel(result, saved.sha256, str(saved.path))
 
 
@@ -221,9 +263,11 @@ def identify_demand(
 ) -> tuple[list[dict[str, Any]], list[TrainedModel]]:
     """Train every PMT model (in parallel where the task runner allows), then measure each."""
     data_path, data_sha256 = analysis_file(run)
-    futures = [
-        train_model.submit(config, name, data_path, data_sha256) for name in enabled_models(config)
-    ]
+    names = enabled_models(config)
+    context = FlowRunContext.get()
+    on_dask = runs_on_dask(context.task_runner if context else None)
+    threads = 1 if on_dask else training_threads(len(names))  # Dask: one worker thread each
+    futures = [train_model.submit(config, name, data_path, data_sha256, threads) for name in names]
     trained = [future.result() for future in futures]
     metrics = [
         row for model in trained for row in measure_model_targeting(config, run, data_path, model)

@@ -14,8 +14,8 @@ def harness_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), **extra}
 
 
-def audit_command(config: Path, warehouse: Path) -> list[str]:
-    """The command line of a full audit run."""
+def audit_command(config: Path, warehouse: Path, *options: str) -> list[str]:
+    """The command line of a full audit run (plus extra options)."""
     return [
         sys.executable,
         "-m",
@@ -25,4 +25,5 @@ def audit_command(config: Path, warehouse: Path) -> list[str]:
         str(config),
         "--warehouse",
         str(warehouse),
+        *options,
     ]

@@ -236,19 +236,33 @@ def test_matching_and_fiscal_tables_find_what_the_generator_planted(
 
 
 def test_the_documented_provenance_query_traces_a_run(survey: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+    from transforms.provenance import PROVENANCE_SQL, explain_run
+
     warehouse = tmp_path / "audit.duckdb"
     result = run_audit(survey / "audit.toml", warehouse)
-    script = (
-        Path(__file__).resolve().parents[1] / "docs" / "queries" / "provenance.sql"
-    ).read_text()
-    code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("--"))
-    statements = [s for s in code.split(";") if s.strip()]
+    assert Path(__file__).resolve().parents[1] / "docs/queries/provenance.sql" == PROVENANCE_SQL
     with connect(warehouse, read_only=True) as con:
-        answers = [
-            con.sql(s.replace("$run_id", "?"), params=[result["run_id"]]).pl() for s in statements
-        ]
-    run, files, validation, models, _notes = answers
+        answers = [frame for _title, frame in explain_run(con, str(result["run_id"]))]
+    run, files, validation, failed, models, _notes = answers
     assert run["config_sha256"].str.len_chars().item() == 64
     assert set(files["role"]) == {"households", "members", "regions", "projection"}
     assert validation["checked"].sum() > 5
+    assert failed.height == validation["failed"].sum()
     assert models["artifact_sha256"].str.len_chars().min() == 64
+    shown = CliRunner().invoke(
+        app,
+        ["explain", "--warehouse", str(warehouse), "--indicator", "exclusion_error"],
+        env={"COLUMNS": "200"},
+    )
+    assert shown.exit_code == 0, shown.output
+    assert str(result["run_id"]) in shown.output  # the latest successful run by default
+    assert run["config_sha256"].item() in shown.output
+    for sha in files["sha256"]:
+        assert sha in shown.output
+    assert "Share of the poor not selected" in shown.output  # the catalogued definition
+    unknown = CliRunner().invoke(app, ["explain", "--warehouse", str(warehouse), "--run-id", "x"])
+    assert unknown.exit_code == 2
+    assert "no run 'x'" in unknown.output

@@ -26,14 +26,22 @@ VOLATILE = {
 SEED_DEPENDENT = {"model_metrics", "targeting_curves", "household_scores"}
 
 
-def run_fresh(config: Path, warehouse: Path, key: str = "reproducibility-test-key") -> None:
-    """A full run in its own process with Prefect's task cache refreshed (nothing reused)."""
-    env = harness_env(PREFECT_TASKS_REFRESH_CACHE="true", WELFARE_AUDIT_PSEUDONYM_KEY=key)
-    command = audit_command(config, warehouse)
+def run_fresh(config: Path, warehouse: Path, *options: str) -> str:
+    """A full run in its own process with Prefect's task cache refreshed (nothing reused).
+
+    Returns what the run logged (at INFO).
+    """
+    env = harness_env(
+        PREFECT_TASKS_REFRESH_CACHE="true",
+        WELFARE_AUDIT_PSEUDONYM_KEY="reproducibility-test-key",
+        PREFECT_LOGGING_LEVEL="INFO",
+    )
+    command = audit_command(config, warehouse, *options)
     completed = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed.stdout + completed.stderr
 
 
 def published(warehouse: Path) -> dict[str, pl.DataFrame]:
@@ -68,7 +76,8 @@ def survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def runs(survey: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two runs with the same seed and one with another seed, each in a fresh process."""
+    """Two runs with the same seed, one on a local Dask cluster of two worker processes, and
+    one with another seed, each in a fresh process."""
     out = tmp_path_factory.mktemp("repro-runs")
     other = out / "other-seed"
     other.mkdir()
@@ -81,9 +90,13 @@ def runs(survey: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
         "first": out / "first.duckdb",
         "second": out / "second.duckdb",
         "other": out / "other.duckdb",
+        "dask": out / "dask.duckdb",
     }
     run_fresh(survey / "audit.toml", warehouses["first"])
     run_fresh(survey / "audit.toml", warehouses["second"])
+    dask = ("--task-runner", "dask", "--dask-workers", "2")
+    log = run_fresh(survey / "audit.toml", warehouses["dask"], *dask)
+    assert log.count("trained in Dask worker tcp://") == 2, log[-3000:]  # logit and rf
     run_fresh(config, warehouses["other"])
     return warehouses
 
@@ -97,6 +110,16 @@ def test_two_runs_publish_identical_numbers_and_artifacts(runs: dict[str, Path])
         first["model_metrics"]["artifact_sha256"].n_unique() == 2
     )  # two models, same hashes twice
     assert first["household_scores"].height == 1500 * 2
+
+
+def test_a_dask_cluster_publishes_the_same_numbers_as_threads(runs: dict[str, Path]) -> None:
+    threads, dask = published(runs["first"]), published(runs["dask"])
+    assert threads.keys() == dask.keys()
+    for name in threads:
+        assert threads[name].equals(dask[name]), f"audit.{name} differs between task runners"
+    with connect(runs["dask"], read_only=True) as con:
+        trained = con.sql("SELECT count(*) FROM audit.model_metrics").fetchall()
+    assert trained[0][0] > 0
 
 
 def test_a_different_seed_changes_only_what_depends_on_it(runs: dict[str, Path]) -> None:

@@ -14,19 +14,27 @@ FROM audit.input_files
 WHERE run_id = $run_id
 ORDER BY role;
 
--- 3. its validation: expectations by severity, and every one that failed
+-- 3. its validation: expectations checked and failed, by severity
 SELECT severity, count(*) AS checked, count(*) FILTER (WHERE NOT success) AS failed
 FROM audit.validation_results
 WHERE run_id = $run_id
-GROUP BY severity;
+GROUP BY severity
+ORDER BY severity;
 
--- 4. the model artifacts behind its pmt:<model> rows (file: <output>/models/…/<model>.joblib)
+-- 4. every expectation that failed (a failed error-level one stops the run before publishing)
+SELECT table_name, column_name, expectation, severity, observed
+FROM audit.validation_results
+WHERE run_id = $run_id
+  AND NOT success
+ORDER BY severity, table_name, column_name;
+
+-- 5. the model artifacts behind its pmt:<model> rows (file: <output>/models/…/<model>.joblib)
 SELECT DISTINCT model, artifact_sha256, cv_scheme, n_train
 FROM audit.model_metrics
 WHERE run_id = $run_id
 ORDER BY model;
 
--- 5. what it skipped or assumed
+-- 6. what it skipped or assumed
 SELECT stage, note
 FROM audit.run_notes
 WHERE run_id = $run_id;
