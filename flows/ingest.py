@@ -12,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.run import RunContext, file_sha256, with_run_id
 from transforms import warehouse
 from transforms.config import AuditConfig, InputFile
+from transforms.hooks import apply_hooks
 from transforms.household import member_features
 from transforms.ingest import (
     PROJECTION_RULES,
@@ -65,8 +66,9 @@ def summarise(role: str, checked: CheckedTable) -> FileSummary:
 
 
 def open_raw(spec: InputFile, run: RunContext) -> RawTable:
-    """Open a raw file lazily (transcoded copies go to the run's output folder)."""
-    return read_raw(spec, run.output_dir / "transcoded")
+    """Open a raw file lazily (transcoded copies go to the run's output folder), then run its
+    configured pre-processing hooks."""
+    return apply_hooks(read_raw(spec, run.output_dir / "transcoded"), spec.preprocess)
 
 
 @task(name="record-file", cache_policy=NO_CACHE)

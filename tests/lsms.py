@@ -1,7 +1,17 @@
-"""An LSMS-style Stata survey built from the generator: other names, labels, no design."""
+"""An LSMS-style Stata survey built from the generator: other names, labels, no design.
+
+The stand-in survey of docs/tutorial-stata.md. From the repository root:
+
+    .venv/bin/python -m tests.lsms --out my_survey --households 2500 --seed 5
+
+writes my_survey/hh_mod_a.dta (households) and my_survey/hh_mod_b.dta (members) and nothing
+else: the generator's own files, its config and its true parameters stay out of sight.
+"""
 
 from __future__ import annotations
 
+import argparse
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -18,15 +28,39 @@ RELATION = {
     6: "Other relative",
     7: "Not related",
 }
+HOUSEHOLD_LABELS = {
+    "hhid": "Household identifier",
+    "region": "Region of residence",
+    "reside": "Urban/rural",
+    "hh_wgt": "Household sampling weight",
+    "hhsize": "Household size",
+    "rexpagg": "Total annual household consumption, excluding transfers",
+    "hh_f10": "Number of rooms occupied",
+    "hh_f08": "Main roof material",
+    "hh_f09": "Main floor material",
+    "hh_f19": "Dwelling has electricity",
+    "hh_f34": "Number of mobile phones",
+    "ag_land": "Agricultural land owned (ha)",
+}
+MEMBER_LABELS = {
+    "hhid": "Household identifier",
+    "pid": "Person line number",
+    "hh_b03": "Sex",
+    "hh_b04": "Relationship to household head",
+    "hh_b05a": "Age in completed years",
+    "hh_c08": "Completed years of schooling",
+}
 
 
-def write_lsms_survey(out: Path, *, households: int, seed: int) -> None:
-    """hh_mod_a.dta (households) and hh_mod_b.dta (members) with Stata value labels."""
-    source = out / "generated"
-    write_synthetic_survey(source, households=households, seed=seed, file_format="parquet")
-    hh = pl.read_parquet(source / "households.parquet")
-    members = pl.read_parquet(source / "members.parquet")
-    regions = pl.read_parquet(source / "regions.parquet")
+def write_lsms_survey(out: Path, *, households: int, seed: int) -> dict[str, int]:
+    """hh_mod_a.dta (households) and hh_mod_b.dta (members) with Stata labels; rows by file."""
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="lsms-source-") as scratch:
+        source = Path(scratch)
+        write_synthetic_survey(source, households=households, seed=seed, file_format="parquet")
+        hh = pl.read_parquet(source / "households.parquet")
+        members = pl.read_parquet(source / "members.parquet")
+        regions = pl.read_parquet(source / "regions.parquet")
     codes = {code: i + 1 for i, code in enumerate(regions["prov_code"])}
     region_labels = {i + 1: name for i, name in enumerate(regions["prov_name"])}
     households_dta = hh.select(
@@ -46,6 +80,7 @@ def write_lsms_survey(out: Path, *, households: int, seed: int) -> None:
     pyreadstat.write_dta(
         households_dta.to_pandas(),
         str(out / "hh_mod_a.dta"),
+        column_labels=HOUSEHOLD_LABELS,
         variable_value_labels={
             "region": region_labels,
             "reside": {1: "Urban", 2: "Rural"},
@@ -64,5 +99,26 @@ def write_lsms_survey(out: Path, *, households: int, seed: int) -> None:
     pyreadstat.write_dta(
         members_dta.to_pandas(),
         str(out / "hh_mod_b.dta"),
+        column_labels=MEMBER_LABELS,
         variable_value_labels={"hh_b03": {1: "Male", 2: "Female"}, "hh_b04": RELATION},
     )
+    return {"hh_mod_a.dta": households_dta.height, "hh_mod_b.dta": members_dta.height}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Write the stand-in survey where --out says and print what was written."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.lsms",
+        description="Write an LSMS-style Stata survey (hh_mod_a.dta, hh_mod_b.dta) to --out.",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--households", type=int, default=2500, help="number of households")
+    parser.add_argument("--seed", type=int, default=5, help="random seed (same seed, same data)")
+    args = parser.parse_args(argv)
+    rows = write_lsms_survey(args.out, households=args.households, seed=args.seed)
+    for name, count in rows.items():
+        print(f"{args.out / name}: {count:,} rows")
+
+
+if __name__ == "__main__":
+    main()

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from transforms.hooks import load_hook, resolve_reference
+
 FileFormat = Literal["auto", "csv", "parquet", "dta", "sav"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
@@ -120,6 +122,23 @@ class InputFile(StrictModel):
         default_factory=dict,
         description="Per canonical categorical column: raw code -> label (e.g. sex 1 -> male).",
     )
+    preprocess: list[str] = Field(
+        default_factory=list,
+        description="Functions applied in order to the raw table before the column map, each "
+        "'package.module:function' or 'file.py:function' (relative to this file); see "
+        "transforms/hooks.py. Each takes (polars.LazyFrame, HookContext) and returns the same "
+        "rows with columns added or changed, e.g. welfare derived from expenditure modules.",
+    )
+
+    @field_validator("preprocess")
+    @classmethod
+    def _hooks_importable(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        base = (info.context or {}).get("base_dir")
+        resolved = [resolve_reference(reference, base) for reference in value]
+        if (info.context or {}).get("check_files", True):
+            for reference in resolved:
+                load_hook(reference)  # fail at load time, naming the key, not mid-run
+        return resolved
 
     @field_validator("path")
     @classmethod

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from transforms import indicators as declared
+
 SCHEMA = "audit"
 
 
@@ -756,16 +758,31 @@ TARGETING_INDICATORS: tuple[Indicator, ...] = (
     ),
 )
 
+
+def declared_catalogue() -> tuple[Indicator, ...]:
+    """Catalogue entries of the indicators declared in transforms.indicators (read now)."""
+    return tuple(
+        Indicator(item.name, declared.TABLE, item.unit, item.definition, item.source)
+        for item in declared.DECLARED_INDICATORS
+    )
+
+
 INDICATORS: tuple[Indicator, ...] = (
     *MATCHING_INDICATORS,
     *FISCAL_INDICATORS,
     *TARGETING_INDICATORS,
+    *declared_catalogue(),
 )
+
+
+def catalogue() -> tuple[Indicator, ...]:
+    """Every catalogued indicator, with the declared ones as declared at call time."""
+    return (*MATCHING_INDICATORS, *FISCAL_INDICATORS, *TARGETING_INDICATORS, *declared_catalogue())
 
 
 def indicators_of(table_name: str) -> tuple[Indicator, ...]:
     """The catalogued indicators of one published table, in catalogue order."""
-    return tuple(item for item in INDICATORS if item.table == table_name)
+    return tuple(item for item in catalogue() if item.table == table_name)
 
 
 def quote_identifier(name: str) -> str:

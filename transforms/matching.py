@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from transforms import indicators
 from transforms.config import AuditConfig
+from transforms.indicators import RatioIndicator, available
 from transforms.survey import Design, estimate_ratios
 
 FRACTION = "fraction"
@@ -64,14 +66,40 @@ class MatchingResult:
     notes: list[str] = field(default_factory=list)
 
 
+def declared_indicator_rows(
+    frame: pl.DataFrame,
+    *,
+    design: Design,
+    groups: Sequence[str],
+    declared: Sequence[RatioIndicator],
+) -> pl.DataFrame:
+    """The declared ratio indicators (transforms.indicators), overall and per group, with SEs."""
+    if not declared:
+        return empty_indicators()
+    prepared = frame.lazy().with_columns(
+        *[item.numerator.cast(pl.Float64).alias(f"__num_{i}") for i, item in enumerate(declared)],
+        *[item.denominator.cast(pl.Float64).alias(f"__den_{i}") for i, item in enumerate(declared)],
+    )
+    ratios = {item.name: (f"__num_{i}", f"__den_{i}") for i, item in enumerate(declared)}
+    long = estimate_ratios(prepared, ratios=ratios, design=design, by=groups)
+    units = {item.name: item.unit for item in declared}
+    return to_indicator_rows(long.rename({"statistic": "indicator"}), units)
+
+
 def matching_indicators(
-    frame: pl.DataFrame, regions: pl.DataFrame | None, *, config: AuditConfig, design: Design
+    frame: pl.DataFrame,
+    regions: pl.DataFrame | None,
+    *,
+    config: AuditConfig,
+    design: Design,
+    declared: Sequence[RatioIndicator] | None = None,
 ) -> MatchingResult:
     """All resource-matching indicators of the analysis frame (one row per household).
 
     Requires weight, the design's columns, hh_size, benefit (currency/year per household),
     receives_benefit, welfare_pre and poverty_line (currency/person/year), is_poor; uses
-    quintile, region, urban as groups when present.
+    quintile, region, urban as groups when present. ``declared`` defaults to the indicators
+    declared in transforms.indicators.
     """
     notes: list[str] = []
     groups = [g for g in MATCHING_GROUPS if g in frame.columns]
@@ -88,6 +116,11 @@ def matching_indicators(
     standards, standard_notes = regional_standards(regions, frame, config=config)
     pieces.append(standards)
     notes += standard_notes
+    usable, skipped = available(
+        frame, indicators.DECLARED_INDICATORS if declared is None else declared
+    )
+    pieces.append(declared_indicator_rows(frame, design=design, groups=groups, declared=usable))
+    notes += skipped
     return MatchingResult(pl.concat([empty_indicators(), *pieces], how="vertical"), notes)
 
 
@@ -287,7 +320,7 @@ def psu_cell_totals(
     return lazy.group_by(keys_out).agg(pl.all().sum()).collect()
 
 
-def to_indicator_rows(long: pl.DataFrame) -> pl.DataFrame:
+def to_indicator_rows(long: pl.DataFrame, units: Mapping[str, str] = UNITS) -> pl.DataFrame:
     """estimate_ratios rows (with an ``indicator`` column) in the output shape, unit attached."""
     return long.select(
         "group_type",
@@ -297,7 +330,7 @@ def to_indicator_rows(long: pl.DataFrame) -> pl.DataFrame:
         "se",
         "ci_low",
         "ci_high",
-        pl.col("indicator").replace_strict(UNITS, return_dtype=pl.String).alias("unit"),
+        pl.col("indicator").replace_strict(units, return_dtype=pl.String).alias("unit"),
         pl.col("n_obs").cast(pl.Int64),
     ).cast(OUTPUT_SCHEMA)  # type: ignore[arg-type]
 

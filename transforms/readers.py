@@ -18,9 +18,8 @@ from pathlib import Path
 import polars as pl
 
 from transforms.config import CsvOptions, InputFile
+from transforms.hooks import ROW_PROBLEM, SOURCE_ROW
 
-SOURCE_ROW = "__source_row"
-ROW_PROBLEM = "__row_problem"
 OVERFLOW = "__overflow"
 REPLACEMENT_CHARACTER = "\ufffd"
 DELIMITER_CANDIDATES = ",;\t|"

@@ -1,0 +1,182 @@
+"""Every worked example of docs/analyst-queries.md runs on a freshly audited warehouse.
+
+One audit run of a small generated survey (two models, a few bad rows so that the quarantine
+has something to show) feeds every example. The documented path data/audit.duckdb is replaced
+by the test warehouse; nothing else in an example is changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shutil
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pytest
+
+from transforms.contract import TABLES
+from transforms.survey_files import write_synthetic_survey
+from transforms.warehouse import connect
+
+ROOT = Path(__file__).resolve().parents[1]
+GUIDE = ROOT / "docs" / "analyst-queries.md"
+DOCUMENTED_WAREHOUSE = "data/audit.duckdb"
+LISTS_EVERY_RUN = "1. Open the warehouse read-only"
+COMPARES_RUNS = "10. A rate in the last two runs"
+FILTERED_COLUMNS = ("method", "decision_rule", "group_type", "indicator", "scenario")
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")  # the audit run reports to it
+
+
+@dataclass(frozen=True)
+class Example:
+    """One fenced code block of the guide under its section heading."""
+
+    section: str
+    language: str
+    code: str
+
+
+def examples(language: str) -> list[Example]:
+    """The guide's ```<language> blocks, each with the '## ' heading it sits under."""
+    found: list[Example] = []
+    section = ""
+    pattern = r"^## ([^\n]+)$|^```(\w+)[ \t]*\n(.*?)^```[ \t]*$"
+    for match in re.finditer(pattern, GUIDE.read_text(encoding="utf-8"), re.M | re.S):
+        if match.group(1):
+            section = match.group(1).strip()
+        elif match.group(2) == language:
+            found.append(Example(section, language, match.group(3)))
+    return found
+
+
+SQL = examples("sql")
+
+
+def run_sql(example: Example, warehouse: Path) -> list[tuple[Any, ...]]:
+    """Execute every statement of an example; return the rows of its last query."""
+    code = example.code.replace(DOCUMENTED_WAREHOUSE, str(warehouse))
+    opens_itself = "ATTACH" in code  # as in the DuckDB CLI: no connection given
+    with duckdb.connect() if opens_itself else connect(warehouse, read_only=True) as con:
+        rows: list[tuple[Any, ...]] | None = None
+        for statement in con.extract_statements(code):
+            result = con.execute(statement.query)
+            if statement.type == duckdb.StatementType.SELECT:
+                rows = result.fetchall()
+    assert rows is not None, f"{example.section}: no query"
+    return rows
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The warehouse of one audit run: 1,500 generated households, 5 of them rejected."""
+    out = tmp_path_factory.mktemp("analyst-survey")
+    write_synthetic_survey(out, households=1500, seed=3, file_format="parquet")
+    config = out / "audit.toml"
+    text = config.read_text()
+    assert 'enabled = ["ols", "logit", "hgb", "rf"]' in text
+    config.write_text(
+        text.replace('enabled = ["ols", "logit", "hgb", "rf"]', 'enabled = ["ols", "logit"]')
+    )
+    columns = tomllib.loads(text)["inputs"]["households"]["columns"]
+    weight, size = columns["weight"], columns["hh_size"]
+    households = pl.read_parquet(out / "households.parquet")
+    row = pl.int_range(pl.len())
+    households.with_columns(
+        pl.when(row < 3).then(-1.0).otherwise(pl.col(weight)).alias(weight),
+        pl.when(row.is_between(3, 4))
+        .then(0)
+        .otherwise(pl.col(size))
+        .cast(households[size].dtype)
+        .alias(size),
+    ).write_parquet(out / "households.parquet")
+    from flows.audit import audit
+
+    audit(str(config), None)
+    return out / "audit.duckdb"
+
+
+@pytest.fixture(scope="module")
+def two_runs(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy holding the run plus a clone of it as the run before, its exclusion errors −0.02."""
+    copy = tmp_path_factory.mktemp("two-runs") / "audit.duckdb"
+    shutil.copyfile(warehouse, copy)
+    with connect(copy) as con:
+        for spec in TABLES:
+            replaced = ["'previous-run' AS run_id"]
+            if spec.name == "runs":
+                replaced += [
+                    "started_at - INTERVAL 1 DAY AS started_at",
+                    "finished_at - INTERVAL 1 DAY AS finished_at",
+                ]
+            if spec.name == "targeting_errors":
+                replaced.append("exclusion_error - 0.02 AS exclusion_error")
+            con.execute(
+                f"INSERT INTO audit.{spec.name} "
+                f"SELECT * REPLACE ({', '.join(replaced)}) FROM audit.{spec.name}"
+            )
+    return copy
+
+
+def test_the_guide_has_a_worked_sql_example_per_question() -> None:
+    sections = [example.section for example in SQL]
+    assert 8 <= len(set(sections)) <= 12
+    assert len(sections) == len(set(sections))  # one sql block per question
+    assert LISTS_EVERY_RUN in sections and COMPARES_RUNS in sections
+
+
+@pytest.mark.parametrize("example", SQL, ids=[example.section for example in SQL])
+def test_every_sql_example_answers(example: Example, warehouse: Path, two_runs: Path) -> None:
+    rows = run_sql(example, warehouse)
+    assert rows, f"{example.section}: no rows"
+    if example.section not in (LISTS_EVERY_RUN, COMPARES_RUNS):
+        # a run before the latest changes nothing: the example reads the latest run only
+        assert run_sql(example, two_runs) == rows
+
+
+def test_the_values_the_examples_filter_on_are_published(warehouse: Path) -> None:
+    literal = r"\b(?:\w+\.)?({})\s*(=|LIKE)\s*'([^']*)'(?!\s*\|\|)".format(
+        "|".join(FILTERED_COLUMNS)
+    )
+    wanted = {
+        (m.group(1), m.group(2), m.group(3))
+        for example in SQL
+        for m in re.finditer(literal, example.code)
+    }
+    assert {column for column, _, _ in wanted} == set(FILTERED_COLUMNS)
+    with connect(warehouse, read_only=True) as con:
+        for column, operator, value in sorted(wanted):
+            holders = [spec.name for spec in TABLES if column in spec.column_names()]
+            union = " UNION ALL ".join(
+                f"SELECT {column} AS v FROM audit.{name}" for name in holders
+            )
+            found = con.execute(
+                f"SELECT count(*) FROM ({union}) WHERE v {operator} ?", [value]
+            ).fetchall()[0][0]
+            assert found, f"no published {column} {operator} {value!r}"
+
+
+def test_the_run_comparison_shows_the_change_since_the_run_before(two_runs: Path) -> None:
+    (example,) = [e for e in SQL if e.section == COMPARES_RUNS]
+    rows = run_sql(example, two_runs)
+    assert len(rows) == 15  # the nation and 14 regions
+    for _type, _value, previous_run, previous, current, change, _significant in rows:
+        assert previous_run == "previous-run"
+        assert change == pytest.approx(0.02, abs=0.0011)  # rounded to 3 decimals
+        assert current - previous == pytest.approx(0.02, abs=0.0011)
+
+
+def test_the_python_example_opens_the_warehouse_read_only(warehouse: Path) -> None:
+    (example,) = examples("python")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(example.code.replace(DOCUMENTED_WAREHOUSE, str(warehouse)), {})
+    with connect(warehouse, read_only=True) as con:
+        (run_id,) = con.sql("SELECT run_id FROM audit.runs").fetchall()[0]
+    assert run_id in printed.getvalue() and "succeeded" in printed.getvalue()
