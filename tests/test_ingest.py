@@ -207,6 +207,35 @@ def test_mixed_types_in_a_parquet_numeric_column(tmp_path: Path) -> None:
     assert reasons(checked) == {(2, "weight"): "not a number", (3, "weight"): "not a number"}
 
 
+def test_typed_parquet_numbers_are_checked_as_numbers(tmp_path: Path) -> None:
+    """decimal_comma is about text: a typed 1234.5 stays 1234.5; NaN, -1 and nulls get reasons."""
+    frame = pl.DataFrame(
+        {
+            "HHID": [1, 2, 3, 4],
+            "prov": ["A", "A", "B", "B"],
+            "wt": [1.5, float("nan"), 2.0, 3.0],
+            "size": [1, 2, None, -1],
+            "pcexp": [1234.5, 20.0, 30.0, 40.0],
+            "recv": [True, False, True, False],
+        }
+    )
+    frame.write_parquet(tmp_path / "hh.parquet")
+    config = config_for(tmp_path, {"path": "hh.parquet", "csv": {"decimal_comma": True}})
+    checked = ingest_households(
+        read_raw(config.inputs.households, tmp_path), config.inputs.households, known_regions=None
+    )
+    assert checked.loaded["welfare"].to_list() == [1234.5]
+    assert checked.loaded["weight"].to_list() == [1.5]
+    assert reasons(checked) == {
+        (2, "weight"): "not a finite number",
+        (3, "hh_size"): "missing value (required)",
+        (4, "hh_size"): "must be >= 1",
+    }
+    quarantined = checked.quarantine.filter(pl.col("source_row") == 4)
+    assert quarantined["raw_value"].to_list() == ["-1"]  # the raw value, as text, once quarantined
+    assert_conserved(checked)
+
+
 def test_stata_value_labels_become_categories(tmp_path: Path) -> None:
     import pyreadstat
 

@@ -143,11 +143,25 @@ def parse_value(
     coding: BoolCoding,
     labels: Mapping[str, str],
     decimal_comma: bool,
+    dtype: pl.DataType | None = None,
 ) -> tuple[pl.Expr, pl.Expr]:
-    """The typed value and a reason text (null when fine) for one canonical column."""
+    """The typed value and a reason text (null when fine) for one canonical column.
+
+    ``dtype`` is the raw column's type: numbers already typed in the file (Parquet, Stata)
+    are checked as numbers, without a round trip through text; ``decimal_comma`` applies to
+    text only.
+    """
     raw = pl.col(name)
+    if rule.kind in ("int", "float") and dtype is not None and dtype.is_numeric():
+        number = raw.cast(pl.Float64)
+        present = raw.is_not_null()
+        value = number.cast(pl.Int64, strict=False) if rule.kind == "int" else number
+        missing = pl.when(~present & rule.required).then(pl.lit("missing value (required)"))
+        why = _number_reason(number, present, rule)
+        return value.alias(name), pl.coalesce(missing, why).alias(WHY + name)
     text = as_text(raw)
     present = raw.is_not_null() & (text != "")
+    decimal_comma = decimal_comma and (dtype is None or dtype == pl.String)
     if rule.kind == "string":
         value = text.replace(labels) if labels else text
         why = pl.lit(None, dtype=pl.String)
@@ -199,8 +213,10 @@ def _number_reason(number: pl.Expr, present: pl.Expr, rule: ColumnRule) -> pl.Ex
 def check_columns(
     frame: pl.LazyFrame, rules: Mapping[str, ColumnRule], spec: InputFile
 ) -> pl.LazyFrame:
-    """Add typed values, raw text and a reason column for every mapped canonical column."""
-    present = [name for name in rules if name in frame.collect_schema().names()]
+    """Add typed values, the raw value (as read; text only once quarantined) and a reason
+    column for every mapped canonical column."""
+    schema = frame.collect_schema()
+    present = [name for name in rules if name in schema.names()]
     parsed = [
         parse_value(
             name,
@@ -208,13 +224,14 @@ def check_columns(
             coding=spec.booleans.get(name, BoolCoding()),
             labels=spec.value_labels.get(name, {}),
             decimal_comma=spec.csv.decimal_comma,
+            dtype=schema[name],
         )
         for name in present
     ]
     return frame.select(
         SOURCE_ROW,
         ROW_PROBLEM,
-        *[as_text(pl.col(name)).alias(RAW + name) for name in present],
+        *[pl.col(name).alias(RAW + name) for name in present],
         *[value for value, _ in parsed],
         *[why for _, why in parsed],
     )
@@ -261,7 +278,7 @@ def split_checked(
             bad.filter(pl.col(WHY + name).is_not_null() & pl.col(ROW_PROBLEM).is_null()).select(
                 pl.col(SOURCE_ROW).alias("source_row"),
                 pl.lit(name).alias("column_name"),
-                pl.col(RAW + name).alias("raw_value"),
+                as_text(pl.col(RAW + name)).alias("raw_value"),
                 pl.col(WHY + name).alias("reason"),
             )
         )
