@@ -11,6 +11,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.alerts import raise_alerts
+from flows.extensions import run_extension_stages
 from flows.ingest import FileSummary, ingest_inputs
 from flows.pmt import identify_demand, pseudonym_key
 from flows.report import publish_report
@@ -79,6 +80,7 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
             data_path = str(run.output_dir / "analysis.parquet")
             measure_matching(config, run, data_path)
             measure_fiscal(config, run, data_path, trained)
+            run_extension_stages(config, run, data_path)
             alerts = raise_alerts(config, run)
         except BaseException as error:
             finish_run(run, status="failed", error=f"{type(error).__name__}: {error}")

@@ -133,12 +133,7 @@ class InputFile(StrictModel):
     @field_validator("preprocess")
     @classmethod
     def _hooks_importable(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        base = (info.context or {}).get("base_dir")
-        resolved = [resolve_reference(reference, base) for reference in value]
-        if (info.context or {}).get("check_files", True):
-            for reference in resolved:
-                load_hook(reference)  # fail at load time, naming the key, not mid-run
-        return resolved
+        return _resolve_references(value, info)
 
     @field_validator("path")
     @classmethod
@@ -626,6 +621,34 @@ class Output(StrictModel):
         return _resolve_path(value, info)
 
 
+def _resolve_references(value: list[str], info: ValidationInfo) -> list[str]:
+    """Resolve 'module:function' / 'file.py:function' references; import them when checking."""
+    base = (info.context or {}).get("base_dir")
+    resolved = [resolve_reference(reference, base) for reference in value]
+    if (info.context or {}).get("check_files", True):
+        for reference in resolved:
+            load_hook(reference)  # fail at load time, naming the key, not mid-run
+    return resolved
+
+
+class Extensions(StrictModel):
+    """Extra stages of the audit flow, written for one programme (see docs/extending.md)."""
+
+    stages: list[str] = Field(
+        default_factory=list,
+        description="Functions or Prefect tasks run in order after the fiscal stage, each "
+        "'package.module:function' or 'file.py:function' (relative to this file). Each is "
+        "called as stage(config, run, data_path): the validated config, the run's RunContext "
+        "(run_id, connect()) and the analysis frame's Parquet path. A failing stage fails the "
+        "run; nothing is published.",
+    )
+
+    @field_validator("stages")
+    @classmethod
+    def _stages_importable(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return _resolve_references(value, info)
+
+
 class AuditConfig(StrictModel):
     """One audit: its inputs, definitions, models and outputs."""
 
@@ -662,6 +685,9 @@ class AuditConfig(StrictModel):
         default_factory=Fiscal, description="Fiscal cost, financing and the ageing projection."
     )
     output: Output = Field(default_factory=Output, description="Where the run publishes.")
+    extensions: Extensions = Field(
+        default_factory=Extensions, description="Extra flow stages for this audit."
+    )
 
     @model_validator(mode="before")
     @classmethod
