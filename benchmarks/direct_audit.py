@@ -1,0 +1,141 @@
+"""The audit's functions called directly, without Prefect: the baseline for orchestration overhead.
+
+Usage (from the repository root):
+    .venv/bin/python -m benchmarks.direct_audit --config benchmarks/cache/survey-1m/audit.toml \
+        --warehouse benchmarks/cache/survey-1m/direct.duckdb
+Calls the same task functions as flows/audit.py (their ``.fn``), in the same order, with the
+models trained side by side on threads as the flow's thread runner does. Nothing is cached,
+no Prefect API is started and no Prefect artifact is written (the report files are). Compare
+its wall time with ``welfare-audit run`` and PREFECT_TASKS_REFRESH_CACHE=true.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from prefect.logging import disable_run_logger
+
+from flows.alerts import raise_alerts
+from flows.audit import prepare_analysis
+from flows.extensions import as_task
+from flows.ingest import (
+    FileSummary,
+    ingest_households_file,
+    ingest_members_file,
+    ingest_projection_file,
+    ingest_regions_file,
+    record_file,
+    stage_member_features,
+)
+from flows.pmt import (
+    TrainedModel,
+    analysis_file,
+    enabled_models,
+    measure_model_targeting,
+    train_model,
+    training_threads,
+)
+from flows.report import write_report
+from flows.resources import measure_fiscal, measure_matching
+from flows.run import RunContext, finish_run, start_run
+from flows.targeting import measure_programme_targeting
+from flows.validate import validate_staging
+from transforms.config import AuditConfig, load_config
+from transforms.expectations import raise_on_errors
+from transforms.hooks import load_hook
+from transforms.warehouse import exclusive_lock
+
+
+def ingest(config: AuditConfig, run: RunContext) -> list[FileSummary]:
+    """flows.ingest.ingest_inputs, its tasks called directly."""
+    files, known_regions = [], None
+    if config.inputs.regions is not None:
+        regions = ingest_regions_file.fn(config, run)
+        files.append(
+            record_file.fn(run, "regions", config.inputs.regions.path, regions, "stg_regions")
+        )
+        known_regions = regions.loaded["region"]
+    households = ingest_households_file.fn(config, run, known_regions)
+    spec = config.inputs.households
+    files.append(record_file.fn(run, "households", spec.path, households, "stg_households"))
+    if config.inputs.members is not None:
+        members = ingest_members_file.fn(config, run, households.loaded["hh_id"])
+        path = config.inputs.members.path
+        files.append(record_file.fn(run, "members", path, members, "stg_members"))
+        stage_member_features.fn(run)
+    if config.inputs.projection is not None:
+        projection = ingest_projection_file.fn(config, run)
+        path = config.inputs.projection.path
+        files.append(record_file.fn(run, "projection", path, projection, "stg_projection"))
+    return files
+
+
+def identify_demand(config: AuditConfig, run: RunContext) -> list[TrainedModel]:
+    """flows.pmt.identify_demand: models trained side by side, then measured one by one."""
+    data_path, data_sha256 = analysis_file(run)
+    names = enabled_models(config)
+    threads = training_threads(len(names))
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        futures = [
+            pool.submit(train_model.fn, config, name, data_path, data_sha256, threads)
+            for name in names
+        ]
+        trained = [future.result() for future in futures]
+    for model in trained:
+        measure_model_targeting.fn(config, run, data_path, model)
+    return trained
+
+
+def direct_audit(config_path: Path, warehouse: Path) -> dict[str, float]:
+    """One audit, every stage a plain call; returns seconds per stage."""
+    stages: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        stages[name] = round(now - clock, 2)
+        clock = now
+
+    config = load_config(config_path)
+    published = warehouse.resolve()
+    with disable_run_logger(), exclusive_lock(published):
+        run = start_run.fn(config, config_path, published)
+        files = ingest(config, run)
+        lap("ingest")
+        raise_on_errors(validate_staging.fn(config, run, files))
+        lap("validate")
+        prepare_analysis.fn(config, run)
+        measure_programme_targeting.fn(config, run)
+        lap("prepare + programme targeting")
+        trained = identify_demand(config, run)
+        lap("models")
+        data_path = str(run.output_dir / "analysis.parquet")
+        measure_matching.fn(config, run, data_path)
+        measure_fiscal.fn(config, run, data_path, trained)
+        for reference in config.extensions.stages:
+            as_task(load_hook(reference), reference).fn(config, run, data_path)
+        raise_alerts.fn(config, run)
+        finish_run.fn(run, status="succeeded")
+        lap("matching + fiscal + publish")
+        write_report(published, run.run_id, run.output_dir)
+        lap("report")
+    return stages
+
+
+def main() -> None:
+    """Run the direct audit once and print its stage timings."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--warehouse", type=Path, required=True)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    stages = direct_audit(args.config, args.warehouse)
+    print({"seconds": round(time.perf_counter() - started, 2), "stages": stages})
+
+
+if __name__ == "__main__":
+    main()
