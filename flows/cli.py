@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import ExitStack
 from enum import StrEnum
@@ -58,6 +59,41 @@ def keep_results_with_outputs(config_path: Path) -> None:
 
     directory = load_config(config_path, check_files=False).output.directory / "prefect-results"
     os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(directory))
+
+
+class WithoutTraceback(logging.Filter):
+    """Log records keep their one-line message but lose the traceback (shown with --debug)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop exc_info; always keep the record."""
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+def quiet_tracebacks() -> None:
+    """Prefect logs every failed task with its traceback; without --debug, the message will do."""
+    loggers = [logging.getLogger(), logging.getLogger("prefect")]
+    loggers += [
+        logging.getLogger(name) for name in logging.root.manager.loggerDict if "prefect" in name
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, WithoutTraceback) for f in handler.filters):
+                handler.addFilter(WithoutTraceback())
+
+
+def storage_failure(error: BaseException) -> BaseException | None:
+    """A WarehouseError saying the disk is full or not writable, when that is the cause."""
+    from transforms.warehouse import WarehouseError, storage_error_message
+
+    message = storage_error_message(error)
+    if message is None:
+        return None
+    return WarehouseError(
+        f"cannot write the audit's output: {message}. Nothing was published; the previous "
+        "warehouse is unchanged. Free space (or fix permissions) and run again."
+    )
 
 
 def fail(error: BaseException, *, debug: bool) -> None:
@@ -185,6 +221,8 @@ def run(
         if dask_address and task_runner != RunnerKind.dask:
             raise typer.BadParameter("--dask-address needs --task-runner dask")
         keep_results_with_outputs(config)
+        if not debug:
+            quiet_tracebacks()
         with ExitStack() as stack:
             address = dask_address
             if task_runner == RunnerKind.dask and not address:
@@ -192,8 +230,11 @@ def run(
             flow = audit.with_options(task_runner=build_task_runner(task_runner, address))
             with console.status("Running the audit (Prefect flow)…"):
                 result = flow(str(config), str(warehouse) if warehouse else None)
-    except known_errors() as error:
-        fail(error, debug=debug)
+    except Exception as error:
+        readable = storage_failure(error) or (error if isinstance(error, known_errors()) else None)
+        if readable is None:
+            raise
+        fail(readable, debug=debug)
         return
     print_summary(result)
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,10 +37,17 @@ def snapshot(warehouse: Path) -> dict[str, object]:
     return {"counts": counts, "runs": runs}
 
 
-def start_run(config: Path, warehouse: Path) -> subprocess.Popen[bytes]:
-    """`welfare-audit run` in a child process reporting to the test's Prefect API."""
+def start_run(
+    config: Path, warehouse: Path, *, pause: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """`welfare-audit run` in a child process reporting to the test's Prefect API; with
+    ``pause``, it stops at the atomic replace and writes that marker file."""
+    command = audit_command(config, warehouse)
+    if pause is not None:  # python -m tests.paused_publication MARKER PUBLISHED -- run ...
+        wrapper = [sys.executable, "-m", "tests.paused_publication", str(pause), str(warehouse)]
+        command = [*wrapper, "--", *command[command.index("run") :]]
     return subprocess.Popen(
-        audit_command(config, warehouse),
+        command,
         cwd=ROOT,
         env=harness_env(),
         stdout=subprocess.DEVNULL,
@@ -95,10 +103,18 @@ def stage_markers(survey: Path, warehouse: Path) -> dict[str, Callable[[], bool]
     def training() -> bool:
         return any(runs.glob("*/analysis.parquet")) if runs.exists() else False
 
-    return {"ingest": work_file, "validation": data_docs, "training": training}
+    def publication() -> bool:
+        return (warehouse.parent / "publishing.marker").exists()
+
+    return {
+        "ingest": work_file,
+        "validation": data_docs,
+        "training": training,
+        "publication": publication,
+    }
 
 
-@pytest.mark.parametrize("stage", ["ingest", "validation", "training"])
+@pytest.mark.parametrize("stage", ["ingest", "validation", "training", "publication"])
 def test_kill_minus_nine_leaves_the_published_state(
     survey: Path, published: tuple[Path, str], tmp_path: Path, stage: str
 ) -> None:
@@ -114,7 +130,8 @@ def test_kill_minus_nine_leaves_the_published_state(
             else:
                 marker.unlink(missing_ok=True)
 
-    child = start_run(survey / "audit.toml", warehouse)
+    pause = tmp_path / "publishing.marker" if stage == "publication" else None
+    child = start_run(survey / "audit.toml", warehouse, pause=pause)
     kill_when(child, stage_markers(survey, warehouse)[stage])
 
     assert snapshot(warehouse) == before  # readers see exactly the previous state

@@ -9,6 +9,7 @@ records that run as failed (interrupted).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -41,6 +42,34 @@ PUBLISHED_SIGNIFICANT_DIGITS = 9  # parallel float sums differ in the last bits 
 
 class WarehouseError(Exception):
     """The warehouse cannot be written or published; the message says where and why."""
+
+
+STORAGE_PROBLEMS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exhausted",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+}
+
+
+def storage_error_message(error: BaseException) -> str | None:
+    """A readable message when an error (or its cause) is a full, read-only or forbidden disk.
+
+    DuckDB reports these as IOException/TransactionException texts, not OSError, so both are
+    recognised; None for any other error.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in STORAGE_PROBLEMS:
+            where = f" ({seen.filename})" if seen.filename else ""
+            return f"{STORAGE_PROBLEMS[seen.errno]}{where}: {seen.strerror}"
+        text = str(seen)
+        for code, problem in STORAGE_PROBLEMS.items():
+            if os.strerror(code) in text:
+                detail = text.split("Original error: ")[-1].strip()
+                return f"{problem}: {detail}"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 @dataclass(frozen=True)
@@ -242,18 +271,29 @@ def run_id_of(work: Path, published: Path) -> str:
 
 
 def interrupted_runs(stale: Path, published: Path) -> list[dict[str, Any]]:
-    """Runs rows a killed run left in its working file; a bare row when it left none."""
+    """Runs rows a killed run left in its working file; a bare row when it left none.
+
+    The row is found by the run id in the file's name, whatever its status: a run killed
+    between writing 'succeeded' and the atomic replace was never published either.
+    """
     rows: list[dict[str, Any]] = []
+    run_id = run_id_of(stale, published)
     try:
         with connect(stale, read_only=True) as con:
-            rows = con.sql(f"SELECT * FROM {SCHEMA}.runs WHERE status = 'running'").pl().to_dicts()
+            rows = (
+                con.sql(
+                    f"SELECT * FROM {SCHEMA}.runs WHERE run_id = $run_id", params={"run_id": run_id}
+                )
+                .pl()
+                .to_dicts()
+            )
     except duckdb.Error:
         pass  # killed while copying or creating the file: only its name is left
     if rows:
         return rows
     started = datetime.fromtimestamp(stale.stat().st_mtime, tz=UTC)
     bare = dict.fromkeys(table("runs").column_names())
-    return [{**bare, "run_id": run_id_of(stale, published), "started_at": started}]
+    return [{**bare, "run_id": run_id, "started_at": started}]
 
 
 def record_interrupted(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> list[str]:
