@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,17 @@ def training_threads(models: int, cpus: int | None = None) -> int:
     return max(1, available // max(1, models))
 
 
+TRAINING_COLUMNS = ("hh_id", "psu", "region", "is_poor", "welfare_pre", "poverty_line")
+"""What cross-validation needs besides the features and the weight (folds, targets, lines)."""
+
+
+def training_columns(features: Sequence[str], config: AuditConfig) -> list[str]:
+    """The analysis columns a model task reads: models train side by side, so each reads
+    only these, not the whole frame."""
+    wanted = [*TRAINING_COLUMNS, weight_column(config), *features]
+    return list(dict.fromkeys(wanted))
+
+
 @task(name="train-pmt", cache_key_fn=training_cache_key, persist_result=True, retries=1)
 def train_model(
     config: AuditConfig, name: str, data_path: str, data_sha256: str, threads: int = 1
@@ -103,8 +115,8 @@ def train_model(
     models trained side by side share the cores instead of oversubscribing them (OpenMP
     threads that spin-wait on a busy core make HistGradientBoosting several times slower).
     """
-    frame = pl.read_parquet(data_path)
-    spec = feature_spec(frame.schema, config)
+    spec = feature_spec(pl.read_parquet_schema(data_path), config)
+    frame = pl.read_parquet(data_path, columns=training_columns(spec.columns, config))
     with threadpool_limits(limits=threads), parallel_config(n_jobs=threads):
         result = cross_validate(frame, name=name, spec=spec, config=config, seed=config.seed)
         directory = config.output.directory / "models" / data_sha256[:16]
