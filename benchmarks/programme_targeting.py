@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -186,6 +187,11 @@ def main() -> None:
         "--groups", default=",".join(COMPARED_GROUPS), help="comma-separated groups compared with R"
     )
     args = parser.parse_args()
+    if shutil.which("Rscript") is None:
+        raise SystemExit(
+            "Rscript not found: the comparison needs R with the survey and data.table packages "
+            "(Debian: apt-get install r-cran-survey r-cran-data.table)"
+        )
     machine_load = load_average()
     inputs = analysis_inputs(args.scale)
     config, frame = inputs.config, staged_analysis(inputs.analysis)

@@ -17,7 +17,7 @@ from flows.pmt import identify_demand, pseudonym_key
 from flows.report import publish_report
 from flows.resources import measure_fiscal, measure_matching
 from flows.run import RunContext, discard_staging, finish_run, start_run
-from flows.runners import subflow_task_runner
+from flows.runners import subflow_task_runner, thread_runner
 from flows.targeting import measure_programme_targeting
 from flows.validate import validate_staging
 from transforms.config import AuditConfig, load_config
@@ -59,7 +59,7 @@ def summary_rows(files: list[FileSummary]) -> list[dict[str, object]]:
     ]
 
 
-@flow(name="welfare-audit")
+@flow(name="welfare-audit", task_runner=thread_runner())
 def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
     """Run one audit: ingest, analyse, publish. Returns a small summary."""
     logger = get_run_logger()

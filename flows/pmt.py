@@ -278,7 +278,8 @@ def identify_demand(
     names = enabled_models(config)
     context = FlowRunContext.get()
     on_dask = runs_on_dask(context.task_runner if context else None)
-    threads = 1 if on_dask else training_threads(len(names))  # Dask: one worker thread each
+    side_by_side = min(len(names), os.cpu_count() or 1)  # the thread runner has one per core
+    threads = 1 if on_dask else training_threads(side_by_side)  # Dask: one worker thread each
     futures = [train_model.submit(config, name, data_path, data_sha256, threads) for name in names]
     trained = [future.result() for future in futures]
     metrics = [

@@ -34,7 +34,7 @@ class RunContext:
 
     def connect_staging(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         """A connection to the run's staging database (raw identifiers live only here)."""
-        return duckdb.connect(str(self.staging), read_only=read_only)
+        return warehouse.connect_database(self.staging, read_only=read_only)
 
 
 def file_sha256(path: Path) -> str:

@@ -28,17 +28,23 @@ class RunnerKind(StrEnum):
 
 def build_task_runner(kind: RunnerKind, address: str | None = None) -> TaskRunner[Any]:
     """The task runner for a run: a thread pool, or prefect-dask on the scheduler at address."""
-    from prefect.task_runners import ThreadPoolTaskRunner
-
     if kind == RunnerKind.threads:
         if address:
             raise ValueError("--dask-address needs --task-runner dask")
-        return ThreadPoolTaskRunner()
+        return thread_runner()
     if not address:
         raise ValueError("--task-runner dask needs --dask-address (or use local_dask_cluster)")
     from prefect_dask import DaskTaskRunner
 
     return DaskTaskRunner(address=address)
+
+
+def thread_runner() -> TaskRunner[Any]:
+    """Threads in this process, one per core: the models training side by side each hold
+    their columns of the analysis frame, so more threads than cores buy memory, not speed."""
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    return ThreadPoolTaskRunner(max_workers=os.cpu_count() or 1)
 
 
 @contextmanager

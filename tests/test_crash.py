@@ -72,7 +72,7 @@ def kill_when(
 def survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A CSV survey (slower to read than Parquet, so stages last) audited with two models."""
     out = tmp_path_factory.mktemp("crash-survey")
-    write_synthetic_survey(out, households=4000, seed=21, file_format="csv")
+    write_synthetic_survey(out, households=2500, seed=21, file_format="csv")
     config = out / "audit.toml"
     text = config.read_text().replace(
         'enabled = ["ols", "logit", "hgb", "rf"]', 'enabled = ["logit", "rf"]'

@@ -255,16 +255,17 @@ def flag_not_in(
     )
 
 
-def split_checked(
-    frame: pl.DataFrame, *, source_file: str, columns: Sequence[str]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split a checked frame into loaded rows and long quarantine entries."""
-    reasons = [WHY + name for name in columns]
-    is_bad = pl.col(ROW_PROBLEM).is_not_null() | pl.any_horizontal(
-        pl.col(r).is_not_null() for r in reasons
+def problem_mask(columns: Sequence[str]) -> pl.Expr:
+    """True for rows with a row problem or a reason on any column."""
+    return pl.col(ROW_PROBLEM).is_not_null() | pl.any_horizontal(
+        pl.col(WHY + name).is_not_null() for name in columns
     )
-    loaded = frame.filter(~is_bad).select(SOURCE_ROW, *columns).sort(SOURCE_ROW)
-    bad = frame.filter(is_bad)
+
+
+def quarantine_entries(
+    bad: pl.DataFrame, *, source_file: str, columns: Sequence[str]
+) -> pl.DataFrame:
+    """Long quarantine entries (one per row problem or bad cell) of the rows that failed."""
     pieces = [
         bad.filter(pl.col(ROW_PROBLEM).is_not_null()).select(
             pl.col(SOURCE_ROW).alias("source_row"),
@@ -283,28 +284,42 @@ def split_checked(
             )
         )
     quarantine = pl.concat(pieces).with_columns(pl.lit(source_file).alias("source_file"))
-    return loaded, quarantine.select(QUARANTINE_COLUMNS).sort("source_row", "column_name")
+    return quarantine.select(QUARANTINE_COLUMNS).sort("source_row", "column_name")
 
 
 def checked_table(frame: pl.LazyFrame, *, source_file: str, columns: Sequence[str]) -> CheckedTable:
-    """Collect a checked frame once and split it, verifying nothing was lost."""
+    """Collect the loaded rows (typed columns only) and the failed rows, verifying nothing
+    was lost.
+
+    Three streaming queries over the file instead of one collected frame: the loaded rows
+    never hold the raw-value and reason columns (three times the width), so memory is about
+    the loaded table itself; the row count is taken on its own.
+    """
+    is_bad = problem_mask(columns)
     try:
-        collected = frame.collect(engine="streaming")
+        loaded = (
+            frame.filter(~is_bad)
+            .select(SOURCE_ROW, *columns)
+            .collect(engine="streaming")
+            .sort(SOURCE_ROW)
+        )
+        bad = frame.filter(is_bad).collect(engine="streaming")
+        rows_read = int(frame.select(pl.len()).collect(engine="streaming").item())
     except pl.exceptions.PolarsError as error:  # e.g. an unterminated quote swallows the file
         first_line = (
             str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         )
         raise IngestError(f"{source_file}: cannot be parsed ({first_line})") from error
-    loaded, quarantine = split_checked(collected, source_file=source_file, columns=columns)
+    quarantine = quarantine_entries(bad, source_file=source_file, columns=columns)
     rows_quarantined = (
         quarantine.select(pl.col("source_row").n_unique()).item() if quarantine.height else 0
     )
-    if loaded.height + rows_quarantined != collected.height:
+    if loaded.height + rows_quarantined != rows_read:
         raise AssertionError(
-            f"{source_file}: rows_read {collected.height} != loaded {loaded.height} "
+            f"{source_file}: rows_read {rows_read} != loaded {loaded.height} "
             f"+ quarantined {rows_quarantined}"
         )
-    return CheckedTable(source_file, loaded, quarantine, collected.height)
+    return CheckedTable(source_file, loaded, quarantine, rows_read)
 
 
 def household_columns(spec: HouseholdInput) -> tuple[dict[str, str], dict[str, ColumnRule]]:

@@ -115,6 +115,33 @@ def code_version() -> str:
     return f"{version}+g{commit}{'.dirty' if dirty else ''}"
 
 
+MEMORY_LIMIT_VARIABLE = "WELFARE_AUDIT_DUCKDB_MEMORY"
+MEMORY_SHARE = 0.25
+"""DuckDB's default takes 80 % of the machine; the audit's own frames need the rest."""
+
+
+def memory_limit() -> str:
+    """DuckDB's memory limit per connection: the environment's, else a quarter of the RAM."""
+    configured = os.environ.get(MEMORY_LIMIT_VARIABLE)
+    if configured:
+        return configured
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(1, int(total * MEMORY_SHARE / 2**30))}GiB"
+
+
+def duckdb_config(path: Path) -> dict[str, str | bool | int | float | list[str]]:
+    """Settings of every connection: a memory cap, spilling beside the database file."""
+    return {
+        "memory_limit": memory_limit(),
+        "temp_directory": str(path.parent / f".{path.name}.tmp"),
+    }
+
+
+def connect_database(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a plain DuckDB file (e.g. the run's staging database) with the audit's settings."""
+    return duckdb.connect(str(path), read_only=read_only, config=duckdb_config(path))
+
+
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open a warehouse file under the catalog alias ``warehouse``.
 
@@ -122,7 +149,7 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     ``audit.runs`` is ambiguous between catalog and schema (DuckDB refuses it).
     Attaching under another alias keeps the contract's ``audit.<table>`` names working.
     """
-    con = duckdb.connect()
+    con = duckdb.connect(config=duckdb_config(Path(path)))
     mode = " (READ_ONLY)" if read_only else ""
     con.execute(f"ATTACH {quote_literal(str(path))} AS warehouse{mode}")
     con.execute("USE warehouse")
