@@ -832,7 +832,15 @@ WHERE t.run_id = (
 
 def data_dictionary_markdown() -> str:
     """The data dictionary as Markdown, one section per table."""
-    lines = ["# Data dictionary (schema `audit`)", ""]
+    lines = [
+        "# Data dictionary (schema `audit`)",
+        "",
+        "Generated from `transforms/contract.py` (`make docs`). Worked SQL examples for "
+        "analysts, each executed by a test against a fresh run: "
+        "[`analyst-queries.md`](analyst-queries.md); definitions and sources: "
+        "[`methodology.md`](methodology.md).",
+        "",
+    ]
     for spec in TABLES:
         lines += [f"## `{SCHEMA}.{spec.name}`", "", f"{spec.description} Grain: {spec.grain}.", ""]
         lines += ["| column | type | unit | PII | description |", "|---|---|---|---|---|"]
