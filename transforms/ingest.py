@@ -26,6 +26,7 @@ from transforms.readers import ROW_PROBLEM, SOURCE_ROW, IngestError, RawTable
 
 Kind = Literal["string", "float", "int", "bool"]
 RAW = "__raw__"
+FAILED = "__failed"
 WHY = "__why__"
 QUARANTINE_COLUMNS = ("source_file", "source_row", "column_name", "raw_value", "reason")
 
@@ -288,38 +289,37 @@ def quarantine_entries(
 
 
 def checked_table(frame: pl.LazyFrame, *, source_file: str, columns: Sequence[str]) -> CheckedTable:
-    """Collect the loaded rows (typed columns only) and the failed rows, verifying nothing
-    was lost.
+    """Collect the typed rows once, split off the failed ones, verifying nothing was lost.
 
-    Three streaming queries over the file instead of one collected frame: the loaded rows
-    never hold the raw-value and reason columns (three times the width), so memory is about
-    the loaded table itself; the row count is taken on its own.
+    The pass over the file keeps only the typed columns and a failed-row flag; the raw
+    values and reasons (three times the width) are computed again only when some rows
+    failed, and kept only for those rows.
     """
     is_bad = problem_mask(columns)
     try:
-        loaded = (
-            frame.filter(~is_bad)
-            .select(SOURCE_ROW, *columns)
-            .collect(engine="streaming")
-            .sort(SOURCE_ROW)
+        typed = frame.select(SOURCE_ROW, *columns, is_bad.alias(FAILED)).collect(engine="streaming")
+        failed = int(typed[FAILED].sum())
+        bad = (
+            frame.filter(is_bad).collect(engine="streaming")
+            if failed
+            else frame.filter(is_bad).head(0).collect()
         )
-        bad = frame.filter(is_bad).collect(engine="streaming")
-        rows_read = int(frame.select(pl.len()).collect(engine="streaming").item())
     except pl.exceptions.PolarsError as error:  # e.g. an unterminated quote swallows the file
         first_line = (
             str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         )
         raise IngestError(f"{source_file}: cannot be parsed ({first_line})") from error
+    loaded = typed.filter(~pl.col(FAILED)).drop(FAILED).sort(SOURCE_ROW)
     quarantine = quarantine_entries(bad, source_file=source_file, columns=columns)
     rows_quarantined = (
         quarantine.select(pl.col("source_row").n_unique()).item() if quarantine.height else 0
     )
-    if loaded.height + rows_quarantined != rows_read:
+    if loaded.height + rows_quarantined != typed.height or rows_quarantined != failed:
         raise AssertionError(
-            f"{source_file}: rows_read {rows_read} != loaded {loaded.height} "
-            f"+ quarantined {rows_quarantined}"
+            f"{source_file}: rows_read {typed.height} != loaded {loaded.height} "
+            f"+ quarantined {rows_quarantined} (flagged {failed})"
         )
-    return CheckedTable(source_file, loaded, quarantine, rows_read)
+    return CheckedTable(source_file, loaded, quarantine, typed.height)
 
 
 def household_columns(spec: HouseholdInput) -> tuple[dict[str, str], dict[str, ColumnRule]]:
