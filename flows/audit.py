@@ -28,7 +28,8 @@ from transforms.warehouse import exclusive_lock
 
 @task(name="prepare-analysis", cache_policy=NO_CACHE)
 def prepare_analysis(config: AuditConfig, run: RunContext) -> int:
-    """Build the household analysis frame (welfare, poverty, quintiles, design) in staging."""
+    """Build the household analysis frame (welfare, poverty, quintiles, design) as the run's
+    analysis.parquet, which every later stage reads."""
     with run.connect_staging() as staging:
         tables = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
         households = staging.sql("SELECT * FROM stg_households").pl()
@@ -38,11 +39,9 @@ def prepare_analysis(config: AuditConfig, run: RunContext) -> int:
             else None
         )
         regions = staging.sql("SELECT * FROM stg_regions").pl() if "stg_regions" in tables else None
-        analysis = prepare_households(households, features, regions, config)
-        analysis.write_parquet(run.output_dir / "analysis.parquet")
-        staging.register("_analysis", analysis)
-        staging.execute("CREATE OR REPLACE TABLE analysis_households AS SELECT * FROM _analysis")
-        staging.unregister("_analysis")
+    analysis = prepare_households(households, features, regions, config)
+    del households, features  # free the staged inputs before writing (memory at 10M)
+    analysis.write_parquet(run.output_dir / "analysis.parquet")
     return analysis.height
 
 

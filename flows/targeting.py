@@ -63,8 +63,7 @@ def measure_programme_targeting(config: AuditConfig, run: RunContext) -> pl.Data
     if not has_programme(config):
         logger.warning("No programme columns mapped: programme targeting errors skipped")
         return None
-    with run.connect_staging(read_only=True) as staging:
-        frame = staging.sql("SELECT * FROM analysis_households").pl()
+    frame = pl.read_parquet(run.output_dir / "analysis.parquet")
     indicators = add_indicator_columns(
         frame, selected="receives_benefit", benefit="benefit", unit=config.targeting.unit
     )
