@@ -12,7 +12,6 @@ its wall time with ``welfare-audit run`` and PREFECT_TASKS_REFRESH_CACHE=true.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +35,7 @@ from flows.pmt import (
     analysis_file,
     enabled_models,
     measure_model_targeting,
+    side_by_side,
     train_model,
     training_threads,
 )
@@ -78,9 +78,9 @@ def identify_demand(config: AuditConfig, run: RunContext) -> list[TrainedModel]:
     """flows.pmt.identify_demand: models trained side by side, then measured one by one."""
     data_path, data_sha256 = analysis_file(run)
     names = enabled_models(config)
-    side_by_side = min(len(names), os.cpu_count() or 1)
-    threads = training_threads(side_by_side)
-    with ThreadPoolExecutor(max_workers=side_by_side) as pool:
+    workers = side_by_side(len(names))
+    threads = training_threads(workers)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
             pool.submit(train_model.fn, config, name, data_path, data_sha256, threads)
             for name in names

@@ -96,6 +96,20 @@ def storage_failure(error: BaseException) -> BaseException | None:
     )
 
 
+def existing_warehouse(path: Path) -> Path:
+    """The warehouse file, or a readable error when no run has published one yet."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no warehouse yet (run `welfare-audit run` first)")
+    return path
+
+
+def published_warehouse(config: Path, warehouse: Path | None) -> Path:
+    """--warehouse, else the config's output.warehouse; it must exist."""
+    from transforms.config import load_config
+
+    return existing_warehouse(warehouse or load_config(config, check_files=False).output.warehouse)
+
+
 def fail(error: BaseException, *, debug: bool) -> None:
     """Print a short message (or the traceback with --debug) and exit non-zero."""
     if debug:
@@ -352,9 +366,7 @@ def report(
         from transforms.config import load_config
 
         settings = load_config(config, check_files=False)
-        path = warehouse or settings.output.warehouse
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no warehouse yet (run `welfare-audit run` first)")
+        path = existing_warehouse(warehouse or settings.output.warehouse)
         html, workbook, _ = write_report(path, run_id, settings.output.directory / "runs" / run_id)
     except known_errors() as error:
         fail(error, debug=debug)
@@ -382,12 +394,9 @@ def runs(
     Example: welfare-audit runs --warehouse data/audit.duckdb
     """
     try:
-        from transforms.config import load_config
         from transforms.warehouse import connect
 
-        path = warehouse or load_config(config, check_files=False).output.warehouse
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no warehouse yet (run `welfare-audit run` first)")
+        path = published_warehouse(config, warehouse)
         with connect(path, read_only=True) as con:
             rows = con.sql(
                 """SELECT run_id, status, started_at, finished_at, rows_read, error
@@ -436,13 +445,10 @@ def explain(
     Example: welfare-audit explain --warehouse data/audit.duckdb --indicator exclusion_error
     """
     try:
-        from transforms.config import load_config
         from transforms.provenance import explain_run, indicator_definition, latest_run_id
         from transforms.warehouse import connect
 
-        path = warehouse or load_config(config, check_files=False).output.warehouse
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no warehouse yet (run `welfare-audit run` first)")
+        path = published_warehouse(config, warehouse)
         with connect(path, read_only=True) as con:
             chosen = run_id or latest_run_id(con)
             sections = explain_run(con, chosen)

@@ -94,6 +94,11 @@ def training_threads(models: int, cpus: int | None = None) -> int:
     return max(1, available // max(1, models))
 
 
+def side_by_side(models: int) -> int:
+    """How many models train at once on the thread runner (one task per core)."""
+    return max(1, min(models, os.cpu_count() or 1))
+
+
 TRAINING_COLUMNS = ("hh_id", "psu", "region", "is_poor", "welfare_pre", "poverty_line")
 """What cross-validation needs besides the features and the weight (folds, targets, lines)."""
 
@@ -278,8 +283,7 @@ def identify_demand(
     names = enabled_models(config)
     context = FlowRunContext.get()
     on_dask = runs_on_dask(context.task_runner if context else None)
-    side_by_side = min(len(names), os.cpu_count() or 1)  # the thread runner has one per core
-    threads = 1 if on_dask else training_threads(side_by_side)  # Dask: one worker thread each
+    threads = 1 if on_dask else training_threads(side_by_side(len(names)))  # Dask: one each
     futures = [train_model.submit(config, name, data_path, data_sha256, threads) for name in names]
     trained = [future.result() for future in futures]
     metrics = [
