@@ -7,9 +7,9 @@ Built-in models (``models.enabled``):
 - ``hgb``: ``HistGradientBoostingClassifier``;
 - ``rf``: ``RandomForestClassifier`` (100 trees, each grown on a bootstrap sample of a quarter
   of the training households, leaves of at least 20 households). Against 200 trees on full
-  bootstrap samples this takes a quarter of the CPU time for the same out-of-sample AUC
-  (0.8134 vs 0.8139 and exclusion error 0.478 vs 0.478 on 160,000 training households of the
-  1M benchmark survey, scored on 200,000 others).
+  bootstrap samples this takes about a fifth of the fit time for an out-of-sample AUC 0.001
+  lower (0.8151 vs 0.8162 on 160,000 training households of the 1M benchmark survey,
+  scored on 200,000 others; ``python -m benchmarks.training_cap``).
 
 Built-in estimators run single-threaded unless the caller sets a thread budget (the flow does,
 with ``threadpoolctl`` and ``joblib.parallel_config``), so models can train side by side
