@@ -1,8 +1,8 @@
 """The analysis frame of a cached survey, built as the audit flow builds it, cached for benchmarks.
 
 Mirrors flows/ingest.py and flows/audit.py (prepare_analysis) without Prefect: each input file is
-read and checked with the transforms the ingest tasks call, passed through a DuckDB staging table
-(as the flow stages it), and turned into the analysis frame by ``prepare_households``. The result
+read and checked with the transforms the ingest tasks call, staged in DuckDB with the flow's
+staging functions, and turned into the analysis frame by ``prepare_households``. The result
 goes to benchmarks/cache/analysis-<scale>/ with the staged regions and projection tables; it is
 rebuilt when the survey files or the transforms' source change.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import duckdb
 import polars as pl
 
 from transforms.config import AuditConfig, InputFile, load_config
-from transforms.household import member_features, prepare_households
+from transforms.household import prepare_households
 from transforms.ingest import (
     PROJECTION_RULES,
     REGION_RULES,
@@ -28,6 +29,7 @@ from transforms.ingest import (
     ingest_table,
 )
 from transforms.readers import read_raw
+from transforms.staging import loaded_household_ids, stage_loaded, stage_member_features
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / "cache"
@@ -56,7 +58,7 @@ def survey_dir(scale: str) -> Path:
     return folder
 
 
-BUILDERS = ("household.py", "ingest.py", "readers.py")  # the transforms that shape the frame
+BUILDERS = ("household.py", "ingest.py", "readers.py", "staging.py")  # shape the frame
 
 
 def _cache_key(config_path: Path, config: AuditConfig) -> str:
@@ -79,46 +81,42 @@ def _cache_key(config_path: Path, config: AuditConfig) -> str:
     return digest.hexdigest()
 
 
-def _staged(staging: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """Round-trip a frame through a DuckDB staging table, as the flow's record_file does."""
-    staging.register("_frame", frame)
-    staging.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _frame")
-    staging.unregister("_frame")
-    return staging.sql(f"SELECT * FROM {name}").pl()
-
-
 def build(config: AuditConfig, directory: Path) -> None:
     """Ingest the survey, prepare the analysis frame and write it with the staged tables."""
     work = directory / "transcoded"
+    ingest_dir = directory / "ingest"
     inputs = config.inputs
     with duckdb.connect() as staging:
         regions = projection = features = None
         if inputs.regions is not None:
             checked = ingest_table(
                 read_raw(inputs.regions, work), inputs.regions, REGION_RULES,
-                role="regions", keys=["region"],
+                role="regions", keys=["region"], work_dir=ingest_dir,
             )  # fmt: skip
-            regions = _staged(staging, "stg_regions", checked.loaded)
+            stage_loaded(staging, checked, "stg_regions")
+            regions = checked.read_loaded()
         known = None if regions is None else regions["region"]
         households = ingest_households(
-            read_raw(inputs.households, work), inputs.households, known_regions=known
-        )
-        staged_households = _staged(staging, "stg_households", households.loaded)
+            read_raw(inputs.households, work), inputs.households,
+            known_regions=known, work_dir=ingest_dir,
+        )  # fmt: skip
+        stage_loaded(staging, households, "stg_households")
         if inputs.members is not None:
             members = ingest_members(
                 read_raw(inputs.members, work), inputs.members,
-                household_ids=households.loaded["hh_id"],
+                household_ids=loaded_household_ids(households), work_dir=ingest_dir,
             )  # fmt: skip
-            staged_members = _staged(staging, "stg_members", members.loaded)
-            del members
-            computed = member_features(staged_members.lazy()).collect()
-            features = _staged(staging, "stg_member_features", computed)
+            stage_loaded(staging, members, "stg_members")
+            stage_member_features(staging)
+            features = staging.sql("SELECT * FROM stg_member_features").pl()
         if inputs.projection is not None:
             checked = ingest_table(
                 read_raw(inputs.projection, work), inputs.projection, PROJECTION_RULES,
-                role="projection", keys=["year", "age_group", "region"],
+                role="projection", keys=["year", "age_group", "region"], work_dir=ingest_dir,
             )  # fmt: skip
-            projection = _staged(staging, "stg_projection", checked.loaded)
+            projection = checked.read_loaded()
+        staged_households = staging.sql("SELECT * FROM stg_households").pl()
+    shutil.rmtree(ingest_dir, ignore_errors=True)
     analysis = prepare_households(staged_households, features, regions, config)
     analysis.write_parquet(directory / "analysis.parquet")
     if regions is not None:

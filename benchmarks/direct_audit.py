@@ -28,7 +28,7 @@ from flows.ingest import (
     ingest_projection_file,
     ingest_regions_file,
     record_file,
-    stage_member_features,
+    stage_features,
 )
 from flows.pmt import (
     TrainedModel,
@@ -47,6 +47,7 @@ from flows.validate import validate_staging
 from transforms.config import AuditConfig, load_config
 from transforms.expectations import raise_on_errors
 from transforms.hooks import load_hook
+from transforms.staging import loaded_household_ids
 from transforms.warehouse import exclusive_lock
 
 
@@ -58,15 +59,15 @@ def ingest(config: AuditConfig, run: RunContext) -> list[FileSummary]:
         files.append(
             record_file.fn(run, "regions", config.inputs.regions.path, regions, "stg_regions")
         )
-        known_regions = regions.loaded["region"]
+        known_regions = regions.read_loaded()["region"]
     households = ingest_households_file.fn(config, run, known_regions)
     spec = config.inputs.households
     files.append(record_file.fn(run, "households", spec.path, households, "stg_households"))
     if config.inputs.members is not None:
-        members = ingest_members_file.fn(config, run, households.loaded["hh_id"])
+        members = ingest_members_file.fn(config, run, loaded_household_ids(households))
         path = config.inputs.members.path
         files.append(record_file.fn(run, "members", path, members, "stg_members"))
-        stage_member_features.fn(run)
+        stage_features.fn(run)
     if config.inputs.projection is not None:
         projection = ingest_projection_file.fn(config, run)
         path = config.inputs.projection.path

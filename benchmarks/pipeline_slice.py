@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from benchmarks.slice_common import (
@@ -32,7 +33,7 @@ from benchmarks.slice_common import (
     write_result,
 )
 from transforms.config import AuditConfig, load_config
-from transforms.household import member_features, prepare_households
+from transforms.household import prepare_households
 from transforms.ingest import (
     PROJECTION_RULES,
     REGION_RULES,
@@ -48,6 +49,7 @@ from transforms.matching import (
     incidence_shares,
 )
 from transforms.readers import read_raw
+from transforms.staging import loaded_household_ids, stage_loaded, stage_member_features
 from transforms.survey import Design
 from transforms.targeting import (
     RATES,
@@ -81,16 +83,19 @@ def ingest(config: AuditConfig, work_dir: Path) -> dict[str, CheckedTable]:
         REGION_RULES,
         role="regions",
         keys=["region"],
+        work_dir=work_dir,
     )
     households = ingest_households(
         read_raw(inputs.households, work_dir),
         inputs.households,
-        known_regions=regions.loaded["region"],
+        known_regions=regions.read_loaded()["region"],
+        work_dir=work_dir,
     )
     members = ingest_members(
         read_raw(inputs.members, work_dir),
         inputs.members,
-        household_ids=households.loaded["hh_id"],
+        household_ids=loaded_household_ids(households),
+        work_dir=work_dir,
     )
     projection = ingest_table(
         read_raw(inputs.projection, work_dir),
@@ -98,6 +103,7 @@ def ingest(config: AuditConfig, work_dir: Path) -> dict[str, CheckedTable]:
         PROJECTION_RULES,
         role="projection",
         keys=["year", "age_group", "region"],
+        work_dir=work_dir,
     )
     return {
         "regions": regions,
@@ -149,21 +155,24 @@ def run(survey: Path, *, scale: str) -> dict[str, Any]:
     started = time.perf_counter()
     stages: dict[str, float] = {}
     config = load_config(survey / "audit.toml")
-    with (
-        tempfile.TemporaryDirectory(prefix="pipeline-slice-") as work_dir,
-        timed(stages, "ingest"),
-    ):
-        checked = ingest(config, Path(work_dir))
-    rows = {
-        role: {"read": table.rows_read, "loaded": table.loaded.height}
-        for role, table in checked.items()
-    }
-    with timed(stages, "member_features"):
-        features = member_features(checked.pop("members").loaded.lazy()).collect()
-    with timed(stages, "analysis_frame"):
-        analysis = prepare_households(
-            checked["households"].loaded, features, checked["regions"].loaded, config
-        )
+    with tempfile.TemporaryDirectory(prefix="pipeline-slice-") as work_dir:
+        with timed(stages, "ingest"):
+            checked = ingest(config, Path(work_dir))
+        rows = {
+            role: {"read": table.rows_read, "loaded": table.rows_loaded}
+            for role, table in checked.items()
+        }
+        with timed(stages, "member_features"), duckdb.connect() as staging:
+            stage_loaded(staging, checked.pop("members"), "stg_members")
+            stage_member_features(staging)
+            features = staging.sql("SELECT * FROM stg_member_features").pl()
+        with timed(stages, "analysis_frame"):
+            analysis = prepare_households(
+                checked["households"].read_loaded(),
+                features,
+                checked["regions"].read_loaded(),
+                config,
+            )
     del checked, features  # as in the flow, ingest frames are not kept past this point
     with timed(stages, "targeting"):
         targeting = programme_targeting(analysis, config)

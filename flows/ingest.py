@@ -13,7 +13,6 @@ from flows.run import RunContext, file_sha256, with_run_id
 from transforms import warehouse
 from transforms.config import AuditConfig, InputFile
 from transforms.hooks import apply_hooks
-from transforms.household import member_features
 from transforms.ingest import (
     PROJECTION_RULES,
     REGION_RULES,
@@ -23,8 +22,12 @@ from transforms.ingest import (
     ingest_table,
 )
 from transforms.readers import IngestError, RawTable, read_raw
-
-IDENTIFIER_COLUMNS = ("hh_id", "person_id")
+from transforms.staging import (
+    loaded_household_ids,
+    quarantine_reasons,
+    stage_loaded,
+    stage_member_features,
+)
 
 
 @dataclass(frozen=True)
@@ -39,29 +42,15 @@ class FileSummary:
     reasons: dict[str, int]
 
 
-def withhold_identifiers(quarantine: pl.DataFrame) -> pl.DataFrame:
-    """Replace raw identifiers in quarantine entries (the row number locates the row)."""
-    is_identifier = pl.col("column_name").is_in(IDENTIFIER_COLUMNS)
-    return quarantine.with_columns(
-        pl.when(is_identifier)
-        .then(pl.lit("[identifier withheld]"))
-        .otherwise(pl.col("raw_value"))
-        .alias("raw_value")
-    )
-
-
 def summarise(role: str, checked: CheckedTable) -> FileSummary:
     """Counts and quarantine reasons of one checked file."""
-    reasons = checked.quarantine.group_by("reason").agg(
-        pl.col("source_row").n_unique().alias("rows")
-    )
     return FileSummary(
         role=role,
         path=checked.source_file,
         rows_read=checked.rows_read,
-        rows_loaded=checked.loaded.height,
+        rows_loaded=checked.rows_loaded,
         rows_quarantined=checked.rows_quarantined,
-        reasons=dict(zip(reasons["reason"].to_list(), reasons["rows"].to_list(), strict=True)),
+        reasons=quarantine_reasons(checked),
     )
 
 
@@ -77,14 +66,10 @@ def record_file(
 ) -> FileSummary:
     """Stage loaded rows, quarantine the rest, and record the file with its hash."""
     with run.connect_staging() as staging:
-        staging.register("_loaded", checked.loaded)
-        staging.execute(f"CREATE OR REPLACE TABLE {staging_table} AS SELECT * FROM _loaded")
-        staging.unregister("_loaded")
+        stage_loaded(staging, checked, staging_table)
     summary = summarise(role, checked)
     with run.connect() as con:
-        warehouse.insert_frame(
-            con, "quarantine", with_run_id(withhold_identifiers(checked.quarantine), run.run_id)
-        )
+        warehouse.insert_quarantine(con, checked.quarantine_path, run.run_id)
         file_row = pl.DataFrame(
             {
                 "role": [role],
@@ -113,7 +98,14 @@ def ingest_regions_file(config: AuditConfig, run: RunContext) -> CheckedTable:
     """Read and check the regions file."""
     spec = config.inputs.regions
     assert spec is not None
-    return ingest_table(open_raw(spec, run), spec, REGION_RULES, role="regions", keys=["region"])
+    return ingest_table(
+        open_raw(spec, run),
+        spec,
+        REGION_RULES,
+        role="regions",
+        keys=["region"],
+        work_dir=run.ingest_dir,
+    )
 
 
 @task(name="ingest-households", cache_policy=NO_CACHE)
@@ -122,7 +114,9 @@ def ingest_households_file(
 ) -> CheckedTable:
     """Read and check the household file."""
     spec = config.inputs.households
-    return ingest_households(open_raw(spec, run), spec, known_regions=known_regions)
+    return ingest_households(
+        open_raw(spec, run), spec, known_regions=known_regions, work_dir=run.ingest_dir
+    )
 
 
 @task(name="ingest-members", cache_policy=NO_CACHE)
@@ -132,7 +126,9 @@ def ingest_members_file(
     """Read and check the member file."""
     spec = config.inputs.members
     assert spec is not None
-    return ingest_members(open_raw(spec, run), spec, household_ids=household_ids)
+    return ingest_members(
+        open_raw(spec, run), spec, household_ids=household_ids, work_dir=run.ingest_dir
+    )
 
 
 @task(name="ingest-projection", cache_policy=NO_CACHE)
@@ -146,19 +142,15 @@ def ingest_projection_file(config: AuditConfig, run: RunContext) -> CheckedTable
         PROJECTION_RULES,
         role="projection",
         keys=["year", "age_group", "region"],
+        work_dir=run.ingest_dir,
     )
 
 
 @task(name="stage-member-features", cache_policy=NO_CACHE)
-def stage_member_features(run: RunContext) -> int:
-    """Aggregate staged members into one row of features per household."""
+def stage_features(run: RunContext) -> int:
+    """Aggregate the staged members into one row of features per household."""
     with run.connect_staging() as staging:
-        members = staging.sql("SELECT * FROM stg_members").pl()
-        features = member_features(members.lazy()).collect()
-        staging.register("_features", features)
-        staging.execute("CREATE OR REPLACE TABLE stg_member_features AS SELECT * FROM _features")
-        staging.unregister("_features")
-    return features.height
+        return stage_member_features(staging)
 
 
 @flow(name="ingest", validate_parameters=False)  # typed objects, validated at the edge
@@ -171,17 +163,17 @@ def ingest_inputs(config: AuditConfig, run: RunContext) -> list[FileSummary]:
         summaries.append(
             record_file(run, "regions", config.inputs.regions.path, regions, "stg_regions")
         )
-        known_regions = regions.loaded["region"]
+        known_regions = regions.read_loaded()["region"]
     households = ingest_households_file(config, run, known_regions)
     summaries.append(
         record_file(run, "households", config.inputs.households.path, households, "stg_households")
     )
     if config.inputs.members is not None:
-        members = ingest_members_file(config, run, households.loaded["hh_id"])
+        members = ingest_members_file(config, run, loaded_household_ids(households))
         summaries.append(
             record_file(run, "members", config.inputs.members.path, members, "stg_members")
         )
-        stage_member_features(run)
+        stage_features(run)
     if config.inputs.projection is not None:
         projection = ingest_projection_file(config, run)
         summaries.append(
@@ -189,6 +181,6 @@ def ingest_inputs(config: AuditConfig, run: RunContext) -> list[FileSummary]:
                 run, "projection", config.inputs.projection.path, projection, "stg_projection"
             )
         )
-    if not households.loaded.height:
+    if not households.rows_loaded:
         raise IngestError(f"{config.inputs.households.path}: no household row passed the row rules")
     return summaries

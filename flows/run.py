@@ -28,6 +28,11 @@ class RunContext:
     staging: Path
     started_at: datetime
 
+    @property
+    def ingest_dir(self) -> Path:
+        """Where ingest writes each file's checked rows (raw identifiers: deleted at the end)."""
+        return self.output_dir / "ingest"
+
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A connection to the run's private copy of the warehouse."""
         return warehouse.connect(self.work)
@@ -100,6 +105,7 @@ def discard_staging(run: RunContext) -> None:
     (run.output_dir / "analysis.parquet").unlink(missing_ok=True)
     run.staging.with_name(run.staging.name + ".wal").unlink(missing_ok=True)
     shutil.rmtree(run.output_dir / "transcoded", ignore_errors=True)
+    shutil.rmtree(run.ingest_dir, ignore_errors=True)
 
 
 RESULT_TABLES = (

@@ -81,12 +81,14 @@ def test_the_hook_derives_welfare_and_keeps_every_row(
     spec = config.inputs.households
     assert spec.preprocess == [f"{folder / 'welfare_from_expenditure.py'}:welfare_from_expenditure"]
     raw = apply_hooks(read_raw(spec, tmp_path), spec.preprocess)
-    checked = ingest_households(raw, spec, known_regions=None)
+    checked = ingest_households(raw, spec, known_regions=None, work_dir=tmp_path / "ingest")
     assert checked.rows_read == original.height
     assert checked.rows_quarantined == WITHOUT_MODULES
-    assert set(checked.quarantine["reason"]) == {"missing value (required)"}
-    derived = checked.loaded.select("hh_id", "welfare").join(
-        original.select(pl.col("HHID").cast(pl.String).alias("hh_id"), "pcexp"), on="hh_id"
+    assert set(checked.read_quarantine()["reason"]) == {"missing value (required)"}
+    derived = (
+        checked.read_loaded()
+        .select("hh_id", "welfare")
+        .join(original.select(pl.col("HHID").cast(pl.String).alias("hh_id"), "pcexp"), on="hh_id")
     )
     assert derived.height == original.height - WITHOUT_MODULES
     assert np.allclose(derived["welfare"], derived["pcexp"], rtol=1e-12)

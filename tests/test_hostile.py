@@ -40,8 +40,10 @@ def config_for(tmp_path: Path, columns: dict[str, str], path: str = "hh.csv") ->
 def ingest(tmp_path: Path, columns: dict[str, str] = COLUMNS) -> None:
     config = config_for(tmp_path, columns)
     raw = read_raw(config.inputs.households, tmp_path / "work")
-    checked = ingest_households(raw, config.inputs.households, known_regions=None)
-    assert checked.rows_read == checked.loaded.height + checked.rows_quarantined
+    checked = ingest_households(
+        raw, config.inputs.households, known_regions=None, work_dir=tmp_path / "ingest"
+    )
+    assert checked.rows_read == checked.read_loaded().height + checked.rows_quarantined
 
 
 FUZZ = settings(  # FUZZ_EXAMPLES=600 for a longer, random search; CI runs a fixed 60
@@ -114,8 +116,9 @@ def test_hostile_column_and_region_names_are_data(tmp_path: Path, hostile: str) 
         read_raw(config.inputs.households, tmp_path / "work"),
         config.inputs.households,
         known_regions=None,
+        work_dir=tmp_path / "ingest",
     )
-    assert checked.loaded["region"].to_list() == [hostile, "R2"]
+    assert checked.read_loaded()["region"].to_list() == [hostile, "R2"]
 
 
 def test_hostile_names_reach_the_warehouse_as_values(tmp_path: Path) -> None:

@@ -47,12 +47,14 @@ def households_of(tmp_path: Path, text: str | bytes, **spec: Any) -> CheckedTabl
         path.write_text(text)
     config = config_for(tmp_path, spec)
     raw = read_raw(config.inputs.households, tmp_path / "work")
-    return ingest_households(raw, config.inputs.households, known_regions=None)
+    return ingest_households(
+        raw, config.inputs.households, known_regions=None, work_dir=tmp_path / "ingest"
+    )
 
 
 def reasons(checked: CheckedTable) -> dict[tuple[int, str], str]:
     """(source_row, column) -> reason."""
-    q = checked.quarantine
+    q = checked.read_quarantine()
     return {
         (r, c): why
         for r, c, why in zip(q["source_row"], q["column_name"], q["reason"], strict=True)
@@ -60,9 +62,9 @@ def reasons(checked: CheckedTable) -> dict[tuple[int, str], str]:
 
 
 def assert_conserved(checked: CheckedTable) -> None:
-    assert checked.rows_read == checked.loaded.height + checked.rows_quarantined
-    loaded_rows = set(checked.loaded["__source_row"].to_list())
-    quarantined_rows = set(checked.quarantine["source_row"].to_list())
+    assert checked.rows_read == checked.read_loaded().height + checked.rows_quarantined
+    loaded_rows = set(checked.read_loaded()["__source_row"].to_list())
+    quarantined_rows = set(checked.read_quarantine()["source_row"].to_list())
     assert not loaded_rows & quarantined_rows
     assert loaded_rows | quarantined_rows == set(range(1, checked.rows_read + 1))
 
@@ -70,7 +72,7 @@ def assert_conserved(checked: CheckedTable) -> None:
 def test_valid_rows_are_typed(tmp_path: Path) -> None:
     checked = households_of(tmp_path, f"{HEADER}\n1,A,10.5,3,1200.5,1\n2,B,2,1,0,0\n")
     assert checked.rows_quarantined == 0
-    row = checked.loaded.row(0, named=True)
+    row = checked.read_loaded().row(0, named=True)
     assert row == {
         "__source_row": 1,
         "hh_id": "1",
@@ -112,9 +114,13 @@ def test_every_bad_value_is_quarantined_with_its_reason(tmp_path: Path) -> None:
     assert got[(10, "receives_benefit")].startswith("not one of the configured codes")
     assert got[(10, "hh_id")] == "hh_id occurs 2 times in the file"
     assert got[(11, "hh_id")] == "hh_id occurs 2 times in the file"
-    assert checked.loaded["hh_id"].to_list() == ["1"]
+    assert checked.read_loaded()["hh_id"].to_list() == ["1"]
     raw_values = dict(
-        zip(checked.quarantine["source_row"], checked.quarantine["raw_value"], strict=False)
+        zip(
+            checked.read_quarantine()["source_row"],
+            checked.read_quarantine()["raw_value"],
+            strict=False,
+        )
     )
     assert raw_values[7] == "three"
     assert_conserved(checked)
@@ -125,14 +131,14 @@ def test_truncated_last_line_and_extra_fields(tmp_path: Path) -> None:
     got = reasons(checked)
     assert got[(2, "(row)")] == "line has 7 field(s) but the header has 6"
     assert got[(3, "(row)")] == "line has 4 field(s) but the header has 6"
-    assert checked.loaded.height == 1
+    assert checked.read_loaded().height == 1
     assert_conserved(checked)
 
 
 def test_quoted_delimiters_are_not_counted_as_fields(tmp_path: Path) -> None:
     checked = households_of(tmp_path, f'{HEADER}\n"1,a",A,10,3,100,1\n')
     assert checked.rows_quarantined == 0
-    assert checked.loaded["hh_id"].to_list() == ["1,a"]
+    assert checked.read_loaded()["hh_id"].to_list() == ["1,a"]
 
 
 def test_non_utf8_bytes_quarantine_the_row(tmp_path: Path) -> None:
@@ -146,13 +152,13 @@ def test_non_utf8_bytes_quarantine_the_row(tmp_path: Path) -> None:
 def test_declared_encoding_reads_the_same_bytes(tmp_path: Path) -> None:
     text = f"{HEADER}\n2,S\xe3o Paulo,1,3,100,1\n".encode("latin-1")
     checked = households_of(tmp_path, text, csv={"encoding": "latin1"})
-    assert checked.loaded["region"].to_list() == ["São Paulo"]
+    assert checked.read_loaded()["region"].to_list() == ["São Paulo"]
 
 
 def test_delimiter_is_sniffed_and_decimal_comma_read(tmp_path: Path) -> None:
     text = "HHID;prov;wt;size;pcexp;recv\n1;A;10,5;3;1.200,5;1\n"
     checked = households_of(tmp_path, text, csv={"decimal_comma": True})
-    assert checked.loaded.select("weight", "welfare").row(0) == (10.5, 1200.5)
+    assert checked.read_loaded().select("weight", "welfare").row(0) == (10.5, 1200.5)
 
 
 def test_wrong_delimiter_is_one_clear_error(tmp_path: Path) -> None:
@@ -176,14 +182,14 @@ def test_empty_file_and_header_only(tmp_path: Path) -> None:
     with pytest.raises(IngestError, match=r"hh\.csv: the file is empty"):
         households_of(tmp_path, "")
     checked = households_of(tmp_path, HEADER + "\n")
-    assert (checked.rows_read, checked.loaded.height) == (0, 0)
+    assert (checked.rows_read, checked.read_loaded().height) == (0, 0)
 
 
 def test_blank_lines_are_quarantined_not_dropped(tmp_path: Path) -> None:
     checked = households_of(tmp_path, f"{HEADER}\n1,A,10,3,100,1\n\n2,A,10,3,100,1\n")
     assert reasons(checked)[(2, "(row)")] == "blank line"
-    assert checked.loaded["hh_id"].to_list() == ["1", "2"]
-    assert checked.loaded["__source_row"].to_list() == [1, 3]
+    assert checked.read_loaded()["hh_id"].to_list() == ["1", "2"]
+    assert checked.read_loaded()["__source_row"].to_list() == [1, 3]
     assert_conserved(checked)
 
 
@@ -201,9 +207,14 @@ def test_mixed_types_in_a_parquet_numeric_column(tmp_path: Path) -> None:
     frame.write_parquet(tmp_path / "hh.parquet")
     config = config_for(tmp_path, {"path": "hh.parquet"})
     checked = ingest_households(
-        read_raw(config.inputs.households, tmp_path), config.inputs.households, known_regions=None
+        read_raw(config.inputs.households, tmp_path),
+        config.inputs.households,
+        known_regions=None,
+        work_dir=tmp_path / "ingest",
     )
-    assert checked.loaded["hh_id"].to_list() == ["1"]  # whole-number float ids print as integers
+    assert checked.read_loaded()["hh_id"].to_list() == [
+        "1"
+    ]  # whole-number float ids print as integers
     assert reasons(checked) == {(2, "weight"): "not a number", (3, "weight"): "not a number"}
 
 
@@ -222,16 +233,19 @@ def test_typed_parquet_numbers_are_checked_as_numbers(tmp_path: Path) -> None:
     frame.write_parquet(tmp_path / "hh.parquet")
     config = config_for(tmp_path, {"path": "hh.parquet", "csv": {"decimal_comma": True}})
     checked = ingest_households(
-        read_raw(config.inputs.households, tmp_path), config.inputs.households, known_regions=None
+        read_raw(config.inputs.households, tmp_path),
+        config.inputs.households,
+        known_regions=None,
+        work_dir=tmp_path / "ingest",
     )
-    assert checked.loaded["welfare"].to_list() == [1234.5]
-    assert checked.loaded["weight"].to_list() == [1.5]
+    assert checked.read_loaded()["welfare"].to_list() == [1234.5]
+    assert checked.read_loaded()["weight"].to_list() == [1.5]
     assert reasons(checked) == {
         (2, "weight"): "not a finite number",
         (3, "hh_size"): "missing value (required)",
         (4, "hh_size"): "must be >= 1",
     }
-    quarantined = checked.quarantine.filter(pl.col("source_row") == 4)
+    quarantined = checked.read_quarantine().filter(pl.col("source_row") == 4)
     assert quarantined["raw_value"].to_list() == ["-1"]  # the raw value, as text, once quarantined
     assert_conserved(checked)
 
@@ -265,9 +279,11 @@ def test_stata_value_labels_become_categories(tmp_path: Path) -> None:
     config = config_for(tmp_path, spec)
     columns = config.inputs.households.columns.model_copy(update={"urban": "area"})
     households = config.inputs.households.model_copy(update={"columns": columns})
-    checked = ingest_households(read_raw(households, tmp_path), households, known_regions=None)
-    assert checked.loaded["region"].to_list() == ["North", "South"]
-    assert checked.loaded["urban"].to_list() == [True, False]
+    checked = ingest_households(
+        read_raw(households, tmp_path), households, known_regions=None, work_dir=tmp_path / "ingest"
+    )
+    assert checked.read_loaded()["region"].to_list() == ["North", "South"]
+    assert checked.read_loaded()["urban"].to_list() == [True, False]
     assert reasons(checked)[(3, "urban")].startswith(
         "not one of the configured codes (urban, rural"
     )
@@ -283,12 +299,13 @@ def test_members_of_unknown_households_are_quarantined(tmp_path: Path) -> None:
         read_raw(config.inputs.members, tmp_path),
         config.inputs.members,
         household_ids=pl.Series(["1"]),
+        work_dir=tmp_path / "ingest",
     )
     got = reasons(checked)
     assert got[(3, "hh_id")] == "household not loaded (unknown or quarantined hh_id)"
     assert got[(2, "person_id")] == "person_id within its household occurs 2 times in the file"
     assert got[(5, "age")] == "must be <= 120"
-    assert checked.loaded["person_id"].to_list() == ["1"]
+    assert checked.read_loaded()["person_id"].to_list() == ["1"]
     assert_conserved(checked)
 
 

@@ -1,13 +1,20 @@
-"""Limits: a full disk is one clear error, and nothing half-written is published."""
+"""Limits: a full disk is one clear error, nothing half-written is published, and a file
+larger than memory is streamed."""
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from tests.bounded_ingest import write_wide_id_survey
 from tests.processes import audit_command, harness_env
 from transforms.survey_files import write_synthetic_survey
 
@@ -55,3 +62,80 @@ def test_a_full_disk_is_one_clear_error_and_publishes_nothing(
     assert str(small_disk) in output  # names where it could not write
     assert "Traceback" not in output  # one message, no stack dumps (--debug shows them)
     assert not published.exists()
+
+
+MEMORY_LIMIT_MIB = 600
+WIDE_ID_HOUSEHOLDS = 450_000  # about 4 million members: a 660 MiB file, 690 MiB in memory
+
+
+@pytest.fixture
+def memory_cgroup() -> Iterator[Path]:
+    """A cgroup (v1 or v2) capped at MEMORY_LIMIT_MIB; yields its folder (needs root, as in CI)."""
+    limit = str(MEMORY_LIMIT_MIB * 2**20)
+    name = f"welfare-audit-test-{os.getpid()}"
+    candidates = [
+        (Path("/sys/fs/cgroup/memory"), "memory.limit_in_bytes"),  # v1
+        (Path("/sys/fs/cgroup"), "memory.max"),  # v2
+    ]
+    for root, limit_file in candidates:
+        if not (root / limit_file).exists() and not (root / "cgroup.controllers").exists():
+            continue
+        folder = root / name
+        try:
+            folder.mkdir()
+            (folder / limit_file).write_text(limit)
+        except OSError:
+            if folder.exists():
+                folder.rmdir()
+            continue
+        try:
+            yield folder
+        finally:
+            folder.rmdir()
+        return
+    pytest.skip("cannot create a memory-limited cgroup here (needs root and a memory controller)")
+
+
+def oom_kills(cgroup: Path) -> str:
+    """The cgroup's out-of-memory record, for the failure message."""
+    for name in ("memory.oom_control", "memory.events"):
+        if (cgroup / name).exists():
+            return (cgroup / name).read_text().replace("\n", "; ")
+    return "unknown"
+
+
+def test_a_member_file_larger_than_memory_is_streamed(memory_cgroup: Path, tmp_path: Path) -> None:
+    config = write_wide_id_survey(tmp_path / "survey", households=WIDE_ID_HOUSEHOLDS)
+    members_file = tmp_path / "survey" / "members.csv"
+    limit = MEMORY_LIMIT_MIB * 2**20
+    assert members_file.stat().st_size > limit  # the file alone does not fit
+    work = tmp_path / "work"
+    command = " ".join(
+        shlex.quote(part)
+        for part in (sys.executable, "-m", "tests.bounded_ingest", str(config), str(work))
+    )
+    procs = memory_cgroup / "cgroup.procs"
+    done = subprocess.run(
+        ["sh", "-c", f"echo $$ > {shlex.quote(str(procs))} && exec {command}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, f"{done.stderr[-3000:]}\nOOM record: {oom_kills(memory_cgroup)}"
+    counts = json.loads(done.stdout)
+    assert counts["usable_memory_mib"] == MEMORY_LIMIT_MIB  # the cgroup's limit was seen
+    with duckdb.connect(str(work / "staging.duckdb"), read_only=True) as staging:
+        members = staging.sql("SELECT * FROM stg_members").pl()
+        mismatched = staging.sql(
+            """SELECT count(*) FROM stg_households AS h
+               JOIN stg_member_features AS f USING (hh_id)
+               WHERE f.n_members <> h.hh_size OR f.n_heads <> 1"""
+        ).fetchall()[0][0]
+    assert members.estimated_size() > limit  # the loaded rows would not fit either
+    assert counts["members_read"] == counts["members_loaded"] == counts["members_staged"]
+    # 450,000 households of 1 + index % 17 members: 26,470 cycles x 153 + (1 + ... + 10)
+    assert counts["members_loaded"] == members.height == 4_049_965
+    assert counts["feature_rows"] == counts["households_loaded"] == WIDE_ID_HOUSEHOLDS
+    assert mismatched == 0  # every household's members were aggregated, none lost or doubled

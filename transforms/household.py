@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import polars as pl
 
 from transforms.config import AuditConfig, PovertyLine, WelfareDefinition
@@ -24,47 +26,69 @@ MEMBER_FEATURES = (
 )
 
 
-def member_features(members: pl.LazyFrame) -> pl.LazyFrame:
-    """Aggregate members to one row per hh_id.
+def member_features_sql(members: str, columns: Collection[str]) -> str:
+    """DuckDB SQL aggregating the member table ``members`` to one row per hh_id.
 
-    Requires hh_id, age; uses is_head, sex, education_years, disabled, employed when present.
-    Adds counts of members, children (0-14), elderly (65+), working age (15-64), disabled,
-    employed; dependency_ratio = (children + elderly) / max(working age, 1); share_disabled;
-    the head's age, sex and education (the flagged head, else the oldest member); n_heads.
+    Requires hh_id, age, __source_row; uses is_head, sex, education_years, disabled, employed
+    when in ``columns``. Counts members, children (0-14), elderly (65+), working age (15-64),
+    disabled, employed; dependency_ratio = (children + elderly) / max(working age, 1);
+    share_disabled; the head's age, sex and education: the flagged head, else the oldest
+    member, ties to the first row in the file; n_heads. DuckDB spills to disk when the
+    households do not fit in memory, so the member file is never held whole.
     """
-    names = members.collect_schema().names()
-    age = pl.col("age")
-    flag = {
-        name: (pl.col(name).fill_null(False) if name in names else pl.lit(False))
-        for name in ("is_head", "disabled", "employed")
-    }
-    head_first = (~flag["is_head"]).cast(pl.Int8)
-    ordered = members.with_columns(
-        head_first.alias("__not_head"), flag["is_head"].alias("__is_head")
-    ).sort(["hh_id", "__not_head", "age"], descending=[False, False, True])
-    optional = {
-        name: (pl.col(name) if name in names else pl.lit(None))
-        for name in ("sex", "education_years")
-    }
-    aggregated = ordered.group_by("hh_id").agg(
-        pl.len().alias("n_members"),
-        (age <= CHILD_MAX_AGE).sum().alias("n_children"),
-        (age >= ELDERLY_MIN_AGE).sum().alias("n_elderly"),
-        age.is_between(CHILD_MAX_AGE + 1, ELDERLY_MIN_AGE - 1).sum().alias("n_working_age"),
-        flag["disabled"].sum().alias("n_disabled"),
-        flag["employed"].sum().alias("n_employed"),
-        age.first().alias("head_age"),
-        optional["sex"].first().cast(pl.String).alias("head_sex"),
-        optional["education_years"].first().cast(pl.Float64).alias("head_education_years"),
-        pl.col("__is_head").sum().alias("n_heads"),
-    )
-    return aggregated.with_columns(
-        (
-            (pl.col("n_children") + pl.col("n_elderly"))
-            / pl.max_horizontal(pl.col("n_working_age"), 1)
-        ).alias("dependency_ratio"),
-        (pl.col("n_disabled") / pl.col("n_members")).alias("share_disabled"),
-    ).select("hh_id", *MEMBER_FEATURES)
+
+    def flag(name: str) -> str:
+        return f"coalesce({name}, false)" if name in columns else "false"
+
+    def optional(name: str) -> str:
+        return name if name in columns else "NULL"
+
+    return f"""
+        WITH ranked AS (
+            SELECT
+                *,
+                -- who heads the household: the flagged head, then the oldest, then file order
+                struct_pack(
+                    flagged := {flag("is_head")}, age := age, first_row := -__source_row
+                ) AS head_rank
+            FROM {members}
+        ),
+        counted AS (
+            SELECT
+                hh_id,
+                count(*)::INTEGER AS n_members,
+                count(*) FILTER (age <= {CHILD_MAX_AGE})::INTEGER AS n_children,
+                count(*) FILTER (age >= {ELDERLY_MIN_AGE})::INTEGER AS n_elderly,
+                count(*) FILTER (
+                    age BETWEEN {CHILD_MAX_AGE + 1} AND {ELDERLY_MIN_AGE - 1}
+                )::INTEGER AS n_working_age,
+                count(*) FILTER ({flag("disabled")})::INTEGER AS n_disabled,
+                count(*) FILTER ({flag("employed")})::INTEGER AS n_employed,
+                arg_max_null(age, head_rank) AS head_age,
+                arg_max_null({optional("sex")}, head_rank)::VARCHAR AS head_sex,
+                arg_max_null({optional("education_years")}, head_rank)::DOUBLE
+                    AS head_education_years,
+                count(*) FILTER ({flag("is_head")})::INTEGER AS n_heads
+            FROM ranked
+            GROUP BY hh_id
+        )
+        SELECT
+            hh_id,
+            n_members,
+            n_children,
+            n_elderly,
+            n_working_age,
+            n_disabled,
+            n_employed,
+            -- dependants per working-age member (at least one in the denominator)
+            (n_children + n_elderly) / greatest(n_working_age, 1) AS dependency_ratio,
+            n_disabled / n_members AS share_disabled,
+            head_age,
+            head_sex,
+            head_education_years,
+            n_heads
+        FROM counted
+    """
 
 
 def attach_member_features(households: pl.LazyFrame, features: pl.LazyFrame) -> pl.LazyFrame:

@@ -8,10 +8,13 @@ the counts always satisfy rows_read = rows_loaded + rows_quarantined.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
+import duckdb
 import polars as pl
 
 from transforms.config import (
@@ -22,11 +25,15 @@ from transforms.config import (
     ProjectionInput,
     RegionInput,
 )
+from transforms.contract import quote_identifier, quote_literal
 from transforms.readers import ROW_PROBLEM, SOURCE_ROW, IngestError, RawTable
+from transforms.warehouse import scratch_connection
 
 Kind = Literal["string", "float", "int", "bool"]
 RAW = "__raw__"
 FAILED = "__failed"
+OCCURRENCES = "__occurrences"
+PARTS = ("typed", "loaded", "quarantine")
 WHY = "__why__"
 QUARANTINE_COLUMNS = ("source_file", "source_row", "column_name", "raw_value", "reason")
 
@@ -81,17 +88,35 @@ PROJECTION_RULES: dict[str, ColumnRule] = {
 
 @dataclass(frozen=True)
 class CheckedTable:
-    """A file after the row rules: loaded rows (typed) and quarantine entries."""
+    """A file after the row rules, as files: loaded rows (typed) and quarantine entries.
+
+    Both live in Parquet files in the run's work folder, so a file larger than memory is
+    checked and staged in pieces; ``read_loaded``/``read_quarantine`` load them whole
+    (small tables and tests only).
+    """
 
     source_file: str
-    loaded: pl.DataFrame
-    quarantine: pl.DataFrame
+    loaded_path: Path
+    quarantine_path: Path
     rows_read: int
+    rows_loaded: int
 
     @property
     def rows_quarantined(self) -> int:
         """Distinct raw rows that were quarantined."""
-        return self.rows_read - self.loaded.height
+        return self.rows_read - self.rows_loaded
+
+    def scan_loaded(self) -> pl.LazyFrame:
+        """The loaded rows, lazily: ``__source_row`` and the typed canonical columns."""
+        return pl.scan_parquet(self.loaded_path)
+
+    def read_loaded(self) -> pl.DataFrame:
+        """The loaded rows in file order, in memory."""
+        return pl.read_parquet(self.loaded_path)
+
+    def read_quarantine(self) -> pl.DataFrame:
+        """The quarantine entries ordered by row and column, in memory."""
+        return pl.read_parquet(self.quarantine_path).sort("source_row", "column_name")
 
 
 def select_mapped(raw: RawTable, mapping: Mapping[str, str], *, role: str) -> pl.LazyFrame:
@@ -122,6 +147,17 @@ def as_text(expression: pl.Expr) -> pl.Expr:
         .then(as_int_text)
         .otherwise(text)
     )
+
+
+def relabelled(text: pl.Expr, labels: Mapping[str, str]) -> pl.Expr:
+    """Codes replaced by their labels, other values kept (a when-chain: it streams, where
+    ``Expr.replace`` makes polars hold the whole column)."""
+    if not labels:
+        return text
+    value = text
+    for code, label in reversed(list(labels.items())):
+        value = pl.when(text == code).then(pl.lit(label)).otherwise(value)
+    return value
 
 
 def _code_set(values: Sequence[object]) -> list[str]:
@@ -164,7 +200,7 @@ def parse_value(
     present = raw.is_not_null() & (text != "")
     decimal_comma = decimal_comma and (dtype is None or dtype == pl.String)
     if rule.kind == "string":
-        value = text.replace(labels) if labels else text
+        value = relabelled(text, labels)
         why = pl.lit(None, dtype=pl.String)
     elif rule.kind == "bool":
         lowered = text.str.to_lowercase()
@@ -238,14 +274,6 @@ def check_columns(
     )
 
 
-def flag_duplicates(frame: pl.LazyFrame, keys: Sequence[str], *, label: str) -> pl.LazyFrame:
-    """Give every row whose key occurs more than once a reason on the first key column."""
-    count = pl.len().over(keys)
-    first = keys[0]
-    reason = pl.when(count > 1).then(pl.format(f"{label} occurs {{}} times in the file", count))
-    return frame.with_columns(pl.coalesce(pl.col(WHY + first), reason).alias(WHY + first))
-
-
 def flag_not_in(
     frame: pl.LazyFrame, column: str, allowed: pl.Series, *, reason: str
 ) -> pl.LazyFrame:
@@ -264,8 +292,8 @@ def problem_mask(columns: Sequence[str]) -> pl.Expr:
 
 
 def quarantine_entries(
-    bad: pl.DataFrame, *, source_file: str, columns: Sequence[str]
-) -> pl.DataFrame:
+    bad: pl.LazyFrame, *, source_file: str, columns: Sequence[str]
+) -> pl.LazyFrame:
     """Long quarantine entries (one per row problem or bad cell) of the rows that failed."""
     pieces = [
         bad.filter(pl.col(ROW_PROBLEM).is_not_null()).select(
@@ -285,41 +313,126 @@ def quarantine_entries(
             )
         )
     quarantine = pl.concat(pieces).with_columns(pl.lit(source_file).alias("source_file"))
-    return quarantine.select(QUARANTINE_COLUMNS).sort("source_row", "column_name")
+    return quarantine.select(QUARANTINE_COLUMNS)
 
 
-def checked_table(frame: pl.LazyFrame, *, source_file: str, columns: Sequence[str]) -> CheckedTable:
-    """Collect the typed rows once, split off the failed ones, verifying nothing was lost.
-
-    The pass over the file keeps only the typed columns and a failed-row flag; the raw
-    values and reasons (three times the width) are computed again only when some rows
-    failed, and kept only for those rows.
-    """
-    is_bad = problem_mask(columns)
+@contextmanager
+def parse_errors(source_file: str) -> Iterator[None]:
+    """Turn a polars error while reading a file into an IngestError naming the file."""
     try:
-        typed = frame.select(SOURCE_ROW, *columns, is_bad.alias(FAILED)).collect(engine="streaming")
-        failed = int(typed[FAILED].sum())
-        bad = (
-            frame.filter(is_bad).collect(engine="streaming")
-            if failed
-            else frame.filter(is_bad).head(0).collect()
-        )
+        yield
     except pl.exceptions.PolarsError as error:  # e.g. an unterminated quote swallows the file
-        first_line = (
-            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        )
+        text = str(error).strip()
+        first_line = text.splitlines()[0] if text else type(error).__name__
         raise IngestError(f"{source_file}: cannot be parsed ({first_line})") from error
-    loaded = typed.filter(~pl.col(FAILED)).drop(FAILED).sort(SOURCE_ROW)
-    quarantine = quarantine_entries(bad, source_file=source_file, columns=columns)
-    rows_quarantined = (
-        quarantine.select(pl.col("source_row").n_unique()).item() if quarantine.height else 0
-    )
-    if loaded.height + rows_quarantined != typed.height or rows_quarantined != failed:
+
+
+SEPARATE_PLANS = pl.QueryOptFlags(comm_subplan_elim=False)
+"""The quarantine's pieces each re-read the file: a shared (cached) read would hold it whole."""
+
+
+def duplicate_keys(
+    con: duckdb.DuckDBPyConnection, typed: Path, keys: Sequence[str]
+) -> pl.DataFrame:
+    """Key values that occur more than once in the file, with how often (NULL is one value).
+
+    DuckDB counts them, spilling to disk when the keys do not fit in memory.
+    """
+    key_list = ", ".join(quote_identifier(key) for key in keys)
+    return con.sql(
+        f"""
+        -- every key value, null included, that more than one row of the file carries
+        SELECT {key_list}, count(*) AS {OCCURRENCES}
+        FROM read_parquet({quote_literal(str(typed))})
+        GROUP BY {key_list}
+        HAVING count(*) > 1
+        """
+    ).pl()
+
+
+def write_loaded_rows(
+    typed: Path, duplicates: pl.DataFrame, keys: Sequence[str], target: Path
+) -> None:
+    """Write the rows that passed every rule and carry a unique key, in file order.
+
+    A streaming pass: only the duplicated keys (few, in a file worth auditing) are held.
+    """
+    passed = pl.scan_parquet(typed).filter(~pl.col(FAILED)).drop(FAILED)
+    if not duplicates.is_empty():
+        passed = passed.join(
+            duplicates.lazy().select(keys),
+            on=list(keys),
+            how="anti",
+            nulls_equal=True,
+            maintain_order="left",
+        )
+    passed.sink_parquet(target)
+
+
+def with_duplicate_reasons(
+    frame: pl.LazyFrame, duplicates: pl.DataFrame, keys: Sequence[str], *, label: str
+) -> pl.LazyFrame:
+    """Give every row whose key occurs more than once a reason on the first key column."""
+    if duplicates.is_empty():
+        return frame.with_columns(pl.lit(None, dtype=pl.UInt32).alias(OCCURRENCES))
+    counts = duplicates.lazy().with_columns(pl.col(OCCURRENCES).cast(pl.UInt32))
+    joined = frame.join(counts, on=list(keys), how="left", nulls_equal=True, maintain_order="left")
+    first = keys[0]
+    reason = pl.format(f"{label} occurs {{}} times in the file", pl.col(OCCURRENCES))
+    return joined.with_columns(pl.coalesce(pl.col(WHY + first), reason).alias(WHY + first))
+
+
+def checked_table(
+    frame: pl.LazyFrame,
+    *,
+    source_file: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    key_label: str,
+    work_dir: Path,
+    role: str,
+) -> CheckedTable:
+    """Check a file in a streaming pass, split loaded rows from quarantined ones, as files.
+
+    1. One streaming pass writes the typed columns and a failed-row flag to Parquet.
+    2. DuckDB finds duplicated keys and writes the rows that passed, in file order.
+    3. Only when some rows failed, a second pass writes their raw values and reasons.
+    Memory stays bounded by polars' streaming batches and DuckDB's cap (it spills), not by
+    the file's size. Nothing is lost: loaded + quarantined rows = rows read, or an error.
+    """
+    work_dir.mkdir(parents=True, exist_ok=True)
+    typed, loaded, quarantine = (work_dir / f"{role}.{part}.parquet" for part in PARTS)
+    is_bad = problem_mask(columns)
+    with parse_errors(source_file):
+        frame.select(SOURCE_ROW, *columns, is_bad.alias(FAILED)).sink_parquet(typed)
+    with scratch_connection(work_dir / ".duckdb.tmp") as con:
+        duplicates = duplicate_keys(con, typed, keys) if keys else pl.DataFrame()
+        counted = con.execute(
+            f"SELECT count(*), count(*) FILTER ({FAILED}) FROM read_parquet(?)", [str(typed)]
+        ).fetchall()[0]
+        rows_read, failed = int(counted[0]), int(counted[1])
+        write_loaded_rows(typed, duplicates, keys, loaded)
+        rows_loaded = pl.scan_parquet(loaded).select(pl.len()).collect().item()
+        bad = with_duplicate_reasons(frame, duplicates, keys, label=key_label).filter(
+            is_bad | pl.col(OCCURRENCES).is_not_null()
+        )
+        if rows_loaded == rows_read:
+            bad = bad.head(0)  # nothing failed: no second pass over the file
+        with parse_errors(source_file):
+            quarantine_entries(bad, source_file=source_file, columns=columns).sink_parquet(
+                quarantine, optimizations=SEPARATE_PLANS
+            )
+        distinct = con.execute(
+            "SELECT count(DISTINCT source_row) FROM read_parquet(?)", [str(quarantine)]
+        ).fetchall()
+        rows_quarantined = int(distinct[0][0])
+    if rows_loaded + rows_quarantined != rows_read or rows_quarantined < failed:
         raise AssertionError(
-            f"{source_file}: rows_read {typed.height} != loaded {loaded.height} "
+            f"{source_file}: rows_read {rows_read} != loaded {rows_loaded} "
             f"+ quarantined {rows_quarantined} (flagged {failed})"
         )
-    return CheckedTable(source_file, loaded, quarantine, typed.height)
+    typed.unlink()
+    return CheckedTable(source_file, loaded, quarantine, rows_read, rows_loaded)
 
 
 def household_columns(spec: HouseholdInput) -> tuple[dict[str, str], dict[str, ColumnRule]]:
@@ -341,36 +454,55 @@ IDENTIFIER_LIKE_MINIMUM = 100
 
 
 def refuse_identifier_like_proxies(
-    loaded: pl.DataFrame, spec: HouseholdInput, *, source: str
+    loaded: pl.LazyFrame, spec: HouseholdInput, *, source: str
 ) -> None:
     """A categorical proxy almost unique per household is an identity or free text: refuse it."""
-    for proxy, proxy_spec in spec.proxies.items():
-        if proxy_spec.kind != "categorical" or proxy not in loaded.columns:
-            continue
-        distinct = loaded[proxy].n_unique()
-        if distinct >= IDENTIFIER_LIKE_MINIMUM and distinct > IDENTIFIER_LIKE_SHARE * loaded.height:
+    names = loaded.collect_schema().names()
+    categorical = [
+        proxy
+        for proxy, proxy_spec in spec.proxies.items()
+        if proxy_spec.kind == "categorical" and proxy in names
+    ]
+    if not categorical:
+        return
+    counts = loaded.select(
+        pl.len().alias("__households"), *[pl.col(proxy).n_unique() for proxy in categorical]
+    ).collect(engine="streaming")
+    households = int(counts["__households"].item())
+    for proxy in categorical:
+        distinct = int(counts[proxy].item())
+        if distinct >= IDENTIFIER_LIKE_MINIMUM and distinct > IDENTIFIER_LIKE_SHARE * households:
             raise IngestError(
-                f"{source}: categorical proxy {proxy!r} (column {proxy_spec.column!r}) has "
-                f"{distinct:,} distinct values in {loaded.height:,} households: an identifier, "
+                f"{source}: categorical proxy {proxy!r} (column {spec.proxies[proxy].column!r}) "
+                f"has {distinct:,} distinct values in {households:,} households: an identifier, "
                 "name or free text, not a proxy; remove it from inputs.households.proxies"
             )
 
 
 def ingest_households(
-    raw: RawTable, spec: HouseholdInput, *, known_regions: pl.Series | None
+    raw: RawTable, spec: HouseholdInput, *, known_regions: pl.Series | None, work_dir: Path
 ) -> CheckedTable:
     """Apply the household row rules: types, ranges, unique hh_id, known region."""
     mapping, rules = household_columns(spec)
     frame = check_columns(select_mapped(raw, mapping, role="households"), rules, spec)
-    frame = flag_duplicates(frame, ["hh_id"], label="hh_id")
     if known_regions is not None:
         frame = flag_not_in(frame, "region", known_regions, reason="region not in the regions file")
-    checked = checked_table(frame, source_file=str(raw.path), columns=list(rules))
-    refuse_identifier_like_proxies(checked.loaded, spec, source=str(raw.path))
+    checked = checked_table(
+        frame,
+        source_file=str(raw.path),
+        columns=list(rules),
+        keys=["hh_id"],
+        key_label="hh_id",
+        work_dir=work_dir,
+        role="households",
+    )
+    refuse_identifier_like_proxies(checked.scan_loaded(), spec, source=str(raw.path))
     return checked
 
 
-def ingest_members(raw: RawTable, spec: MemberInput, *, household_ids: pl.Series) -> CheckedTable:
+def ingest_members(
+    raw: RawTable, spec: MemberInput, *, household_ids: pl.Series, work_dir: Path
+) -> CheckedTable:
     """Apply the member row rules; members of unknown or quarantined households are quarantined."""
     mapping = {
         name: column for name, column in spec.columns.model_dump().items() if column is not None
@@ -380,8 +512,15 @@ def ingest_members(raw: RawTable, spec: MemberInput, *, household_ids: pl.Series
     frame = flag_not_in(
         frame, "hh_id", household_ids, reason="household not loaded (unknown or quarantined hh_id)"
     )
-    frame = flag_duplicates(frame, ["person_id", "hh_id"], label="person_id within its household")
-    return checked_table(frame, source_file=str(raw.path), columns=list(rules))
+    return checked_table(
+        frame,
+        source_file=str(raw.path),
+        columns=list(rules),
+        keys=["person_id", "hh_id"],
+        key_label="person_id within its household",
+        work_dir=work_dir,
+        role="members",
+    )
 
 
 def ingest_table(
@@ -391,6 +530,7 @@ def ingest_table(
     *,
     role: str,
     keys: Sequence[str],
+    work_dir: Path,
 ) -> CheckedTable:
     """Apply row rules to a small reference table (regions, projection) with unique keys."""
     mapping = {
@@ -399,5 +539,12 @@ def ingest_table(
     selected_rules = {name: rules[name] for name in mapping}
     frame = check_columns(select_mapped(raw, mapping, role=role), selected_rules, spec)
     present_keys = [key for key in keys if key in mapping]
-    frame = flag_duplicates(frame, present_keys, label=" x ".join(present_keys))
-    return checked_table(frame, source_file=str(raw.path), columns=list(selected_rules))
+    return checked_table(
+        frame,
+        source_file=str(raw.path),
+        columns=list(selected_rules),
+        keys=present_keys,
+        key_label=" x ".join(present_keys),
+        work_dir=work_dir,
+        role=role,
+    )

@@ -104,6 +104,7 @@ def _field_count_problems(path: Path, delimiter: str, expected: int) -> pl.LazyF
             .otherwise(None)
             .alias("__fields_problem"),
         )
+        .filter(pl.col("__fields_problem").is_not_null())  # only bad lines are joined back
     )
 
 

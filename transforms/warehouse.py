@@ -35,6 +35,7 @@ from transforms.contract import (
     quote_literal,
     table,
 )
+from transforms.memory import usable_memory
 
 WORK_SUFFIX = ".work"
 PUBLISHED_SIGNIFICANT_DIGITS = 9  # parallel float sums differ in the last bits between runs
@@ -121,12 +122,12 @@ MEMORY_SHARE = 0.25
 
 
 def memory_limit() -> str:
-    """DuckDB's memory limit per connection: the environment's, else a quarter of the RAM."""
+    """DuckDB's memory limit per connection: the environment's, else a quarter of the memory
+    this process may use (the RAM, or its container's limit)."""
     configured = os.environ.get(MEMORY_LIMIT_VARIABLE)
     if configured:
         return configured
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return f"{max(1, int(total * MEMORY_SHARE / 2**30))}GiB"
+    return f"{max(64, int(usable_memory() * MEMORY_SHARE / 2**20))}MiB"
 
 
 def duckdb_config(path: Path) -> dict[str, str | bool | int | float | list[str]]:
@@ -135,6 +136,13 @@ def duckdb_config(path: Path) -> dict[str, str | bool | int | float | list[str]]
         "memory_limit": memory_limit(),
         "temp_directory": str(path.parent / f".{path.name}.tmp"),
     }
+
+
+def scratch_connection(temp_directory: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the audit's memory cap that spills into ``temp_directory``."""
+    return duckdb.connect(
+        config={"memory_limit": memory_limit(), "temp_directory": str(temp_directory)}
+    )
 
 
 def connect_database(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -193,6 +201,35 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table_name: str, frame: pl.Data
     finally:
         con.unregister("_incoming")
     return frame.height
+
+
+IDENTIFIER_COLUMNS = ("hh_id", "person_id")
+WITHHELD = "[identifier withheld]"
+
+
+def insert_quarantine(con: duckdb.DuckDBPyConnection, entries: Path, run_id: str) -> int:
+    """Append a file's quarantine entries (Parquet) in row order; raw identifiers are withheld
+    (the row number locates the row). Returns the entries written."""
+    withheld = ", ".join(quote_literal(name) for name in IDENTIFIER_COLUMNS)
+    inserted = con.execute(
+        f"""
+        INSERT INTO {SCHEMA}.quarantine
+            (run_id, source_file, source_row, column_name, raw_value, reason)
+        SELECT
+            ? AS run_id,
+            source_file,
+            source_row,
+            column_name,
+            -- identifiers stay in the raw file; the row number locates the row
+            CASE WHEN column_name IN ({withheld}) THEN {quote_literal(WITHHELD)}
+                 ELSE raw_value END AS raw_value,
+            reason
+        FROM read_parquet(?)
+        ORDER BY source_row, column_name
+        """,
+        [run_id, str(entries)],
+    ).fetchall()
+    return int(inserted[0][0])
 
 
 def record_run_start(con: duckdb.DuckDBPyConnection, run: RunRecord) -> None:

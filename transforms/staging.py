@@ -1,0 +1,59 @@
+"""Move checked files into the run's DuckDB staging database in bounded memory.
+
+The loaded rows of each file are already Parquet (see ``transforms.ingest.checked_table``);
+DuckDB copies them into staging tables and aggregates the members to households, spilling
+to disk under its memory cap, so the member file is never held whole.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from transforms.contract import quote_identifier
+from transforms.household import member_features_sql
+from transforms.ingest import CheckedTable
+
+
+def stage_loaded(staging: duckdb.DuckDBPyConnection, checked: CheckedTable, table_name: str) -> int:
+    """Copy a file's loaded rows into a staging table (DuckDB streams the Parquet file and
+    keeps its row order)."""
+    staging.execute(
+        f"CREATE OR REPLACE TABLE {quote_identifier(table_name)} AS SELECT * FROM read_parquet(?)",
+        [str(checked.loaded_path)],
+    )
+    return checked.rows_loaded
+
+
+def stage_member_features(
+    staging: duckdb.DuckDBPyConnection,
+    members_table: str = "stg_members",
+    features_table: str = "stg_member_features",
+) -> int:
+    """Aggregate the staged members into one row of features per household (in DuckDB,
+    which spills to disk rather than hold the member file)."""
+    columns = {
+        row[0] for row in staging.sql(f"DESCRIBE {quote_identifier(members_table)}").fetchall()
+    }
+    query = member_features_sql(quote_identifier(members_table), columns)
+    staging.execute(f"CREATE OR REPLACE TABLE {quote_identifier(features_table)} AS {query}")
+    return int(
+        staging.sql(f"SELECT count(*) FROM {quote_identifier(features_table)}").fetchall()[0][0]
+    )
+
+
+def loaded_household_ids(households: CheckedTable) -> pl.Series:
+    """The hh_id of every loaded household (one string per household, held for the member
+    check)."""
+    return households.scan_loaded().select("hh_id").collect(engine="streaming")["hh_id"]
+
+
+def quarantine_reasons(checked: CheckedTable) -> dict[str, int]:
+    """Quarantined rows per reason."""
+    reasons = (
+        pl.scan_parquet(checked.quarantine_path)
+        .group_by("reason")
+        .agg(pl.col("source_row").n_unique().alias("rows"))
+        .collect(engine="streaming")
+    )
+    return dict(zip(reasons["reason"].to_list(), reasons["rows"].to_list(), strict=True))
