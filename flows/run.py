@@ -73,6 +73,7 @@ def start_run(config: AuditConfig, config_path: Path, published: Path) -> RunCon
                 logger.warning(
                     "Run %s was interrupted before publishing; recorded as failed", killed_id
                 )
+                discard_raw_copies(config.output.directory / "runs" / killed_id)
             stale.unlink(missing_ok=True)
             stale.with_name(stale.name + ".wal").unlink(missing_ok=True)
         warehouse.record_run_start(con, record)
@@ -99,13 +100,23 @@ def finish_run(run: RunContext, *, status: str, error: str | None = None) -> Non
     get_run_logger().info("Run %s %s; published %s", run.run_id, status, run.published)
 
 
+RAW_COPIES = ("staging.duckdb", "staging.duckdb.wal", "analysis.parquet", "transcoded", "ingest")
+"""What a run keeps of the raw data in its output folder (raw identifiers): deleted at its end."""
+
+
 def discard_staging(run: RunContext) -> None:
-    """Delete the run's staging copy of the raw data (it holds raw identifiers)."""
-    run.staging.unlink(missing_ok=True)
-    (run.output_dir / "analysis.parquet").unlink(missing_ok=True)
-    run.staging.with_name(run.staging.name + ".wal").unlink(missing_ok=True)
-    shutil.rmtree(run.output_dir / "transcoded", ignore_errors=True)
-    shutil.rmtree(run.ingest_dir, ignore_errors=True)
+    """Delete the run's copies of the raw data (they hold raw identifiers)."""
+    discard_raw_copies(run.output_dir)
+
+
+def discard_raw_copies(output_dir: Path) -> None:
+    """Delete the raw-data copies in a run's output folder (also for a killed run)."""
+    for name in RAW_COPIES:
+        path = output_dir / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 RESULT_TABLES = (

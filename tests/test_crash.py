@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from flows.run import RAW_COPIES
 from tests.processes import audit_command, harness_env
 from transforms.survey_files import write_synthetic_survey
 from transforms.warehouse import connect
@@ -94,8 +95,8 @@ def stage_markers(survey: Path, warehouse: Path) -> dict[str, Callable[[], bool]
     """Files that exist once a stage has begun."""
     runs = survey / "output" / "runs"
 
-    def work_file() -> bool:
-        return any(warehouse.parent.glob(f".{warehouse.name}.*.work"))
+    def ingesting() -> bool:
+        return any(runs.glob("*/ingest/*.parquet")) if runs.exists() else False
 
     def data_docs() -> bool:
         return any(runs.glob("*/data_docs/index.html")) if runs.exists() else False
@@ -107,7 +108,7 @@ def stage_markers(survey: Path, warehouse: Path) -> dict[str, Callable[[], bool]
         return (warehouse.parent / "publishing.marker").exists()
 
     return {
-        "ingest": work_file,
+        "ingest": ingesting,
         "validation": data_docs,
         "training": training,
         "publication": publication,
@@ -135,6 +136,9 @@ def test_kill_minus_nine_leaves_the_published_state(
     kill_when(child, stage_markers(survey, warehouse)[stage])
 
     assert snapshot(warehouse) == before  # readers see exactly the previous state
+    runs_folder = survey / "output" / "runs"
+    raw_copies = {path.parent.name for name in RAW_COPIES for path in runs_folder.glob(f"*/{name}")}
+    assert raw_copies  # the killed run left copies of the raw data behind
     after = audit(str(survey / "audit.toml"), str(warehouse))
     with connect(warehouse, read_only=True) as con:
         runs = con.sql(
@@ -146,3 +150,6 @@ def test_kill_minus_nine_leaves_the_published_state(
     assert len(interrupted) == 1
     assert interrupted[0][2].startswith("interrupted")
     assert not list(tmp_path.glob(".audit.duckdb.*.work"))
+    assert raw_copies == {interrupted[0][0]}
+    left = [path.name for path in (runs_folder / interrupted[0][0]).glob("*")]
+    assert not set(left) & set(RAW_COPIES)  # the next run deleted them (raw identifiers)
