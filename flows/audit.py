@@ -23,6 +23,7 @@ from flows.validate import validate_staging
 from transforms.config import AuditConfig, load_config
 from transforms.expectations import raise_on_errors
 from transforms.household import prepare_households
+from transforms.memory import check_analysis_fits, usable_memory
 from transforms.warehouse import exclusive_lock
 
 
@@ -33,6 +34,14 @@ def prepare_analysis(config: AuditConfig, run: RunContext) -> int:
     with run.connect_staging() as staging:
         tables = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
         households = staging.sql("SELECT * FROM stg_households").pl()
+        need = check_analysis_fits(
+            households=households.height,
+            household_bytes=households.estimated_size(),
+            usable=usable_memory(),
+        )
+        get_run_logger().info(
+            "Analysis of %d households: about %.1f GiB at peak", households.height, need / 2**30
+        )
         features = (
             staging.sql("SELECT * FROM stg_member_features").pl()
             if "stg_member_features" in tables

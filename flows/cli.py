@@ -47,10 +47,19 @@ class FileFormat(StrEnum):
 def known_errors() -> tuple[type[BaseException], ...]:
     """Errors that carry a readable message and need no traceback."""
     from transforms.config import ConfigError
+    from transforms.memory import MemoryLimitError
     from transforms.readers import IngestError
     from transforms.warehouse import WarehouseError
 
-    return (ConfigError, IngestError, WarehouseError, FileNotFoundError, PermissionError, OSError)
+    return (
+        ConfigError,
+        IngestError,
+        WarehouseError,
+        MemoryLimitError,
+        FileNotFoundError,
+        PermissionError,
+        OSError,
+    )
 
 
 def keep_results_with_outputs(config_path: Path) -> None:

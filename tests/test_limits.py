@@ -16,7 +16,9 @@ import pytest
 
 from tests.bounded_ingest import write_wide_id_survey
 from tests.processes import audit_command, harness_env
+from transforms.memory import MemoryLimitError, check_analysis_fits
 from transforms.survey_files import write_synthetic_survey
+from transforms.warehouse import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,3 +141,31 @@ def test_a_member_file_larger_than_memory_is_streamed(memory_cgroup: Path, tmp_p
     assert counts["members_loaded"] == members.height == 4_049_965
     assert counts["feature_rows"] == counts["households_loaded"] == WIDE_ID_HOUSEHOLDS
     assert mismatched == 0  # every household's members were aggregated, none lost or doubled
+
+
+def test_the_analysis_memory_estimate_is_fixed_part_plus_ten_times_the_households() -> None:
+    staged = 100 * 2**20  # 100 MiB of household rows
+    assert check_analysis_fits(households=10, household_bytes=staged, usable=2**31) == (
+        2**30 + 1000 * 2**20
+    )
+    with pytest.raises(MemoryLimitError, match=r"10 households .* about 2.0 GiB .* allows 1.5 GiB"):
+        check_analysis_fits(households=10, household_bytes=staged, usable=3 * 2**29)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_an_analysis_too_large_for_memory_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows import audit as audit_flow
+
+    survey = tmp_path / "survey"
+    write_synthetic_survey(survey, households=800, seed=4, file_format="parquet")
+    warehouse = tmp_path / "audit.duckdb"
+    monkeypatch.setattr(audit_flow, "usable_memory", lambda: 2**29)  # a 512 MiB container
+    with pytest.raises(MemoryLimitError, match=r"800 households .* allows 0.5 GiB"):
+        audit_flow.audit(str(survey / "audit.toml"), str(warehouse))
+    with connect(warehouse, read_only=True) as con:
+        status, error = con.sql("SELECT status, error FROM audit.runs").fetchall()[0]
+        stages_after = con.sql("SELECT count(*) FROM audit.targeting_errors").fetchall()[0][0]
+    assert status == "failed" and error.startswith("MemoryLimitError: the analysis holds")
+    assert stages_after == 0  # stopped before any estimate
