@@ -10,7 +10,7 @@ import pytest
 
 from transforms.config import AuditConfig, parse_config
 from transforms.ingest import CheckedTable, ingest_households, ingest_members
-from transforms.readers import IngestError, read_raw
+from transforms.readers import IngestError, labelled_to_parquet, read_raw
 
 HEADER = "HHID,prov,wt,size,pcexp,recv"
 
@@ -287,6 +287,35 @@ def test_stata_value_labels_become_categories(tmp_path: Path) -> None:
     assert reasons(checked)[(3, "urban")].startswith(
         "not one of the configured codes (urban, rural"
     )
+
+
+def test_a_stata_file_read_in_chunks_equals_the_whole_file(tmp_path: Path) -> None:
+    import pyreadstat
+
+    frame = pl.DataFrame(
+        {
+            "HHID": list(range(101, 111)),
+            "prov": [1, 2, 2, 1, 3, 1, 2, None, 1, 2],  # 3 has no label; one code missing
+            "name": ["a", "b", "", "d", "e", "f", "g", "h", "i", "j"],
+            "pcexp": [100.5, None, 300.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.25],
+        }
+    )
+    path = tmp_path / "hh.dta"
+    pyreadstat.write_dta(
+        frame.to_pandas(), str(path), variable_value_labels={"prov": {1: "North", 2: "South"}}
+    )
+    config = config_for(tmp_path, {"path": "hh.dta"})
+    parts = labelled_to_parquet(config.inputs.households, tmp_path / "work", chunk_rows=3)
+    assert len(list(parts.glob("*.parquet"))) == 4  # 3 + 3 + 3 + 1 rows
+    chunked = pl.read_parquet(parts / "*.parquet")
+    whole, _meta = pyreadstat.read_dta(str(path), output_format="polars")
+    assert isinstance(whole, pl.DataFrame)
+    assert chunked["HHID"].to_list() == [float(i) for i in range(101, 111)]  # in file order
+    assert chunked["prov"].to_list() == [
+        "North", "South", "South", "North", "3", "North", "South", None, "North", "South"
+    ]  # fmt: skip
+    assert chunked["pcexp"].to_list() == whole["pcexp"].cast(pl.Float64).to_list()
+    assert chunked["name"].to_list() == whole["name"].to_list()
 
 
 def test_members_of_unknown_households_are_quarantined(tmp_path: Path) -> None:

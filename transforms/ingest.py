@@ -26,7 +26,14 @@ from transforms.config import (
     RegionInput,
 )
 from transforms.contract import quote_identifier, quote_literal
-from transforms.readers import ROW_PROBLEM, SOURCE_ROW, IngestError, RawTable
+from transforms.readers import (
+    ROW_PROBLEM,
+    SOURCE_ROW,
+    IngestError,
+    RawTable,
+    as_text,
+    relabelled,
+)
 from transforms.warehouse import scratch_connection
 
 Kind = Literal["string", "float", "int", "bool"]
@@ -134,30 +141,6 @@ def select_mapped(raw: RawTable, mapping: Mapping[str, str], *, role: str) -> pl
         )
     renamed = [pl.col(name).alias(canonical) for canonical, name in mapping.items()]
     return raw.frame.select(SOURCE_ROW, ROW_PROBLEM, *renamed)
-
-
-def as_text(expression: pl.Expr) -> pl.Expr:
-    """Raw value as text; whole-number floats print without '.0' (Stata ids, codes)."""
-    whole = expression.cast(pl.Float64, strict=False)
-    is_whole_float = whole.is_finite() & (whole == whole.round()) & (whole.abs() < 2**53)
-    as_int_text = whole.cast(pl.Int64, strict=False).cast(pl.String)
-    text = expression.cast(pl.String, strict=False).str.strip_chars()
-    return (
-        pl.when(is_whole_float & text.str.contains(r"^-?\d+\.0*$"))
-        .then(as_int_text)
-        .otherwise(text)
-    )
-
-
-def relabelled(text: pl.Expr, labels: Mapping[str, str]) -> pl.Expr:
-    """Codes replaced by their labels, other values kept (a when-chain: it streams, where
-    ``Expr.replace`` makes polars hold the whole column)."""
-    if not labels:
-        return text
-    value = text
-    for code, label in reversed(list(labels.items())):
-        value = pl.when(text == code).then(pl.lit(label)).otherwise(value)
-    return value
 
 
 def _code_set(values: Sequence[object]) -> list[str]:

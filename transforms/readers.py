@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,30 @@ class RawTable:
     path: Path
     frame: pl.LazyFrame
     columns: tuple[str, ...]
+
+
+def as_text(expression: pl.Expr) -> pl.Expr:
+    """Raw value as text; whole-number floats print without '.0' (Stata ids, codes)."""
+    whole = expression.cast(pl.Float64, strict=False)
+    is_whole_float = whole.is_finite() & (whole == whole.round()) & (whole.abs() < 2**53)
+    as_int_text = whole.cast(pl.Int64, strict=False).cast(pl.String)
+    text = expression.cast(pl.String, strict=False).str.strip_chars()
+    return (
+        pl.when(is_whole_float & text.str.contains(r"^-?\d+\.0*$"))
+        .then(as_int_text)
+        .otherwise(text)
+    )
+
+
+def relabelled(text: pl.Expr, labels: Mapping[str, str]) -> pl.Expr:
+    """Codes replaced by their labels, other values kept (a when-chain: it streams, where
+    ``Expr.replace`` makes polars hold the whole column)."""
+    if not labels:
+        return text
+    value = text
+    for code, label in reversed(list(labels.items())):
+        value = pl.when(text == code).then(pl.lit(label)).otherwise(value)
+    return value
 
 
 def sniff_delimiter(sample: str, *, path: Path) -> str:
@@ -173,9 +199,9 @@ def read_csv_raw(spec: InputFile, work_dir: Path) -> RawTable:
     return RawTable(spec.path, frame.select(SOURCE_ROW, ROW_PROBLEM, *names), tuple(names))
 
 
-def read_parquet_raw(spec: InputFile) -> RawTable:
-    """Open a Parquet file lazily."""
-    frame = pl.scan_parquet(spec.path)
+def read_parquet_raw(spec: InputFile, files: Path | str | None = None) -> RawTable:
+    """Open a Parquet file (or the parts ``files`` stands for) lazily."""
+    frame = pl.scan_parquet(files or spec.path)
     names = tuple(frame.collect_schema().names())
     frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(
         pl.col(SOURCE_ROW).cast(pl.Int64), pl.lit(None, dtype=pl.String).alias(ROW_PROBLEM)
@@ -183,26 +209,74 @@ def read_parquet_raw(spec: InputFile) -> RawTable:
     return RawTable(spec.path, frame.select(SOURCE_ROW, ROW_PROBLEM, *names), names)
 
 
-def read_labelled_raw(spec: InputFile) -> RawTable:
-    """Open a Stata .dta or SPSS .sav file; value labels become categories (as text)."""
+LABELLED_CHUNK_ROWS = 250_000
+"""Rows of a Stata or SPSS file read at a time (a file larger than memory is never read whole)."""
+
+
+def code_text(code: object) -> str:
+    """A value label's code as text, as ``as_text`` prints it (1.0 -> "1")."""
+    if isinstance(code, float) and code.is_integer():
+        return str(int(code))
+    return str(code).strip()
+
+
+def labelled_chunk_schema(chunk: pl.DataFrame, *, text_columns: set[str]) -> dict[str, pl.DataType]:
+    """Column types every chunk is cast to: text for strings and labelled codes, Float64 for
+    numbers (Stata's byte/int/long and SPSS numbers fit exactly), others as read."""
+    schema: dict[str, pl.DataType] = {}
+    for name, dtype in chunk.schema.items():
+        if name in text_columns or dtype in (pl.String, pl.Categorical, pl.Enum):
+            schema[name] = pl.String()
+        elif dtype.is_numeric() or dtype == pl.Null:
+            schema[name] = pl.Float64()
+        else:
+            schema[name] = dtype
+    return schema
+
+
+def labelled_to_parquet(
+    spec: InputFile, work_dir: Path, *, chunk_rows: int = LABELLED_CHUNK_ROWS
+) -> Path:
+    """Copy a Stata .dta or SPSS .sav file to Parquet parts, chunk by chunk, value labels
+    applied (labelled codes become their labels, unlabelled ones stay as code text);
+    returns the parts' folder."""
     import pyreadstat
 
     reader = pyreadstat.read_dta if spec.resolved_format == "dta" else pyreadstat.read_sav
-    frame, _meta = reader(str(spec.path), apply_value_formats=True, output_format="polars")
-    assert isinstance(frame, pl.DataFrame)
-    names = tuple(frame.columns)
-    categorical = [
-        name for name, dtype in frame.schema.items() if dtype in (pl.Categorical, pl.Enum)
-    ]
-    frame = frame.with_columns(pl.col(categorical).cast(pl.String))
-    lazy = (
-        frame.lazy()
-        .with_row_index(SOURCE_ROW, offset=1)
-        .with_columns(
-            pl.col(SOURCE_ROW).cast(pl.Int64), pl.lit(None, dtype=pl.String).alias(ROW_PROBLEM)
-        )
+    _, meta = reader(str(spec.path), metadataonly=True)
+    labels = {
+        name: {code_text(code): str(label) for code, label in mapping.items()}
+        for name, mapping in meta.variable_value_labels.items()
+    }
+    text_columns = set(labels) | {
+        name for name, kind in meta.readstat_variable_types.items() if kind == "string"
+    }
+    parts = work_dir / f"{spec.path.name}.parts"
+    shutil.rmtree(parts, ignore_errors=True)
+    parts.mkdir(parents=True)
+    schema: dict[str, pl.DataType] | None = None
+    chunks = pyreadstat.read_file_in_chunks(
+        reader, str(spec.path), chunksize=chunk_rows, output_format="polars"
     )
-    return RawTable(spec.path, lazy.select(SOURCE_ROW, ROW_PROBLEM, *names), names)
+    for index, (codes, _meta) in enumerate(chunks):
+        assert isinstance(codes, pl.DataFrame)
+        chunk = codes.with_columns(
+            relabelled(as_text(pl.col(name)), labels[name]).alias(name)
+            for name in labels
+            if name in codes.columns
+        )
+        schema = schema or labelled_chunk_schema(chunk, text_columns=text_columns)
+        chunk.cast(schema).write_parquet(parts / f"part-{index:06d}.parquet")  # type: ignore[arg-type]
+    if schema is None:  # no rows: one empty part with the file's columns
+        empty = {name: pl.String() for name in meta.column_names}
+        pl.DataFrame(schema=empty).write_parquet(parts / "part-000000.parquet")
+    return parts
+
+
+def read_labelled_raw(spec: InputFile, work_dir: Path) -> RawTable:
+    """Open a Stata .dta or SPSS .sav file through its Parquet copy (read in chunks)."""
+    parts = labelled_to_parquet(spec, work_dir)
+    return read_parquet_raw(spec, parts / "*.parquet")
 
 
 def read_raw(spec: InputFile, work_dir: Path) -> RawTable:
@@ -215,7 +289,7 @@ def read_raw(spec: InputFile, work_dir: Path) -> RawTable:
             return read_csv_raw(spec, work_dir)
         if fmt == "parquet":
             return read_parquet_raw(spec)
-        return read_labelled_raw(spec)
+        return read_labelled_raw(spec, work_dir)
     except IngestError:
         raise
     except Exception as error:  # polars/pyreadstat/arrow raise many types for corrupt files
