@@ -128,6 +128,10 @@ def cases(scale: str) -> dict[str, Case]:
             "<= 10 min, memory bounded by a chunk" if large else "<= 60 s",
         ),
         "ingest_validate": Case(cli_case("validate", survey), "ingest + GX validation (no target)"),
+        "ingest_stage": Case(
+            [sys.executable, "-m", "tests.bounded_ingest", config, str(CACHE / f"ingest-{scale}")],
+            "row rules, staging, member aggregates: memory must not grow with the member file",
+        ),
         "audit": Case(
             cli_case("run", survey),
             "<= 20 min, peak RSS <= 16 GiB" if large else "<= 180 s, peak RSS <= 6 GiB",

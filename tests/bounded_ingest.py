@@ -3,7 +3,8 @@
 Usage: python -m tests.bounded_ingest CONFIG WORK_DIR
 Runs the transforms the ingest tasks call (row rules, staging, member features), in the
 flow's order, without Prefect, and prints the counts as JSON. tests/test_limits.py starts
-it in a cgroup whose memory limit is smaller than the member file.
+it in a cgroup whose memory limit is smaller than the member file; the benchmark case
+``ingest_stage`` (benchmarks/run.py) measures it on the 1M and 10M surveys.
 
 ``write_wide_id_survey`` writes the test's survey: identifiers of 80 characters (as hashed
 registry ids are), so the member file is large for its number of rows.
