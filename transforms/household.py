@@ -47,10 +47,10 @@ def member_features_sql(members: str, columns: Collection[str]) -> str:
         WITH ranked AS (
             SELECT
                 *,
-                -- who heads the household: the flagged head, then the oldest, then file order
-                struct_pack(
-                    flagged := {flag("is_head")}, age := age, first_row := -__source_row
-                ) AS head_rank
+                -- who heads the household: the flagged head, then the oldest, then the first
+                -- row in the file (age <= 120 < 2^8, rows < 2^32: the parts cannot overlap)
+                ({flag("is_head")}::BIGINT << 40) + (age::BIGINT << 32) - __source_row
+                    AS head_rank
             FROM {members}
         ),
         counted AS (

@@ -40,7 +40,7 @@ Kind = Literal["string", "float", "int", "bool"]
 RAW = "__raw__"
 FAILED = "__failed"
 OCCURRENCES = "__occurrences"
-PARTS = ("typed", "loaded", "quarantine")
+PARTS = ("passed", "failed", "loaded", "quarantine")
 WHY = "__why__"
 QUARANTINE_COLUMNS = ("source_file", "source_row", "column_name", "raw_value", "reason")
 
@@ -315,41 +315,42 @@ SEPARATE_PLANS = pl.QueryOptFlags(comm_subplan_elim=False)
 
 
 def duplicate_keys(
-    con: duckdb.DuckDBPyConnection, typed: Path, keys: Sequence[str]
+    con: duckdb.DuckDBPyConnection, files: Sequence[Path], keys: Sequence[str]
 ) -> pl.DataFrame:
-    """Key values that occur more than once in the file, with how often (NULL is one value).
-
-    DuckDB counts them, spilling to disk when the keys do not fit in memory.
-    """
+    """Key values that occur more than once over the files' rows, with how often (NULL is
+    one value). DuckDB counts them, spilling to disk when the keys do not fit in memory."""
     key_list = ", ".join(quote_identifier(key) for key in keys)
+    rows = " UNION ALL ".join(
+        f"SELECT {key_list} FROM read_parquet({quote_literal(str(path))})" for path in files
+    )
     return con.sql(
         f"""
         -- every key value, null included, that more than one row of the file carries
         SELECT {key_list}, count(*) AS {OCCURRENCES}
-        FROM read_parquet({quote_literal(str(typed))})
+        FROM ({rows})
         GROUP BY {key_list}
         HAVING count(*) > 1
         """
     ).pl()
 
 
-def write_loaded_rows(
-    typed: Path, duplicates: pl.DataFrame, keys: Sequence[str], target: Path
+def drop_duplicated_keys(
+    passed: Path, duplicates: pl.DataFrame, keys: Sequence[str], target: Path
 ) -> None:
-    """Write the rows that passed every rule and carry a unique key, in file order.
+    """Write the passed rows whose key is unique, in file order (a streaming pass that holds
+    only the duplicated keys: few, in a file worth auditing)."""
+    pl.scan_parquet(passed).join(
+        duplicates.lazy().select(keys),
+        on=list(keys),
+        how="anti",
+        nulls_equal=True,
+        maintain_order="left",
+    ).sink_parquet(target)
 
-    A streaming pass: only the duplicated keys (few, in a file worth auditing) are held.
-    """
-    passed = pl.scan_parquet(typed).filter(~pl.col(FAILED)).drop(FAILED)
-    if not duplicates.is_empty():
-        passed = passed.join(
-            duplicates.lazy().select(keys),
-            on=list(keys),
-            how="anti",
-            nulls_equal=True,
-            maintain_order="left",
-        )
-    passed.sink_parquet(target)
+
+def parquet_rows(path: Path) -> int:
+    """Rows in a Parquet file (from its metadata)."""
+    return int(pl.scan_parquet(path).select(pl.len()).collect().item())
 
 
 def with_duplicate_reasons(
@@ -377,25 +378,38 @@ def checked_table(
 ) -> CheckedTable:
     """Check a file in a streaming pass, split loaded rows from quarantined ones, as files.
 
-    1. One streaming pass writes the typed columns and a failed-row flag to Parquet.
-    2. DuckDB finds duplicated keys and writes the rows that passed, in file order.
-    3. Only when some rows failed, a second pass writes their raw values and reasons.
+    1. One streaming pass writes the rows that passed the row rules (typed) to one Parquet
+       file and the failed rows' numbers and keys to another.
+    2. DuckDB finds keys that occur more than once; rows carrying one are taken out of the
+       loaded rows (a second pass only when there are such keys).
+    3. Only when some rows failed, another pass writes their raw values and reasons.
     Memory stays bounded by polars' streaming batches and DuckDB's cap (it spills), not by
     the file's size. Nothing is lost: loaded + quarantined rows = rows read, or an error.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
-    typed, loaded, quarantine = (work_dir / f"{role}.{part}.parquet" for part in PARTS)
+    passed, failed, loaded, quarantine = (work_dir / f"{role}.{part}.parquet" for part in PARTS)
     is_bad = problem_mask(columns)
+    typed = frame.select(SOURCE_ROW, *columns, is_bad.alias(FAILED))
     with parse_errors(source_file):
-        frame.select(SOURCE_ROW, *columns, is_bad.alias(FAILED)).sink_parquet(typed)
+        pl.collect_all(
+            [
+                typed.filter(~pl.col(FAILED)).drop(FAILED).sink_parquet(passed, lazy=True),
+                typed.filter(pl.col(FAILED))
+                .select(SOURCE_ROW, *keys)
+                .sink_parquet(failed, lazy=True),
+            ],
+            engine="streaming",
+        )
+    rows_failed = parquet_rows(failed)
+    rows_read = parquet_rows(passed) + rows_failed
     with scratch_connection(work_dir / ".duckdb.tmp") as con:
-        duplicates = duplicate_keys(con, typed, keys) if keys else pl.DataFrame()
-        counted = con.execute(
-            f"SELECT count(*), count(*) FILTER ({FAILED}) FROM read_parquet(?)", [str(typed)]
-        ).fetchall()[0]
-        rows_read, failed = int(counted[0]), int(counted[1])
-        write_loaded_rows(typed, duplicates, keys, loaded)
-        rows_loaded = pl.scan_parquet(loaded).select(pl.len()).collect().item()
+        duplicates = duplicate_keys(con, [passed, failed], keys) if keys else pl.DataFrame()
+        if duplicates.is_empty():
+            passed.replace(loaded)
+        else:
+            drop_duplicated_keys(passed, duplicates, keys, loaded)
+            passed.unlink()
+        rows_loaded = parquet_rows(loaded)
         bad = with_duplicate_reasons(frame, duplicates, keys, label=key_label).filter(
             is_bad | pl.col(OCCURRENCES).is_not_null()
         )
@@ -409,12 +423,12 @@ def checked_table(
             "SELECT count(DISTINCT source_row) FROM read_parquet(?)", [str(quarantine)]
         ).fetchall()
         rows_quarantined = int(distinct[0][0])
-    if rows_loaded + rows_quarantined != rows_read or rows_quarantined < failed:
+    failed.unlink()
+    if rows_loaded + rows_quarantined != rows_read or rows_quarantined < rows_failed:
         raise AssertionError(
             f"{source_file}: rows_read {rows_read} != loaded {rows_loaded} "
-            f"+ quarantined {rows_quarantined} (flagged {failed})"
+            f"+ quarantined {rows_quarantined} (flagged {rows_failed})"
         )
-    typed.unlink()
     return CheckedTable(source_file, loaded, quarantine, rows_read, rows_loaded)
 
 

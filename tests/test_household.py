@@ -1,0 +1,49 @@
+"""Member aggregates: counts by age band and the head's traits, computed by hand."""
+
+from __future__ import annotations
+
+import duckdb
+
+from transforms.household import member_features_sql
+
+MEMBERS = """
+    CREATE TABLE members AS SELECT * FROM (VALUES
+        ('a', 30, false, 'F', 1), ('a', 30, false, 'M', 2), ('a', 10, false, 'X', 3),
+        ('b', 20, true, 'M', 4), ('b', 70, false, 'F', 5), ('b', 20, true, 'F', 6),
+        ('c', 5, NULL, NULL, 7)
+    ) AS t(hh_id, age, is_head, sex, __source_row)
+"""
+
+
+def features() -> dict[str, dict[str, object]]:
+    """The aggregates of the hand-made members, by household."""
+    with duckdb.connect() as con:
+        con.execute(MEMBERS)
+        query = member_features_sql("members", {"hh_id", "age", "is_head", "sex", "__source_row"})
+        frame = con.sql(query).pl()
+    return {row["hh_id"]: row for row in frame.iter_rows(named=True)}
+
+
+def test_counts_by_age_band_and_dependency_ratio() -> None:
+    by_household = features()
+    # a: 30, 30, 10 -> one child, two of working age: (1 + 0) / 2
+    assert (by_household["a"]["n_children"], by_household["a"]["n_working_age"]) == (1, 2)
+    assert by_household["a"]["dependency_ratio"] == 0.5
+    # b: 20, 70, 20 -> one elderly, two of working age: (0 + 1) / 2
+    assert (by_household["b"]["n_elderly"], by_household["b"]["dependency_ratio"]) == (1, 0.5)
+    # c: one child and nobody of working age: the denominator is at least 1
+    assert by_household["c"]["dependency_ratio"] == 1.0
+    assert [by_household[h]["n_members"] for h in "abc"] == [3, 3, 1]
+
+
+def test_the_head_is_the_flagged_member_else_the_oldest_ties_to_the_first_row() -> None:
+    by_household = features()
+    # a: no flag, two members of 30: the first row (F) heads
+    assert (by_household["a"]["head_age"], by_household["a"]["head_sex"]) == (30, "F")
+    assert by_household["a"]["n_heads"] == 0
+    # b: two flagged heads of 20 (an older unflagged member too): the first flagged row (M)
+    assert (by_household["b"]["head_age"], by_household["b"]["head_sex"]) == (20, "M")
+    assert by_household["b"]["n_heads"] == 2
+    # c: a head whose sex is missing stays missing (not another member's)
+    assert (by_household["c"]["head_age"], by_household["c"]["head_sex"]) == (5, None)
+    assert by_household["c"]["head_education_years"] is None  # column absent: NULL
