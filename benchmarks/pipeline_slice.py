@@ -33,7 +33,8 @@ from benchmarks.slice_common import (
     write_result,
 )
 from transforms.config import AuditConfig, load_config
-from transforms.household import prepare_households
+from transforms.contract import quote_literal
+from transforms.household import member_features_sql, prepare_households
 from transforms.ingest import (
     PROJECTION_RULES,
     REGION_RULES,
@@ -49,7 +50,7 @@ from transforms.matching import (
     incidence_shares,
 )
 from transforms.readers import read_raw
-from transforms.staging import loaded_household_ids, stage_loaded, stage_member_features
+from transforms.staging import loaded_household_ids
 from transforms.survey import Design
 from transforms.targeting import (
     RATES,
@@ -162,10 +163,11 @@ def run(survey: Path, *, scale: str) -> dict[str, Any]:
             role: {"read": table.rows_read, "loaded": table.rows_loaded}
             for role, table in checked.items()
         }
-        with timed(stages, "member_features"), duckdb.connect() as staging:
-            stage_loaded(staging, checked.pop("members"), "stg_members")
-            stage_member_features(staging)
-            features = staging.sql("SELECT * FROM stg_member_features").pl()
+        with timed(stages, "member_features"), duckdb.connect() as con:
+            members = checked.pop("members")  # the flow's aggregate, over the loaded rows' file
+            source = f"read_parquet({quote_literal(str(members.loaded_path))})"
+            columns = set(members.scan_loaded().collect_schema().names())
+            features = con.sql(member_features_sql(source, columns)).pl()
         with timed(stages, "analysis_frame"):
             analysis = prepare_households(
                 checked["households"].read_loaded(),
