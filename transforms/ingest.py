@@ -40,7 +40,7 @@ Kind = Literal["string", "float", "int", "bool"]
 RAW = "__raw__"
 FAILED = "__failed"
 OCCURRENCES = "__occurrences"
-PARTS = ("passed", "failed", "loaded", "quarantine")
+PARTS = ("passed", "failed", "rejected", "loaded", "quarantine")
 WHY = "__why__"
 QUARANTINE_COLUMNS = ("source_file", "source_row", "column_name", "raw_value", "reason")
 
@@ -311,7 +311,13 @@ def parse_errors(source_file: str) -> Iterator[None]:
 
 
 SEPARATE_PLANS = pl.QueryOptFlags(comm_subplan_elim=False)
-"""The quarantine's pieces each re-read the file: a shared (cached) read would hold it whole."""
+"""The quarantine's pieces each re-read the rejected rows' file: a shared (cached) read would
+hold them whole."""
+
+
+def raw_and_reasons(columns: Sequence[str]) -> list[str]:
+    """The raw-value and reason columns of the checked frame, for the rejected rows' file."""
+    return [prefix + name for name in columns for prefix in (RAW, WHY)]
 
 
 def duplicate_keys(
@@ -382,12 +388,15 @@ def checked_table(
        file and the failed rows' numbers and keys to another.
     2. DuckDB finds keys that occur more than once; rows carrying one are taken out of the
        loaded rows (a second pass only when there are such keys).
-    3. Only when some rows failed, another pass writes their raw values and reasons.
+    3. Only when some rows failed, another pass writes their raw values and reasons (to a
+       file the quarantine entries are then unpivoted from).
     Memory stays bounded by polars' streaming batches and DuckDB's cap (it spills), not by
     the file's size. Nothing is lost: loaded + quarantined rows = rows read, or an error.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
-    passed, failed, loaded, quarantine = (work_dir / f"{role}.{part}.parquet" for part in PARTS)
+    passed, failed, rejected, loaded, quarantine = (
+        work_dir / f"{role}.{part}.parquet" for part in PARTS
+    )
     is_bad = problem_mask(columns)
     typed = frame.select(SOURCE_ROW, *columns, is_bad.alias(FAILED))
     with parse_errors(source_file):
@@ -416,14 +425,17 @@ def checked_table(
         if rows_loaded == rows_read:
             bad = bad.head(0)  # nothing failed: no second pass over the file
         with parse_errors(source_file):
-            quarantine_entries(bad, source_file=source_file, columns=columns).sink_parquet(
-                quarantine, optimizations=SEPARATE_PLANS
-            )
+            bad.select(SOURCE_ROW, ROW_PROBLEM, *raw_and_reasons(columns)).sink_parquet(rejected)
+        entries = quarantine_entries(
+            pl.scan_parquet(rejected), source_file=source_file, columns=columns
+        )
+        entries.sink_parquet(quarantine, optimizations=SEPARATE_PLANS)
         distinct = con.execute(
             "SELECT count(DISTINCT source_row) FROM read_parquet(?)", [str(quarantine)]
         ).fetchall()
         rows_quarantined = int(distinct[0][0])
     failed.unlink()
+    rejected.unlink()
     if rows_loaded + rows_quarantined != rows_read or rows_quarantined < rows_failed:
         raise AssertionError(
             f"{source_file}: rows_read {rows_read} != loaded {rows_loaded} "
