@@ -372,6 +372,36 @@ def with_duplicate_reasons(
     return joined.with_columns(pl.coalesce(pl.col(WHY + first), reason).alias(WHY + first))
 
 
+def split_passed_and_failed(
+    typed: pl.LazyFrame, keys: Sequence[str], *, passed: Path, failed: Path, source_file: str
+) -> None:
+    """One streaming pass: rows that passed the row rules (typed) to ``passed``, the failed
+    rows' numbers and keys to ``failed``."""
+    with parse_errors(source_file):
+        pl.collect_all(
+            [
+                typed.filter(~pl.col(FAILED)).drop(FAILED).sink_parquet(passed, lazy=True),
+                typed.filter(pl.col(FAILED))
+                .select(SOURCE_ROW, *keys)
+                .sink_parquet(failed, lazy=True),
+            ],
+            engine="streaming",
+        )
+
+
+def write_quarantine(
+    bad: pl.LazyFrame, columns: Sequence[str], *, rejected: Path, target: Path, source_file: str
+) -> None:
+    """Write the rejected rows' raw values and reasons once, then their quarantine entries."""
+    with parse_errors(source_file):
+        bad.select(SOURCE_ROW, ROW_PROBLEM, *raw_and_reasons(columns)).sink_parquet(rejected)
+    entries = quarantine_entries(
+        pl.scan_parquet(rejected), source_file=source_file, columns=columns
+    )
+    entries.sink_parquet(target, optimizations=SEPARATE_PLANS)
+    rejected.unlink()
+
+
 def checked_table(
     frame: pl.LazyFrame,
     *,
@@ -399,20 +429,12 @@ def checked_table(
     )
     is_bad = problem_mask(columns)
     typed = frame.select(SOURCE_ROW, *columns, is_bad.alias(FAILED))
-    with parse_errors(source_file):
-        pl.collect_all(
-            [
-                typed.filter(~pl.col(FAILED)).drop(FAILED).sink_parquet(passed, lazy=True),
-                typed.filter(pl.col(FAILED))
-                .select(SOURCE_ROW, *keys)
-                .sink_parquet(failed, lazy=True),
-            ],
-            engine="streaming",
-        )
+    split_passed_and_failed(typed, keys, passed=passed, failed=failed, source_file=source_file)
     rows_failed = parquet_rows(failed)
     rows_read = parquet_rows(passed) + rows_failed
     with scratch_connection(work_dir / ".duckdb.tmp") as con:
         duplicates = duplicate_keys(con, [passed, failed], keys) if keys else pl.DataFrame()
+        failed.unlink()
         if duplicates.is_empty():
             passed.replace(loaded)
         else:
@@ -424,18 +446,13 @@ def checked_table(
         )
         if rows_loaded == rows_read:
             bad = bad.head(0)  # nothing failed: no second pass over the file
-        with parse_errors(source_file):
-            bad.select(SOURCE_ROW, ROW_PROBLEM, *raw_and_reasons(columns)).sink_parquet(rejected)
-        entries = quarantine_entries(
-            pl.scan_parquet(rejected), source_file=source_file, columns=columns
+        write_quarantine(
+            bad, columns, rejected=rejected, target=quarantine, source_file=source_file
         )
-        entries.sink_parquet(quarantine, optimizations=SEPARATE_PLANS)
         distinct = con.execute(
             "SELECT count(DISTINCT source_row) FROM read_parquet(?)", [str(quarantine)]
         ).fetchall()
-        rows_quarantined = int(distinct[0][0])
-    failed.unlink()
-    rejected.unlink()
+    rows_quarantined = int(distinct[0][0])
     if rows_loaded + rows_quarantined != rows_read or rows_quarantined < rows_failed:
         raise AssertionError(
             f"{source_file}: rows_read {rows_read} != loaded {rows_loaded} "
