@@ -115,14 +115,16 @@ def check_inputs(config_path: str) -> dict[str, Any]:
     config = load_config(Path(config_path))
     with tempfile.TemporaryDirectory(prefix="welfare-audit-validate-") as scratch:
         run = start_run(config, Path(config_path), Path(scratch) / "scratch.duckdb")
-        files = ingest_inputs(config, run)
-        rows = validate_staging(config, run, files)
-        with run.connect() as con:
-            quarantine = con.sql(
-                """SELECT source_file, column_name, reason, count(DISTINCT source_row) AS rows
-                   FROM audit.quarantine GROUP BY ALL ORDER BY rows DESC"""
-            ).pl()
-        discard_staging(run)
+        try:
+            files = ingest_inputs(config, run)
+            rows = validate_staging(config, run, files)
+            with run.connect() as con:
+                quarantine = con.sql(
+                    """SELECT source_file, column_name, reason, count(DISTINCT source_row) AS rows
+                       FROM audit.quarantine GROUP BY ALL ORDER BY rows DESC"""
+                ).pl()
+        finally:
+            discard_staging(run)  # raw identifiers never outlive the check, even a failed one
     return {
         "files": summary_rows(files),
         "quarantine": quarantine.to_dicts(),

@@ -100,7 +100,14 @@ def finish_run(run: RunContext, *, status: str, error: str | None = None) -> Non
     get_run_logger().info("Run %s %s; published %s", run.run_id, status, run.published)
 
 
-RAW_COPIES = ("staging.duckdb", "staging.duckdb.wal", "analysis.parquet", "transcoded", "ingest")
+RAW_COPIES = (
+    "staging.duckdb",
+    "staging.duckdb.wal",
+    ".staging.duckdb.tmp",  # DuckDB's spill files of the staging database
+    "analysis.parquet",
+    "transcoded",
+    "ingest",
+)
 """What a run keeps of the raw data in its output folder (raw identifiers): deleted at its end."""
 
 

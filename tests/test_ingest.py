@@ -9,7 +9,13 @@ import polars as pl
 import pytest
 
 from transforms.config import AuditConfig, parse_config
-from transforms.ingest import CheckedTable, ingest_households, ingest_members
+from transforms.ingest import (
+    PROJECTION_RULES,
+    CheckedTable,
+    ingest_households,
+    ingest_members,
+    ingest_table,
+)
 from transforms.readers import IngestError, labelled_to_parquet, read_raw
 
 HEADER = "HHID,prov,wt,size,pcexp,recv"
@@ -316,6 +322,41 @@ def test_a_stata_file_read_in_chunks_equals_the_whole_file(tmp_path: Path) -> No
     ]  # fmt: skip
     assert chunked["pcexp"].to_list() == whole["pcexp"].cast(pl.Float64).to_list()
     assert chunked["name"].to_list() == whole["name"].to_list()
+
+
+def test_a_malformed_key_does_not_make_a_good_row_a_duplicate(tmp_path: Path) -> None:
+    (tmp_path / "hh.csv").write_text(f"{HEADER}\n1,A,1,2,10,1\n")
+    (tmp_path / "proj.csv").write_text("year,age,pop\n2022,0-4,10\n2022.5,0-4,11\n2023,0-4,12\n")
+    projection = {
+        "path": "proj.csv",
+        "columns": {"year": "year", "age_group": "age", "population": "pop"},
+    }
+    config = config_for(tmp_path, projection=projection)
+    assert config.inputs.projection is not None
+    checked = ingest_table(
+        read_raw(config.inputs.projection, tmp_path),
+        config.inputs.projection,
+        PROJECTION_RULES,
+        role="projection",
+        keys=["year", "age_group", "region"],
+        work_dir=tmp_path / "ingest",
+    )
+    assert checked.read_loaded()["year"].to_list() == [2022, 2023]  # 2022.5 is not 2022's twin
+    assert reasons(checked) == {(2, "year"): "not a whole number"}
+
+
+def test_an_output_folder_with_glob_characters_is_just_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "hh.csv").write_text(f"{HEADER}\n1,A,1,2,10,1\n1,A,1,2,10,1\n2,B,1,1,5,0\n")
+    config = config_for(tmp_path)
+    work = tmp_path / "runs [2024]*?"
+    checked = ingest_households(
+        read_raw(config.inputs.households, work),
+        config.inputs.households,
+        known_regions=None,
+        work_dir=work / "ingest",
+    )
+    assert checked.read_loaded()["hh_id"].to_list() == ["2"]
+    assert set(reasons(checked)) == {(1, "hh_id"), (2, "hh_id")}
 
 
 def test_members_of_unknown_households_are_quarantined(tmp_path: Path) -> None:

@@ -34,12 +34,13 @@ from transforms.readers import (
     as_text,
     relabelled,
 )
-from transforms.warehouse import scratch_connection
+from transforms.warehouse import MEMORY_LIMIT_VARIABLE, scratch_connection
 
 Kind = Literal["string", "float", "int", "bool"]
 RAW = "__raw__"
 FAILED = "__failed"
 OCCURRENCES = "__occurrences"
+KEY_CHECKED = "__key_checked"
 PARTS = ("passed", "failed", "rejected", "loaded", "quarantine")
 WHY = "__why__"
 QUARANTINE_COLUMNS = ("source_file", "source_row", "column_name", "raw_value", "reason")
@@ -115,15 +116,15 @@ class CheckedTable:
 
     def scan_loaded(self) -> pl.LazyFrame:
         """The loaded rows, lazily: ``__source_row`` and the typed canonical columns."""
-        return pl.scan_parquet(self.loaded_path)
+        return pl.scan_parquet(self.loaded_path, glob=False)
 
     def read_loaded(self) -> pl.DataFrame:
         """The loaded rows in file order, in memory."""
-        return pl.read_parquet(self.loaded_path)
+        return pl.read_parquet(self.loaded_path, glob=False)
 
     def read_quarantine(self) -> pl.DataFrame:
         """The quarantine entries ordered by row and column, in memory."""
-        return pl.read_parquet(self.quarantine_path).sort("source_row", "column_name")
+        return pl.read_parquet(self.quarantine_path, glob=False).sort("source_row", "column_name")
 
 
 def select_mapped(raw: RawTable, mapping: Mapping[str, str], *, role: str) -> pl.LazyFrame:
@@ -321,23 +322,49 @@ def raw_and_reasons(columns: Sequence[str]) -> list[str]:
 
 
 def duplicate_keys(
-    con: duckdb.DuckDBPyConnection, files: Sequence[Path], keys: Sequence[str]
+    passed: Path, failed: Path, keys: Sequence[str], *, temp_directory: Path, source_file: str
 ) -> pl.DataFrame:
-    """Key values that occur more than once over the files' rows, with how often (NULL is
-    one value). DuckDB counts them, spilling to disk when the keys do not fit in memory."""
+    """Key values that occur more than once in the file, with how often (NULL is one value).
+
+    Counted over the rows that passed and the failed rows whose key columns themselves are
+    valid (a malformed key, e.g. year "2022.5", must not collide with a good one). DuckDB
+    counts them, spilling to disk when the keys do not fit in memory; its connection is
+    closed before the next pass so that its memory is given back.
+    """
     key_list = ", ".join(quote_identifier(key) for key in keys)
-    rows = " UNION ALL ".join(
-        f"SELECT {key_list} FROM read_parquet({quote_literal(str(path))})" for path in files
-    )
-    return con.sql(
-        f"""
-        -- every key value, null included, that more than one row of the file carries
-        SELECT {key_list}, count(*) AS {OCCURRENCES}
-        FROM ({rows})
-        GROUP BY {key_list}
-        HAVING count(*) > 1
-        """
-    ).pl()
+    try:
+        with scratch_connection(temp_directory) as con:
+            return con.sql(
+                f"""
+                -- every key value, null included, that more than one row of the file carries
+                WITH keyed AS (
+                    SELECT {key_list} FROM read_parquet({quote_literal(str(passed))})
+                    UNION ALL
+                    SELECT {key_list} FROM read_parquet({quote_literal(str(failed))})
+                    WHERE {KEY_CHECKED}
+                )
+                SELECT {key_list}, count(*) AS {OCCURRENCES}
+                FROM keyed
+                GROUP BY {key_list}
+                HAVING count(*) > 1
+                """
+            ).pl()
+    except duckdb.Error as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise IngestError(
+            f"{source_file}: cannot check {', '.join(keys)} for duplicates ({first_line}). "
+            f"If memory is short, set {MEMORY_LIMIT_VARIABLE} higher or free disk space for "
+            "DuckDB's spill files."
+        ) from error
+
+
+def count_quarantined_rows(quarantine: Path, *, temp_directory: Path) -> int:
+    """Distinct raw rows among the quarantine entries (DuckDB, spilling if need be)."""
+    with scratch_connection(temp_directory) as con:
+        counted = con.execute(
+            "SELECT count(DISTINCT source_row) FROM read_parquet(?)", [str(quarantine)]
+        ).fetchall()
+    return int(counted[0][0])
 
 
 def drop_duplicated_keys(
@@ -345,7 +372,7 @@ def drop_duplicated_keys(
 ) -> None:
     """Write the passed rows whose key is unique, in file order (a streaming pass that holds
     only the duplicated keys: few, in a file worth auditing)."""
-    pl.scan_parquet(passed).join(
+    pl.scan_parquet(passed, glob=False).join(
         duplicates.lazy().select(keys),
         on=list(keys),
         how="anti",
@@ -356,7 +383,7 @@ def drop_duplicated_keys(
 
 def parquet_rows(path: Path) -> int:
     """Rows in a Parquet file (from its metadata)."""
-    return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+    return int(pl.scan_parquet(path, glob=False).select(pl.len()).collect().item())
 
 
 def with_duplicate_reasons(
@@ -375,14 +402,16 @@ def with_duplicate_reasons(
 def split_passed_and_failed(
     typed: pl.LazyFrame, keys: Sequence[str], *, passed: Path, failed: Path, source_file: str
 ) -> None:
-    """One streaming pass: rows that passed the row rules (typed) to ``passed``, the failed
-    rows' numbers and keys to ``failed``."""
+    """One streaming pass: rows that passed the row rules (typed) to ``passed``; the failed
+    rows' numbers, keys and whether those keys are valid to ``failed``."""
     with parse_errors(source_file):
         pl.collect_all(
             [
-                typed.filter(~pl.col(FAILED)).drop(FAILED).sink_parquet(passed, lazy=True),
+                typed.filter(~pl.col(FAILED))
+                .drop(FAILED, KEY_CHECKED)
+                .sink_parquet(passed, lazy=True),
                 typed.filter(pl.col(FAILED))
-                .select(SOURCE_ROW, *keys)
+                .select(SOURCE_ROW, *keys, KEY_CHECKED)
                 .sink_parquet(failed, lazy=True),
             ],
             engine="streaming",
@@ -396,7 +425,7 @@ def write_quarantine(
     with parse_errors(source_file):
         bad.select(SOURCE_ROW, ROW_PROBLEM, *raw_and_reasons(columns)).sink_parquet(rejected)
     entries = quarantine_entries(
-        pl.scan_parquet(rejected), source_file=source_file, columns=columns
+        pl.scan_parquet(rejected, glob=False), source_file=source_file, columns=columns
     )
     entries.sink_parquet(target, optimizations=SEPARATE_PLANS)
     rejected.unlink()
@@ -428,31 +457,35 @@ def checked_table(
         work_dir / f"{role}.{part}.parquet" for part in PARTS
     )
     is_bad = problem_mask(columns)
-    typed = frame.select(SOURCE_ROW, *columns, is_bad.alias(FAILED))
+    key_is_valid = pl.col(ROW_PROBLEM).is_null() & ~pl.any_horizontal(
+        [pl.lit(False), *[pl.col(WHY + key).is_not_null() for key in keys]]
+    )
+    typed = frame.select(
+        SOURCE_ROW, *columns, is_bad.alias(FAILED), key_is_valid.alias(KEY_CHECKED)
+    )
     split_passed_and_failed(typed, keys, passed=passed, failed=failed, source_file=source_file)
     rows_failed = parquet_rows(failed)
     rows_read = parquet_rows(passed) + rows_failed
-    with scratch_connection(work_dir / ".duckdb.tmp") as con:
-        duplicates = duplicate_keys(con, [passed, failed], keys) if keys else pl.DataFrame()
-        failed.unlink()
-        if duplicates.is_empty():
-            passed.replace(loaded)
-        else:
-            drop_duplicated_keys(passed, duplicates, keys, loaded)
-            passed.unlink()
-        rows_loaded = parquet_rows(loaded)
-        bad = with_duplicate_reasons(frame, duplicates, keys, label=key_label).filter(
-            is_bad | pl.col(OCCURRENCES).is_not_null()
-        )
-        if rows_loaded == rows_read:
-            bad = bad.head(0)  # nothing failed: no second pass over the file
-        write_quarantine(
-            bad, columns, rejected=rejected, target=quarantine, source_file=source_file
-        )
-        distinct = con.execute(
-            "SELECT count(DISTINCT source_row) FROM read_parquet(?)", [str(quarantine)]
-        ).fetchall()
-    rows_quarantined = int(distinct[0][0])
+    spill = work_dir / ".duckdb.tmp"
+    duplicates = (
+        duplicate_keys(passed, failed, keys, temp_directory=spill, source_file=source_file)
+        if keys
+        else pl.DataFrame()
+    )
+    failed.unlink()
+    if duplicates.is_empty():
+        passed.replace(loaded)
+    else:
+        drop_duplicated_keys(passed, duplicates, keys, loaded)
+        passed.unlink()
+    rows_loaded = parquet_rows(loaded)
+    bad = with_duplicate_reasons(frame, duplicates, keys, label=key_label).filter(
+        is_bad | pl.col(OCCURRENCES).is_not_null()
+    )
+    if rows_loaded == rows_read:
+        bad = bad.head(0)  # nothing failed: no second pass over the file
+    write_quarantine(bad, columns, rejected=rejected, target=quarantine, source_file=source_file)
+    rows_quarantined = count_quarantined_rows(quarantine, temp_directory=spill)
     if rows_loaded + rows_quarantined != rows_read or rows_quarantined < rows_failed:
         raise AssertionError(
             f"{source_file}: rows_read {rows_read} != loaded {rows_loaded} "

@@ -53,11 +53,18 @@ def as_text(expression: pl.Expr) -> pl.Expr:
     )
 
 
+STREAMING_LABELS = 64
+"""Up to this many labels become a when-chain, which streams; more go through
+``Expr.replace``, which holds the column (a long when-chain costs far more to plan)."""
+
+
 def relabelled(text: pl.Expr, labels: Mapping[str, str]) -> pl.Expr:
-    """Codes replaced by their labels, other values kept (a when-chain: it streams, where
-    ``Expr.replace`` makes polars hold the whole column)."""
+    """Codes replaced by their labels, other values kept (a when-chain for a few labels: it
+    streams, where ``Expr.replace`` makes polars hold the whole column)."""
     if not labels:
         return text
+    if len(labels) > STREAMING_LABELS:
+        return text.replace(list(labels), list(labels.values()))
     value = text
     for code, label in reversed(list(labels.items())):
         value = pl.when(text == code).then(pl.lit(label)).otherwise(value)
@@ -199,9 +206,9 @@ def read_csv_raw(spec: InputFile, work_dir: Path) -> RawTable:
     return RawTable(spec.path, frame.select(SOURCE_ROW, ROW_PROBLEM, *names), tuple(names))
 
 
-def read_parquet_raw(spec: InputFile, files: Path | str | None = None) -> RawTable:
-    """Open a Parquet file (or the parts ``files`` stands for) lazily."""
-    frame = pl.scan_parquet(files or spec.path)
+def read_parquet_raw(spec: InputFile, files: list[Path] | None = None) -> RawTable:
+    """Open a Parquet file (or the parts ``files``, in order) lazily; paths are never globs."""
+    frame = pl.scan_parquet(files or spec.path, glob=False)
     names = tuple(frame.collect_schema().names())
     frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(
         pl.col(SOURCE_ROW).cast(pl.Int64), pl.lit(None, dtype=pl.String).alias(ROW_PROBLEM)
@@ -260,8 +267,8 @@ def labelled_to_parquet(
     )
     for index, (codes, _meta) in enumerate(chunks):
         assert isinstance(codes, pl.DataFrame)
-        chunk = codes.with_columns(
-            relabelled(as_text(pl.col(name)), labels[name]).alias(name)
+        chunk = codes.with_columns(  # a chunk is in memory anyway: replace is fine here
+            as_text(pl.col(name)).replace(list(labels[name]), list(labels[name].values()))
             for name in labels
             if name in codes.columns
         )
@@ -276,7 +283,7 @@ def labelled_to_parquet(
 def read_labelled_raw(spec: InputFile, work_dir: Path) -> RawTable:
     """Open a Stata .dta or SPSS .sav file through its Parquet copy (read in chunks)."""
     parts = labelled_to_parquet(spec, work_dir)
-    return read_parquet_raw(spec, parts / "*.parquet")
+    return read_parquet_raw(spec, sorted(parts.glob("part-*.parquet")))
 
 
 def read_raw(spec: InputFile, work_dir: Path) -> RawTable:

@@ -51,7 +51,7 @@ def loaded_household_ids(households: CheckedTable) -> pl.Series:
 def quarantine_reasons(checked: CheckedTable) -> dict[str, int]:
     """Quarantined rows per reason."""
     reasons = (
-        pl.scan_parquet(checked.quarantine_path)
+        pl.scan_parquet(checked.quarantine_path, glob=False)
         .group_by("reason")
         .agg(pl.col("source_row").n_unique().alias("rows"))
         .collect(engine="streaming")
