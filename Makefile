@@ -49,7 +49,7 @@ sample: setup ## regenerate the embedded sample (deterministic: same bytes)
 
 docs: setup ## regenerate the generated docs: data dictionary (output contract) and configuration reference
 	$(BIN)/python -c "from transforms.contract import data_dictionary_markdown as d; open('docs/data-dictionary.md', 'w', encoding='utf-8').write(d())"
-	$(BIN)/python -c "from transforms.config_reference import configuration_reference_markdown as c; open('docs/configuration.md', 'w', encoding='utf-8').write(c())"
+	$(BIN)/python -c "from transforms.report.config_reference import configuration_reference_markdown as c; open('docs/configuration.md', 'w', encoding='utf-8').write(c())"
 
 clean:
 	rm -rf $(VENV) $(TOOLS) data/audit.duckdb data/output .pytest_cache .mypy_cache .ruff_cache

@@ -21,15 +21,15 @@ import polars as pl
 
 from transforms.config import AuditConfig, InputFile, load_config
 from transforms.household import prepare_households
-from transforms.ingest import (
+from transforms.io.ingest import (
     PROJECTION_RULES,
     REGION_RULES,
     ingest_households,
     ingest_members,
     ingest_table,
 )
-from transforms.readers import read_raw
-from transforms.staging import loaded_household_ids, stage_loaded, stage_member_features
+from transforms.io.readers import read_raw
+from transforms.io.staging import loaded_household_ids, stage_loaded, stage_member_features
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / "cache"
@@ -117,7 +117,14 @@ def build(config: AuditConfig, directory: Path) -> None:
             projection = checked.read_loaded()
         staged_households = staging.sql("SELECT * FROM stg_households").pl()
     shutil.rmtree(ingest_dir, ignore_errors=True)
-    analysis = prepare_households(staged_households, features, regions, config)
+    analysis = prepare_households(
+        staged_households,
+        features,
+        regions,
+        welfare=config.welfare,
+        benefit_period=config.programme.benefit_period,
+        poverty_line=config.poverty_line,
+    )
     analysis.write_parquet(directory / "analysis.parquet")
     if regions is not None:
         regions.write_parquet(directory / "regions.parquet")

@@ -2,14 +2,15 @@
 
 Usage (from the repository root):
     .venv/bin/python -m benchmarks.indicator_stage [--scale 1m|10m] [--repeats 3] [--profile]
-The stage calls what the programme-targeting, resource-matching and fiscal-feedback tasks call
-(flows/targeting.py, flows/resources.py), directly, without Prefect, on the analysis frame built
-as the flow builds it (benchmarks/analysis.py, cached). The fiscal stage's PMT selections come
-from stand-in scores (one per enabled model; training is not part of this stage) put through
-the same rule as flows.resources.pmt_selections. The floor is one DuckDB scan of the analysis
-parquet computing weighted sums by region. Writes benchmarks/results/indicator_stage-<scale>.json:
-indicator_seconds, floor_seconds, ratio and per-stage seconds (best of --repeats, perf_counter);
---profile adds one cProfile pass listing the functions that take the time.
+The stage calls the table functions the programme-targeting, resource-matching and
+fiscal-feedback tasks call (transforms/tables.py), directly, without Prefect, on the analysis
+frame built as the flow builds it (benchmarks/analysis.py, cached). The fiscal stage's PMT
+selections come from stand-in scores (one per enabled model; training is not part of this
+stage) put through the same rule (transforms.tables.pmt_selections). The floor is one DuckDB
+scan of the analysis parquet computing weighted sums by region. Writes
+benchmarks/results/indicator_stage-<scale>.json: indicator_seconds, floor_seconds, ratio and
+per-stage seconds (best of --repeats, perf_counter); --profile adds one cProfile pass listing
+the functions that take the time.
 """
 
 from __future__ import annotations
@@ -34,13 +35,9 @@ from benchmarks.analysis import (
     staged_analysis,
     write_result,
 )
-from flows.targeting import analysis_design, available_groups, publishable
-from models.pmt import weight_column
+from transforms import tables
 from transforms.config import AuditConfig
-from transforms.fiscal import fiscal_indicators, project_costs
-from transforms.matching import matching_indicators
-from transforms.pmt_evaluation import DecisionRule, select
-from transforms.targeting import add_indicator_columns, targeting_rates, weighted_share, wide_rates
+from transforms.pmt_evaluation import ModelScores
 
 FLOOR_SQL = """
 -- the floor: one pass over the analysis table, weighted sums by region
@@ -60,57 +57,58 @@ PIPELINE = ("transforms/", "flows/", "models/")
 Stage = Callable[[], object]
 
 
-def programme_targeting(frame: pl.DataFrame, config: AuditConfig) -> pl.DataFrame:
-    """What measure_programme_targeting computes: the published programme targeting table."""
-    indicators = add_indicator_columns(
-        frame, selected="receives_benefit", benefit="benefit", unit=config.targeting.unit
-    )
-    long = targeting_rates(
-        indicators, design=analysis_design(config), groups=available_groups(config, frame)
-    )
-    return publishable(
-        wide_rates(long), method="program", decision_rule="actual", config=config, run_id="bench"
-    )
-
-
-def stand_in_scores(frame: pl.DataFrame, config: AuditConfig) -> dict[str, np.ndarray]:
+def stand_in_scores(frame: pl.DataFrame, config: AuditConfig) -> list[ModelScores]:
     """A noisy p_poor per enabled model, from welfare relative to the line (seeded, aligned)."""
     rng = np.random.default_rng(7)
     welfare = frame["welfare_pre"].to_numpy() + 1.0
     gap = np.log(welfare) - np.log(frame["poverty_line"].to_numpy())
-    return {
-        name: 1.0 / (1.0 + np.exp(4.0 * gap + rng.normal(0.0, 1.0, frame.height)))
+    folds = np.zeros(frame.height, dtype=np.int64)
+    return [
+        ModelScores(
+            model=name,
+            p_poor=1.0 / (1.0 + np.exp(4.0 * gap + rng.normal(0.0, 1.0, frame.height))),
+            fold=folds,
+            auc=float("nan"),
+            n_train=0,
+            cv_scheme="stand-in",
+            artifact_sha256="",
+        )
         for name in config.models.enabled
-    }
-
-
-def pmt_selections(
-    frame: pl.DataFrame, scores: dict[str, np.ndarray], config: AuditConfig
-) -> dict[str, np.ndarray]:
-    """flows.resources.pmt_selections on stand-in scores: the poverty-rate rule per model."""
-    weight_name = weight_column(config)
-    weight = frame[weight_name].to_numpy()
-    poor_share = weighted_share(frame["is_poor"], frame[weight_name])
-    rule = DecisionRule("rate:poverty_rate", "rate", poor_share)
-    return {name: select(p_poor, weight, rule) for name, p_poor in scores.items()}
+    ]
 
 
 def stages(inputs: AnalysisInputs, staged: pl.DataFrame, frame: pl.DataFrame) -> dict[str, Stage]:
-    """The stage's steps in flow order, each a call of the transforms the task calls."""
+    """The stage's steps in flow order, each a call of the table function its task calls."""
     config = inputs.config
-    design = analysis_design(config)
     regions = pl.read_parquet(inputs.regions) if inputs.regions else None
     projection = pl.read_parquet(inputs.projection) if inputs.projection else None
     scores = stand_in_scores(frame, config)
-    selections = pmt_selections(frame, scores, config)
+    unit = config.targeting.unit
+    amounts = config.inputs.households.columns.benefit_amount is not None
+    selections = tables.pmt_selections(frame, scores, unit=unit)
     return {
-        "targeting": lambda: programme_targeting(staged, config),
-        "matching": lambda: matching_indicators(frame, regions, config=config, design=design),
-        "fiscal_pmt_selections": lambda: pmt_selections(frame, scores, config),
-        "fiscal_indicators": lambda: fiscal_indicators(
-            frame, config=config, pmt_selections=selections
+        "targeting": lambda: tables.programme_targeting(
+            staged, targeting=config.targeting, disclosure=config.disclosure, run_id="bench"
         ),
-        "fiscal_projection": lambda: project_costs(frame, projection, config=config),
+        "matching": lambda: tables.matching(
+            frame,
+            regions,
+            programme=config.programme,
+            poverty_line=config.poverty_line,
+            amounts_recorded=amounts,
+            targeting=config.targeting,
+            disclosure=config.disclosure,
+            run_id="bench",
+        ),
+        "fiscal_pmt_selections": lambda: tables.pmt_selections(frame, scores, unit=unit),
+        "fiscal": lambda: tables.fiscal(
+            frame,
+            projection,
+            settings=config.fiscal,
+            amounts_recorded=amounts,
+            selections=selections,
+            run_id="bench",
+        ),
     }
 
 

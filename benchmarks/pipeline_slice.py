@@ -32,10 +32,11 @@ from benchmarks.slice_common import (
     survey_dir,
     write_result,
 )
+from transforms import tables
 from transforms.config import AuditConfig, load_config
 from transforms.contract import quote_literal
 from transforms.household import member_features_sql, prepare_households
-from transforms.ingest import (
+from transforms.io.ingest import (
     PROJECTION_RULES,
     REGION_RULES,
     CheckedTable,
@@ -43,23 +44,16 @@ from transforms.ingest import (
     ingest_members,
     ingest_table,
 )
+from transforms.io.readers import read_raw
+from transforms.io.staging import loaded_household_ids
 from transforms.matching import (
     MATCHING_GROUPS,
     add_matching_columns,
     domain_rates,
     incidence_shares,
 )
-from transforms.readers import read_raw
-from transforms.staging import loaded_household_ids
 from transforms.survey import Design
-from transforms.targeting import (
-    RATES,
-    add_indicator_columns,
-    suppress_small_cells,
-    targeting_rates,
-    unit_weight,
-    wide_rates,
-)
+from transforms.targeting import RATES, unit_weight
 
 NAME = "pipeline_slice"
 MATCHING_RATES = ["coverage", "adequacy"]
@@ -115,17 +109,12 @@ def ingest(config: AuditConfig, work_dir: Path) -> dict[str, CheckedTable]:
 
 
 def programme_targeting(analysis: pl.DataFrame, config: AuditConfig) -> pl.DataFrame:
-    """The programme's targeting table by group with SEs, small cells suppressed."""
-    design = Design(weight=unit_weight(config.targeting.unit), strata="strata", psu="psu")
-    groups = [group for group in config.targeting.groups if group in analysis.columns]
-    indicators = add_indicator_columns(
-        analysis, selected="receives_benefit", benefit="benefit", unit=config.targeting.unit
+    """The programme's targeting table by group with SEs, small cells suppressed (the table
+    function the flow's task calls)."""
+    published = tables.programme_targeting(
+        analysis, targeting=config.targeting, disclosure=config.disclosure, run_id="slice"
     )
-    wide = wide_rates(targeting_rates(indicators, design=design, groups=groups))
-    values = [c for c in wide.columns if any(c == r or c.startswith(f"{r}_") for r in RATES)]
-    return suppress_small_cells(
-        wide, min_cell_n=config.disclosure.min_cell_n, value_columns=[*values, "population"]
-    )
+    return published.tables["targeting_errors"]
 
 
 def matching(analysis: pl.DataFrame, config: AuditConfig) -> pl.DataFrame:
@@ -173,7 +162,9 @@ def run(survey: Path, *, scale: str) -> dict[str, Any]:
                 checked["households"].read_loaded(),
                 features,
                 checked["regions"].read_loaded(),
-                config,
+                welfare=config.welfare,
+                benefit_period=config.programme.benefit_period,
+                poverty_line=config.poverty_line,
             )
     del checked, features  # as in the flow, ingest frames are not kept past this point
     with timed(stages, "targeting"):

@@ -31,7 +31,6 @@ from benchmarks.analysis import (
     staged_analysis,
     write_result,
 )
-from flows.targeting import analysis_design, available_groups
 from transforms.config import AuditConfig
 from transforms.survey import Design
 from transforms.targeting import (
@@ -40,6 +39,8 @@ from transforms.targeting import (
     RATES,
     RATIOS,
     add_indicator_columns,
+    analysis_design,
+    available_groups,
     targeting_rates,
     wide_rates,
 )
@@ -195,9 +196,9 @@ def main() -> None:
     machine_load = load_average()
     inputs = analysis_inputs(args.scale)
     config, frame = inputs.config, staged_analysis(inputs.analysis)
-    design = analysis_design(config)
+    design = analysis_design(config.targeting.unit)
     groups = [g for g in args.groups.split(",") if g]
-    pipeline_groups = available_groups(config, frame)
+    pipeline_groups = available_groups(config.targeting, frame.columns)
 
     ours_seconds, (long, _) = best_of(
         args.repeats, lambda: programme_table(frame, config, design, groups)

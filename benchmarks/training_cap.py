@@ -23,6 +23,7 @@ from benchmarks.analysis import analysis_inputs, staged_analysis, write_result
 from models import pmt
 from models.features import feature_spec
 from transforms.config import CustomModel
+from transforms.targeting import unit_weight
 
 HELD_OUT = 200_000
 SEED = 1
@@ -47,18 +48,29 @@ def main() -> None:
     )
     config = inputs.config.model_copy(update={"models": models})
     frame = staged_analysis(inputs.analysis)
-    spec = feature_spec(frame.schema, config)
+    spec = feature_spec(
+        frame.schema, proxies=config.inputs.households.proxies, features=config.models.features
+    )
+    weight_name = unit_weight(config.targeting.unit)
     rng = np.random.default_rng(SEED)
     order = rng.permutation(frame.height)
     test, pool = np.sort(order[:HELD_OUT]), order[HELD_OUT:]
     is_poor = frame["is_poor"].to_numpy()[test]
-    weight = frame[pmt.weight_column(config)].to_numpy()[test]
+    weight = frame[weight_name].to_numpy()[test]
 
     def fit_and_score(name: str, size: int) -> dict[str, float]:
         rows = np.sort(pool[:size])
         with threadpool_limits(1):
             started = time.perf_counter()
-            model = pmt.fit_pmt(frame, name=name, spec=spec, config=config, seed=SEED, rows=rows)
+            model = pmt.fit_pmt(
+                frame,
+                name=name,
+                spec=spec,
+                models=config.models,
+                weight=weight_name,
+                seed=SEED,
+                rows=rows,
+            )
             seconds = time.perf_counter() - started
             score = model.predict_p_poor(frame, rows=test)
         auc = roc_auc_score(is_poor, score, sample_weight=weight)

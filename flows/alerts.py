@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.run import RunContext, with_run_id
-from transforms import warehouse
-from transforms.alerts import alerts_between
+from flows.lifecycle import RunContext
+from transforms import tables
 from transforms.config import AuditConfig
+from transforms.io import warehouse
 
 PREVIOUS_RUN_SQL = """
 -- the last successful run of the same audit (by name), other than this one
@@ -36,9 +35,10 @@ def raise_alerts(config: AuditConfig, run: RunContext) -> list[dict[str, Any]]:
         query = "SELECT * FROM audit.targeting_errors WHERE run_id = ?"
         before = con.sql(query, params=[previous_id]).pl()
         now = con.sql(query, params=[run.run_id]).pl()
-        alerts = alerts_between(before, now, config.alerts)
-        rows = alerts.with_columns(pl.lit(previous_id).alias("previous_run_id"))
-        warehouse.insert_frame(con, "alerts", with_run_id(rows, run.run_id))
-    for message in alerts["message"]:
+        rows = tables.alerts(
+            before, now, thresholds=config.alerts, previous_run_id=previous_id, run_id=run.run_id
+        )
+        warehouse.insert_frame(con, "alerts", rows)
+    for message in rows["message"]:
         logger.warning("Alert: %s", message)
-    return alerts.to_dicts()
+    return rows.drop("run_id", "previous_run_id").to_dicts()

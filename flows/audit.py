@@ -12,19 +12,21 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.alerts import raise_alerts
 from flows.extensions import run_extension_stages
+from flows.fiscal import measure_fiscal
 from flows.ingest import FileSummary, ingest_inputs
-from flows.pmt import identify_demand, pseudonym_key
+from flows.lifecycle import RunContext, discard_staging, finish_run, start_run
+from flows.matching import measure_matching
+from flows.pmt import evaluate_models, pseudonym_key
+from flows.programme import measure_programme_targeting
 from flows.report import publish_report
-from flows.resources import measure_fiscal, measure_matching
-from flows.run import RunContext, discard_staging, finish_run, start_run
 from flows.runners import subflow_task_runner, thread_runner
-from flows.targeting import measure_programme_targeting
 from flows.validate import validate_staging
 from transforms.config import AuditConfig, load_config
 from transforms.expectations import raise_on_errors
 from transforms.household import prepare_households
-from transforms.memory import check_analysis_fits, usable_memory
-from transforms.warehouse import exclusive_lock
+from transforms.io.hooks import load_user_code
+from transforms.io.memory import check_analysis_fits, usable_memory
+from transforms.io.warehouse import exclusive_lock
 
 
 @task(name="prepare-analysis", cache_policy=NO_CACHE)
@@ -48,9 +50,16 @@ def prepare_analysis(config: AuditConfig, run: RunContext) -> int:
             else None
         )
         regions = staging.sql("SELECT * FROM stg_regions").pl() if "stg_regions" in tables else None
-    analysis = prepare_households(households, features, regions, config)
+    analysis = prepare_households(
+        households,
+        features,
+        regions,
+        welfare=config.welfare,
+        benefit_period=config.programme.benefit_period,
+        poverty_line=config.poverty_line,
+    )
     del households, features  # free the staged inputs before writing (memory at 10M)
-    analysis.write_parquet(run.output_dir / "analysis.parquet")
+    analysis.write_parquet(run.analysis_path)
     return analysis.height
 
 
@@ -72,23 +81,25 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
     """Run one audit: ingest, analyse, publish. Returns a small summary."""
     logger = get_run_logger()
     config = load_config(Path(config_path))
+    user_code = load_user_code(config)  # the audit's own code, imported once, before any work
     if config.disclosure.publish_household_scores:
         pseudonym_key()  # fail before any work when the key is missing
     published = Path(warehouse).resolve() if warehouse else config.output.warehouse
     with exclusive_lock(published):
         run = start_run(config, Path(config_path), published)
         try:
-            files = ingest_inputs(config, run)
+            files = ingest_inputs(config, run, user_code)
             raise_on_errors(validate_staging(config, run, files))
             households = prepare_analysis(config, run)
             programme = measure_programme_targeting(config, run)
             runner = subflow_task_runner()  # models train where the audit's tasks run
-            demand = identify_demand.with_options(task_runner=runner) if runner else identify_demand
-            models, trained = demand(config, run)
-            data_path = str(run.output_dir / "analysis.parquet")
-            measure_matching(config, run, data_path)
-            measure_fiscal(config, run, data_path, trained)
-            run_extension_stages(config, run, data_path)
+            evaluate = (
+                evaluate_models.with_options(task_runner=runner) if runner else evaluate_models
+            )
+            models, scores = evaluate(config, run)
+            measure_matching(config, run)
+            measure_fiscal(config, run, scores)
+            run_extension_stages(config, run, str(run.analysis_path), user_code.stages)
             alerts = raise_alerts(config, run)
         except BaseException as error:
             finish_run(run, status="failed", error=f"{type(error).__name__}: {error}")
@@ -113,10 +124,11 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
 def check_inputs(config_path: str) -> dict[str, Any]:
     """Ingest and validate only: nothing is published; the scratch warehouse is discarded."""
     config = load_config(Path(config_path))
+    user_code = load_user_code(config)
     with tempfile.TemporaryDirectory(prefix="welfare-audit-validate-") as scratch:
         run = start_run(config, Path(config_path), Path(scratch) / "scratch.duckdb")
         try:
-            files = ingest_inputs(config, run)
+            files = ingest_inputs(config, run, user_code)
             rows = validate_staging(config, run, files)
             with run.connect() as con:
                 quarantine = con.sql(

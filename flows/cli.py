@@ -47,9 +47,9 @@ class FileFormat(StrEnum):
 def known_errors() -> tuple[type[BaseException], ...]:
     """Errors that carry a readable message and need no traceback."""
     from transforms.config import ConfigError
-    from transforms.memory import MemoryLimitError
-    from transforms.readers import IngestError
-    from transforms.warehouse import WarehouseError
+    from transforms.io.memory import MemoryLimitError
+    from transforms.io.warehouse import WarehouseError
+    from transforms.raw import IngestError
 
     return (
         ConfigError,
@@ -94,7 +94,7 @@ def quiet_tracebacks() -> None:
 
 def storage_failure(error: BaseException) -> BaseException | None:
     """A WarehouseError saying the disk is full or not writable, when that is the cause."""
-    from transforms.warehouse import WarehouseError, storage_error_message
+    from transforms.io.warehouse import WarehouseError, storage_error_message
 
     message = storage_error_message(error)
     if message is None:
@@ -336,7 +336,7 @@ def generate(
     Example: welfare-audit generate --households 100000 --seed 7 --format csv --out /tmp/survey
     """
     try:
-        from transforms.survey_files import WriteFormat, write_synthetic_survey
+        from transforms.sample.files import WriteFormat, write_synthetic_survey
 
         with console.status(f"Generating {households:,} households…"):
             summary = write_synthetic_survey(
@@ -403,7 +403,7 @@ def runs(
     Example: welfare-audit runs --warehouse data/audit.duckdb
     """
     try:
-        from transforms.warehouse import connect
+        from transforms.io.warehouse import connect
 
         path = published_warehouse(config, warehouse)
         with connect(path, read_only=True) as con:
@@ -454,8 +454,8 @@ def explain(
     Example: welfare-audit explain --warehouse data/audit.duckdb --indicator exclusion_error
     """
     try:
-        from transforms.provenance import explain_run, indicator_definition, latest_run_id
-        from transforms.warehouse import connect
+        from transforms.io.provenance import explain_run, indicator_definition, latest_run_id
+        from transforms.io.warehouse import connect
 
         path = published_warehouse(config, warehouse)
         with connect(path, read_only=True) as con:

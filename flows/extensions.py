@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from prefect import Task, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.run import RunContext
+from flows.lifecycle import RunContext
 from transforms.config import AuditConfig
-from transforms.hooks import load_hook
 
 
 def as_task(stage: Any, reference: str) -> Task[..., Any]:
@@ -21,10 +21,15 @@ def as_task(stage: Any, reference: str) -> Task[..., Any]:
     return wrapped
 
 
-def run_extension_stages(config: AuditConfig, run: RunContext, data_path: str) -> list[Any]:
-    """Call each configured stage as stage(config, run, data_path), in order."""
+def run_extension_stages(
+    config: AuditConfig,
+    run: RunContext,
+    data_path: str,
+    stages: Sequence[tuple[str, Callable[..., Any]]],
+) -> list[Any]:
+    """Call each configured stage (imported at run start) as stage(config, run, data_path)."""
     results = []
-    for reference in config.extensions.stages:
+    for reference, stage in stages:
         get_run_logger().info("Extension stage %s", reference)
-        results.append(as_task(load_hook(reference), reference)(config, run, data_path))
+        results.append(as_task(stage, reference)(config, run, data_path))
     return results

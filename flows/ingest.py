@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,11 +10,12 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.run import RunContext, file_sha256, with_run_id
-from transforms import warehouse
+from flows.lifecycle import RunContext, file_sha256
 from transforms.config import AuditConfig, InputFile
-from transforms.hooks import apply_hooks
-from transforms.ingest import (
+from transforms.contract import publishable
+from transforms.io import warehouse
+from transforms.io.hooks import LoadedHook, UserCode, apply_hooks
+from transforms.io.ingest import (
     PROJECTION_RULES,
     REGION_RULES,
     CheckedTable,
@@ -21,13 +23,14 @@ from transforms.ingest import (
     ingest_members,
     ingest_table,
 )
-from transforms.readers import IngestError, RawTable, read_raw
-from transforms.staging import (
+from transforms.io.readers import read_raw
+from transforms.io.staging import (
     loaded_household_ids,
     quarantine_reasons,
     stage_loaded,
     stage_member_features,
 )
+from transforms.raw import IngestError, RawTable
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,10 @@ def summarise(role: str, checked: CheckedTable) -> FileSummary:
     )
 
 
-def open_raw(spec: InputFile, run: RunContext) -> RawTable:
+def open_raw(spec: InputFile, run: RunContext, hooks: Sequence[LoadedHook]) -> RawTable:
     """Open a raw file lazily (transcoded copies go to the run's output folder), then run its
-    configured pre-processing hooks."""
-    return apply_hooks(read_raw(spec, run.output_dir / "transcoded"), spec.preprocess)
+    pre-processing hooks."""
+    return apply_hooks(read_raw(spec, run.output_dir / "transcoded"), hooks)
 
 
 @task(name="record-file", cache_policy=NO_CACHE)
@@ -81,7 +84,9 @@ def record_file(
                 "rows_quarantined": [summary.rows_quarantined],
             }
         )
-        warehouse.insert_frame(con, "input_files", with_run_id(file_row, run.run_id))
+        warehouse.insert_frame(
+            con, "input_files", publishable("input_files", file_row, run_id=run.run_id)
+        )
     logger = get_run_logger()
     logger.info(
         "%s: %d read, %d loaded, %d quarantined",
@@ -94,12 +99,14 @@ def record_file(
 
 
 @task(name="ingest-regions", cache_policy=NO_CACHE)
-def ingest_regions_file(config: AuditConfig, run: RunContext) -> CheckedTable:
+def ingest_regions_file(
+    config: AuditConfig, run: RunContext, hooks: Sequence[LoadedHook] = ()
+) -> CheckedTable:
     """Read and check the regions file."""
     spec = config.inputs.regions
     assert spec is not None
     return ingest_table(
-        open_raw(spec, run),
+        open_raw(spec, run, hooks),
         spec,
         REGION_RULES,
         role="regions",
@@ -110,34 +117,39 @@ def ingest_regions_file(config: AuditConfig, run: RunContext) -> CheckedTable:
 
 @task(name="ingest-households", cache_policy=NO_CACHE)
 def ingest_households_file(
-    config: AuditConfig, run: RunContext, known_regions: pl.Series | None
+    config: AuditConfig,
+    run: RunContext,
+    known_regions: pl.Series | None,
+    hooks: Sequence[LoadedHook] = (),
 ) -> CheckedTable:
     """Read and check the household file."""
     spec = config.inputs.households
     return ingest_households(
-        open_raw(spec, run), spec, known_regions=known_regions, work_dir=run.ingest_dir
+        open_raw(spec, run, hooks), spec, known_regions=known_regions, work_dir=run.ingest_dir
     )
 
 
 @task(name="ingest-members", cache_policy=NO_CACHE)
 def ingest_members_file(
-    config: AuditConfig, run: RunContext, household_ids: pl.Series
+    config: AuditConfig, run: RunContext, household_ids: pl.Series, hooks: Sequence[LoadedHook] = ()
 ) -> CheckedTable:
     """Read and check the member file."""
     spec = config.inputs.members
     assert spec is not None
     return ingest_members(
-        open_raw(spec, run), spec, household_ids=household_ids, work_dir=run.ingest_dir
+        open_raw(spec, run, hooks), spec, household_ids=household_ids, work_dir=run.ingest_dir
     )
 
 
 @task(name="ingest-projection", cache_policy=NO_CACHE)
-def ingest_projection_file(config: AuditConfig, run: RunContext) -> CheckedTable:
+def ingest_projection_file(
+    config: AuditConfig, run: RunContext, hooks: Sequence[LoadedHook] = ()
+) -> CheckedTable:
     """Read and check the population projection."""
     spec = config.inputs.projection
     assert spec is not None
     return ingest_table(
-        open_raw(spec, run),
+        open_raw(spec, run, hooks),
         spec,
         PROJECTION_RULES,
         role="projection",
@@ -154,28 +166,33 @@ def stage_features(run: RunContext) -> int:
 
 
 @flow(name="ingest", validate_parameters=False)  # typed objects, validated at the edge
-def ingest_inputs(config: AuditConfig, run: RunContext) -> list[FileSummary]:
+def ingest_inputs(
+    config: AuditConfig, run: RunContext, user_code: UserCode | None = None
+) -> list[FileSummary]:
     """Ingest regions, households, members and projection, in dependency order."""
+    code = user_code or UserCode()
     summaries: list[FileSummary] = []
     known_regions = None
     if config.inputs.regions is not None:
-        regions = ingest_regions_file(config, run)
+        regions = ingest_regions_file(config, run, code.hooks_for("regions"))
         summaries.append(
             record_file(run, "regions", config.inputs.regions.path, regions, "stg_regions")
         )
         known_regions = regions.read_loaded()["region"]
-    households = ingest_households_file(config, run, known_regions)
+    households = ingest_households_file(config, run, known_regions, code.hooks_for("households"))
     summaries.append(
         record_file(run, "households", config.inputs.households.path, households, "stg_households")
     )
     if config.inputs.members is not None:
-        members = ingest_members_file(config, run, loaded_household_ids(households))
+        members = ingest_members_file(
+            config, run, loaded_household_ids(households), code.hooks_for("members")
+        )
         summaries.append(
             record_file(run, "members", config.inputs.members.path, members, "stg_members")
         )
         stage_features(run)
     if config.inputs.projection is not None:
-        projection = ingest_projection_file(config, run)
+        projection = ingest_projection_file(config, run, code.hooks_for("projection"))
         summaries.append(
             record_file(
                 run, "projection", config.inputs.projection.path, projection, "stg_projection"

@@ -1,4 +1,5 @@
-"""PMT tasks: cross-validate each model (cached on data + settings), then measure its targeting."""
+"""PMT model evaluation: cross-validate each model (cached on data + settings), then publish its
+out-of-sample targeting (transforms.tables.model_targeting)."""
 
 from __future__ import annotations
 
@@ -19,31 +20,17 @@ from prefect.context import FlowRunContext, TaskRunContext
 from threadpoolctl import threadpool_limits
 
 import models
-from flows.run import RunContext, file_sha256, with_run_id
+from flows.lifecycle import RunContext, file_sha256, write_tables
 from flows.runners import execution_place, runs_on_dask
-from flows.targeting import analysis_design, available_groups, has_programme, publishable
 from models.artifacts import fit_and_save
 from models.cv import PmtResult, cross_validate
 from models.features import feature_spec
-from models.pmt import configured_models, weight_column
-from transforms import warehouse
+from models.pmt import configured_models
+from transforms import tables
 from transforms.config import AuditConfig, ConfigError
-from transforms.contract import table
-from transforms.pmt_evaluation import (
-    DecisionRule,
-    decision_rules,
-    fold_spread,
-    programme_coverage,
-    pseudonyms,
-    select,
-    targeting_curve,
-)
-from transforms.targeting import (
-    add_indicator_columns,
-    targeting_rates,
-    weighted_share,
-    wide_rates,
-)
+from transforms.io import warehouse
+from transforms.pmt_evaluation import ModelScores
+from transforms.targeting import records_programme, unit_weight
 
 PSEUDONYM_KEY_VARIABLE = "WELFARE_AUDIT_PSEUDONYM_KEY"
 
@@ -55,6 +42,18 @@ class TrainedModel:
     result: PmtResult
     artifact_sha256: str
     artifact_path: str
+
+    def scores(self) -> ModelScores:
+        """What the published tables need of the model: scores, folds and its record."""
+        return ModelScores(
+            model=self.result.model,
+            p_poor=self.result.p_poor,
+            fold=self.result.fold,
+            auc=self.result.auc,
+            n_train=self.result.n_train,
+            cv_scheme=self.result.cv_scheme,
+            artifact_sha256=self.artifact_sha256,
+        )
 
 
 def models_code_sha256() -> str:
@@ -106,7 +105,7 @@ TRAINING_COLUMNS = ("hh_id", "psu", "region", "is_poor", "welfare_pre", "poverty
 def training_columns(features: Sequence[str], config: AuditConfig) -> list[str]:
     """The analysis columns a model task reads: models train side by side, so each reads
     only these, not the whole frame."""
-    wanted = [*TRAINING_COLUMNS, weight_column(config), *features]
+    wanted = [*TRAINING_COLUMNS, unit_weight(config.targeting.unit), *features]
     return list(dict.fromkeys(wanted))
 
 
@@ -120,18 +119,26 @@ def train_model(
     models trained side by side share the cores instead of oversubscribing them (OpenMP
     threads that spin-wait on a busy core make HistGradientBoosting several times slower).
     """
-    spec = feature_spec(pl.read_parquet_schema(data_path), config)
+    households = config.inputs.households
+    spec = feature_spec(
+        pl.read_parquet_schema(data_path),
+        proxies=households.proxies,
+        features=config.models.features,
+    )
     frame = pl.read_parquet(data_path, columns=training_columns(spec.columns, config))
+    weight = unit_weight(config.targeting.unit)
     with threadpool_limits(limits=threads), parallel_config(n_jobs=threads):
-        result = cross_validate(frame, name=name, spec=spec, config=config, seed=config.seed)
-        directory = config.output.directory / "models" / data_sha256[:16]
+        result = cross_validate(
+            frame, name=name, spec=spec, models=config.models, weight=weight, seed=config.seed
+        )
         saved = fit_and_save(
             frame,
             name=name,
             spec=spec,
-            config=config,
+            models=config.models,
+            weight=weight,
             seed=config.seed,
-            directory=directory,
+            directory=config.output.directory / "models" / data_sha256[:16],
             cv=result,
         )
     get_run_logger().info(
@@ -145,79 +152,22 @@ def train_model(
     return TrainedModel(result, saved.sha256, str(saved.path))
 
 
-def rule_frame(
-    frame: pl.DataFrame, trained: TrainedModel, rule: DecisionRule, weight: str
-) -> pl.DataFrame:
-    """The analysis frame with this model's out-of-fold score, fold and selection."""
-    selected = select(trained.result.p_poor, frame[weight].to_numpy(), rule)
-    return frame.with_columns(
-        pl.Series("p_poor", trained.result.p_poor),
-        pl.Series("fold", trained.result.fold),
-        pl.Series("selected", selected),
-    )
-
-
-def metrics_row(
-    trained: TrainedModel, rule: DecisionRule, national: dict[str, Any], spread: float
-) -> dict[str, Any]:
-    """One model_metrics row."""
-    return {
-        "model": trained.result.model,
-        "decision_rule": rule.name,
-        "n_train": trained.result.n_train,
-        "auc": trained.result.auc,
-        "coverage": national["coverage"],
-        "inclusion_error": national["inclusion_error"],
-        "exclusion_error": national["exclusion_error"],
-        "cgh": national["cgh"],
-        "cv_scheme": trained.result.cv_scheme,
-        "fold_spread": spread,
-        "artifact_sha256": trained.artifact_sha256,
-    }
-
-
 @task(name="pmt-targeting", cache_policy=NO_CACHE)
 def measure_model_targeting(
-    config: AuditConfig, run: RunContext, data_path: str, trained: TrainedModel
+    config: AuditConfig, run: RunContext, scores: ModelScores
 ) -> list[dict[str, Any]]:
     """Targeting errors of one model under every decision rule; publishes rows and metrics."""
-    frame = pl.read_parquet(data_path)
-    weight = weight_column(config)
-    poverty = weighted_share(frame["is_poor"], frame[weight])
-    coverage = programme_coverage(frame, weight=weight) if has_programme(config) else None
-    rules = decision_rules(
-        config.models.decision_rules, poverty_rate=poverty, programme_coverage=coverage
+    published = tables.model_targeting(
+        pl.read_parquet(run.analysis_path),
+        scores,
+        targeting=config.targeting,
+        models=config.models,
+        disclosure=config.disclosure,
+        programme_known=records_programme(config.inputs.households.columns),
+        run_id=run.run_id,
     )
-    metrics, published = [], []
-    for rule in rules:
-        scored = rule_frame(frame, trained, rule, weight)
-        indicators = add_indicator_columns(
-            scored, selected="selected", benefit=None, unit=config.targeting.unit
-        )
-        wide = wide_rates(
-            targeting_rates(
-                indicators, design=analysis_design(config), groups=available_groups(config, frame)
-            )
-        )
-        method = f"pmt:{trained.result.model}"
-        published.append(
-            publishable(
-                wide, method=method, decision_rule=rule.name, config=config, run_id=run.run_id
-            )
-        )
-        national = wide.filter(pl.col("group_type") == "all").row(0, named=True)
-        spread = fold_spread(scored, selected="selected", fold="fold", weight=weight)
-        metrics.append(metrics_row(trained, rule, national, spread))
-    curve = targeting_curve(
-        trained.result.p_poor,
-        frame[weight].to_numpy(),
-        frame["is_poor"].to_numpy(),
-    ).select(pl.lit(f"pmt:{trained.result.model}").alias("method"), pl.all())
-    with run.connect() as con:
-        warehouse.insert_frame(con, "targeting_errors", pl.concat(published))
-        warehouse.insert_frame(con, "model_metrics", with_run_id(pl.DataFrame(metrics), run.run_id))
-        warehouse.insert_frame(con, "targeting_curves", with_run_id(curve, run.run_id))
-    return metrics
+    write_tables(run, published)
+    return published.tables["model_metrics"].drop("run_id").to_dicts()
 
 
 def pseudonym_key() -> bytes:
@@ -233,66 +183,39 @@ def pseudonym_key() -> bytes:
 
 @task(name="household-scores", cache_policy=NO_CACHE)
 def publish_household_scores(
-    config: AuditConfig, run: RunContext, data_path: str, models: list[TrainedModel]
+    config: AuditConfig, run: RunContext, scores: list[ModelScores]
 ) -> int:
     """Per household and model: pseudonym, region, p_poor, selection (poverty-rate rule)."""
-    key = pseudonym_key()
-    frame = pl.read_parquet(data_path)
-    weight = weight_column(config)
-    keys = pseudonyms(frame["hh_id"], key)
-    poverty = weighted_share(frame["is_poor"], frame[weight])
-    rule = DecisionRule("rate:poverty_rate", "rate", poverty)
-    pieces = []
-    for trained in models:
-        scored = rule_frame(frame, trained, rule, weight)
-        pieces.append(
-            scored.select(
-                keys.alias("hh_key"),
-                "region",
-                pl.lit(trained.result.model).alias("model"),
-                "p_poor",
-                pl.col("selected").alias("predicted_eligible"),
-                "is_poor",
-                "receives_benefit",
-            )
-        )
-    rows = pl.concat(pieces).select(
-        [c for c in table("household_scores").column_names() if c != "run_id"]
+    rows = tables.household_scores(
+        pl.read_parquet(run.analysis_path),
+        scores,
+        unit=config.targeting.unit,
+        key=pseudonym_key(),
+        run_id=run.run_id,
     )
     with run.connect() as con:
-        return warehouse.insert_frame(con, "household_scores", with_run_id(rows, run.run_id))
+        return warehouse.insert_frame(con, "household_scores", rows)
 
 
-def analysis_file(run: RunContext) -> tuple[str, str]:
-    """Path and SHA-256 of the analysis frame exported for the model tasks."""
-    path = run.output_dir / "analysis.parquet"
-    return str(path), file_sha256(Path(path))
-
-
-def enabled_models(config: AuditConfig) -> list[str]:
-    """Built-in and custom models to evaluate."""
-    return list(configured_models(config))
-
-
-@flow(name="demand-identification", validate_parameters=False)
-def identify_demand(
+@flow(name="pmt-evaluation", validate_parameters=False)
+def evaluate_models(
     config: AuditConfig, run: RunContext
-) -> tuple[list[dict[str, Any]], list[TrainedModel]]:
-    """Train every PMT model (in parallel where the task runner allows), then measure each."""
-    data_path, data_sha256 = analysis_file(run)
-    names = enabled_models(config)
+) -> tuple[list[dict[str, Any]], list[ModelScores]]:
+    """Train every PMT model (in parallel where the task runner allows), then publish each
+    model's out-of-sample targeting."""
+    data_path = str(run.analysis_path)
+    data_sha256 = file_sha256(run.analysis_path)
+    names = configured_models(config.models)
     context = FlowRunContext.get()
     on_dask = runs_on_dask(context.task_runner if context else None)
     threads = 1 if on_dask else training_threads(side_by_side(len(names)))  # Dask: one each
     futures = [train_model.submit(config, name, data_path, data_sha256, threads) for name in names]
-    trained = [future.result() for future in futures]
-    metrics = [
-        row for model in trained for row in measure_model_targeting(config, run, data_path, model)
-    ]
+    scores = [future.result().scores() for future in futures]
+    metrics = [row for s in scores for row in measure_model_targeting(config, run, s)]
     if config.disclosure.publish_household_scores:
-        publish_household_scores(config, run, data_path, trained)
+        publish_household_scores(config, run, scores)
     get_run_logger().info("PMT models, out of sample:\n%s", metrics_text(metrics))
-    return metrics, trained
+    return metrics, scores
 
 
 def metrics_text(metrics: list[dict[str, Any]]) -> str:

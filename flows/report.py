@@ -9,9 +9,9 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from transforms.excel import write_standard_tables
-from transforms.report import ReportData, load_report_data, render_report, summary_markdown
-from transforms.warehouse import connect
+from transforms.io.warehouse import connect
+from transforms.report.html import ReportData, load_report_data, render_report, summary_markdown
+from transforms.report.workbook import write_standard_tables
 
 
 def write_report(warehouse: Path, run_id: str, directory: Path) -> tuple[Path, Path, ReportData]:

@@ -13,10 +13,11 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.gx_duckdb import patch_gx_for_duckdb
 from flows.ingest import FileSummary
-from flows.run import RunContext, with_run_id
-from transforms import warehouse
+from flows.lifecycle import RunContext
 from transforms.config import AuditConfig
+from transforms.contract import publishable
 from transforms.expectations import Expectation, expectations_for
+from transforms.io import warehouse
 
 HELPER_TABLES_SQL = {
     "hh_size_check": """
@@ -171,7 +172,11 @@ def validate_staging(
         warehouse.insert_frame(
             con,
             "validation_results",
-            with_run_id(pl.DataFrame(rows, infer_schema_length=None), run.run_id),
+            publishable(
+                "validation_results",
+                pl.DataFrame(rows, infer_schema_length=None),
+                run_id=run.run_id,
+            ),
         )
     for row in rows:
         if not row["success"] and row["severity"] == "warning":

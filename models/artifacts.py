@@ -30,7 +30,7 @@ import polars as pl
 from models.cv import PmtResult
 from models.features import FeatureSpec
 from models.pmt import DEFAULT_ALLOWED_MODULES, ESTIMATOR_STEP, MODEL_NAME, PmtModel, fit_pmt
-from transforms.config import AuditConfig
+from transforms.config import Models
 
 LIBRARIES = ("scikit-learn", "numpy", "scipy", "polars", "joblib")
 SIDECAR_SUFFIX = ".json"
@@ -141,7 +141,8 @@ def fit_and_save(
     *,
     name: str,
     spec: FeatureSpec,
-    config: AuditConfig,
+    models: Models,
+    weight: str,
     seed: int,
     directory: Path,
     cv: PmtResult | None = None,
@@ -149,7 +150,13 @@ def fit_and_save(
 ) -> SavedModel:
     """Fit the final model on all households (same cap as the folds) and save it."""
     model = fit_pmt(
-        frame, name=name, spec=spec, config=config, seed=seed, allowed_modules=allowed_modules
+        frame,
+        name=name,
+        spec=spec,
+        models=models,
+        weight=weight,
+        seed=seed,
+        allowed_modules=allowed_modules,
     )
     return save_model(model, directory, cv=cv, seed=seed)
 

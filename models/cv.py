@@ -1,14 +1,16 @@
-"""Out-of-sample PMT scores: folds by PSU, stratified by region, and cross-validation.
+"""Out-of-sample PMT scores: whole-PSU folds balanced by region, and cross-validation.
 
-Folds follow scikit-learn's ``StratifiedGroupKFold`` rule with ``shuffle=True``: PSUs are
-shuffled with the seed, taken largest first (stable, so equal sizes keep the shuffled order),
-and each PSU goes to the fold that so far holds the fewest households of its region, ties
-going to the smallest fold, then the lowest fold number. A PSU therefore never straddles
-training and test rows, and a region with at least ``n_folds`` PSUs has households in every
-fold; regions with fewer PSUs sit in fewer folds. The rule is computed over the PSU table
-instead of by ``StratifiedGroupKFold.split``, whose per-household Python loops take minutes
-at millions of households; for PSUs nested in regions it is the same assignment rule. A PSU
-whose households span regions counts for its most common region.
+The fold rule is our own greedy assignment, *not* scikit-learn's ``StratifiedGroupKFold``
+(which places each group where it least increases the spread of class proportions across
+folds; on a design shaped like the embedded sample about half the households or more land in
+a different fold under it). Ours: PSUs, sorted by label, are shuffled with
+``numpy.random.RandomState(seed)`` and then stable-sorted by size, largest first; each PSU in
+turn goes to the fold that so far holds the fewest households of its region, ties going to
+the fold with the fewest households overall, then to the lowest fold number. A PSU therefore
+never straddles training and test rows, and a region with at least ``n_folds`` PSUs has
+households in every fold; regions with fewer PSUs sit in fewer folds. A PSU whose households
+span regions counts for its most common region. It is computed over the PSU table, so it
+takes seconds at millions of households.
 """
 
 from __future__ import annotations
@@ -27,9 +29,8 @@ from models.pmt import (
     Task,
     fit_pmt,
     model_task,
-    weight_column,
 )
-from transforms.config import AuditConfig
+from transforms.config import Models
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,7 +68,7 @@ class PmtResult:
 
 
 def _assign_groups(strata: np.ndarray, sizes: np.ndarray, *, n_folds: int, seed: int) -> np.ndarray:
-    """StratifiedGroupKFold's greedy rule for groups each belonging to one stratum."""
+    """The greedy rule: largest group first, to the fold with fewest of its stratum so far."""
     order = np.arange(sizes.size)
     np.random.RandomState(seed).shuffle(order)
     order = order[np.argsort(-sizes[order], kind="stable")]
@@ -136,7 +137,8 @@ def cv_scheme(
 ) -> str:
     """The cross-validation scheme, as recorded beside every metric."""
     return (
-        f"{n_folds}-fold StratifiedGroupKFold by {group}, stratified by {stratify}, seed {seed}, "
+        f"{n_folds}-fold whole-{group} folds balanced by {stratify} (greedy: largest {group} "
+        f"first, to the fold with the fewest households of its {stratify}), seed {seed}, "
         f"train cap {cap} (simple random sample without replacement, survey weights kept)"
     )
 
@@ -146,18 +148,19 @@ def cross_validate(
     *,
     name: str,
     spec: FeatureSpec,
-    config: AuditConfig,
+    models: Models,
+    weight: str,
     seed: int,
     allowed_modules: Collection[str] = DEFAULT_ALLOWED_MODULES,
 ) -> PmtResult:
     """Fit ``name`` on each training fold and score its test fold: p_poor for every household.
 
-    Requires hh_id, psu, region, is_poor, welfare_pre, poverty_line (regressors), the weight
-    column of ``targeting.unit`` and the features of ``spec``.
+    Requires hh_id, psu, region, is_poor, welfare_pre, poverty_line (regressors), the
+    ``weight`` column (the targeting unit's) and the features of ``spec``.
     """
-    n_folds = config.models.folds
+    n_folds = models.folds
     folds = make_folds(frame, n_folds=n_folds, seed=seed)
-    custom = config.models.custom.get(name) if name not in BUILTIN_MODELS else None
+    custom = models.custom.get(name) if name not in BUILTIN_MODELS else None
     task = model_task(name, custom)
     p_poor = np.full(frame.height, np.nan)
     log_welfare = np.full(frame.height, np.nan) if task == "regressor" else None
@@ -168,7 +171,8 @@ def cross_validate(
             frame,
             name=name,
             spec=spec,
-            config=config,
+            models=models,
+            weight=weight,
             seed=seed,
             rows=np.flatnonzero(folds != fold),
             allowed_modules=allowed_modules,
@@ -180,7 +184,6 @@ def cross_validate(
             log_welfare[test] = fold_log_welfare
     if np.isnan(p_poor).any():
         raise RuntimeError(f"{name}: {int(np.isnan(p_poor).sum())} households were not scored")
-    weight = weight_column(config)
     is_poor = frame["is_poor"].cast(pl.Int8).to_numpy()
     weights = frame[weight].cast(pl.Float64).to_numpy()
     fold_auc = tuple(
@@ -197,6 +200,6 @@ def cross_validate(
         fold_auc=fold_auc,
         auc=weighted_auc(is_poor, p_poor, weights),
         n_train=round(float(np.mean(used))),
-        cv_scheme=cv_scheme(n_folds=n_folds, seed=seed, cap=config.models.max_train_rows),
+        cv_scheme=cv_scheme(n_folds=n_folds, seed=seed, cap=models.max_train_rows),
         weight_column=weight,
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from transforms.config import AuditConfig, ConfigError
+from transforms.config import ConfigError, ProxySpec
 from transforms.household import MEMBER_FEATURES
 
 MISSING_LEVEL = "missing"
@@ -97,21 +97,25 @@ def _from_config_list(features: list[str], frame_columns: Mapping[str, pl.DataTy
 
 
 def feature_spec(
-    frame_columns: Mapping[str, pl.DataType] | Collection[str], config: AuditConfig
+    frame_columns: Mapping[str, pl.DataType] | Collection[str],
+    *,
+    proxies: Mapping[str, ProxySpec],
+    features: list[str] | None,
 ) -> FeatureSpec:
     """The PMT features of an audit, given the analysis frame's schema (``frame.schema``).
 
     Default: configured proxies by kind, member aggregates present (not ``n_heads``;
     ``head_sex`` categorical), ``hh_size``, ``region`` categorical, ``urban`` 0/1 if present.
-    ``config.models.features``, when set, replaces the default; its kinds come from the
-    dtypes, so ``frame_columns`` must then be a schema, not just column names.
+    ``features`` (models.features), when set, replaces the default; its kinds come from the
+    dtypes, so ``frame_columns`` must then be a schema, not just column names. ``proxies`` are
+    the household file's (inputs.households.proxies).
     """
-    if config.models.features is not None:
+    if features is not None:
         if not isinstance(frame_columns, Mapping):
             raise TypeError("models.features is set: pass frame.schema so kinds come from dtypes")
-        return _from_config_list(config.models.features, frame_columns)
+        return _from_config_list(features, frame_columns)
     kinds: dict[str, str] = {}
-    for name, proxy in config.inputs.households.proxies.items():
+    for name, proxy in proxies.items():
         if name not in frame_columns:
             raise ConfigError(
                 f"inputs.households.proxies.{name}: no column '{name}' in the analysis frame"

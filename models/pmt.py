@@ -60,7 +60,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import has_fit_parameter
 
 from models.features import FeatureSpec, to_model_input
-from transforms.config import AuditConfig, ConfigError, CustomModel
+from transforms.config import ConfigError, CustomModel, Models
 
 Task = Literal["classifier", "regressor"]
 
@@ -81,20 +81,15 @@ IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 log = logging.getLogger(__name__)
 
 
-def weight_column(config: AuditConfig) -> str:
-    """The survey weight of the targeting unit: person_weight (persons) or weight (households)."""
-    return "person_weight" if config.targeting.unit == "persons" else "weight"
-
-
-def configured_models(config: AuditConfig) -> tuple[str, ...]:
+def configured_models(models: Models) -> tuple[str, ...]:
     """Names of the models an audit fits: the enabled built-ins, then the custom ones."""
-    for name in config.models.custom:
+    for name in models.custom:
         key = f"models.custom.{name}"
         if name in BUILTIN_MODELS:
             raise ConfigError(f"{key}: the name clashes with the built-in model '{name}'")
         if not MODEL_NAME.match(name):
             raise ConfigError(f"{key}: model names may use only letters, digits, '_' and '-'")
-    return (*config.models.enabled, *config.models.custom)
+    return (*models.enabled, *models.custom)
 
 
 def model_task(name: str, custom: CustomModel | None = None) -> Task:
@@ -350,7 +345,8 @@ def fit_pmt(
     *,
     name: str,
     spec: FeatureSpec,
-    config: AuditConfig,
+    models: Models,
+    weight: str,
     seed: int,
     rows: np.ndarray | None = None,
     allowed_modules: Collection[str] = DEFAULT_ALLOWED_MODULES,
@@ -358,15 +354,14 @@ def fit_pmt(
     """Fit one PMT on ``rows`` of the analysis frame (default all), capped at max_train_rows.
 
     Requires the feature columns, is_poor (classifiers) or welfare_pre (regressors) and the
-    targeting unit's weight column (person_weight or weight).
+    ``weight`` column (the targeting unit's: person_weight or weight).
     """
-    custom = config.models.custom.get(name) if name not in BUILTIN_MODELS else None
+    custom = models.custom.get(name) if name not in BUILTIN_MODELS else None
     task = model_task(name, custom)
     candidates = np.arange(frame.height) if rows is None else np.asarray(rows)
-    used = training_sample(candidates, cap=config.models.max_train_rows, seed=seed)
+    used = training_sample(candidates, cap=models.max_train_rows, seed=seed)
     if used.size < candidates.size:
         log.info("%s: training on %d of %d households (cap)", name, used.size, candidates.size)
-    weight = weight_column(config)
     target_column = "is_poor" if task == "classifier" else "welfare_pre"
     training = frame.select(*spec.columns, target_column, weight)[used]
     features = to_model_input(training, spec)

@@ -101,11 +101,11 @@ def progress(step: str) -> None:
 def ingest_and_stage(config_path: Path, work_dir: Path) -> dict[str, int]:
     """Row rules, staging and member features, in the order of flows/ingest.py."""
     from transforms.config import load_config
-    from transforms.ingest import ingest_households, ingest_members
-    from transforms.memory import usable_memory
-    from transforms.readers import read_raw
-    from transforms.staging import loaded_household_ids, stage_loaded, stage_member_features
-    from transforms.warehouse import connect_database
+    from transforms.io.ingest import ingest_households, ingest_members
+    from transforms.io.memory import usable_memory
+    from transforms.io.readers import read_raw
+    from transforms.io.staging import loaded_household_ids, stage_loaded, stage_member_features
+    from transforms.io.warehouse import connect_database
 
     config = load_config(config_path)
     inputs = config.inputs

@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 import pyreadstat
 
-from transforms.survey_files import write_synthetic_survey
+from transforms.sample.files import write_synthetic_survey
 
 RELATION = {
     1: "Head",

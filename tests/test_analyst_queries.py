@@ -21,8 +21,8 @@ import polars as pl
 import pytest
 
 from transforms.contract import TABLES
-from transforms.survey_files import write_synthetic_survey
-from transforms.warehouse import connect
+from transforms.io.warehouse import connect
+from transforms.sample.files import write_synthetic_survey
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "analyst-queries.md"

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from transforms.warehouse import connect
+from transforms.io.warehouse import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

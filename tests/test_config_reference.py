@@ -11,13 +11,16 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, Field
 
 from transforms.config import AuditConfig
-from transforms.config_reference import configuration_reference_markdown, model_reference_markdown
+from transforms.report.config_reference import (
+    configuration_reference_markdown,
+    model_reference_markdown,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "configuration.md"
 EXAMPLES = [ROOT / "data" / "sample" / "audit.toml", ROOT / "docs" / "examples" / "lsms_audit.toml"]
 REGENERATE = (
-    'make docs, i.e. .venv/bin/python -c "from transforms.config_reference import '
+    'make docs, i.e. .venv/bin/python -c "from transforms.report.config_reference import '
     "configuration_reference_markdown as c; "
     "open('docs/configuration.md', 'w', encoding='utf-8').write(c())\""
 )

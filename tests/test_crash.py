@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from flows.run import RAW_COPIES
+from flows.lifecycle import RAW_COPIES
 from tests.processes import audit_command, harness_env
-from transforms.survey_files import write_synthetic_survey
-from transforms.warehouse import connect
+from transforms.io.warehouse import connect
+from transforms.sample.files import write_synthetic_survey
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("prefect_harness")

@@ -16,13 +16,15 @@ import polars as pl
 import pytest
 
 from transforms import indicators
+from transforms.catalogue import indicators_of
 from transforms.config import ConfigError, load_config
-from transforms.contract import data_dictionary_markdown, indicators_of
-from transforms.hooks import apply_hooks
-from transforms.ingest import ingest_households
-from transforms.readers import IngestError, read_raw
-from transforms.survey_files import write_synthetic_survey
-from transforms.warehouse import connect
+from transforms.contract import data_dictionary_markdown
+from transforms.io.hooks import apply_hooks, load_hook, load_user_code
+from transforms.io.ingest import ingest_households
+from transforms.io.readers import read_raw
+from transforms.io.warehouse import connect
+from transforms.raw import IngestError
+from transforms.sample.files import write_synthetic_survey
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 HOOK = "welfare_from_expenditure.py:welfare_from_expenditure"
@@ -80,7 +82,7 @@ def test_the_hook_derives_welfare_and_keeps_every_row(
     config = load_config(folder / "audit.toml")
     spec = config.inputs.households
     assert spec.preprocess == [f"{folder / 'welfare_from_expenditure.py'}:welfare_from_expenditure"]
-    raw = apply_hooks(read_raw(spec, tmp_path), spec.preprocess)
+    raw = apply_hooks(read_raw(spec, tmp_path), load_user_code(config).hooks_for("households"))
     checked = ingest_households(raw, spec, known_regions=None, work_dir=tmp_path / "ingest")
     assert checked.rows_read == original.height
     assert checked.rows_quarantined == WITHOUT_MODULES
@@ -103,7 +105,8 @@ def test_a_hook_that_drops_rows_is_refused(tmp_path: Path) -> None:
     config = load_config(tmp_path / "audit.toml")
     raw = read_raw(config.inputs.households, tmp_path)
     with pytest.raises(IngestError, match=r"dropper\.py:drop' changed the rows \(200 in"):
-        apply_hooks(raw, [f"{tmp_path / 'dropper.py'}:drop"])
+        reference = f"{tmp_path / 'dropper.py'}:drop"
+        apply_hooks(raw, [(reference, load_hook(reference))])
 
 
 def test_a_missing_hook_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
@@ -116,13 +119,32 @@ def test_a_missing_hook_is_a_config_error_naming_the_key(tmp_path: Path) -> None
             1,
         )
     )
-    with pytest.raises(ConfigError, match=r"inputs\.households\.preprocess.*cannot import"):
+    with pytest.raises(ConfigError, match=r"inputs\.households\.preprocess.*no file"):
         load_config(config)
+
+
+def test_a_hook_that_cannot_be_imported_is_a_config_error_at_run_start(tmp_path: Path) -> None:
+    """References are checked for syntax when the config loads; user code is imported once,
+    when a run starts, and a failure names the key."""
+    write_synthetic_survey(tmp_path, households=200, seed=2, file_format="parquet")
+    (tmp_path / "broken.py").write_text("import no_such_module_anywhere\n")
+    config = tmp_path / "audit.toml"
+    config.write_text(
+        config.read_text().replace(
+            'path = "households.parquet"\n',
+            'path = "households.parquet"\npreprocess = ["broken.py:derive"]\n',
+            1,
+        )
+    )
+    loaded = load_config(config)  # syntax and file are fine; nothing imported yet
+    with pytest.raises(ConfigError, match=r"inputs\.households\.preprocess\[0\].*cannot import"):
+        load_user_code(loaded)
 
 
 FEMALE_HEADED = indicators.RatioIndicator(
     name="coverage_female_headed",
     unit="fraction",
+    label="Coverage of people in female-headed households",
     definition="Share of people in female-headed households living in a beneficiary "
     "household: Σ d·B·F / Σ d·F, F head_sex = female.",
     source="test (docs/extending.md example)",

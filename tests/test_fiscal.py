@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.config import AuditConfig, FinancingSource, parse_config
+from transforms.config import FinancingSource, Fiscal
 from transforms.fiscal import (
     OUTPUT_SCHEMA,
     FiscalResult,
@@ -34,27 +33,15 @@ def make_config(
     columns: dict[str, str | None] | None = None,
     fiscal: dict[str, Any] | None = None,
     line: float = 20.0,
-) -> AuditConfig:
-    """A config with programme columns mapped and a national line."""
-    data = {
-        "inputs": {
-            "households": {
-                "path": "hh.csv",
-                "columns": {
-                    "hh_id": "id",
-                    "region": "reg",
-                    "hh_size": "n",
-                    "welfare": "y",
-                    "receives_benefit": "b",
-                    "benefit_amount": "t",
-                    **(columns or {}),
-                },
-            }
-        },
-        "poverty_line": {"method": "national", "national_line": line},
-        "fiscal": fiscal or {},
+) -> dict[str, Any]:
+    """The config sections the fiscal stage takes: the fiscal section and whether the household
+    file maps benefit amounts (``columns`` overrides the programme columns; ``line`` is the
+    poverty line of the frames, not a setting of the stage)."""
+    mapped = {"receives_benefit": "b", "benefit_amount": "t", **(columns or {})}
+    return {
+        "fiscal": Fiscal.model_validate(fiscal or {}),
+        "amounts_recorded": mapped["benefit_amount"] is not None,
     }
-    return parse_config(data, base_dir=Path.cwd(), source="test", check_files=False)
 
 
 def frame_of(
@@ -104,7 +91,7 @@ def by_year(result: FiscalResult, scenario: str, indicator: str) -> dict[int, fl
 
 def test_grosh_universal_transfer_of_three_each() -> None:
     """Ten persons, z = 20: gap 14 + 12 + 9 + 5 = 40; $3 each (budget 30) cuts it by 12."""
-    result = fiscal_indicators(frame_of(GROSH_INCOMES, [3.0] * 10), config=make_config())
+    result = fiscal_indicators(frame_of(GROSH_INCOMES, [3.0] * 10), **make_config())
     got = values(result)
     assert got["poverty_gap_total"] == pytest.approx(40.0)
     assert got["spending"] == pytest.approx(30.0)
@@ -139,7 +126,7 @@ def test_grosh_scenario_two_benefit_cost_ratio() -> None:
     paid to the non-poor matters for the ratio.
     """
     paid = [0.0, 12.0, 9.0, 0.0, 4.5, 4.5, 0.0, 0.0, 0.0, 0.0]
-    got = values(fiscal_indicators(frame_of(GROSH_INCOMES, paid), config=make_config()))
+    got = values(fiscal_indicators(frame_of(GROSH_INCOMES, paid), **make_config()))
     assert got["spending"] == pytest.approx(30.0)
     assert got["spending_effectiveness"] == pytest.approx(0.70)
     assert got["pre"] == pytest.approx(0.70)
@@ -154,7 +141,7 @@ def test_pmt_and_universal_budgets_on_the_grosh_economy() -> None:
     selected = np.array([True, True, False, False, True, True, False, False, False, False])
     result = fiscal_indicators(
         frame_of(GROSH_INCOMES, [3.0] * 10),
-        config=make_config(fiscal={"gdp": 1000.0, "revenue": 300.0}),
+        **make_config(fiscal={"gdp": 1000.0, "revenue": 300.0}),
         pmt_selections={"ols": selected},
     )
     got = values(result)
@@ -173,7 +160,7 @@ def test_misaligned_pmt_selection_is_an_error() -> None:
     with pytest.raises(ValueError, match="one flag per row"):
         fiscal_indicators(
             frame_of(GROSH_INCOMES, [3.0] * 10),
-            config=make_config(),
+            **make_config(),
             pmt_selections={"ols": np.ones(3, dtype=bool)},
         )
 
@@ -199,7 +186,7 @@ def test_beckerman_immervoll_four_households_with_person_weights() -> None:
         hh_size=[1, 2, 1, 1],
         weight=[1.0, 1.0, 2.0, 1.0],
     )
-    got = values(fiscal_indicators(frame, config=make_config(line=10.0)))
+    got = values(fiscal_indicators(frame, **make_config(line=10.0)))
     assert got["vee"] == pytest.approx(15 / 20)
     assert got["spillover"] == pytest.approx(4 / 15)
     assert got["pre"] == pytest.approx(11 / 20)
@@ -288,7 +275,7 @@ def test_kakwani_and_reynolds_smolensky_by_hand() -> None:
     RS = 0.25 − 3/52 = 5/26.
     """
     frame = frame_of([1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 0.0, 0.0], line=2.5)
-    got = values(fiscal_indicators(frame, config=make_config(line=2.5)))
+    got = values(fiscal_indicators(frame, **make_config(line=2.5)))
     assert got["gini_pre"] == pytest.approx(0.25)
     assert got["concentration_benefits"] == pytest.approx(-7 / 12)
     assert got["kakwani"] == pytest.approx(5 / 6)
@@ -325,7 +312,7 @@ def test_survey_without_programme_keeps_poverty_and_budgets() -> None:
         pl.lit(None, pl.Boolean).alias("receives_benefit")
     )
     config = make_config(columns={"receives_benefit": None, "benefit_amount": None})
-    result = fiscal_indicators(frame, config=config)
+    result = fiscal_indicators(frame, **config)
     got = values(result)
     assert "spending" not in got
     assert "vee" not in got
@@ -360,7 +347,7 @@ def toy_projection() -> pl.DataFrame:
     return pl.DataFrame(rows, schema=["year", "age_group", "region", "population"], orient="row")
 
 
-def projection_config(**fiscal: Any) -> AuditConfig:
+def projection_config(**fiscal: Any) -> dict[str, Any]:
     """Base 2025, GDP 400 000 growing 3 %, revenue 100 000, threshold 1.03 %, two scenarios."""
     return make_config(
         fiscal={
@@ -385,7 +372,7 @@ def projection_config(**fiscal: Any) -> AuditConfig:
 
 
 def test_projection_by_hand() -> None:
-    result = project_costs(projection_frame(), toy_projection(), config=projection_config())
+    result = project_costs(projection_frame(), toy_projection(), **projection_config())
     current = values(result)
     assert current["age_beneficiary_rate:0-14"] == pytest.approx(1.0)
     assert current["age_beneficiary_rate:65+"] == pytest.approx(2 / 3)
@@ -406,6 +393,7 @@ def test_projection_by_hand() -> None:
     # 4242/412 000 = 1.0296 % stays under 1.03 %; 4646/412 000 = 1.128 % crosses it in 2026
     assert values(result, "baseline")["threshold_crossed_year"] is None
     assert values(result, "faster_ageing")["threshold_crossed_year"] == 2026
+    assert values(result, "baseline")["sustainability_threshold"] == pytest.approx(0.0103)
     threshold = result.indicators.filter(pl.col("indicator") == "threshold_crossed_year")
     assert threshold["year"].null_count() == threshold.height
     # financing: central 0.5; pension 0.2 × dependency growth (1, 1.5, 2); local the rest
@@ -421,7 +409,7 @@ def test_projection_by_hand() -> None:
 
 def test_projection_without_member_ages_uses_one_rate() -> None:
     frame = projection_frame().drop("n_children", "n_working_age", "n_elderly")
-    result = project_costs(frame, toy_projection(), config=projection_config())
+    result = project_costs(frame, toy_projection(), **projection_config())
     # 5 of 7 persons covered, 700 paid: 100 a head of population; 2025 population 46
     assert values(result)["age_beneficiary_rate:all"] == pytest.approx(5 / 7)
     assert by_year(result, "baseline", "projected_cost")[2025] == pytest.approx(4600.0)
@@ -430,7 +418,7 @@ def test_projection_without_member_ages_uses_one_rate() -> None:
 
 def test_projection_notes_instead_of_crashes() -> None:
     config = projection_config()
-    missing = project_costs(projection_frame(), None, config=config)
+    missing = project_costs(projection_frame(), None, **config)
     assert missing.indicators.height == 0
     assert missing.notes == ["no population projection: skipped"]
     bad = toy_projection().with_columns(
@@ -439,14 +427,12 @@ def test_projection_notes_instead_of_crashes() -> None:
         .otherwise("age_group")
         .alias("age_group")
     )
-    straddling = project_costs(projection_frame(), bad, config=config)
+    straddling = project_costs(projection_frame(), bad, **config)
     assert straddling.indicators.height == 0
     assert any("straddles 65" in note for note in straddling.notes)
-    later = project_costs(
-        projection_frame(), toy_projection(), config=projection_config(base_year=2020)
-    )
+    later = project_costs(projection_frame(), toy_projection(), **projection_config(base_year=2020))
     assert any("ageing measured from 2025" in note for note in later.notes)
-    no_gdp = project_costs(projection_frame(), toy_projection(), config=projection_config(gdp=None))
+    no_gdp = project_costs(projection_frame(), toy_projection(), **projection_config(gdp=None))
     assert "threshold_crossed_year" not in set(no_gdp.indicators["indicator"])
 
 
@@ -519,7 +505,7 @@ def test_leakage_share_lies_in_the_unit_interval(seed: int, n: int) -> None:
         hh_size=rng.integers(1, 6, n).tolist(),
         weight=rng.uniform(0.2, 4, n).tolist(),
     )
-    got = values(fiscal_indicators(frame, config=make_config()))
+    got = values(fiscal_indicators(frame, **make_config()))
     share = got["leakage_share"]
     assert share is not None
     assert 0.0 <= share <= 1.0

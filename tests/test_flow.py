@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from transforms.survey_files import write_synthetic_survey
-from transforms.warehouse import connect
+from transforms.io.warehouse import connect
+from transforms.sample.files import write_synthetic_survey
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -79,7 +79,7 @@ def test_models_are_evaluated_out_of_sample_for_every_rule(survey: Path, tmp_pat
     assert metrics["auc"].max() < 0.9
     assert (metrics["fold_spread"] > 0).all()
     assert metrics["artifact_sha256"].str.len_chars().min() == 64
-    assert metrics["cv_scheme"].str.contains("StratifiedGroupKFold by psu").all()
+    assert metrics["cv_scheme"].str.contains("whole-psu folds balanced by region").all()
     like_for_like = metrics.filter(pl.col("decision_rule") == "rate:poverty_rate")
     # coverage matched to the poverty rate: inclusion error equals exclusion error
     for row in like_for_like.iter_rows(named=True):
@@ -239,7 +239,7 @@ def test_the_documented_provenance_query_traces_a_run(survey: Path, tmp_path: Pa
     from typer.testing import CliRunner
 
     from flows.cli import app
-    from transforms.provenance import PROVENANCE_SQL, explain_run
+    from transforms.io.provenance import PROVENANCE_SQL, explain_run
 
     warehouse = tmp_path / "audit.duckdb"
     result = run_audit(survey / "audit.toml", warehouse)

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from tests.processes import harness_env
-from transforms.warehouse import connect
+from transforms.io.warehouse import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = ROOT / "docs" / "tutorial-stata.md"

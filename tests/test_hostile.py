@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from transforms.config import ConfigError, load_config, parse_config
-from transforms.ingest import ingest_households
-from transforms.readers import IngestError, read_raw
+from transforms.io.ingest import ingest_households
+from transforms.io.readers import read_raw
+from transforms.raw import IngestError
 
 HOSTILE_NAMES = [
     'a"b',
@@ -122,7 +123,7 @@ def test_hostile_column_and_region_names_are_data(tmp_path: Path, hostile: str) 
 
 
 def test_hostile_names_reach_the_warehouse_as_values(tmp_path: Path) -> None:
-    from transforms import warehouse
+    from transforms.io import warehouse
 
     work = warehouse.open_workspace(tmp_path / "o'dd; dir.duckdb", "r1")
     rows = pl.DataFrame(

@@ -9,14 +9,15 @@ import polars as pl
 import pytest
 
 from transforms.config import AuditConfig, parse_config
-from transforms.ingest import (
+from transforms.io.ingest import (
     PROJECTION_RULES,
     CheckedTable,
     ingest_households,
     ingest_members,
     ingest_table,
 )
-from transforms.readers import IngestError, labelled_to_parquet, read_raw
+from transforms.io.readers import labelled_to_parquet, read_raw
+from transforms.raw import IngestError
 
 HEADER = "HHID,prov,wt,size,pcexp,recv"
 

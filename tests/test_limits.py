@@ -16,9 +16,9 @@ import pytest
 
 from tests.bounded_ingest import write_wide_id_survey
 from tests.processes import audit_command, harness_env
-from transforms.memory import MemoryLimitError, check_analysis_fits
-from transforms.survey_files import write_synthetic_survey
-from transforms.warehouse import connect
+from transforms.io.memory import MemoryLimitError, check_analysis_fits
+from transforms.io.warehouse import connect
+from transforms.sample.files import write_synthetic_survey
 
 ROOT = Path(__file__).resolve().parents[1]
 

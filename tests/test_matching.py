@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transforms import matching
-from transforms.config import AuditConfig, parse_config
+from transforms.catalogue import with_units
+from transforms.config import PovertyLine, Programme
 from transforms.household import add_quintiles
 from transforms.matching import (
     OUTPUT_SCHEMA,
@@ -33,26 +33,16 @@ def make_config(
     columns: dict[str, str | None] | None = None,
     programme: dict[str, Any] | None = None,
     poverty_line: dict[str, Any] | None = None,
-) -> AuditConfig:
-    """A config whose household file maps the programme columns (override with ``columns``)."""
-    data = {
-        "inputs": {
-            "households": {
-                "path": "hh.csv",
-                "columns": {
-                    "hh_id": "id",
-                    "region": "reg",
-                    "hh_size": "n",
-                    "welfare": "y",
-                    **PROGRAMME_COLUMNS,
-                    **(columns or {}),
-                },
-            }
-        },
-        "poverty_line": poverty_line or {"method": "national", "national_line": 10.0},
-        "programme": programme or {},
+) -> dict[str, Any]:
+    """The config sections matching takes: the programme, the national line, and whether the
+    household file maps benefit amounts (the programme columns, overridden by ``columns``)."""
+    mapped = {**PROGRAMME_COLUMNS, **(columns or {})}
+    line = PovertyLine.model_validate(poverty_line or {"method": "national", "national_line": 10.0})
+    return {
+        "programme": Programme.model_validate(programme or {}),
+        "national_line": line.national_line,
+        "amounts_recorded": mapped["benefit_amount"] is not None,
     }
-    return parse_config(data, base_dir=Path.cwd(), source="test", check_files=False)
 
 
 def analysis_frame(
@@ -117,9 +107,10 @@ def test_quintiles_of_the_fixture_hold_one_household_each() -> None:
 
 
 def test_output_columns_and_units() -> None:
-    result = matching_indicators(five_households(), None, config=make_config(), design=PERSONS)
+    result = matching_indicators(five_households(), None, **make_config(), design=PERSONS)
     assert result.indicators.schema == pl.Schema(OUTPUT_SCHEMA)
-    units = dict(zip(result.indicators["indicator"], result.indicators["unit"], strict=True))
+    published = with_units(result.indicators, "matching_indicators")
+    units = dict(zip(published["indicator"], published["unit"], strict=True))
     assert units["coverage"] == "fraction"
     assert units["adequacy"] == "ratio"
     assert units["tier_mismatch_rate"] == "fraction"
@@ -127,7 +118,7 @@ def test_output_columns_and_units() -> None:
 
 
 def test_hand_computed_coverage_incidence_adequacy_gap_closure() -> None:
-    got = values(matching_indicators(five_households(), None, config=make_config(), design=PERSONS))
+    got = values(matching_indicators(five_households(), None, **make_config(), design=PERSONS))
     # 4 of 7 persons live in a beneficiary household
     assert got[("all", "all", "coverage")] == pytest.approx(4 / 7)
     assert got[("region", "N", "coverage")] == pytest.approx(1.0)
@@ -153,9 +144,9 @@ def test_money_indicators_do_not_depend_on_the_counting_unit() -> None:
     frame = five_households().with_columns(pl.Series("weight", [1.0, 3.0, 2.0, 1.0, 5.0]))
     frame = frame.with_columns((pl.col("weight") * pl.col("hh_size")).alias("person_weight"))
     config = make_config()
-    by_person = values(matching_indicators(frame, None, config=config, design=PERSONS))
+    by_person = values(matching_indicators(frame, None, **config, design=PERSONS))
     by_household = values(
-        matching_indicators(frame, None, config=config, design=Design(weight="weight"))
+        matching_indicators(frame, None, **config, design=Design(weight="weight"))
     )
     money = ("benefit_incidence", "adequacy", "gap_closure")
     keys = [k for k in by_person if k[2] in money and by_person[k] is not None]
@@ -173,7 +164,7 @@ def test_coverage_se_is_the_srs_formula() -> None:
         benefit=[5.0, 0.0, 5.0, 0.0, 0.0],
         receives=[True, False, True, False, False],
     )
-    result = matching_indicators(frame, None, config=make_config(), design=PERSONS)
+    result = matching_indicators(frame, None, **make_config(), design=PERSONS)
     row = result.indicators.filter(
         (pl.col("indicator") == "coverage") & (pl.col("group_type") == "all")
     ).row(0, named=True)
@@ -184,7 +175,7 @@ def test_coverage_se_is_the_srs_formula() -> None:
 
 def test_incidence_se_is_the_linearised_share_variance() -> None:
     frame = five_households()
-    result = matching_indicators(frame, None, config=make_config(), design=PERSONS)
+    result = matching_indicators(frame, None, **make_config(), design=PERSONS)
     row = result.indicators.filter(
         (pl.col("indicator") == "beneficiary_incidence") & (pl.col("group_value") == "N")
     ).row(0, named=True)
@@ -250,7 +241,7 @@ def tier_frame() -> pl.DataFrame:
 
 def test_tier_share_matrix_and_default_mismatch_rate() -> None:
     config = make_config(programme={"benefit_tier_bounds": [50.0, 100.0]})
-    result = matching_indicators(tier_frame(), None, config=config, design=PERSONS)
+    result = matching_indicators(tier_frame(), None, **config, design=PERSONS)
     got = values(result)
     shares = {k[1]: v for k, v in got.items() if k[2] == "tier_share"}
     assert len(shares) == 4 * 4  # need tiers × bands 0..3
@@ -276,12 +267,12 @@ def test_configured_need_tier_bands() -> None:
             "need_tier_bands": {"extreme_poor": 3, "poor": 2},
         }
     )
-    got = values(matching_indicators(tier_frame(), None, config=config, design=PERSONS))
+    got = values(matching_indicators(tier_frame(), None, **config, design=PERSONS))
     # extreme poor need band 3 (both miss), poor need band 2 (bands 1 and 3 miss),
     # near poor keep the default band 0 (the one paid 10 misses)
     assert got[("all", "all", "tier_mismatch_rate")] == pytest.approx(5 / 8)
     beyond = make_config(programme={"benefit_tier_bounds": [50.0], "need_tier_bands": {"poor": 5}})
-    notes = matching_indicators(tier_frame(), None, config=beyond, design=PERSONS).notes
+    notes = matching_indicators(tier_frame(), None, **beyond, design=PERSONS).notes
     assert any("need_tier_bands.poor = 5" in note for note in notes)
 
 
@@ -300,7 +291,7 @@ def regions_table() -> pl.DataFrame:
 
 def test_regional_standards_by_hand() -> None:
     config = make_config(programme={"national_floor": 500.0})
-    result = matching_indicators(five_households(), regions_table(), config=config, design=PERSONS)
+    result = matching_indicators(five_households(), regions_table(), **config, design=PERSONS)
     got = values(result)
     assert got[("region", "A", "regional_coefficient")] == pytest.approx(1.2)
     assert got[("region", "C", "regional_coefficient")] == pytest.approx(1.1)  # 11 / 10
@@ -323,7 +314,7 @@ def test_population_falls_back_to_survey_persons_and_floor_to_national_line() ->
     frame = five_households().with_columns(
         pl.Series("region", ["A", "A", "B", "B", "B"])  # persons: A 3, B 4
     )
-    result = matching_indicators(frame, regions, config=make_config(), design=PERSONS)
+    result = matching_indicators(frame, regions, **make_config(), design=PERSONS)
     got = values(result)
     # floor = the national line 10
     assert got[("region", "B", "needs_based_standard")] == pytest.approx(8.0)
@@ -335,7 +326,7 @@ def test_population_falls_back_to_survey_persons_and_floor_to_national_line() ->
 
 def test_no_floor_skips_needs_based_standards_with_a_note() -> None:
     config = make_config(poverty_line={"method": "relative_median", "median_share": 0.5})
-    result = matching_indicators(five_households(), regions_table(), config=config, design=PERSONS)
+    result = matching_indicators(five_households(), regions_table(), **config, design=PERSONS)
     indicators = set(result.indicators["indicator"])
     assert "needs_based_standard" not in indicators
     assert "standard_gap" not in indicators
@@ -353,7 +344,7 @@ def test_survey_without_programme_gives_notes_not_rows() -> None:
         pl.lit(None, pl.Boolean).alias("receives_benefit"), pl.lit(0.0).alias("benefit")
     )
     config = make_config(columns={"receives_benefit": None, "benefit_amount": None})
-    result = matching_indicators(frame, None, config=config, design=PERSONS)
+    result = matching_indicators(frame, None, **config, design=PERSONS)
     assert result.indicators.height == 0
     assert any("does not record the programme" in note for note in result.notes)
 
@@ -361,7 +352,7 @@ def test_survey_without_programme_gives_notes_not_rows() -> None:
 def test_receipt_without_amounts_gives_head_counts_only() -> None:
     frame = five_households().with_columns(pl.lit(0.0).alias("benefit"))
     config = make_config(columns={"benefit_amount": None})
-    result = matching_indicators(frame, None, config=config, design=PERSONS)
+    result = matching_indicators(frame, None, **config, design=PERSONS)
     assert set(result.indicators["indicator"]) == {"coverage", "beneficiary_incidence"}
     assert values(result)[("all", "all", "coverage")] == pytest.approx(4 / 7)
     assert any("no benefit amounts" in note for note in result.notes)
@@ -386,7 +377,7 @@ def test_incidence_shares_sum_to_one(seed: int, n: int) -> None:
         weight=rng.uniform(0.2, 5.0, n).tolist(),
         region=rng.choice(["A", "B", "C"], n).tolist(),
     )
-    indicators = matching_indicators(frame, None, config=make_config(), design=PERSONS).indicators
+    indicators = matching_indicators(frame, None, **make_config(), design=PERSONS).indicators
     sums = (
         indicators.filter(pl.col("indicator").is_in(["beneficiary_incidence", "benefit_incidence"]))
         .group_by("group_type", "indicator")
@@ -394,5 +385,6 @@ def test_incidence_shares_sum_to_one(seed: int, n: int) -> None:
     )
     assert sums.height == 6  # quintile, region, urban × the two incidences
     assert sums["value"].to_list() == pytest.approx([1.0] * 6)
-    rates = indicators.filter(pl.col("unit") == "fraction")["value"].drop_nulls()
+    published = with_units(indicators, "matching_indicators")
+    rates = published.filter(pl.col("unit") == "fraction")["value"].drop_nulls()
     assert ((rates >= -1e-12) & (rates <= 1 + 1e-12)).all()

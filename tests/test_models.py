@@ -19,6 +19,7 @@ from models.cv import PmtResult, cross_validate, make_folds
 from models.features import FeatureSpec, feature_spec, to_model_input
 from models.pmt import build_pipeline, configured_models, fit_pmt, training_sample
 from transforms.config import AuditConfig, ConfigError, CustomModel, Targeting, parse_config
+from transforms.targeting import unit_weight
 
 SEED = 7
 N_FOLDS = 5
@@ -28,6 +29,13 @@ PROXIES = {
     "land_ha": {"column": "land"},
     "wall": {"column": "wall", "kind": "categorical"},
 }
+
+
+def feature_spec_of(columns: Any, config: AuditConfig) -> FeatureSpec:
+    """feature_spec with the config's proxies and feature list."""
+    return feature_spec(
+        columns, proxies=config.inputs.households.proxies, features=config.models.features
+    )
 
 
 def make_config(**models: Any) -> AuditConfig:
@@ -137,7 +145,7 @@ def config() -> AuditConfig:
 
 @pytest.fixture(scope="module")
 def spec(households: pl.DataFrame, config: AuditConfig) -> FeatureSpec:
-    return feature_spec(households.schema, config)
+    return feature_spec_of(households.schema, config)
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +154,14 @@ def results(
 ) -> dict[str, PmtResult]:
     """Out-of-fold results of the four built-in models (computed once for the module)."""
     return {
-        name: cross_validate(households, name=name, spec=spec, config=config, seed=SEED)
+        name: cross_validate(
+            households,
+            name=name,
+            spec=spec,
+            models=config.models,
+            weight=unit_weight(config.targeting.unit),
+            seed=SEED,
+        )
         for name in ("ols", "logit", "hgb", "rf")
     }
 
@@ -178,11 +193,11 @@ def test_default_features_are_proxies_member_aggregates_size_region_and_urban(
 def test_default_features_need_only_column_names(
     households: pl.DataFrame, spec: FeatureSpec, config: AuditConfig
 ) -> None:
-    assert feature_spec(households.columns, config) == spec
+    assert feature_spec_of(households.columns, config) == spec
 
 
 def test_configured_feature_list_takes_kinds_from_dtypes(households: pl.DataFrame) -> None:
-    spec = feature_spec(households.schema, make_config(features=["rooms", "urban", "head_sex"]))
+    spec = feature_spec_of(households.schema, make_config(features=["rooms", "urban", "head_sex"]))
     assert spec == FeatureSpec(numeric=("rooms", "urban"), categorical=("head_sex",))
 
 
@@ -198,12 +213,12 @@ def test_configured_feature_list_refuses_outcomes_and_unknown_columns(
     households: pl.DataFrame, features: list[str], message: str
 ) -> None:
     with pytest.raises(ConfigError, match=message):
-        feature_spec(households.schema, make_config(features=features))
+        feature_spec_of(households.schema, make_config(features=features))
 
 
 def test_missing_proxy_column_names_its_config_key(households: pl.DataFrame) -> None:
     with pytest.raises(ConfigError, match=r"inputs\.households\.proxies\.rooms"):
-        feature_spec(households.drop("rooms").schema, make_config())
+        feature_spec_of(households.drop("rooms").schema, make_config())
 
 
 def test_model_input_turns_booleans_into_floats_and_nulls_into_nan_or_missing() -> None:
@@ -328,10 +343,55 @@ def test_ols_probability_crosses_one_half_where_predicted_welfare_crosses_the_li
     assert 0 < below_line.sum() < households.height
 
 
+def hand_fold_frame() -> pl.DataFrame:
+    """PSUs A..E of 5, 4, 3, 2, 1 households in regions r1, r1, r2, r1, r2 (sizes distinct, so
+    the seeded shuffle cannot change the largest-first order)."""
+    psus = [("A", "r1", 5), ("B", "r1", 4), ("C", "r2", 3), ("D", "r1", 2), ("E", "r2", 1)]
+    return pl.DataFrame(
+        [(psu, region) for psu, region, size in psus for _ in range(size)],
+        schema=["psu", "region"],
+        orient="row",
+    )
+
+
+def test_the_fold_rule_by_hand() -> None:
+    """Two folds. A (r1) -> 0; B (r1): fold 0 has 5 of r1 -> 1; C (r2): no r2 anywhere, fold 1
+    is smaller (4 < 5) -> 1; D (r1): r1 5 vs 4 -> 1; E (r2): r2 0 vs 3 -> 0."""
+    frame = hand_fold_frame()
+    folds = make_folds(frame, n_folds=2, seed=123)
+    by_psu = dict(zip(frame["psu"], folds.tolist(), strict=True))
+    assert by_psu == {"A": 0, "B": 1, "C": 1, "D": 1, "E": 0}
+    assert np.bincount(folds).tolist() == [6, 9]
+
+
+def test_the_fold_rule_is_not_scikit_learns_stratified_group_k_fold() -> None:
+    """The name in cv_scheme says what the rule is. Three folds, one region, PSUs A..D of 4, 1,
+    2, 3 households. Ours, largest first: A -> 0, D -> 1, C -> 2, then B to the fold with the
+    fewest households of its region (2, in fold 2). scikit-learn's StratifiedGroupKFold puts
+    B with D instead."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    sizes = {"A": 4, "B": 1, "C": 2, "D": 3}
+    frame = pl.DataFrame(
+        [(psu, "r1") for psu, size in sizes.items() for _ in range(size)],
+        schema=["psu", "region"],
+        orient="row",
+    )
+    ours = make_folds(frame, n_folds=3, seed=123)
+    assert dict(zip(frame["psu"], ours.tolist(), strict=True)) == {"A": 0, "B": 2, "C": 2, "D": 1}
+    theirs = np.empty(frame.height, dtype=np.int64)
+    splitter = StratifiedGroupKFold(n_splits=3)
+    for fold, (_, test) in enumerate(splitter.split(frame, frame["region"], frame["psu"])):
+        theirs[test] = fold
+    by_psu = dict(zip(frame["psu"], theirs.tolist(), strict=True))
+    assert by_psu["B"] == by_psu["D"] != by_psu["C"]  # a partition ours never makes here
+
+
 def test_cv_scheme_and_training_size_are_reported(results: dict[str, PmtResult]) -> None:
     result = results["logit"]
     assert result.cv_scheme == (
-        "5-fold StratifiedGroupKFold by psu, stratified by region, seed 7, train cap 100000 "
+        "5-fold whole-psu folds balanced by region (greedy: largest psu first, to the fold "
+        "with the fewest households of its region), seed 7, train cap 100000 "
         "(simple random sample without replacement, survey weights kept)"
     )
     assert result.n_train == round(3000 * (N_FOLDS - 1) / N_FOLDS)
@@ -346,7 +406,14 @@ def test_same_seed_gives_identical_scores(
     config: AuditConfig,
     name: str,
 ) -> None:
-    again = cross_validate(households, name=name, spec=spec, config=config, seed=SEED)
+    again = cross_validate(
+        households,
+        name=name,
+        spec=spec,
+        models=config.models,
+        weight=unit_weight(config.targeting.unit),
+        seed=SEED,
+    )
     assert np.array_equal(again.p_poor, results[name].p_poor)
     assert again.auc == results[name].auc
 
@@ -355,7 +422,14 @@ def test_train_cap_is_respected_and_every_household_is_scored(
     households: pl.DataFrame, spec: FeatureSpec
 ) -> None:
     capped = make_config(max_train_rows=1000)
-    result = cross_validate(households, name="logit", spec=spec, config=capped, seed=SEED)
+    result = cross_validate(
+        households,
+        name="logit",
+        spec=spec,
+        models=capped.models,
+        weight=unit_weight(capped.targeting.unit),
+        seed=SEED,
+    )
     assert result.n_train == 1000
     assert result.p_poor.shape == (households.height,)
     assert not np.isnan(result.p_poor).any()
@@ -375,7 +449,14 @@ def test_training_sample_is_a_seeded_subset_without_replacement() -> None:
 
 def test_household_unit_weights_by_households(households: pl.DataFrame, spec: FeatureSpec) -> None:
     by_household = make_config().model_copy(update={"targeting": Targeting(unit="households")})
-    result = cross_validate(households, name="logit", spec=spec, config=by_household, seed=SEED)
+    result = cross_validate(
+        households,
+        name="logit",
+        spec=spec,
+        models=by_household.models,
+        weight=unit_weight(by_household.targeting.unit),
+        seed=SEED,
+    )
     assert result.weight_column == "weight"
     expected = roc_auc_score(
         households["is_poor"].to_numpy(), result.p_poor, sample_weight=households["weight"]
@@ -387,7 +468,14 @@ def test_household_unit_weights_by_households(households: pl.DataFrame, spec: Fe
 def test_scoring_in_batches_gives_the_same_scores(
     households: pl.DataFrame, spec: FeatureSpec, config: AuditConfig, name: str
 ) -> None:
-    model = fit_pmt(households, name=name, spec=spec, config=config, seed=SEED)
+    model = fit_pmt(
+        households,
+        name=name,
+        spec=spec,
+        models=config.models,
+        weight=unit_weight(config.targeting.unit),
+        seed=SEED,
+    )
     if name == "rf":  # a parallel estimator: batches go to threads, each predicting on one
         model.pipeline.named_steps["estimator"].set_params(n_jobs=2)
     whole_p, whole_welfare = model.score(households)
@@ -415,8 +503,15 @@ def test_custom_sklearn_classifier_by_import_path(
         }
     }
     config = make_config(custom=custom)
-    assert configured_models(config) == ("ols", "logit", "hgb", "rf", "extra")
-    result = cross_validate(households, name="extra", spec=spec, config=config, seed=SEED)
+    assert configured_models(config.models) == ("ols", "logit", "hgb", "rf", "extra")
+    result = cross_validate(
+        households,
+        name="extra",
+        spec=spec,
+        models=config.models,
+        weight=unit_weight(config.targeting.unit),
+        seed=SEED,
+    )
     assert result.task == "classifier"
     assert 0.7 < result.auc < 0.99
     assert not np.isnan(result.p_poor).any()
@@ -424,8 +519,14 @@ def test_custom_sklearn_classifier_by_import_path(
 
 def test_custom_regressor_predicts_log_welfare(households: pl.DataFrame, spec: FeatureSpec) -> None:
     custom = {"linear": {"estimator": "sklearn.linear_model.LinearRegression", "task": "regressor"}}
+    config = make_config(custom=custom)
     result = cross_validate(
-        households, name="linear", spec=spec, config=make_config(custom=custom), seed=SEED
+        households,
+        name="linear",
+        spec=spec,
+        models=config.models,
+        weight="person_weight",
+        seed=SEED,
     )
     assert result.task == "regressor"
     assert result.predicted_log_welfare is not None
@@ -460,7 +561,7 @@ def test_custom_params_errors_name_the_params_key(spec: FeatureSpec) -> None:
 def test_custom_model_may_not_shadow_a_builtin() -> None:
     config = make_config(custom={"rf": {"estimator": "sklearn.ensemble.ExtraTreesClassifier"}})
     with pytest.raises(ConfigError, match=r"models\.custom\.rf: the name clashes"):
-        configured_models(config)
+        configured_models(config.models)
 
 
 # --- artifacts -----------------------------------------------------------------------------------
@@ -477,7 +578,8 @@ def test_saved_model_round_trips_and_its_sidecar_vouches_for_it(
         households,
         name="logit",
         spec=spec,
-        config=config,
+        models=config.models,
+        weight=unit_weight(config.targeting.unit),
         seed=SEED,
         directory=tmp_path,
         cv=results["logit"],
@@ -493,7 +595,14 @@ def test_saved_model_round_trips_and_its_sidecar_vouches_for_it(
     assert sidecar["cv"]["auc"] == pytest.approx(results["logit"].auc)
     assert sidecar["n_train"] == households.height
     assert set(sidecar["versions"]) >= {"python", "scikit-learn", "numpy", "polars"}
-    refit = fit_pmt(households, name="logit", spec=spec, config=config, seed=SEED)
+    refit = fit_pmt(
+        households,
+        name="logit",
+        spec=spec,
+        models=config.models,
+        weight=unit_weight(config.targeting.unit),
+        seed=SEED,
+    )
     assert sidecar["training_sha256"] == refit.training_sha256
     loaded = load_model(saved.path, expected_sha256=saved.sha256)
     assert np.array_equal(loaded.predict_p_poor(households), refit.predict_p_poor(households))
@@ -503,7 +612,13 @@ def test_tampered_or_unvouched_artifacts_are_refused(
     households: pl.DataFrame, spec: FeatureSpec, config: AuditConfig, tmp_path: Path
 ) -> None:
     saved = fit_and_save(
-        households, name="ols", spec=spec, config=config, seed=SEED, directory=tmp_path
+        households,
+        name="ols",
+        spec=spec,
+        models=config.models,
+        weight=unit_weight(config.targeting.unit),
+        seed=SEED,
+        directory=tmp_path,
     )
     with pytest.raises(ArtifactIntegrityError, match="is not the expected"):
         load_model(saved.path, expected_sha256="0" * 64)
@@ -519,9 +634,30 @@ def test_tampered_or_unvouched_artifacts_are_refused(
 def test_training_data_hash_changes_with_the_data(
     households: pl.DataFrame, spec: FeatureSpec, config: AuditConfig
 ) -> None:
-    first = fit_pmt(households, name="ols", spec=spec, config=config, seed=SEED)
-    again = fit_pmt(households, name="ols", spec=spec, config=config, seed=SEED)
+    first = fit_pmt(
+        households,
+        name="ols",
+        spec=spec,
+        models=config.models,
+        weight=unit_weight(config.targeting.unit),
+        seed=SEED,
+    )
+    again = fit_pmt(
+        households,
+        name="ols",
+        spec=spec,
+        models=config.models,
+        weight=unit_weight(config.targeting.unit),
+        seed=SEED,
+    )
     changed = households.with_columns(pl.col("rooms") + 1)
-    other = fit_pmt(changed, name="ols", spec=spec, config=config, seed=SEED)
+    other = fit_pmt(
+        changed,
+        name="ols",
+        spec=spec,
+        models=config.models,
+        weight=unit_weight(config.targeting.unit),
+        seed=SEED,
+    )
     assert first.training_sha256 == again.training_sha256
     assert first.training_sha256 != other.training_sha256

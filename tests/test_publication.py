@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.processes import audit_command, harness_env
-from transforms.survey_files import write_synthetic_survey
-from transforms.warehouse import connect
+from transforms.io.warehouse import connect
+from transforms.sample.files import write_synthetic_survey
 
 ROOT = Path(__file__).resolve().parents[1]
 

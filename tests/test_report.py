@@ -13,14 +13,14 @@ import duckdb
 import polars as pl
 import pytest
 
-from transforms.excel import SHEETS, write_standard_tables
-from transforms.report import (
+from transforms.report.html import (
     ReportData,
     empty_frame,
     load_report_data,
     pct,
     render_report,
 )
+from transforms.report.workbook import SHEETS, write_standard_tables
 
 RUN_ID = "20261127T120000Z-abc123"
 HOSTILE = '<Nord & "Sud">'
@@ -452,8 +452,8 @@ def test_load_reads_one_run_and_notes_what_is_missing() -> None:
 @pytest.mark.usefixtures("prefect_harness")
 def test_report_from_a_real_audit_run(tmp_path: Path) -> None:
     from flows.audit import audit
-    from transforms.survey_files import write_synthetic_survey
-    from transforms.warehouse import connect
+    from transforms.io.warehouse import connect
+    from transforms.sample.files import write_synthetic_survey
 
     write_synthetic_survey(tmp_path, households=1500, seed=3, file_format="parquet")
     config = tmp_path / "audit.toml"

@@ -14,8 +14,8 @@ import httpx
 import pytest
 import yaml
 
-from transforms.survey_files import write_synthetic_survey
-from transforms.warehouse import connect
+from transforms.io.warehouse import connect
+from transforms.sample.files import write_synthetic_survey
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

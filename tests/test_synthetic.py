@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 
 from transforms.config import load_config
-from transforms.survey_files import open_table_writer, write_synthetic_survey, write_table
-from transforms.synthetic import NATIONAL_FLOOR, SurveyFormat
+from transforms.sample.files import open_table_writer, write_synthetic_survey, write_table
+from transforms.sample.generator import NATIONAL_FLOOR, SurveyFormat
 
 SAMPLE_HOUSEHOLDS = 20_000
 DATA_FILES = ("households", "members", "regions", "projection")

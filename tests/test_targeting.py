@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from transforms.contract import publishable
 from transforms.household import add_quintiles
 from transforms.survey import Design
 from transforms.targeting import (
     add_indicator_columns,
     select_by_rate,
-    suppress_small_cells,
     targeting_rates,
     wide_rates,
 )
@@ -107,10 +107,16 @@ def test_wide_table_and_suppression() -> None:
     north = wide.filter(pl.col("group_value") == "N").row(0, named=True)
     assert north["n_obs"] == 2
     assert north["population"] == pytest.approx(2.0)
-    suppressed = suppress_small_cells(wide, min_cell_n=3, value_columns=["coverage", "coverage_se"])
+    framed = wide.with_columns(
+        pl.lit("program").alias("method"),
+        pl.lit("actual").alias("decision_rule"),
+        pl.lit("persons").alias("unit"),
+    )
+    suppressed = publishable("targeting_errors", framed, run_id="r", min_cell_n=3)
     north = suppressed.filter(pl.col("group_value") == "N").row(0, named=True)
     assert north["suppressed"] is True
-    assert north["coverage"] is None
+    assert north["coverage"] is None and north["coverage_se"] is None
+    assert north["population"] is None and north["n_obs"] == 2
     everyone = suppressed.filter(pl.col("group_value") == "all").row(0, named=True)
     assert everyone["suppressed"] is False
     assert everyone["coverage"] == pytest.approx(0.4)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from transforms import warehouse
 from transforms.contract import TABLES, data_dictionary_markdown
+from transforms.io import warehouse
 
 
 def record(run_id: str) -> warehouse.RunRecord:

@@ -23,11 +23,11 @@ from pydantic import (
     model_validator,
 )
 
-from transforms.hooks import load_hook, resolve_reference
-
 FileFormat = Literal["auto", "csv", "parquet", "dta", "sav"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
+REFERENCE = re.compile(r"^(?P<module>[^:]+):(?P<function>[A-Za-z_]\w*)$")
+MODULE_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 
 class ConfigError(Exception):
@@ -623,13 +623,35 @@ class Output(StrictModel):
         return _resolve_path(value, info)
 
 
+def resolve_reference(reference: str, base_dir: Path | None) -> str:
+    """Check a code reference's syntax; a 'file.py:function' becomes an absolute file path.
+
+    Nothing is imported here: user code is imported once, when a run starts
+    (:func:`transforms.io.hooks.load_user_code`).
+    """
+    match = REFERENCE.match(reference.strip())
+    if not match:
+        raise ValueError(f"{reference!r}: expected 'package.module:function' or 'file.py:function'")
+    module, function = match["module"], match["function"]
+    if module.endswith(".py"):
+        path = Path(module).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        return f"{path.resolve()}:{function}"
+    if not MODULE_PATH.match(module):
+        raise ValueError(f"{reference!r}: {module!r} is not a module path")
+    return f"{module}:{function}"
+
+
 def _resolve_references(value: list[str], info: ValidationInfo) -> list[str]:
-    """Resolve 'module:function' / 'file.py:function' references; import them when checking."""
+    """Resolve 'module:function' / 'file.py:function' references; a named file must exist."""
     base = (info.context or {}).get("base_dir")
     resolved = [resolve_reference(reference, base) for reference in value]
     if (info.context or {}).get("check_files", True):
         for reference in resolved:
-            load_hook(reference)  # fail at load time, naming the key, not mid-run
+            module = reference.rsplit(":", 1)[0]
+            if module.endswith(".py") and not Path(module).is_file():
+                raise ValueError(f"{reference!r}: no file {module}")
     return resolved
 
 

@@ -16,21 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from transforms.config import AuditConfig, FinancingSource, FiscalScenario
+from transforms.config import FinancingSource, Fiscal, FiscalScenario
 
 CURRENT = "current"
-CURRENCY_YEAR = "currency/year"
-FRACTION = "fraction"
-RATIO = "ratio"
-INDEX = "index"
-PERSONS = "persons"
-PER_PERSON_YEAR = "currency/person/year"
 OUTPUT_SCHEMA: dict[str, type[pl.DataType]] = {
     "scenario": pl.String,
     "year": pl.Int64,
     "indicator": pl.String,
     "value": pl.Float64,
-    "unit": pl.String,
 }
 BROAD_AGE_GROUPS = (("0-14", 0, 14), ("15-64", 15, 64), ("65+", 65, None))
 ELDERLY, WORKING_AGE = "65+", "15-64"
@@ -40,7 +33,8 @@ FGT_ALPHAS = (0, 1, 2)
 
 @dataclass(frozen=True)
 class FiscalResult:
-    """Long rows (scenario, year, indicator, value, unit) and notes on what was skipped."""
+    """Long rows (scenario, year, indicator, value; units come from the catalogue at
+    publication) and notes on what was skipped."""
 
     indicators: pl.DataFrame
     notes: list[str] = field(default_factory=list)
@@ -55,13 +49,11 @@ class Rows:
     scenario: str = CURRENT
     items: list[dict[str, object]] = field(default_factory=list)
 
-    def add(self, indicator: str, value: float | None, unit: str) -> None:
+    def add(self, indicator: str, value: float | None) -> None:
         """One row under the default scenario and year."""
-        self.add_at(self.scenario, self.year, indicator, value, unit)
+        self.add_at(self.scenario, self.year, indicator, value)
 
-    def add_at(
-        self, scenario: str, year: int | None, indicator: str, value: float | None, unit: str
-    ) -> None:
+    def add_at(self, scenario: str, year: int | None, indicator: str, value: float | None) -> None:
         """One row; non-finite values become nulls."""
         finite = value is not None and bool(np.isfinite(value))
         self.items.append(
@@ -70,7 +62,6 @@ class Rows:
                 "year": year,
                 "indicator": indicator,
                 "value": float(value) if finite and value is not None else None,
-                "unit": unit,
             }
         )
 
@@ -212,12 +203,12 @@ def fill_from_bottom(
     return np.where(poor, np.maximum(pre, np.minimum(level, line)), pre)
 
 
-def benefits_known(frame: pl.DataFrame, *, config: AuditConfig) -> str | None:
+def benefits_known(frame: pl.DataFrame, *, amounts_recorded: bool) -> str | None:
     """None when the survey records programme amounts; else the reason they are unusable."""
     receipt = frame["receives_benefit"] if "receives_benefit" in frame.columns else None
     if receipt is None or receipt.null_count() == frame.height:
         return "the survey does not record the programme"
-    if config.inputs.households.columns.benefit_amount is None:
+    if not amounts_recorded:
         return "the survey has no benefit amounts"
     return None
 
@@ -225,7 +216,8 @@ def benefits_known(frame: pl.DataFrame, *, config: AuditConfig) -> str | None:
 def fiscal_indicators(
     frame: pl.DataFrame,
     *,
-    config: AuditConfig,
+    fiscal: Fiscal,
+    amounts_recorded: bool,
     pmt_selections: Mapping[str, np.ndarray] | None = None,
 ) -> FiscalResult:
     """Spending, leakage, poverty and inequality effects, and budget scenarios (scenario current).
@@ -235,10 +227,10 @@ def fiscal_indicators(
     the frame's rows (the households that model selects).
     """
     incomes = Incomes.from_frame(frame)
-    rows = Rows(year=config.fiscal.base_year)
+    rows = Rows(year=fiscal.base_year)
     notes: list[str] = []
     gap_total = poverty_rows(incomes, rows)
-    missing = benefits_known(frame, config=config)
+    missing = benefits_known(frame, amounts_recorded=amounts_recorded)
     spending: float | None = None
     if missing is None:
         spending = programme_rows(incomes, rows, notes)
@@ -246,7 +238,7 @@ def fiscal_indicators(
         notes.append(f"{missing}: spending, leakage, post-transfer and effectiveness skipped")
     selections = aligned_selections(pmt_selections or {}, frame.height)
     budget_rows(incomes, rows, selections=selections, spending=spending, notes=notes)
-    share_rows(rows, config=config, spending=spending, gap_total=gap_total)
+    share_rows(rows, fiscal=fiscal, spending=spending, gap_total=gap_total)
     return FiscalResult(rows.frame(), notes)
 
 
@@ -254,10 +246,10 @@ def poverty_rows(incomes: Incomes, rows: Rows) -> float:
     """Pre-transfer poverty (FGT 0/1/2, aggregate gap) and inequality (Gini of y⁰); the gap."""
     for alpha in FGT_ALPHAS:
         value = fgt(incomes.pre, incomes.line, incomes.persons, alpha)
-        rows.add(f"fgt{alpha}_pre", value, FRACTION)
+        rows.add(f"fgt{alpha}_pre", value)
     gap_total = float(np.sum(incomes.persons * incomes.gap))
-    rows.add("poverty_gap_total", gap_total, CURRENCY_YEAR)
-    rows.add("gini_pre", weighted_concentration(incomes.pre, incomes.persons), INDEX)
+    rows.add("poverty_gap_total", gap_total)
+    rows.add("gini_pre", weighted_concentration(incomes.pre, incomes.persons))
     return gap_total
 
 
@@ -268,18 +260,18 @@ def programme_rows(incomes: Incomes, rows: Rows, notes: list[str]) -> float:
     if spending == 0.0:
         notes.append("the programme pays nothing in the sample: spending ratios are null")
     leakage = float(np.sum(w * ~incomes.is_poor * incomes.benefit))
-    rows.add("spending", spending, CURRENCY_YEAR)
-    rows.add("leakage_spending", leakage, CURRENCY_YEAR)
-    rows.add("leakage_share", ratio(leakage, spending), FRACTION)
+    rows.add("spending", spending)
+    rows.add("leakage_spending", leakage)
+    rows.add("leakage_share", ratio(leakage, spending))
     for alpha in FGT_ALPHAS:
-        rows.add(f"fgt{alpha}_post", fgt(incomes.post, incomes.line, persons, alpha), FRACTION)
+        rows.add(f"fgt{alpha}_post", fgt(incomes.post, incomes.line, persons, alpha))
     post_gap = np.maximum(incomes.line - incomes.post, 0.0)
     reduction = float(np.sum(persons * (incomes.gap - post_gap)))
-    rows.add("spending_effectiveness", ratio(reduction, spending), FRACTION)
+    rows.add("spending_effectiveness", ratio(reduction, spending))
     for name, value in beckerman_immervoll(
         incomes.pre, incomes.post, incomes.line, persons
     ).items():
-        rows.add(name, value, FRACTION)
+        rows.add(name, value)
     inequality_rows(incomes, rows)
     return spending
 
@@ -298,13 +290,13 @@ def inequality_rows(incomes: Incomes, rows: Rows) -> None:
     def difference(first: float | None, second: float | None) -> float | None:
         return None if first is None or second is None else first - second
 
-    rows.add("gini_post", gini_post, INDEX)
-    rows.add("concentration_benefits", benefits, INDEX)
-    rows.add("concentration_post_by_pre", post_by_pre, INDEX)
-    rows.add("kakwani", difference(gini_pre, benefits), INDEX)
-    rows.add("reynolds_smolensky", difference(gini_pre, post_by_pre), INDEX)
-    rows.add("redistributive_effect", difference(gini_pre, gini_post), INDEX)
-    rows.add("reranking", difference(gini_post, post_by_pre), INDEX)
+    rows.add("gini_post", gini_post)
+    rows.add("concentration_benefits", benefits)
+    rows.add("concentration_post_by_pre", post_by_pre)
+    rows.add("kakwani", difference(gini_pre, benefits))
+    rows.add("reynolds_smolensky", difference(gini_pre, post_by_pre))
+    rows.add("redistributive_effect", difference(gini_pre, gini_post))
+    rows.add("reranking", difference(gini_post, post_by_pre))
 
 
 def aligned_selections(selections: Mapping[str, np.ndarray], height: int) -> dict[str, np.ndarray]:
@@ -339,13 +331,13 @@ def budget_rows(
     persons, gap, poor = incomes.persons, incomes.gap, incomes.is_poor
     poor_persons = float(np.sum(persons * poor))
     mean_gap = ratio(float(np.sum(persons * gap)), poor_persons) or 0.0
-    rows.add("budget_perfect_targeting", float(np.sum(persons * gap)), CURRENCY_YEAR)
-    rows.add("mean_gap_per_poor_person", mean_gap, PER_PERSON_YEAR)
+    rows.add("budget_perfect_targeting", float(np.sum(persons * gap)))
+    rows.add("mean_gap_per_poor_person", mean_gap)
     for model, selected in selections.items():
-        rows.add(f"budget_pmt:{model}", float(np.sum(persons * gap * selected)), CURRENCY_YEAR)
+        rows.add(f"budget_pmt:{model}", float(np.sum(persons * gap * selected)))
         flat = mean_gap * float(np.sum(persons * selected))
-        rows.add(f"budget_pmt_flat:{model}", flat, CURRENCY_YEAR)
-    rows.add("budget_universal", mean_gap * float(np.sum(persons)), CURRENCY_YEAR)
+        rows.add(f"budget_pmt_flat:{model}", flat)
+    rows.add("budget_universal", mean_gap * float(np.sum(persons)))
     if not spending:
         notes.append("no current spending: poverty_reduction_with_current_budget skipped")
         return
@@ -359,7 +351,7 @@ def budget_rows(
     for scenario, welfare in fgt1.items():
         after = fgt(welfare, incomes.line, persons, 1)
         reduction = None if baseline is None or after is None else baseline - after
-        rows.add(f"poverty_reduction_with_current_budget:{scenario}", reduction, FRACTION)
+        rows.add(f"poverty_reduction_with_current_budget:{scenario}", reduction)
 
 
 def flat_transfer(incomes: Incomes, selected: np.ndarray, budget: float) -> np.ndarray:
@@ -370,16 +362,14 @@ def flat_transfer(incomes: Incomes, selected: np.ndarray, budget: float) -> np.n
     return incomes.pre + selected * (budget / covered)
 
 
-def share_rows(
-    rows: Rows, *, config: AuditConfig, spending: float | None, gap_total: float
-) -> None:
+def share_rows(rows: Rows, *, fiscal: Fiscal, spending: float | None, gap_total: float) -> None:
     """Spending and the aggregate gap as shares of GDP and revenue, when those are configured."""
-    for name, denominator in (("gdp", config.fiscal.gdp), ("revenue", config.fiscal.revenue)):
+    for name, denominator in (("gdp", fiscal.gdp), ("revenue", fiscal.revenue)):
         if denominator is None:
             continue
         if spending is not None:
-            rows.add(f"spending_share_{name}", spending / denominator, FRACTION)
-        rows.add(f"poverty_gap_share_{name}", gap_total / denominator, FRACTION)
+            rows.add(f"spending_share_{name}", spending / denominator)
+        rows.add(f"poverty_gap_share_{name}", gap_total / denominator)
 
 
 # --- Dynamic balance: the ageing projection --------------------------------------------------
@@ -540,7 +530,7 @@ def add_note(notes: list[str], note: str) -> None:
 
 
 def project_costs(
-    frame: pl.DataFrame, projection: pl.DataFrame | None, *, config: AuditConfig
+    frame: pl.DataFrame, projection: pl.DataFrame | None, *, fiscal: Fiscal, amounts_recorded: bool
 ) -> FiscalResult:
     """Yearly old-age dependency, cost, cost shares and financing shares for each scenario.
 
@@ -555,27 +545,27 @@ def project_costs(
     broad = broad_age_population(projection, notes)
     if broad is None:
         return FiscalResult(Rows(year=None).frame(), notes)
-    base = config.fiscal.base_year
+    base = fiscal.base_year
     years = [int(year) for year in broad["year"].to_list()]
     reference = base if base in years else years[0]
     if reference != base:
         notes.append(f"base year {base} not in the projection: ageing measured from {reference}")
-    missing = benefits_known(frame, config=config)
+    missing = benefits_known(frame, amounts_recorded=amounts_recorded)
     profile = None if missing else age_profile(frame, notes)
     rows = Rows(year=base)
     if profile is None:
         notes.append(f"{missing}: projected costs skipped, dependency ratios only")
     else:
         for group, value in profile.rate.items():
-            rows.add(f"age_beneficiary_rate:{group}", value, FRACTION)
+            rows.add(f"age_beneficiary_rate:{group}", value)
             per_beneficiary = profile.per_beneficiary[group]
-            rows.add(f"age_benefit_per_beneficiary:{group}", per_beneficiary, PER_PERSON_YEAR)
-    for scenario in config.fiscal.scenarios:
-        scenario_rows(broad, profile, scenario, rows, config=config, reference=reference)
+            rows.add(f"age_benefit_per_beneficiary:{group}", per_beneficiary)
+    for scenario in fiscal.scenarios:
+        scenario_rows(broad, profile, scenario, rows, fiscal=fiscal, reference=reference)
         financing_rows(
-            rows, scenario=scenario.name, config=config, reference=reference, notes=notes
+            rows, scenario=scenario.name, fiscal=fiscal, reference=reference, notes=notes
         )
-        threshold_row(rows, scenario=scenario.name, config=config, notes=notes)
+        threshold_row(rows, scenario=scenario.name, fiscal=fiscal, notes=notes)
     return FiscalResult(rows.frame(), notes)
 
 
@@ -585,7 +575,7 @@ def scenario_rows(
     scenario: FiscalScenario,
     rows: Rows,
     *,
-    config: AuditConfig,
+    fiscal: Fiscal,
     reference: int,
 ) -> None:
     """Yearly dependency ratio, beneficiaries, cost and its GDP/revenue shares for a scenario.
@@ -593,7 +583,6 @@ def scenario_rows(
     The 65+ population grows m times as fast as projected: E'_t = E_ref + m·(E_t − E_ref).
     GDP and revenue grow at gdp_real_growth (revenue keeps its base-year share of GDP).
     """
-    fiscal = config.fiscal
     growth = (
         fiscal.real_benefit_growth
         if scenario.real_benefit_growth is None
@@ -606,19 +595,19 @@ def scenario_rows(
         change = population[ELDERLY] - elderly_ref
         population[ELDERLY] = max(elderly_ref + scenario.elderly_growth_multiplier * change, 0.0)
 
-        def add(name: str, value: float | None, unit: str, year: int = year) -> None:
-            rows.add_at(scenario.name, year, name, value, unit)
+        def add(name: str, value: float | None, year: int = year) -> None:
+            rows.add_at(scenario.name, year, name, value)
 
-        add("old_age_dependency_ratio", ratio(population[ELDERLY], population[WORKING_AGE]), RATIO)
+        add("old_age_dependency_ratio", ratio(population[ELDERLY], population[WORKING_AGE]))
         if profile is None:
             continue
         cost = profile.cost(population) * (1.0 + growth) ** since_base
-        add("projected_beneficiaries", profile.beneficiaries(population), PERSONS)
-        add("projected_cost", cost, CURRENCY_YEAR)
+        add("projected_beneficiaries", profile.beneficiaries(population))
+        add("projected_cost", cost)
         for name, level in (("gdp", fiscal.gdp), ("revenue", fiscal.revenue)):
             if level is not None:
                 grown = level * (1.0 + fiscal.gdp_real_growth) ** since_base
-                add(f"cost_share_{name}", cost / grown, FRACTION)
+                add(f"cost_share_{name}", cost / grown)
 
 
 def scenario_series(rows: Rows, scenario: str, indicator: str) -> list[tuple[int, float | None]]:
@@ -632,7 +621,7 @@ def scenario_series(rows: Rows, scenario: str, indicator: str) -> list[tuple[int
 
 
 def financing_rows(
-    rows: Rows, *, scenario: str, config: AuditConfig, reference: int, notes: list[str]
+    rows: Rows, *, scenario: str, fiscal: Fiscal, reference: int, notes: list[str]
 ) -> None:
     """financing_share:<source> and financing_cost:<source> for each projected year.
 
@@ -644,22 +633,24 @@ def financing_rows(
     for year, cost in costs:
         current = dependency.get(year)
         ageing = current / base if current is not None and base else 1.0
-        shares = financing_shares(config.fiscal.financing, ageing=ageing, notes=notes)
+        shares = financing_shares(fiscal.financing, ageing=ageing, notes=notes)
         for source, share in shares.items():
-            rows.add_at(scenario, year, f"financing_share:{source}", share, FRACTION)
+            rows.add_at(scenario, year, f"financing_share:{source}", share)
             amount = None if cost is None else cost * share
-            rows.add_at(scenario, year, f"financing_cost:{source}", amount, CURRENCY_YEAR)
+            rows.add_at(scenario, year, f"financing_cost:{source}", amount)
 
 
-def threshold_row(rows: Rows, *, scenario: str, config: AuditConfig, notes: list[str]) -> None:
-    """threshold_crossed_year: first year cost_share_gdp > sustainability_threshold (null: never).
+def threshold_row(rows: Rows, *, scenario: str, fiscal: Fiscal, notes: list[str]) -> None:
+    """threshold_crossed_year: first year cost_share_gdp > sustainability_threshold (null: never),
+    and sustainability_threshold itself, the limit it was measured against.
 
-    The row has a null year: it summarises the whole projection.
+    Both rows have a null year: they summarise the whole projection.
     """
     shares = scenario_series(rows, scenario, "cost_share_gdp")
     if not shares:
         add_note(notes, "no fiscal.gdp (or no projected cost): threshold_crossed_year skipped")
         return
-    limit = config.fiscal.sustainability_threshold
+    limit = fiscal.sustainability_threshold
     crossed = next((year for year, share in shares if share is not None and share > limit), None)
-    rows.add_at(scenario, None, "threshold_crossed_year", crossed, "year")
+    rows.add_at(scenario, None, "threshold_crossed_year", crossed)
+    rows.add_at(scenario, None, "sustainability_threshold", limit)

@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 import polars as pl
 
-from transforms.config import AuditConfig, PovertyLine, WelfareDefinition
+from transforms.config import PovertyLine, WelfareDefinition
 
 CHILD_MAX_AGE = 14
 ELDERLY_MIN_AGE = 65
@@ -238,17 +238,18 @@ def prepare_households(
     households: pl.DataFrame,
     members_features: pl.DataFrame | None,
     regions: pl.DataFrame | None,
-    config: AuditConfig,
+    *,
+    welfare: WelfareDefinition,
+    benefit_period: str,
+    poverty_line: PovertyLine,
 ) -> pl.DataFrame:
     """From loaded households to the analysis frame every indicator stage reads."""
     frame = households.lazy()
     if members_features is not None:
         frame = attach_member_features(frame, members_features.lazy())
     frame = add_design_columns(frame)
-    frame = add_welfare(
-        frame, definition=config.welfare, benefit_period=config.programme.benefit_period
-    )
-    analysis = add_poverty_line(frame.collect(), regions, config.poverty_line)
+    frame = add_welfare(frame, definition=welfare, benefit_period=benefit_period)
+    analysis = add_poverty_line(frame.collect(), regions, poverty_line)
     analysis = add_quintiles(analysis)
     # the file's row order, whatever the joins did: folds and tie-breaks depend on it
     return analysis.sort("__source_row") if "__source_row" in analysis.columns else analysis

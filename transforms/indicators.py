@@ -1,13 +1,13 @@
 """Indicators declared in one place: a ratio of two weighted per-household totals.
 
 To add an indicator, append a :class:`RatioIndicator` to ``DECLARED_INDICATORS`` below, with
-its name, unit, definition, source and two polars expressions over the analysis frame (one
-row per household): the numerator and denominator *per household*, before weighting. Nothing
-else changes. The resource-matching stage then estimates ``Σ d·numerator / Σ d·denominator``
-(d the targeting unit's design weight) nationally and within every matching group (quintile,
-region, urban) with Taylor-linearised standard errors and 95 % CIs, publishes it to
-``audit.matching_indicators`` (suppressed under ``disclosure.min_cell_n`` like every other
-cell), and the catalogue in ``transforms.contract`` lists it, so the data dictionary
+its name, unit, display label, definition, source and two polars expressions over the analysis
+frame (one row per household): the numerator and denominator *per household*, before weighting.
+Nothing else changes. The resource-matching stage then estimates ``Σ d·numerator / Σ
+d·denominator`` (d the targeting unit's design weight) nationally and within every matching
+group (quintile, region, urban) with Taylor-linearised standard errors and 95 % CIs, publishes
+it to ``audit.matching_indicators`` (suppressed under ``disclosure.min_cell_n`` like every
+other cell), and the catalogue in ``transforms.catalogue`` lists it, so the data dictionary
 (``make docs``) documents it. ``docs/extending.md`` walks through an example.
 
 This module imports nothing of the project, so the contract can read it.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import polars as pl
 
@@ -29,6 +30,8 @@ class RatioIndicator:
 
     name: str
     unit: str
+    label: str
+    """Display label in the report and the workbook."""
     definition: str
     source: str
     numerator: pl.Expr
@@ -37,6 +40,8 @@ class RatioIndicator:
     """Per-household denominator (before weighting), e.g. has_elderly."""
     requires: tuple[str, ...]
     """Analysis columns the expressions read; without them the indicator is skipped, noted."""
+    display: Literal["percent", "points", "number", "money", "year"] | None = None
+    """How values are shown; None: from the unit (fractions as %)."""
 
 
 def _flag(column: str) -> pl.Expr:
@@ -48,6 +53,7 @@ DECLARED_INDICATORS: tuple[RatioIndicator, ...] = (
     RatioIndicator(
         name="coverage_elderly_households",
         unit="fraction",
+        label="Coverage of people in households with a member aged 65+",
         definition="Share of the population living in households with a member aged 65 or "
         "over that receives the programme: Σ d·B·E / Σ d·E, B receipt, E has_elderly.",
         source="ASPIRE (coverage of a population group)",
@@ -58,6 +64,7 @@ DECLARED_INDICATORS: tuple[RatioIndicator, ...] = (
     RatioIndicator(
         name="coverage_disabled_households",
         unit="fraction",
+        label="Coverage of people in households with a member with a disability",
         definition="Share of the population living in households with a member with a "
         "disability that receives the programme: Σ d·B·D / Σ d·D, D has_disabled.",
         source="ASPIRE (coverage of a population group)",

@@ -17,13 +17,10 @@ import numpy as np
 import polars as pl
 
 from transforms import indicators
-from transforms.config import AuditConfig
+from transforms.config import Programme
 from transforms.indicators import RatioIndicator, available
 from transforms.survey import Design, estimate_ratios
 
-FRACTION = "fraction"
-RATIO = "ratio"
-PER_PERSON_YEAR = "currency/person/year"
 MATCHING_GROUPS = ("quintile", "region", "urban")
 NEED_TIERS = ("extreme_poor", "poor", "near_poor", "non_poor")
 NEED_TIER_CUTS = (0.5, 1.0, 1.5)  # y⁰ below these multiples of z: extreme poor, poor, near poor
@@ -39,17 +36,7 @@ OUTPUT_SCHEMA: dict[str, type[pl.DataType]] = {
     "se": pl.Float64,
     "ci_low": pl.Float64,
     "ci_high": pl.Float64,
-    "unit": pl.String,
     "n_obs": pl.Int64,
-}
-UNITS = {
-    "coverage": FRACTION,
-    "beneficiary_incidence": FRACTION,
-    "benefit_incidence": FRACTION,
-    "adequacy": RATIO,
-    "gap_closure": FRACTION,
-    "tier_share": FRACTION,
-    "tier_mismatch_rate": FRACTION,
 }
 DOMAIN_RATIOS: dict[str, tuple[str, str]] = {
     "coverage": ("__beneficiary", "__one"),
@@ -60,7 +47,8 @@ DOMAIN_RATIOS: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class MatchingResult:
-    """Long indicator rows (columns of OUTPUT_SCHEMA) and notes on what was skipped and why."""
+    """Long indicator rows (columns of OUTPUT_SCHEMA; units come from the catalogue at
+    publication) and notes on what was skipped and why."""
 
     indicators: pl.DataFrame
     notes: list[str] = field(default_factory=list)
@@ -82,15 +70,16 @@ def declared_indicator_rows(
     )
     ratios = {item.name: (f"__num_{i}", f"__den_{i}") for i, item in enumerate(declared)}
     long = estimate_ratios(prepared, ratios=ratios, design=design, by=groups)
-    units = {item.name: item.unit for item in declared}
-    return to_indicator_rows(long.rename({"statistic": "indicator"}), units)
+    return to_indicator_rows(long.rename({"statistic": "indicator"}))
 
 
 def matching_indicators(
     frame: pl.DataFrame,
     regions: pl.DataFrame | None,
     *,
-    config: AuditConfig,
+    programme: Programme,
+    national_line: float | None,
+    amounts_recorded: bool,
     design: Design,
     declared: Sequence[RatioIndicator] | None = None,
 ) -> MatchingResult:
@@ -98,12 +87,16 @@ def matching_indicators(
 
     Requires weight, the design's columns, hh_size, benefit (currency/year per household),
     receives_benefit, welfare_pre and poverty_line (currency/person/year), is_poor; uses
-    quintile, region, urban as groups when present. ``declared`` defaults to the indicators
-    declared in transforms.indicators.
+    quintile, region, urban as groups when present. ``national_line`` is the national
+    poverty line (regional coefficients, needs-based standards); ``amounts_recorded`` whether
+    the survey maps benefit amounts. ``declared`` defaults to the indicators declared in
+    transforms.indicators.
     """
     notes: list[str] = []
     groups = [g for g in MATCHING_GROUPS if g in frame.columns]
-    has_receipt, has_amounts = programme_status(frame, config=config, notes=notes)
+    has_receipt, has_amounts = programme_status(
+        frame, amounts_recorded=amounts_recorded, notes=notes
+    )
     pieces = []
     if has_receipt:
         prepared = add_matching_columns(frame, design=design, notes=notes)
@@ -111,9 +104,11 @@ def matching_indicators(
         pieces.append(domain_rates(prepared, design=design, groups=groups, names=names))
         pieces.append(incidence_shares(prepared, design=design, groups=groups, money=has_amounts))
     if has_amounts:
-        pieces.append(tier_matching(frame, config=config, design=design))
-        notes += unreachable_bands(config)
-    standards, standard_notes = regional_standards(regions, frame, config=config)
+        pieces.append(tier_matching(frame, programme=programme, design=design))
+        notes += unreachable_bands(programme)
+    standards, standard_notes = regional_standards(
+        regions, frame, programme=programme, national_line=national_line
+    )
     pieces.append(standards)
     notes += standard_notes
     usable, skipped = available(
@@ -125,13 +120,13 @@ def matching_indicators(
 
 
 def programme_status(
-    frame: pl.DataFrame, *, config: AuditConfig, notes: list[str]
+    frame: pl.DataFrame, *, amounts_recorded: bool, notes: list[str]
 ) -> tuple[bool, bool]:
     """(receipt known, benefit amounts known), noting whatever makes indicators unavailable."""
     receipt = "receives_benefit" in frame.columns and (
         frame["receives_benefit"].null_count() < frame.height
     )
-    mapped = config.inputs.households.columns.benefit_amount is not None
+    mapped = amounts_recorded
     amounts = receipt and mapped and float(frame["benefit"].fill_null(0.0).sum()) > 0.0
     if not receipt:
         notes.append(
@@ -320,8 +315,8 @@ def psu_cell_totals(
     return lazy.group_by(keys_out).agg(pl.all().sum()).collect()
 
 
-def to_indicator_rows(long: pl.DataFrame, units: Mapping[str, str] = UNITS) -> pl.DataFrame:
-    """estimate_ratios rows (with an ``indicator`` column) in the output shape, unit attached."""
+def to_indicator_rows(long: pl.DataFrame) -> pl.DataFrame:
+    """estimate_ratios rows (with an ``indicator`` column) in the output shape."""
     return long.select(
         "group_type",
         "group_value",
@@ -330,7 +325,6 @@ def to_indicator_rows(long: pl.DataFrame, units: Mapping[str, str] = UNITS) -> p
         "se",
         "ci_low",
         "ci_high",
-        pl.col("indicator").replace_strict(units, return_dtype=pl.String).alias("unit"),
         pl.col("n_obs").cast(pl.Int64),
     ).cast(OUTPUT_SCHEMA)  # type: ignore[arg-type]
 
@@ -361,9 +355,9 @@ def benefit_band(per_capita: pl.Expr, bounds: Sequence[float]) -> pl.Expr:
     return pl.when(per_capita > 0.0).then(positive).otherwise(pl.lit(0, pl.Int32))
 
 
-def band_matches(tier: pl.Expr, band: pl.Expr, *, config: AuditConfig) -> pl.Expr:
+def band_matches(tier: pl.Expr, band: pl.Expr, *, programme: Programme) -> pl.Expr:
     """True when the band is the one the need tier calls for (configured, else the default)."""
-    configured = config.programme.need_tier_bands or {}
+    configured = programme.need_tier_bands or {}
     rule = pl.lit(False)
     for name in NEED_TIERS:
         if name in configured:
@@ -374,25 +368,25 @@ def band_matches(tier: pl.Expr, band: pl.Expr, *, config: AuditConfig) -> pl.Exp
     return rule
 
 
-def unreachable_bands(config: AuditConfig) -> list[str]:
+def unreachable_bands(programme: Programme) -> list[str]:
     """Notes for need_tier_bands entries naming a band beyond the configured bounds."""
-    last = len(set(config.programme.benefit_tier_bounds)) + 1
+    last = len(set(programme.benefit_tier_bounds)) + 1
     return [
         f"programme.need_tier_bands.{tier} = {band} but the last band is {last}: "
         f"every {tier} person counts as a mismatch"
-        for tier, band in (config.programme.need_tier_bands or {}).items()
+        for tier, band in (programme.need_tier_bands or {}).items()
         if band > last or band < 0
     ]
 
 
-def tier_matching(frame: pl.DataFrame, *, config: AuditConfig, design: Design) -> pl.DataFrame:
+def tier_matching(frame: pl.DataFrame, *, programme: Programme, design: Design) -> pl.DataFrame:
     """Need tier × benefit band share matrix (tier_share) and tier_mismatch_rate, with SEs.
 
     Requires welfare_pre, poverty_line, benefit, hh_size. Cells are labelled
     '<need_tier>|band<k>' under group_type 'tier'; every cell of the matrix is published, each
     a share of all persons (n_obs: households in the cell).
     """
-    bounds = config.programme.benefit_tier_bounds
+    bounds = programme.benefit_tier_bounds
     tier = need_tier(welfare=pl.col("welfare_pre"), line=pl.col("poverty_line"))
     per_capita = pl.col("benefit").fill_null(0.0) / pl.col("hh_size")
     classified = (
@@ -401,7 +395,7 @@ def tier_matching(frame: pl.DataFrame, *, config: AuditConfig, design: Design) -
         .with_columns(
             pl.lit(1.0).alias("__one"),
             pl.format("{}|band{}", "__tier", "__band").alias("__cell"),
-            (~band_matches(pl.col("__tier"), pl.col("__band"), config=config))
+            (~band_matches(pl.col("__tier"), pl.col("__band"), programme=programme))
             .cast(pl.Float64)
             .alias("__mismatch"),
         )
@@ -424,7 +418,11 @@ def region_population(regions: pl.DataFrame) -> tuple[pl.Expr, str]:
 
 
 def regional_standards(
-    regions: pl.DataFrame | None, frame: pl.DataFrame, *, config: AuditConfig
+    regions: pl.DataFrame | None,
+    frame: pl.DataFrame,
+    *,
+    programme: Programme,
+    national_line: float | None,
 ) -> tuple[pl.DataFrame, list[str]]:
     """Per-region cost coefficients and benefit standards, and the CV of real standards.
 
@@ -444,30 +442,30 @@ def regional_standards(
     )
     population, population_source = region_population(regions)
     table = table.with_columns(population.alias("__population"))
-    coefficient = regional_coefficient(table, config=config, notes=notes)
+    coefficient = regional_coefficient(table, national_line=national_line, notes=notes)
     if coefficient is None:
         return empty_indicators(), notes
     table = table.with_columns(coefficient.alias("regional_coefficient"))
-    values = {"regional_coefficient": (pl.col("regional_coefficient"), RATIO)}
-    floor = config.programme.national_floor or config.poverty_line.national_line
+    values = {"regional_coefficient": pl.col("regional_coefficient")}
+    floor = programme.national_floor or national_line
     if floor is None:
         notes.append(
             "no programme.national_floor nor poverty_line.national_line: "
             "needs_based_standard and standard_gap skipped"
         )
     else:
-        values["needs_based_standard"] = (floor * pl.col("regional_coefficient"), PER_PERSON_YEAR)
+        values["needs_based_standard"] = floor * pl.col("regional_coefficient")
     if "benefit_standard" in table.columns:
         standard = pl.col("benefit_standard").cast(pl.Float64)
-        values["benefit_standard"] = (standard, PER_PERSON_YEAR)
-        values["real_standard"] = (standard / pl.col("regional_coefficient"), PER_PERSON_YEAR)
+        values["benefit_standard"] = standard
+        values["real_standard"] = standard / pl.col("regional_coefficient")
         if floor is not None:
             needs = floor * pl.col("regional_coefficient")
-            values["standard_gap"] = ((standard - needs) / needs, RATIO)
+            values["standard_gap"] = (standard - needs) / needs
     else:
         notes.append("regions file has no benefit_standard: standard comparisons skipped")
-    computed = table.with_columns([expr.alias(name) for name, (expr, _) in values.items()])
-    rows = region_rows(computed, units={name: unit for name, (_, unit) in values.items()})
+    computed = table.with_columns([expr.alias(name) for name, expr in values.items()])
+    rows = region_rows(computed, names=list(values))
     if "real_standard" in values:
         cv = real_standard_cv(computed, notes=notes, population_source=population_source)
         rows = pl.concat([rows, cv])
@@ -475,14 +473,14 @@ def regional_standards(
 
 
 def regional_coefficient(
-    table: pl.DataFrame, *, config: AuditConfig, notes: list[str]
+    table: pl.DataFrame, *, national_line: float | None, notes: list[str]
 ) -> pl.Expr | None:
     """price_index, else poverty_line ÷ the national line; None (with a note) if neither."""
     candidates = []
     if "price_index" in table.columns:
         candidates.append(pl.col("price_index").cast(pl.Float64))
     if "poverty_line" in table.columns:
-        national = config.poverty_line.national_line
+        national = national_line
         if national is None:
             lines = table.filter(
                 pl.col("poverty_line").is_not_null() & (pl.col("__population") > 0)
@@ -500,16 +498,15 @@ def regional_coefficient(
     return pl.coalesce(candidates)
 
 
-def region_rows(table: pl.DataFrame, *, units: dict[str, str]) -> pl.DataFrame:
+def region_rows(table: pl.DataFrame, *, names: Sequence[str]) -> pl.DataFrame:
     """One row per region × indicator (non-null values only); se, ci, n_obs null."""
     long = table.select(
-        pl.col("region").alias("group_value"), *[pl.col(name) for name in units]
+        pl.col("region").alias("group_value"), *[pl.col(name) for name in names]
     ).unpivot(index="group_value", variable_name="indicator", value_name="value")
     return (
         long.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
         .with_columns(
             pl.lit("region").alias("group_type"),
-            pl.col("indicator").replace_strict(units, return_dtype=pl.String).alias("unit"),
             *[pl.lit(None, pl.Float64).alias(c) for c in ("se", "ci_low", "ci_high")],
             pl.lit(None, pl.Int64).alias("n_obs"),
         )
@@ -539,7 +536,6 @@ def real_standard_cv(
             "se": [None],
             "ci_low": [None],
             "ci_high": [None],
-            "unit": [RATIO],
             "n_obs": [None],
         },
         schema=OUTPUT_SCHEMA,

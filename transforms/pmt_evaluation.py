@@ -15,6 +15,22 @@ from transforms.targeting import select_by_rate, weighted_share
 LINE_THRESHOLD = 0.5
 
 
+@dataclass(frozen=True, eq=False)
+class ModelScores:
+    """One PMT model's out-of-fold scores for every household of the analysis frame, in its
+    row order, with what model_metrics records about the model."""
+
+    model: str
+    p_poor: np.ndarray
+    """Out-of-fold probability of being poor."""
+    fold: np.ndarray
+    """Test fold of each household."""
+    auc: float
+    n_train: int
+    cv_scheme: str
+    artifact_sha256: str
+
+
 @dataclass(frozen=True)
 class DecisionRule:
     """How a model's scores become selections; ``name`` is written into every output row."""
@@ -36,6 +52,27 @@ def decision_rules(
     if "line" in configured:
         rules.append(DecisionRule("line", "line"))
     return rules
+
+
+def poverty_rate_rule(frame: pl.DataFrame, *, weight: str) -> DecisionRule:
+    """The rate rule at the poverty rate: the selection every budget scenario and household
+    score uses (one coverage, the share of the unit that is poor)."""
+    return DecisionRule(
+        "rate:poverty_rate", "rate", weighted_share(frame["is_poor"], frame[weight])
+    )
+
+
+def rules_for(
+    frame: pl.DataFrame, configured: Sequence[str], *, weight: str, programme_known: bool
+) -> list[DecisionRule]:
+    """The configured rules for this frame: the rate rules at the poverty rate and, for a
+    like-for-like comparison, at the programme's own coverage when the survey records it."""
+    coverage = programme_coverage(frame, weight=weight) if programme_known else None
+    return decision_rules(
+        configured,
+        poverty_rate=poverty_rate_rule(frame, weight=weight).target_coverage or 0.0,
+        programme_coverage=coverage,
+    )
 
 
 def select(p_poor: np.ndarray, weight: np.ndarray, rule: DecisionRule) -> np.ndarray:

@@ -11,18 +11,13 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from transforms import catalogue
+from transforms.config import HouseholdColumns, Targeting
 from transforms.survey import Design, estimate_ratios
 
 BOTTOM_SHARE = 0.40
-RATES = (
-    "poverty_rate",
-    "coverage",
-    "exclusion_error",
-    "inclusion_error",
-    "inclusion_rate_nonpoor",
-    "targeting_differential",
-    "cgh",
-)
+RATES = catalogue.targeting_rates()
+"""The published rates, in the catalogue's order (each has a ratio or difference below)."""
 RATIOS: dict[str, tuple[str, str]] = {
     "poverty_rate": ("__poor", "__one"),
     "coverage": ("__selected", "__one"),
@@ -38,6 +33,21 @@ DIFFERENCES = {"targeting_differential": ("coverage_poor", "inclusion_rate_nonpo
 def unit_weight(unit: str) -> str:
     """The weight column for a targeting unit: person_weight (persons) or weight (households)."""
     return "person_weight" if unit == "persons" else "weight"
+
+
+def analysis_design(unit: str) -> Design:
+    """The survey design of the analysis frame, weighted for the targeting unit."""
+    return Design(weight=unit_weight(unit), strata="strata", psu="psu")
+
+
+def available_groups(targeting: Targeting, columns: Sequence[str]) -> list[str]:
+    """The configured breakdown groups that this survey can form (its frame has the column)."""
+    return [group for group in targeting.groups if group in columns]
+
+
+def records_programme(columns: HouseholdColumns) -> bool:
+    """True when the survey says who receives the programme (receipt or amount mapped)."""
+    return columns.receives_benefit is not None or columns.benefit_amount is not None
 
 
 def add_indicator_columns(
@@ -99,17 +109,6 @@ def wide_rates(long: pl.DataFrame) -> pl.DataFrame:
     for part in pieces[1:]:
         wide = wide.join(part, on=keys, how="left", nulls_equal=True, maintain_order="left")
     return wide
-
-
-def suppress_small_cells(
-    frame: pl.DataFrame, *, min_cell_n: int, value_columns: Sequence[str]
-) -> pl.DataFrame:
-    """Null the values of cells resting on fewer than min_cell_n households; flag them."""
-    small = pl.col("n_obs") < min_cell_n
-    return frame.with_columns(
-        *[pl.when(small).then(None).otherwise(pl.col(c)).alias(c) for c in value_columns],
-        small.alias("suppressed"),
-    )
 
 
 def select_by_rate(score: np.ndarray, weight: np.ndarray, *, target_coverage: float) -> np.ndarray:

@@ -19,9 +19,9 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.resources import record_notes
-from flows.run import RunContext
+from flows.lifecycle import RunContext, write_tables
 from transforms.config import AuditConfig
+from transforms.tables import Published
 
 
 def top_decile_benefit_share(frame: pl.DataFrame) -> float | None:
@@ -45,7 +45,7 @@ def benefit_concentration(config: AuditConfig, run: RunContext, data_path: str) 
     text = "no benefit money" if share is None else f"{share:.1%} of benefit money"
     note = f"benefit concentration: the richest tenth (pre-transfer) receives {text}"
     get_run_logger().info(note)
-    record_notes(run, "extension", [note])
+    write_tables(run, Published(tables={}, notes=[note]), stage="extension")
     create_markdown_artifact(
         key="benefit-concentration", markdown=f"**{config.name}**: {note}", description=note
     )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.hooks import HookContext
+from transforms.io.hooks import HookContext
 
 MODULE_FILE = "expenditure.parquet"
 """Item-level module next to the household file: HHID, item, amount, recall_days."""

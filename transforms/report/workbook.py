@@ -14,7 +14,7 @@ from xlsxwriter import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from transforms.contract import FRACTION, table
-from transforms.report import ReportData
+from transforms.report.html import ReportData
 
 SHEETS = (
     "targeting_errors",

@@ -13,8 +13,9 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from transforms import warehouse
+from transforms import tables
 from transforms.config import AuditConfig, config_sha256
+from transforms.io import warehouse
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,11 @@ class RunContext:
     output_dir: Path
     staging: Path
     started_at: datetime
+
+    @property
+    def analysis_path(self) -> Path:
+        """The analysis frame (one row per household) that every stage after ingest reads."""
+        return self.output_dir / "analysis.parquet"
 
     @property
     def ingest_dir(self) -> Path:
@@ -144,6 +150,22 @@ def drop_partial_results(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         con.execute(f"DELETE FROM audit.{name} WHERE run_id = ?", [run_id])
 
 
-def with_run_id(frame: pl.DataFrame, run_id: str) -> pl.DataFrame:
-    """Prefix a result frame with the run_id column."""
-    return frame.select(pl.lit(run_id).alias("run_id"), pl.all())
+def write_tables(run: RunContext, published: tables.Published, *, stage: str = "") -> None:
+    """Append each publishable table to the run's warehouse copy, and the stage's notes to
+    audit.run_notes (and the log)."""
+    logger = get_run_logger()
+    for note in published.notes:
+        logger.info("%s: %s", stage, note)
+    with run.connect() as con:
+        for name, rows in published.tables.items():
+            warehouse.insert_frame(con, name, rows)
+        if published.notes:
+            notes = tables.run_notes(stage, published.notes, run_id=run.run_id)
+            warehouse.insert_frame(con, "run_notes", notes)
+
+
+def staged_table(run: RunContext, name: str) -> pl.DataFrame | None:
+    """A staging table, or None when this survey did not provide it."""
+    with run.connect_staging(read_only=True) as staging:
+        names = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
+        return staging.sql(f"SELECT * FROM {name}").pl() if name in names else None

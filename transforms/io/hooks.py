@@ -14,24 +14,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import polars as pl
 
-if TYPE_CHECKING:  # readers imports the config, which imports this module
-    from transforms.readers import RawTable
-
-SOURCE_ROW = "__source_row"
-"""1-based data row number in the raw file (every raw frame carries it)."""
-ROW_PROBLEM = "__row_problem"
-"""Why a raw row as a whole cannot be used (null when it can)."""
-
-REFERENCE = re.compile(r"^(?P<module>[^:]+):(?P<function>[A-Za-z_]\w*)$")
-MODULE_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+from transforms.config import AuditConfig, ConfigError
+from transforms.raw import ROW_PROBLEM, SOURCE_ROW, IngestError, RawTable
 
 
 @dataclass(frozen=True)
@@ -43,22 +34,6 @@ class HookContext:
 
 
 Hook = Callable[[pl.LazyFrame, HookContext], pl.LazyFrame | pl.DataFrame]
-
-
-def resolve_reference(reference: str, base_dir: Path | None) -> str:
-    """Check a hook reference's syntax; a 'file.py:function' becomes an absolute file path."""
-    match = REFERENCE.match(reference.strip())
-    if not match:
-        raise ValueError(f"{reference!r}: expected 'package.module:function' or 'file.py:function'")
-    module, function = match["module"], match["function"]
-    if module.endswith(".py"):
-        path = Path(module).expanduser()
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
-        return f"{path.resolve()}:{function}"
-    if not MODULE_PATH.match(module):
-        raise ValueError(f"{reference!r}: {module!r} is not a module path")
-    return f"{module}:{function}"
 
 
 def load_hook(reference: str) -> Hook:
@@ -85,25 +60,69 @@ def load_hook(reference: str) -> Hook:
     return hook
 
 
+LoadedHook = tuple[str, Hook]
+"""A hook's reference (as written in errors) and the function it names."""
+
+
+@dataclass(frozen=True)
+class UserCode:
+    """The audit's own code, imported once when a run starts (hooks are trusted code)."""
+
+    hooks: Mapping[str, tuple[LoadedHook, ...]] = field(default_factory=dict)
+    """Per input role (households, members, regions, projection): its preprocess hooks."""
+    stages: tuple[tuple[str, Callable[..., Any]], ...] = ()
+    """The [extensions] stages, in order."""
+
+    def hooks_for(self, role: str) -> tuple[LoadedHook, ...]:
+        """The hooks of one input file (none when it has none)."""
+        return tuple(self.hooks.get(role, ()))
+
+
+def load_user_code(config: AuditConfig) -> UserCode:
+    """Import every preprocess hook and extension stage of the config, once, before any work.
+
+    Raises ConfigError naming the key (``inputs.households.preprocess[0]``) of a reference
+    that cannot be imported or does not name a function.
+    """
+    hooks: dict[str, tuple[LoadedHook, ...]] = {}
+    for role in ("households", "members", "regions", "projection"):
+        spec = getattr(config.inputs, role)
+        if spec is None:
+            continue
+        hooks[role] = tuple(
+            (reference, _load(f"inputs.{role}.preprocess[{index}]", reference))
+            for index, reference in enumerate(spec.preprocess)
+        )
+    stages = tuple(
+        (reference, _load(f"extensions.stages[{index}]", reference))
+        for index, reference in enumerate(config.extensions.stages)
+    )
+    return UserCode(hooks=hooks, stages=stages)
+
+
+def _load(key: str, reference: str) -> Hook:
+    """load_hook with its failure as a ConfigError naming the key."""
+    try:
+        return load_hook(reference)
+    except ValueError as error:
+        raise ConfigError(f"{key}: {error}") from None
+
+
 def _count(frame: pl.LazyFrame) -> tuple[int, int]:
     """Rows and distinct source rows of a frame."""
     counts = frame.select(pl.len(), pl.col(SOURCE_ROW).n_unique()).collect()
     return int(counts.item(0, 0)), int(counts.item(0, 1))
 
 
-def apply_hooks(raw: RawTable, references: Sequence[str]) -> RawTable:
+def apply_hooks(raw: RawTable, hooks: Sequence[LoadedHook]) -> RawTable:
     """Run the configured hooks in order; the result must keep every row and the index."""
-    from transforms.readers import IngestError, RawTable
-
-    if not references:
+    if not hooks:
         return raw
     frame = raw.frame
     rows, _ = _count(frame)
-    for reference in references:
+    for reference, hook in hooks:
         try:
-            result = load_hook(reference)(frame, HookContext(source=raw.path))
-        except ValueError as error:
-            raise IngestError(f"{raw.path}: preprocess hook {error}") from None
+            result = hook(frame, HookContext(source=raw.path))
         except Exception as error:
             raise IngestError(
                 f"{raw.path}: preprocess hook {reference!r} failed "

@@ -6,7 +6,7 @@ welfare, proxy-means-test proxies and the actual programme (top-up to a regional
 standard on a noisily assessed income). Raw column names deliberately differ from the
 canonical schema; ``audit.toml`` maps them. ``truth.json`` records what an audit should find.
 
-Everything here is pure (no I/O); :mod:`transforms.survey_files` writes the files.
+Everything here is pure (no I/O); :mod:`transforms.sample.files` writes the files.
 
 Determinism: the PSU structure is drawn from ``SeedSequence(seed, spawn_key=(0,))``, the
 ordinary regions' standards from ``spawn_key=(2,)`` and every block of ``PSUS_PER_BLOCK``
@@ -1018,7 +1018,7 @@ def config_text(
 ) -> str:
     """audit.toml contents with a header naming the generator run."""
     header = [
-        f"# Synthetic survey from transforms.synthetic: seed {seed}, {households} households.",
+        f"# Synthetic survey from transforms.sample: seed {seed}, {households} households.",
         "# Raw column names differ from the canonical schema on purpose; the maps below translate",
         "# them. The generator's true parameters are in truth.json next to this file.",
         "",

@@ -23,10 +23,10 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from transforms import charts
 from transforms.contract import SCHEMA, table
+from transforms.report import charts
 
-TEMPLATE = Path(__file__).with_name("report_template.html")
+TEMPLATE = Path(__file__).parent / "templates" / "report_template.html"
 FRAME_TABLES = (
     "input_files",
     "validation_results",
@@ -181,7 +181,7 @@ def query(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> pl.
 def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str) -> ReportData:
     """Read one run's rows from schema ``audit``; tables not there become empty frames.
 
-    Open the warehouse with :func:`transforms.warehouse.connect` (read-only is enough).
+    Open the warehouse with :func:`transforms.io.warehouse.connect` (read-only is enough).
     Raises LookupError when the run is not in ``audit.runs``.
     """
     catalog = query(

@@ -26,7 +26,8 @@ from transforms.config import (
     RegionInput,
 )
 from transforms.contract import quote_identifier, quote_literal
-from transforms.readers import (
+from transforms.io.warehouse import MEMORY_LIMIT_VARIABLE, scratch_connection
+from transforms.raw import (
     ROW_PROBLEM,
     SOURCE_ROW,
     IngestError,
@@ -34,7 +35,6 @@ from transforms.readers import (
     as_text,
     relabelled,
 )
-from transforms.warehouse import MEMORY_LIMIT_VARIABLE, scratch_connection
 
 Kind = Literal["string", "float", "int", "bool"]
 RAW = "__raw__"

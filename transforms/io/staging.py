@@ -1,6 +1,6 @@
 """Move checked files into the run's DuckDB staging database in bounded memory.
 
-The loaded rows of each file are already Parquet (see ``transforms.ingest.checked_table``);
+The loaded rows of each file are already Parquet (see ``transforms.io.ingest.checked_table``);
 DuckDB copies them into staging tables and aggregates the members to households, spilling
 to disk under its memory cap, so the member file is never held whole.
 """
@@ -12,7 +12,7 @@ import polars as pl
 
 from transforms.contract import quote_identifier
 from transforms.household import member_features_sql
-from transforms.ingest import CheckedTable
+from transforms.io.ingest import CheckedTable
 
 
 def stage_loaded(staging: duckdb.DuckDBPyConnection, checked: CheckedTable, table_name: str) -> int:

@@ -24,7 +24,7 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow.parquet as pq
 
-from transforms import synthetic
+from transforms.sample import generator as synthetic
 
 WriteFormat = synthetic.SurveyFormat
 

@@ -35,7 +35,7 @@ from transforms.contract import (
     quote_literal,
     table,
 )
-from transforms.memory import usable_memory
+from transforms.io.memory import usable_memory
 
 WORK_SUFFIX = ".work"
 PUBLISHED_SIGNIFICANT_DIGITS = 9  # parallel float sums differ in the last bits between runs
@@ -95,7 +95,7 @@ def new_run_id(now: datetime | None = None) -> str:
 def code_version() -> str:
     """The package version plus the git commit of the checkout, when there is one."""
     version = metadata.version("welfare-audit")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],

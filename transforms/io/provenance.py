@@ -13,9 +13,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from transforms.contract import Indicator, catalogue
+from transforms.catalogue import Indicator, catalogue
 
-PROVENANCE_SQL = Path(__file__).resolve().parents[1] / "docs" / "queries" / "provenance.sql"
+PROVENANCE_SQL = Path(__file__).resolve().parents[2] / "docs" / "queries" / "provenance.sql"
 SECTION = re.compile(r"^--\s*\d+\.\s*(?P<title>.+)$")
 
 
