@@ -47,9 +47,11 @@ sample: setup ## regenerate the embedded sample (deterministic: same bytes)
 	$(BIN)/welfare-audit generate --households 20000 --seed 20261127 --format parquet --out data/sample \
 		--warehouse ../audit.duckdb --output-directory ../output
 
-docs: setup ## regenerate the generated docs: data dictionary (output contract) and configuration reference
+docs: setup ## regenerate the generated docs: output and input data dictionaries, configuration reference and its JSON Schema
 	$(BIN)/python -c "from transforms.contract import data_dictionary_markdown as d; open('docs/data-dictionary.md', 'w', encoding='utf-8').write(d())"
+	$(BIN)/python -c "from transforms.inputs import input_dictionary_markdown as d; open('docs/input-dictionary.md', 'w', encoding='utf-8').write(d())"
 	$(BIN)/python -c "from transforms.report.config_reference import configuration_reference_markdown as c; open('docs/configuration.md', 'w', encoding='utf-8').write(c())"
+	$(BIN)/python -c "from transforms.report.config_reference import config_json_schema_text as s; open('docs/audit.schema.json', 'w', encoding='utf-8').write(s())"
 
 clean:
 	rm -rf $(VENV) $(TOOLS) data/audit.duckdb data/output .pytest_cache .mypy_cache .ruff_cache

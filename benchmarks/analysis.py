@@ -22,8 +22,6 @@ import polars as pl
 from transforms.config import AuditConfig, InputFile, load_config
 from transforms.household import prepare_households
 from transforms.io.ingest import (
-    PROJECTION_RULES,
-    REGION_RULES,
     ingest_households,
     ingest_members,
     ingest_table,
@@ -90,8 +88,8 @@ def build(config: AuditConfig, directory: Path) -> None:
         regions = projection = features = None
         if inputs.regions is not None:
             checked = ingest_table(
-                read_raw(inputs.regions, work), inputs.regions, REGION_RULES,
-                role="regions", keys=["region"], work_dir=ingest_dir,
+                read_raw(inputs.regions, work), inputs.regions,
+                role="regions", work_dir=ingest_dir,
             )  # fmt: skip
             stage_loaded(staging, checked, "stg_regions")
             regions = checked.read_loaded()
@@ -111,8 +109,8 @@ def build(config: AuditConfig, directory: Path) -> None:
             features = staging.sql("SELECT * FROM stg_member_features").pl()
         if inputs.projection is not None:
             checked = ingest_table(
-                read_raw(inputs.projection, work), inputs.projection, PROJECTION_RULES,
-                role="projection", keys=["year", "age_group", "region"], work_dir=ingest_dir,
+                read_raw(inputs.projection, work), inputs.projection,
+                role="projection", work_dir=ingest_dir,
             )  # fmt: skip
             projection = checked.read_loaded()
         staged_households = staging.sql("SELECT * FROM stg_households").pl()

@@ -37,8 +37,6 @@ from transforms.config import AuditConfig, load_config
 from transforms.contract import quote_literal
 from transforms.household import member_features_sql, prepare_households
 from transforms.io.ingest import (
-    PROJECTION_RULES,
-    REGION_RULES,
     CheckedTable,
     ingest_households,
     ingest_members,
@@ -75,9 +73,7 @@ def ingest(config: AuditConfig, work_dir: Path) -> dict[str, CheckedTable]:
     regions = ingest_table(
         read_raw(inputs.regions, work_dir),
         inputs.regions,
-        REGION_RULES,
         role="regions",
-        keys=["region"],
         work_dir=work_dir,
     )
     households = ingest_households(
@@ -95,9 +91,7 @@ def ingest(config: AuditConfig, work_dir: Path) -> dict[str, CheckedTable]:
     projection = ingest_table(
         read_raw(inputs.projection, work_dir),
         inputs.projection,
-        PROJECTION_RULES,
         role="projection",
-        keys=["year", "age_group", "region"],
         work_dir=work_dir,
     )
     return {

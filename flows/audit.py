@@ -161,8 +161,3 @@ def headline_rows(targeting: pl.DataFrame | None) -> list[dict[str, object]]:
             }
         )
     return rows
-
-
-def frame_of(rows: list[dict[str, object]]) -> pl.DataFrame:
-    """Rows as a frame (for printing)."""
-    return pl.DataFrame(rows)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+from collections.abc import Callable
 from contextlib import ExitStack
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, ParamSpec, TypeVar, cast
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -24,6 +27,9 @@ QUIET_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
     "DASK_LOGGING__DISTRIBUTED": "warning",
 }
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 app = typer.Typer(
     name="welfare-audit",
@@ -59,6 +65,7 @@ def known_errors() -> tuple[type[BaseException], ...]:
         FileNotFoundError,
         PermissionError,
         OSError,
+        LookupError,  # an unknown run id or indicator
     )
 
 
@@ -126,6 +133,30 @@ def fail(error: BaseException, *, debug: bool) -> None:
     errors.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
     errors.print("(run again with --debug for the full traceback)", style="dim")
     raise typer.Exit(code=2)
+
+
+def readable_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Every command's error handling, once: an error the user can act on (bad config, file,
+    disk, unknown run, ...) prints one readable message and exits 2; anything else, and every
+    error under --debug, keeps its traceback."""
+
+    @functools.wraps(command)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        debug = bool(kwargs.get("debug", False))
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.ClickException):
+            raise
+        except Exception as error:
+            readable = storage_failure(error) or (
+                error if isinstance(error, known_errors()) else None
+            )
+            if readable is None:
+                raise
+            fail(readable, debug=debug)
+            raise AssertionError("fail() exits") from None
+
+    return guarded
 
 
 def print_summary(result: dict[str, Any]) -> None:
@@ -206,6 +237,7 @@ ConfigOption = Annotated[
 
 
 @app.command()
+@readable_errors
 def run(
     config: ConfigOption = SAMPLE_CONFIG,
     warehouse: Annotated[
@@ -235,49 +267,39 @@ def run(
 
     On a Dask cluster: welfare-audit run --task-runner dask --dask-address tcp://host:8786
     """
-    try:
-        from flows.audit import audit
-        from flows.runners import build_task_runner, local_dask_cluster
-        from transforms.config import load_config
+    from flows.audit import audit
+    from flows.runners import build_task_runner, local_dask_cluster
+    from transforms.config import load_config
 
-        load_config(config)  # fail fast with a readable message before Prefect starts
-        if dask_address and task_runner != RunnerKind.dask:
-            raise typer.BadParameter("--dask-address needs --task-runner dask")
-        keep_results_with_outputs(config)
-        if not debug:
-            quiet_tracebacks()
-        with ExitStack() as stack:
-            address = dask_address
-            if task_runner == RunnerKind.dask and not address:
-                address = stack.enter_context(local_dask_cluster(dask_workers))
-            flow = audit.with_options(task_runner=build_task_runner(task_runner, address))
-            with console.status("Running the audit (Prefect flow)…"):
-                result = flow(str(config), str(warehouse) if warehouse else None)
-    except Exception as error:
-        readable = storage_failure(error) or (error if isinstance(error, known_errors()) else None)
-        if readable is None:
-            raise
-        fail(readable, debug=debug)
-        return
+    load_config(config)  # fail fast with a readable message before Prefect starts
+    if dask_address and task_runner != RunnerKind.dask:
+        raise typer.BadParameter("--dask-address needs --task-runner dask")
+    keep_results_with_outputs(config)
+    if not debug:
+        quiet_tracebacks()
+    with ExitStack() as stack:
+        address = dask_address
+        if task_runner == RunnerKind.dask and not address:
+            address = stack.enter_context(local_dask_cluster(dask_workers))
+        flow = audit.with_options(task_runner=build_task_runner(task_runner, address))
+        with console.status("Running the audit (Prefect flow)…"):
+            result = flow(str(config), str(warehouse) if warehouse else None)
     print_summary(result)
 
 
 @app.command()
+@readable_errors
 def validate(config: ConfigOption = SAMPLE_CONFIG, debug: DebugOption = False) -> None:
     """Ingest and validate the inputs only (nothing is published); print what was found.
 
     Example: welfare-audit validate --config my_survey/audit.toml
     """
-    try:
-        from flows.audit import check_inputs
-        from transforms.config import load_config
+    from flows.audit import check_inputs
+    from transforms.config import load_config
 
-        load_config(config)
-        with console.status("Reading and validating the inputs…"):
-            result = check_inputs(str(config))
-    except known_errors() as error:
-        fail(error, debug=debug)
-        return
+    load_config(config)
+    with console.status("Reading and validating the inputs…"):
+        result = check_inputs(str(config))
     print_validation(result)
     if any(not row["success"] and row["severity"] == "error" for row in result["validation"]):
         raise typer.Exit(code=1)
@@ -312,6 +334,7 @@ def print_validation(result: dict[str, Any]) -> None:
 
 
 @app.command()
+@readable_errors
 def generate(
     households: Annotated[
         int, typer.Option("--households", "-n", min=100, help="Number of households.")
@@ -335,20 +358,16 @@ def generate(
 
     Example: welfare-audit generate --households 100000 --seed 7 --format csv --out /tmp/survey
     """
-    try:
-        from transforms.sample.files import WriteFormat, write_synthetic_survey
+    from transforms.sample.files import WriteFormat, write_synthetic_survey
 
-        with console.status(f"Generating {households:,} households…"):
-            summary = write_synthetic_survey(
-                out,
-                households=households,
-                seed=seed,
-                file_format=cast(WriteFormat, file_format.value),
-                output={"warehouse": warehouse, "directory": output_directory},
-            )
-    except known_errors() as error:
-        fail(error, debug=debug)
-        return
+    with console.status(f"Generating {households:,} households…"):
+        summary = write_synthetic_survey(
+            out,
+            households=households,
+            seed=seed,
+            file_format=cast(WriteFormat, file_format.value),
+            output={"warehouse": warehouse, "directory": output_directory},
+        )
     table = Table(title=f"Synthetic survey in {out} ({summary.seconds:.1f} s)")
     table.add_column("file")
     table.add_column("rows", justify="right")
@@ -358,6 +377,7 @@ def generate(
 
 
 @app.command()
+@readable_errors
 def report(
     run_id: Annotated[str, typer.Option("--run-id", help="The run to report on (see `runs`).")],
     config: ConfigOption = SAMPLE_CONFIG,
@@ -370,19 +390,12 @@ def report(
 
     Example: welfare-audit report --run-id 20261127T160901Z-ff2375
     """
-    try:
-        from flows.report import write_report
-        from transforms.config import load_config
+    from flows.report import write_report
+    from transforms.config import load_config
 
-        settings = load_config(config, check_files=False)
-        path = existing_warehouse(warehouse or settings.output.warehouse)
-        html, workbook, _ = write_report(path, run_id, settings.output.directory / "runs" / run_id)
-    except known_errors() as error:
-        fail(error, debug=debug)
-        return
-    except LookupError as error:  # an unknown run id
-        fail(error, debug=debug)
-        return
+    settings = load_config(config, check_files=False)
+    path = existing_warehouse(warehouse or settings.output.warehouse)
+    html, workbook, _ = write_report(path, run_id, settings.output.directory / "runs" / run_id)
     console.print(f"Report: [bold]{html}[/]\nStandard tables: [bold]{workbook}[/]")
 
 
@@ -393,6 +406,7 @@ WarehouseOption = Annotated[
 
 
 @app.command()
+@readable_errors
 def runs(
     config: ConfigOption = SAMPLE_CONFIG,
     warehouse: WarehouseOption = None,
@@ -402,18 +416,14 @@ def runs(
 
     Example: welfare-audit runs --warehouse data/audit.duckdb
     """
-    try:
-        from transforms.io.warehouse import connect
+    from transforms.io.warehouse import connect
 
-        path = published_warehouse(config, warehouse)
-        with connect(path, read_only=True) as con:
-            rows = con.sql(
-                """SELECT run_id, status, started_at, finished_at, rows_read, error
-                   FROM audit.runs ORDER BY started_at DESC"""
-            ).fetchall()
-    except known_errors() as error:
-        fail(error, debug=debug)
-        return
+    path = published_warehouse(config, warehouse)
+    with connect(path, read_only=True) as con:
+        rows = con.sql(
+            """SELECT run_id, status, started_at, finished_at, rows_read, error
+               FROM audit.runs ORDER BY started_at DESC"""
+        ).fetchall()
     table = Table(title=f"Runs in {path}")
     table.add_column("run id", no_wrap=True)
     table.add_column("status", no_wrap=True)
@@ -436,6 +446,7 @@ def runs(
 
 
 @app.command()
+@readable_errors
 def explain(
     run_id: Annotated[
         str | None, typer.Option("--run-id", help="The run (default: the latest successful one).")
@@ -453,21 +464,14 @@ def explain(
 
     Example: welfare-audit explain --warehouse data/audit.duckdb --indicator exclusion_error
     """
-    try:
-        from transforms.io.provenance import explain_run, indicator_definition, latest_run_id
-        from transforms.io.warehouse import connect
+    from transforms.io.provenance import explain_run, indicator_definition, latest_run_id
+    from transforms.io.warehouse import connect
 
-        path = published_warehouse(config, warehouse)
-        with connect(path, read_only=True) as con:
-            chosen = run_id or latest_run_id(con)
-            sections = explain_run(con, chosen)
-        definition = indicator_definition(indicator) if indicator else None
-    except known_errors() as error:
-        fail(error, debug=debug)
-        return
-    except LookupError as error:  # an unknown run id or indicator
-        fail(error, debug=debug)
-        return
+    path = published_warehouse(config, warehouse)
+    with connect(path, read_only=True) as con:
+        chosen = run_id or latest_run_id(con)
+        sections = explain_run(con, chosen)
+    definition = indicator_definition(indicator) if indicator else None
     console.print(f"[bold]Run {chosen}[/] in {path}")
     for title, frame in sections:
         console.print(f"\n[bold]{title[0].upper()}{title[1:]}[/]")
@@ -501,6 +505,7 @@ def frame_table(frame: Any) -> Table:
 
 
 @app.command()
+@readable_errors
 def serve(
     config: ConfigOption = SAMPLE_CONFIG,
     warehouse: WarehouseOption = None,
@@ -516,23 +521,20 @@ def serve(
 
     Example: welfare-audit serve --config data/sample/audit.toml --cron "0 2 1 * *"
     """
-    try:
-        from flows.audit import audit
-        from transforms.config import load_config
+    from flows.audit import audit
+    from transforms.config import load_config
 
-        load_config(config)
-        keep_results_with_outputs(config)
-        parameters = {
-            "config_path": str(config.resolve()),
-            "warehouse": str(warehouse.resolve()) if warehouse else None,
-        }
-        if not os.environ.get("PREFECT_API_URL"):
-            errors.print(
-                "note: PREFECT_API_URL is not set: without a Prefect server, no schedule fires."
-            )
-        audit.serve(name=name, cron=cron, parameters=parameters, pause_on_shutdown=False)
-    except known_errors() as error:
-        fail(error, debug=debug)
+    load_config(config)
+    keep_results_with_outputs(config)
+    parameters = {
+        "config_path": str(config.resolve()),
+        "warehouse": str(warehouse.resolve()) if warehouse else None,
+    }
+    if not os.environ.get("PREFECT_API_URL"):
+        errors.print(
+            "note: PREFECT_API_URL is not set: without a Prefect server, no schedule fires."
+        )
+    audit.serve(name=name, cron=cron, parameters=parameters, pause_on_shutdown=False)
 
 
 def main() -> None:

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-_PATCHED = {"done": False}
+MARK = "_welfare_audit_buffers_duckdb"
 
 
 def patch_gx_for_duckdb() -> None:
-    """Buffer query results inside the connection context for the duckdb dialect (idempotent)."""
-    if _PATCHED["done"]:
-        return
+    """Buffer query results inside the connection context for the duckdb dialect (idempotent:
+    the patched method carries a mark, so a second call changes nothing)."""
     from great_expectations.execution_engine.sqlalchemy_execution_engine import (
         SqlAlchemyExecutionEngine,
     )
 
     original = SqlAlchemyExecutionEngine.execute_query
+    if getattr(original, MARK, False):
+        return
 
     def execute_query_buffered(self: Any, query: Any) -> Any:
         if self.dialect_name != "duckdb":
@@ -31,5 +32,5 @@ def patch_gx_for_duckdb() -> None:
             result = self._execute_query_with_recovery(connection, query)
             return result.freeze()() if result.returns_rows else result
 
+    setattr(execute_query_buffered, MARK, True)
     SqlAlchemyExecutionEngine.execute_query = execute_query_buffered  # type: ignore[method-assign]
-    _PATCHED["done"] = True

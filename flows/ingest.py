@@ -16,8 +16,6 @@ from transforms.contract import publishable
 from transforms.io import warehouse
 from transforms.io.hooks import LoadedHook, UserCode, apply_hooks
 from transforms.io.ingest import (
-    PROJECTION_RULES,
-    REGION_RULES,
     CheckedTable,
     ingest_households,
     ingest_members,
@@ -108,9 +106,7 @@ def ingest_regions_file(
     return ingest_table(
         open_raw(spec, run, hooks),
         spec,
-        REGION_RULES,
         role="regions",
-        keys=["region"],
         work_dir=run.ingest_dir,
     )
 
@@ -151,9 +147,7 @@ def ingest_projection_file(
     return ingest_table(
         open_raw(spec, run, hooks),
         spec,
-        PROJECTION_RULES,
         role="projection",
-        keys=["year", "age_group", "region"],
         work_dir=run.ingest_dir,
     )
 

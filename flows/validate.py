@@ -16,21 +16,18 @@ from flows.ingest import FileSummary
 from flows.lifecycle import RunContext
 from transforms.config import AuditConfig
 from transforms.contract import publishable
-from transforms.expectations import Expectation, expectations_for
+from transforms.expectations import (
+    Expectation,
+    expectations_for,
+    helper_tables,
+    helper_tables_sql,
+)
 from transforms.io import warehouse
 
-HELPER_TABLES_SQL = {
-    "hh_size_check": """
-        -- households with their member count (0 when no member row was loaded)
-        CREATE OR REPLACE TABLE hh_size_check AS
-        SELECT h.hh_id, h.hh_size, coalesce(f.n_members, 0) AS n_members
-        FROM stg_households AS h
-        LEFT JOIN stg_member_features AS f USING (hh_id)""",
-}
 
-
-def stage_file_counts(run: RunContext, files: list[FileSummary]) -> set[str]:
-    """Write per-file counts and helper tables to staging; return the staged table names."""
+def stage_file_counts(config: AuditConfig, run: RunContext, files: list[FileSummary]) -> set[str]:
+    """Write per-file counts and the checks' helper tables to staging; return the names of the
+    staged and helper tables."""
     counts = pl.DataFrame(
         {
             "role": [f.role for f in files],
@@ -46,9 +43,10 @@ def stage_file_counts(run: RunContext, files: list[FileSummary]) -> set[str]:
         staging.execute("CREATE OR REPLACE TABLE file_counts AS SELECT * FROM _counts")
         staging.unregister("_counts")
         tables = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
-        if "stg_member_features" in tables:
-            staging.execute(HELPER_TABLES_SQL["hh_size_check"])
-        return tables | {"file_counts"}
+        helpers = helper_tables(config.inputs.households, config.inputs.regions, tables)
+        for statement in helper_tables_sql(helpers):
+            staging.execute(statement)
+        return tables | {"file_counts", *helpers}
 
 
 def observed_text(result: dict[str, Any]) -> str:
@@ -155,18 +153,42 @@ def run_gx(staging: Path, checks: list[Expectation], docs_dir: Path) -> list[dic
     return rows
 
 
+PREVIOUS_HOUSEHOLDS_SQL = """
+-- households loaded by the last successful run of the same audit (by name)
+SELECT f.rows_loaded
+FROM audit.input_files AS f
+JOIN audit.runs AS r USING (run_id)
+WHERE r.status = 'succeeded' AND r.config_name = ? AND f.role = 'households'
+ORDER BY r.finished_at DESC
+LIMIT 1
+"""
+
+
+def previous_households(run: RunContext, audit_name: str) -> int | None:
+    """Households the previous successful run of this audit loaded (None for a first run)."""
+    with run.connect() as con:
+        rows = con.execute(PREVIOUS_HOUSEHOLDS_SQL, [audit_name]).fetchall()
+    return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
 @task(name="validate", cache_policy=NO_CACHE)
 def validate_staging(
     config: AuditConfig, run: RunContext, files: list[FileSummary]
 ) -> list[dict[str, Any]]:
     """Validate every staging table with GX and record the results (see raise_on_errors)."""
     logger = get_run_logger()
-    staged = stage_file_counts(run, files)
+    staged = stage_file_counts(config, run, files)
     regions = None
     if "stg_regions" in staged:
         with run.connect_staging(read_only=True) as staging:
             regions = [row[0] for row in staging.sql("SELECT region FROM stg_regions").fetchall()]
-    checks = expectations_for(config, staged=staged, regions=regions)
+    checks = expectations_for(
+        config.inputs.households,
+        validation=config.validation,
+        staged=staged,
+        regions=regions,
+        previous_households=previous_households(run, config.name),
+    )
     rows = run_gx(run.staging, checks, run.output_dir / "data_docs")
     with run.connect() as con:
         warehouse.insert_frame(

@@ -10,7 +10,6 @@ import pytest
 
 from transforms.config import AuditConfig, parse_config
 from transforms.io.ingest import (
-    PROJECTION_RULES,
     CheckedTable,
     ingest_households,
     ingest_members,
@@ -337,9 +336,7 @@ def test_a_malformed_key_does_not_make_a_good_row_a_duplicate(tmp_path: Path) ->
     checked = ingest_table(
         read_raw(config.inputs.projection, tmp_path),
         config.inputs.projection,
-        PROJECTION_RULES,
         role="projection",
-        keys=["year", "age_group", "region"],
         work_dir=tmp_path / "ingest",
     )
     assert checked.read_loaded()["year"].to_list() == [2022, 2023]  # 2022.5 is not 2022's twin

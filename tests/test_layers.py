@@ -166,3 +166,23 @@ def test_the_rules_catch_a_broken_layer(imports: dict[str, set[str]], expected: 
 def test_the_circle_finder_finds_a_circle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert circles(graph) == [["a", "b", "c"]]
+
+
+def layer_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Which layer imports which (a module's own layer left out)."""
+    edges: dict[str, set[str]] = {}
+    for name, targets in graph.items():
+        edges.setdefault(layer(name), set()).update(
+            layer(t) for t in targets if layer(t) != layer(name)
+        )
+    return edges
+
+
+if __name__ == "__main__":  # python -m tests.test_layers: the import graph, by layer
+    modules = project_modules()
+    graph = project_imports(modules)
+    for source, targets in sorted(layer_graph(graph).items()):
+        print(f"{source:<18} -> {', '.join(sorted(targets)) or '(nothing of the project)'}")
+    print(f"{len(modules)} modules, {sum(map(len, graph.values()))} imports between them")
+    print(f"import circles: {circles(graph) or 'none'}")
+    print(f"layer rule violations: {violations(all_imports(modules)) or 'none'}")

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms import catalogue
 from transforms.config import Alerts
 
 KEYS = ["method", "decision_rule", "group_type", "group_value"]
-ERRORS = ("exclusion_error", "inclusion_error")
+ERRORS = catalogue.watched("points")
+"""Rates judged by their change in fraction points (the catalogue's alert rule)."""
+RATIOS = catalogue.watched("ratio")
+"""Rates judged by the ratio of their values (halving, doubling)."""
 WATCHED_GROUPS = ("all", "region")
 
 
 def headline_changes(previous: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
     """Long previous/current values of coverage and errors, nationally and by region."""
-    indicators = ["coverage", *ERRORS]
+    indicators = [*RATIOS, *ERRORS]
 
     def long(frame: pl.DataFrame) -> pl.DataFrame:
         kept = frame.filter(pl.col("group_type").is_in(WATCHED_GROUPS)).select(*KEYS, *indicators)
@@ -40,7 +44,7 @@ def alerts_between(
     error_moved = pl.col("indicator").is_in(ERRORS) & (pl.col("change").abs() > points)
     coverage_ratio = pl.col("current") / pl.col("previous")
     coverage_moved = (
-        (pl.col("indicator") == "coverage")
+        pl.col("indicator").is_in(RATIOS)
         & (pl.col("previous") > 0)
         & ((coverage_ratio < ratio) | (coverage_ratio > 1 / ratio))
     )

@@ -41,6 +41,13 @@ MATCHING = "matching_indicators"
 FISCAL = "fiscal_indicators"
 FGT_LABELS = {0: "Poverty headcount", 1: "Poverty gap index", 2: "Poverty severity"}
 SHARE_OF = {"gdp": "GDP", "revenue": "revenue"}
+ASPIRE = "ASPIRE"
+CEQ = "CEQ"
+BI = "Beckerman–Immervoll"
+CGH = "Coady–Grosh–Hoddinott"
+GROSH = "Grosh et al. 2022"
+UN_DEPENDENCY = "UN old-age dependency"
+OURS = "welfare-audit"
 
 
 def display_of(unit: str) -> Display:
@@ -88,7 +95,7 @@ def _matching(
     label: str,
     unit: str,
     definition: str,
-    source: str = "welfare-audit",
+    source: str = OURS,
     display: Display | None = None,
 ) -> Indicator:
     return Indicator(name, MATCHING, unit, label, definition, source, display or display_of(unit))
@@ -99,7 +106,7 @@ def _fiscal(
     label: str,
     unit: str,
     definition: str,
-    source: str = "welfare-audit",
+    source: str = OURS,
     display: Display | None = None,
 ) -> Indicator:
     return Indicator(name, FISCAL, unit, label, definition, source, display or display_of(unit))
@@ -112,15 +119,6 @@ def _targeting(
         "ratio" if name == "cgh" else DIFFERENCE if name == "targeting_differential" else FRACTION
     )
     return Indicator(name, TARGETING, unit, label, definition, source, display_of(unit), alert)
-
-
-ASPIRE = "ASPIRE"
-CEQ = "CEQ"
-BI = "Beckerman–Immervoll"
-CGH = "Coady–Grosh–Hoddinott"
-GROSH = "Grosh et al. 2022"
-UN_DEPENDENCY = "UN old-age dependency"
-OURS = "welfare-audit"
 
 
 _DESIGN_SE = "Design-based SE and 95 % CI (Taylor linearisation on the full design)."

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from transforms.inputs import describe
+
 FileFormat = Literal["auto", "csv", "parquet", "dta", "sav"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
@@ -162,31 +164,19 @@ class InputFile(StrictModel):
 class HouseholdColumns(StrictModel):
     """Canonical household column -> raw column name in the file (None: not available)."""
 
-    hh_id: str = Field(description="Household identifier, unique.")
-    region: str = Field(description="First-level area (province, state, commune).")
-    hh_size: str = Field(description="Number of members (integer >= 1).")
-    welfare: str = Field(
-        description="Annual consumption or income in currency, on the basis set in "
-        "[welfare] (per capita by default)."
-    )
-    urban: str | None = Field(default=None, description="Urban (true) or rural (boolean).")
-    weight: str | None = Field(
-        default=None,
-        description="Household sampling weight (> 0, households in the population); "
-        "1 for every household when not mapped.",
-    )
-    strata: str | None = Field(default=None, description="Sampling stratum.")
-    psu: str | None = Field(
-        default=None, description="Primary sampling unit (cluster), nested in strata."
-    )
+    hh_id: str = Field(description=describe("households", "hh_id"))
+    region: str = Field(description=describe("households", "region"))
+    hh_size: str = Field(description=describe("households", "hh_size"))
+    welfare: str = Field(description=describe("households", "welfare"))
+    urban: str | None = Field(default=None, description=describe("households", "urban"))
+    weight: str | None = Field(default=None, description=describe("households", "weight"))
+    strata: str | None = Field(default=None, description=describe("households", "strata"))
+    psu: str | None = Field(default=None, description=describe("households", "psu"))
     receives_benefit: str | None = Field(
-        default=None,
-        description="Household receives the audited programme (boolean); when not mapped, "
-        "benefit_amount > 0.",
+        default=None, description=describe("households", "receives_benefit")
     )
     benefit_amount: str | None = Field(
-        default=None,
-        description="Programme benefit received by the household, per programme.benefit_period.",
+        default=None, description=describe("households", "benefit_amount")
     )
 
 
@@ -224,17 +214,16 @@ class HouseholdInput(InputFile):
 class MemberColumns(StrictModel):
     """Canonical member column -> raw column name."""
 
-    hh_id: str = Field(description="Household identifier; must exist in the household file.")
-    person_id: str = Field(description="Person identifier, unique within the household.")
-    age: str = Field(description="Age in completed years (0-120).")
-    sex: str | None = Field(default=None, description="Sex (category).")
-    is_head: str | None = Field(
-        default=None,
-        description="Person is the household head (boolean; one head per household expected).",
+    hh_id: str = Field(description=describe("members", "hh_id"))
+    person_id: str = Field(description=describe("members", "person_id"))
+    age: str = Field(description=describe("members", "age"))
+    sex: str | None = Field(default=None, description=describe("members", "sex"))
+    is_head: str | None = Field(default=None, description=describe("members", "is_head"))
+    education_years: str | None = Field(
+        default=None, description=describe("members", "education_years")
     )
-    education_years: str | None = Field(default=None, description="Years of education.")
-    disabled: str | None = Field(default=None, description="Person has a disability (boolean).")
-    employed: str | None = Field(default=None, description="Person is employed (boolean).")
+    disabled: str | None = Field(default=None, description=describe("members", "disabled"))
+    employed: str | None = Field(default=None, description=describe("members", "employed"))
 
 
 class MemberInput(InputFile):
@@ -248,22 +237,13 @@ class MemberInput(InputFile):
 class RegionColumns(StrictModel):
     """Canonical region column -> raw column name."""
 
-    region: str = Field(description="Region key, as in the household file's region column.")
-    poverty_line: str | None = Field(
-        default=None,
-        description="Per-capita annual poverty line of the region (currency); needed by "
-        "poverty_line.method = 'regional'.",
-    )
-    price_index: str | None = Field(
-        default=None,
-        description="Spatial cost-of-living index (national = 1); needed by "
-        "poverty_line.method = 'national_price_index'.",
-    )
+    region: str = Field(description=describe("regions", "region"))
+    poverty_line: str | None = Field(default=None, description=describe("regions", "poverty_line"))
+    price_index: str | None = Field(default=None, description=describe("regions", "price_index"))
     benefit_standard: str | None = Field(
-        default=None,
-        description="Programme's per-capita guaranteed minimum in the region (currency/year).",
+        default=None, description=describe("regions", "benefit_standard")
     )
-    population: str | None = Field(default=None, description="Population of the region.")
+    population: str | None = Field(default=None, description=describe("regions", "population"))
 
 
 class RegionInput(InputFile):
@@ -277,12 +257,10 @@ class RegionInput(InputFile):
 class ProjectionColumns(StrictModel):
     """Canonical projection column -> raw column name."""
 
-    year: str = Field(description="Projection year.")
-    age_group: str = Field(description="Age group, such as 0-14, 15-64, 65+ or 5-year bands.")
-    population: str = Field(description="Projected population of the year and age group.")
-    region: str | None = Field(
-        default=None, description="Region, when the projection is by region."
-    )
+    year: str = Field(description=describe("projection", "year"))
+    age_group: str = Field(description=describe("projection", "age_group"))
+    population: str = Field(description=describe("projection", "population"))
+    region: str | None = Field(default=None, description=describe("projection", "region"))
 
 
 class ProjectionInput(InputFile):
@@ -495,6 +473,18 @@ class Validation(StrictModel):
     max_quarantine_share: Fraction = Field(
         default=0.05,
         description="Error when more than this share of a file's rows is quarantined.",
+        json_schema_extra={"unit": "fraction"},
+    )
+    population_tolerance: Fraction = Field(
+        default=0.10,
+        description="Warning when a region's survey persons (Σ weight × hh_size) differ from "
+        "its regions.population by more than this share.",
+        json_schema_extra={"unit": "fraction"},
+    )
+    max_row_count_change: Fraction = Field(
+        default=0.5,
+        description="Warning when the household count moved by more than this share since the "
+        "previous successful run of the same audit.",
         json_schema_extra={"unit": "fraction"},
     )
 

@@ -1,7 +1,23 @@
-"""Data-quality expectations for every staging table, defined in code as plain data.
+"""Table-level data checks, defined in code as plain data and run by Great Expectations.
 
-Each expectation names a Great Expectations (GX Core 1.x) expectation class, its
-arguments and a severity: ``error`` stops the run, ``warning`` is recorded.
+Row rules (``transforms.rules``, read from the input contract) already quarantine every value
+of the wrong type, out of its bounds or missing, and every duplicated key, one row at a time.
+What they cannot see is a property of a whole table; those are the checks here:
+
+- the staged household table has exactly the columns the configuration maps (error);
+- no file has more of its rows quarantined than ``validation.max_quarantine_share`` (error);
+- at least two PSUs per stratum, as the with-replacement variance needs (warning);
+- survey persons per region (Σ weight × hh_size) within ``validation.population_tolerance``
+  of ``regions.population`` where the regions file gives it (warning);
+- a positive benefit amount exactly when the household receives the programme (warning);
+- every region of the regions file present among the households (warning);
+- the household count within ``validation.max_row_count_change`` of the previous
+  successful run of the same audit (warning);
+- one head per household and a household size equal to its member count (warnings).
+
+Each expectation names a Great Expectations (GX Core 1.x) expectation class, its arguments and
+a severity: ``error`` stops the run, ``warning`` is recorded. Checks on a derived quantity run
+on a small helper table that :func:`helper_tables_sql` builds in the staging database.
 :mod:`flows.validate` turns these into GX suites and runs them inside DuckDB.
 """
 
@@ -11,15 +27,14 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from transforms.config import AuditConfig
+from transforms.config import HouseholdInput, RegionInput, Validation
 
 Severity = Literal["error", "warning"]
-FINITE_MAX = 1.0e300  # "finite": below this bound (inf fails), NaN fails every comparison
 
 
 @dataclass(frozen=True)
 class Expectation:
-    """One expectation on one staging table."""
+    """One expectation on one staging (or helper) table."""
 
     table: str
     kind: str
@@ -33,62 +48,139 @@ class Expectation:
         return str(column) if column is not None else None
 
 
+HELPER_TABLES_SQL = {
+    "hh_size_check": """
+        -- households with their member count (0 when no member row was loaded)
+        CREATE OR REPLACE TABLE hh_size_check AS
+        SELECT h.hh_id, h.hh_size, coalesce(f.n_members, 0) AS n_members
+        FROM stg_households AS h
+        LEFT JOIN stg_member_features AS f USING (hh_id)""",
+    "design_check": """
+        -- sampled PSUs per stratum (a stratum needs two for the with-replacement variance)
+        CREATE OR REPLACE TABLE design_check AS
+        SELECT strata, count(DISTINCT psu) AS n_psu
+        FROM stg_households
+        GROUP BY strata""",
+    "population_check": """
+        -- survey persons per region (households' weight x size) against regions.population
+        CREATE OR REPLACE TABLE population_check AS
+        SELECT
+            r.region,
+            sum(h.weight * h.hh_size) AS survey_persons,
+            r.population,
+            sum(h.weight * h.hh_size) / r.population AS survey_to_population
+        FROM stg_regions AS r
+        JOIN stg_households AS h USING (region)
+        WHERE r.population IS NOT NULL
+        GROUP BY r.region, r.population""",
+    "benefit_check": """
+        -- receipt and amount agree: a positive amount exactly when the programme is received
+        CREATE OR REPLACE TABLE benefit_check AS
+        SELECT hh_id, (receives_benefit = (benefit_amount > 0)) AS receipt_matches_amount
+        FROM stg_households
+        WHERE receives_benefit IS NOT NULL AND benefit_amount IS NOT NULL""",
+}
+
+
+def helper_tables(
+    households: HouseholdInput, regions: RegionInput | None, staged: Collection[str]
+) -> list[str]:
+    """The helper tables this survey's checks need, in the order they are built."""
+    mapped = households.columns
+    wanted = []
+    if "stg_member_features" in staged:
+        wanted.append("hh_size_check")
+    if mapped.psu is not None and mapped.strata is not None:
+        wanted.append("design_check")
+    if (
+        "stg_regions" in staged
+        and regions is not None
+        and regions.columns.population is not None
+        and mapped.weight is not None
+    ):
+        wanted.append("population_check")
+    if mapped.receives_benefit is not None and mapped.benefit_amount is not None:
+        wanted.append("benefit_check")
+    return wanted
+
+
+def helper_tables_sql(names: Sequence[str]) -> list[str]:
+    """CREATE statements of the named helper tables."""
+    return [HELPER_TABLES_SQL[name] for name in names]
+
+
 def household_expectations(
-    columns: Sequence[str], regions: Sequence[str] | None
+    columns: Sequence[str],
+    *,
+    helpers: Collection[str],
+    regions: Sequence[str] | None,
+    validation: Validation,
+    previous_households: int | None,
 ) -> list[Expectation]:
-    """Schema, unique hh_id, weight > 0, finite welfare >= 0, hh_size >= 1, known regions."""
+    """The household table's schema and the survey statistician's table-level checks."""
     table = "stg_households"
     checks = [
         Expectation(
             table,
             "ExpectTableColumnsToMatchSet",
             {"column_set": list(columns), "exact_match": True},
-        ),
-        Expectation(table, "ExpectColumnValuesToBeUnique", {"column": "hh_id"}),
-        *[
-            Expectation(table, "ExpectColumnValuesToNotBeNull", {"column": c})
-            for c in ("hh_id", "region", "hh_size", "welfare")
-        ],
-        Expectation(
-            table,
-            "ExpectColumnValuesToBeBetween",
-            {"column": "welfare", "min_value": 0, "max_value": FINITE_MAX},
-        ),
-        Expectation(table, "ExpectColumnValuesToBeBetween", {"column": "hh_size", "min_value": 1}),
+        )
     ]
-    if "weight" in columns:
+    if "design_check" in helpers:
         checks.append(
             Expectation(
-                table,
+                "design_check",
                 "ExpectColumnValuesToBeBetween",
-                {"column": "weight", "min_value": 0, "strict_min": True, "max_value": FINITE_MAX},
+                {"column": "n_psu", "min_value": 2},
+                "warning",
+            )
+        )
+    if "population_check" in helpers:
+        tolerance = validation.population_tolerance
+        checks.append(
+            Expectation(
+                "population_check",
+                "ExpectColumnValuesToBeBetween",
+                {
+                    "column": "survey_to_population",
+                    "min_value": 1.0 - tolerance,
+                    "max_value": 1.0 + tolerance,
+                },
+                "warning",
+            )
+        )
+    if "benefit_check" in helpers:
+        checks.append(
+            Expectation(
+                "benefit_check",
+                "ExpectColumnValuesToBeInSet",
+                {"column": "receipt_matches_amount", "value_set": [True]},
+                "warning",
             )
         )
     if regions is not None:
         checks.append(
             Expectation(
                 table,
-                "ExpectColumnValuesToBeInSet",
+                "ExpectColumnDistinctValuesToContainSet",
                 {"column": "region", "value_set": sorted(regions)},
+                "warning",
+            )
+        )
+    if previous_households:
+        change = validation.max_row_count_change
+        checks.append(
+            Expectation(
+                table,
+                "ExpectTableRowCountToBeBetween",
+                {
+                    "min_value": int(previous_households * (1.0 - change)),
+                    "max_value": int(previous_households * (1.0 + change)) + 1,
+                },
+                "warning",
             )
         )
     return checks
-
-
-def member_expectations() -> list[Expectation]:
-    """Members: ids present and unique within household, plausible ages."""
-    table = "stg_members"
-    return [
-        Expectation(table, "ExpectColumnValuesToNotBeNull", {"column": "hh_id"}),
-        Expectation(
-            table, "ExpectCompoundColumnsToBeUnique", {"column_list": ["hh_id", "person_id"]}
-        ),
-        Expectation(
-            table,
-            "ExpectColumnValuesToBeBetween",
-            {"column": "age", "min_value": 0, "max_value": 120},
-        ),
-    ]
 
 
 def member_feature_expectations() -> list[Expectation]:
@@ -109,35 +201,6 @@ def member_feature_expectations() -> list[Expectation]:
     ]
 
 
-def region_expectations() -> list[Expectation]:
-    """Regions: unique keys, positive lines and price indices."""
-    table = "stg_regions"
-    return [
-        Expectation(table, "ExpectColumnValuesToBeUnique", {"column": "region"}),
-        Expectation(
-            table,
-            "ExpectColumnValuesToBeBetween",
-            {"column": "poverty_line", "min_value": 0, "strict_min": True},
-        ),
-        Expectation(
-            table,
-            "ExpectColumnValuesToBeBetween",
-            {"column": "price_index", "min_value": 0, "strict_min": True},
-        ),
-    ]
-
-
-def projection_expectations() -> list[Expectation]:
-    """Projection: one row per year x age group (x region), populations >= 0."""
-    table = "stg_projection"
-    return [
-        Expectation(table, "ExpectColumnValuesToNotBeNull", {"column": "year"}),
-        Expectation(
-            table, "ExpectColumnValuesToBeBetween", {"column": "population", "min_value": 0}
-        ),
-    ]
-
-
 def quarantine_expectations(ceiling: float) -> list[Expectation]:
     """The share of each file's rows that was quarantined stays below the configured ceiling."""
     return [
@@ -149,24 +212,36 @@ def quarantine_expectations(ceiling: float) -> list[Expectation]:
     ]
 
 
-def expected_household_columns(config: AuditConfig) -> list[str]:
+def expected_household_columns(households: HouseholdInput) -> list[str]:
     """The staged household schema the config promises: source row, mapped columns, proxies."""
-    mapped = [name for name, raw in config.inputs.households.columns.model_dump().items() if raw]
-    return ["__source_row", *mapped, *config.inputs.households.proxies]
+    mapped = [name for name, raw in households.columns.model_dump().items() if raw]
+    return ["__source_row", *mapped, *households.proxies]
 
 
 def expectations_for(
-    config: AuditConfig, *, staged: Collection[str], regions: Sequence[str] | None
+    households: HouseholdInput,
+    *,
+    validation: Validation,
+    staged: Collection[str],
+    regions: Sequence[str] | None,
+    previous_households: int | None = None,
 ) -> list[Expectation]:
-    """All expectations for the staging tables this run produced."""
-    checks = household_expectations(expected_household_columns(config), regions)
-    if "stg_members" in staged:
-        checks += member_expectations() + member_feature_expectations()
-    if "stg_regions" in staged:
-        checks += region_expectations()
-    if "stg_projection" in staged:
-        checks += projection_expectations()
-    return checks + quarantine_expectations(config.validation.max_quarantine_share)
+    """All table-level expectations for the staging and helper tables this run produced.
+
+    ``staged`` names the tables in staging (helper tables included); ``regions`` are the keys
+    of the regions file (None without one); ``previous_households`` the households the
+    previous successful run of the same audit loaded (None for a first run).
+    """
+    checks = household_expectations(
+        expected_household_columns(households),
+        helpers=staged,
+        regions=regions,
+        validation=validation,
+        previous_households=previous_households,
+    )
+    if "stg_member_features" in staged:
+        checks += member_feature_expectations()
+    return checks + quarantine_expectations(validation.max_quarantine_share)
 
 
 class ValidationFailed(Exception):

@@ -17,7 +17,6 @@ households only, never on the chunk size or the machine.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -27,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import tomli_w
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -810,49 +810,16 @@ def truth_record(
     }
 
 
-def toml_value(value: Any) -> str:
-    """One TOML value: string, bool, number or list of those."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+SCALAR_ARRAY = re.compile(r"\[\n((?: {4}[^ {\[\n][^\n]*,\n)+)\]")
 
 
-def toml_key(key: str) -> str:
-    """A bare key when possible, else a quoted one."""
-    return (
-        key
-        if key.replace("_", "").replace("-", "").isalnum() and key.isascii()
-        else json.dumps(key)
+def one_line_arrays(text: str) -> str:
+    """tomli_w's output with each array of scalars on one line (arrays of tables as written)."""
+    # Safe: without multiline_strings, tomli_w never writes a line break inside a value.
+    return SCALAR_ARRAY.sub(
+        lambda match: "[" + ", ".join(item[4:] for item in match[1].split(",\n")[:-1]) + "]",
+        text,
     )
-
-
-def render_toml(table: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[str]:
-    """TOML lines for nested tables, arrays of tables and scalar values."""
-
-    def is_table_list(value: Any) -> bool:
-        return (
-            isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) for v in value)
-        )
-
-    scalars = [
-        (k, v) for k, v in table.items() if not isinstance(v, Mapping) and not is_table_list(v)
-    ]
-    lines = [f"[{'.'.join(toml_key(p) for p in path)}]"] if path and scalars else []
-    lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in scalars]
-    for key, value in table.items():
-        if isinstance(value, Mapping):
-            lines += ["", *render_toml(value, (*path, key))]
-        elif is_table_list(value):
-            for item in value:
-                lines += ["", f"[[{'.'.join(toml_key(p) for p in (*path, key))}]]"]
-                lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in item.items()]
-    return lines
 
 
 def coding(true: list[Any], false: list[Any]) -> dict[str, list[Any]]:
@@ -1023,13 +990,8 @@ def config_text(
         "# them. The generator's true parameters are in truth.json next to this file.",
         "",
     ]
-    text = "\n".join(
-        [
-            *header,
-            *render_toml(audit_config(seed, file_format, population, output or DEFAULT_OUTPUT)),
-        ]
-    )
-    return re.sub(r"\n{3,}", "\n\n", text) + "\n"
+    config = audit_config(seed, file_format, population, output or DEFAULT_OUTPUT)
+    return "\n".join(header) + "\n" + one_line_arrays(tomli_w.dumps(config))
 
 
 HOUSEHOLD_COLUMN_LABELS = {

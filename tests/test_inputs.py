@@ -1,0 +1,125 @@
+"""The input contract is data, and the config maps, row rules, table checks and the input
+dictionary are derived from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from transforms.config import (
+    HouseholdColumns,
+    HouseholdInput,
+    MemberColumns,
+    ProjectionColumns,
+    RegionColumns,
+    RegionInput,
+    Validation,
+)
+from transforms.expectations import expectations_for, helper_tables
+from transforms.inputs import INPUT_TABLES, input_dictionary_markdown, input_table
+from transforms.rules import ColumnRule, row_rules
+
+ROOT = Path(__file__).resolve().parents[1]
+COLUMN_MAPS = {
+    "households": HouseholdColumns,
+    "members": MemberColumns,
+    "regions": RegionColumns,
+    "projection": ProjectionColumns,
+}
+
+
+@pytest.mark.parametrize("role", list(COLUMN_MAPS))
+def test_the_config_column_maps_are_the_contract(role: str) -> None:
+    """Same columns in the same order; required keys are the columns that must be mapped;
+    descriptions read from the contract."""
+    spec, fields = input_table(role), COLUMN_MAPS[role].model_fields
+    assert list(fields) == spec.names()
+    for name, info in fields.items():
+        column = spec.column(name)
+        assert info.is_required() == (column.mapped == "required"), name
+        assert info.description == column.description, name
+
+
+def test_row_rules_are_read_from_the_contract() -> None:
+    rules = row_rules("households")
+    assert rules["welfare"] == ColumnRule("float", required=True, minimum=0.0)
+    assert rules["weight"] == ColumnRule(
+        "float", required=True, minimum=0.0, exclusive_minimum=True
+    )
+    assert rules["hh_size"] == ColumnRule("int", required=True, minimum=1, maximum=100)
+    assert rules["benefit_amount"] == ColumnRule("float", minimum=0.0)
+    assert row_rules("members")["age"] == ColumnRule("int", required=True, minimum=0, maximum=120)
+    assert row_rules("projection")["year"] == ColumnRule(
+        "int", required=True, minimum=1900, maximum=2200
+    )
+    for spec in INPUT_TABLES:
+        assert list(row_rules(spec.role)) == spec.names()
+        assert set(spec.keys) <= set(spec.names())
+
+
+def test_the_input_dictionary_is_current() -> None:
+    text = (ROOT / "docs" / "input-dictionary.md").read_text(encoding="utf-8")
+    assert text == input_dictionary_markdown(), "run `make docs`"
+    assert "| `welfare` | float | required | quarantined | >= 0 |" in text
+
+
+def households(**columns: str | None) -> HouseholdInput:
+    """A household file map with hh_id, region, hh_size, welfare and the given columns."""
+    mapped = {"hh_id": "id", "region": "r", "hh_size": "n", "welfare": "y", **columns}
+    return HouseholdInput.model_validate(
+        {"path": "hh.csv", "columns": mapped}, context={"check_files": False}
+    )
+
+
+def test_table_checks_are_only_what_row_rules_cannot_see() -> None:
+    """A bare survey gets the schema and quarantine checks only: no value-range check repeats
+    a row rule, so one absurd value is quarantined, never fatal."""
+    checks = expectations_for(
+        households(), validation=Validation(), staged={"stg_households"}, regions=None
+    )
+    assert [(c.table, c.kind, c.severity) for c in checks] == [
+        ("stg_households", "ExpectTableColumnsToMatchSet", "error"),
+        ("file_counts", "ExpectColumnValuesToBeBetween", "error"),
+    ]
+
+
+def test_a_designed_survey_gets_the_statisticians_checks() -> None:
+    spec = households(weight="w", strata="s", psu="p", receives_benefit="b", benefit_amount="t")
+    regions = RegionInput.model_validate(
+        {"path": "r.csv", "columns": {"region": "r", "population": "pop"}},
+        context={"check_files": False},
+    )
+    staged = {"stg_households", "stg_regions", "stg_members", "stg_member_features"}
+    helpers = helper_tables(spec, regions, staged)
+    assert helpers == ["hh_size_check", "design_check", "population_check", "benefit_check"]
+    checks = expectations_for(
+        spec,
+        validation=Validation(population_tolerance=0.2, max_row_count_change=0.25),
+        staged=staged | set(helpers),
+        regions=["R2", "R1"],
+        previous_households=1000,
+    )
+    by_table = {(c.table, c.kind): c for c in checks}
+    assert by_table[("design_check", "ExpectColumnValuesToBeBetween")].kwargs == {
+        "column": "n_psu",
+        "min_value": 2,
+    }
+    population = by_table[("population_check", "ExpectColumnValuesToBeBetween")]
+    assert population.kwargs["min_value"] == pytest.approx(0.8)
+    assert population.kwargs["max_value"] == pytest.approx(1.2)
+    assert by_table[("benefit_check", "ExpectColumnValuesToBeInSet")].kwargs["value_set"] == [True]
+    assert by_table[("stg_households", "ExpectColumnDistinctValuesToContainSet")].kwargs[
+        "value_set"
+    ] == ["R1", "R2"]
+    drift = by_table[("stg_households", "ExpectTableRowCountToBeBetween")].kwargs
+    assert drift == {"min_value": 750, "max_value": 1251}
+    warnings = {c.table for c in checks if c.severity == "warning"}
+    assert warnings == {
+        "design_check",
+        "population_check",
+        "benefit_check",
+        "stg_households",
+        "stg_member_features",
+        "hh_size_check",
+    }

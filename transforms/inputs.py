@@ -1,0 +1,319 @@
+"""The input contract (../shared/spec/data-contract.md) as data: every canonical input column.
+
+For each input file (households, members, regions, projection) and each canonical column: its
+type, whether the configuration must map it, whether a mapped column may hold missing values,
+its bounds, unit and description. Everything else is derived from here:
+
+- the row rules of ingest (:func:`row_rules`; a value that breaks them is quarantined with its
+  reason, never fatal);
+- the descriptions of the column maps of the configuration (``transforms.config``, so the
+  configuration reference shows them), checked against this contract by a test;
+- the table-level checks Great Expectations runs (``transforms.expectations``), which keep only
+  what a row rule cannot express;
+- the input data dictionary, ``docs/input-dictionary.md`` (``make docs``).
+
+This module imports nothing of the project, so the config can read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["string", "float", "int", "bool"]
+
+
+@dataclass(frozen=True)
+class InputColumn:
+    """One canonical input column."""
+
+    name: str
+    kind: Kind
+    description: str
+    mapped: Literal["required", "optional"] = "optional"
+    """Whether the configuration must map the column to a raw one."""
+    nullable: bool = True
+    """False: a row whose mapped value is missing is quarantined."""
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    unit: str = ""
+
+    def bounds_text(self) -> str:
+        """The allowed range in words (blank when unbounded)."""
+        parts = []
+        if self.minimum is not None:
+            parts.append(f"{'>' if self.exclusive_minimum else '>='} {self.minimum:g}")
+        if self.maximum is not None:
+            parts.append(f"<= {self.maximum:g}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class InputTable:
+    """One input file: its grain, key and canonical columns."""
+
+    role: str
+    description: str
+    keys: tuple[str, ...]
+    columns: tuple[InputColumn, ...]
+
+    def column(self, name: str) -> InputColumn:
+        """A canonical column by name (KeyError when it is not in the contract)."""
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.role}: no canonical column {name!r}")
+
+    def names(self) -> list[str]:
+        """Canonical column names in contract order."""
+        return [column.name for column in self.columns]
+
+
+CURRENCY_YEAR_PERSON = "currency/person/year"
+
+HOUSEHOLDS = InputTable(
+    "households",
+    "One row per household (or per person for a person-level file): identity, design, "
+    "welfare, programme receipt and the proxies of the proxy-means test.",
+    keys=("hh_id",),
+    columns=(
+        InputColumn("hh_id", "string", "Household identifier, unique.", "required", nullable=False),
+        InputColumn(
+            "region",
+            "string",
+            "First-level area (province, state, commune).",
+            "required",
+            nullable=False,
+        ),
+        InputColumn(
+            "hh_size",
+            "int",
+            "Number of members (integer >= 1).",
+            "required",
+            nullable=False,
+            minimum=1,
+            maximum=100,
+            unit="persons",
+        ),
+        InputColumn(
+            "welfare",
+            "float",
+            "Annual consumption or income in currency, on the basis set in [welfare] (per "
+            "capita by default).",
+            "required",
+            nullable=False,
+            minimum=0.0,
+            unit="currency/year, per [welfare] basis",
+        ),
+        InputColumn("urban", "bool", "Urban (true) or rural (boolean)."),
+        InputColumn(
+            "weight",
+            "float",
+            "Household sampling weight (> 0, households in the population); 1 for every "
+            "household when not mapped.",
+            nullable=False,
+            minimum=0.0,
+            exclusive_minimum=True,
+            unit="households per sampled household",
+        ),
+        InputColumn("strata", "string", "Sampling stratum.", nullable=False),
+        InputColumn(
+            "psu",
+            "string",
+            "Primary sampling unit (cluster), nested in strata.",
+            nullable=False,
+        ),
+        InputColumn(
+            "receives_benefit",
+            "bool",
+            "Household receives the audited programme (boolean); when not mapped, "
+            "benefit_amount > 0.",
+            nullable=False,
+        ),
+        InputColumn(
+            "benefit_amount",
+            "float",
+            "Programme benefit received by the household, per programme.benefit_period.",
+            minimum=0.0,
+            unit="currency per programme.benefit_period",
+        ),
+    ),
+)
+
+MEMBERS = InputTable(
+    "members",
+    "One row per person; aggregated into household features (dependency ratio, head's "
+    "characteristics, elderly and disabled members, …).",
+    keys=("person_id", "hh_id"),
+    columns=(
+        InputColumn(
+            "hh_id",
+            "string",
+            "Household identifier; must exist in the household file.",
+            "required",
+            nullable=False,
+        ),
+        InputColumn(
+            "person_id",
+            "string",
+            "Person identifier, unique within the household.",
+            "required",
+            nullable=False,
+        ),
+        InputColumn(
+            "age",
+            "int",
+            "Age in completed years (0-120).",
+            "required",
+            nullable=False,
+            minimum=0,
+            maximum=120,
+            unit="years",
+        ),
+        InputColumn("sex", "string", "Sex (category)."),
+        InputColumn(
+            "is_head",
+            "bool",
+            "Person is the household head (boolean; one head per household expected).",
+        ),
+        InputColumn(
+            "education_years",
+            "float",
+            "Years of education.",
+            minimum=0,
+            maximum=30,
+            unit="years",
+        ),
+        InputColumn("disabled", "bool", "Person has a disability (boolean)."),
+        InputColumn("employed", "bool", "Person is employed (boolean)."),
+    ),
+)
+
+REGIONS = InputTable(
+    "regions",
+    "One row per region: lines, price indices, benefit standards and populations.",
+    keys=("region",),
+    columns=(
+        InputColumn(
+            "region",
+            "string",
+            "Region key, as in the household file's region column.",
+            "required",
+            nullable=False,
+        ),
+        InputColumn(
+            "poverty_line",
+            "float",
+            "Per-capita annual poverty line of the region (currency); needed by "
+            "poverty_line.method = 'regional'.",
+            nullable=False,
+            minimum=0.0,
+            exclusive_minimum=True,
+            unit=CURRENCY_YEAR_PERSON,
+        ),
+        InputColumn(
+            "price_index",
+            "float",
+            "Spatial cost-of-living index (national = 1); needed by "
+            "poverty_line.method = 'national_price_index'.",
+            nullable=False,
+            minimum=0.0,
+            exclusive_minimum=True,
+            unit="ratio",
+        ),
+        InputColumn(
+            "benefit_standard",
+            "float",
+            "Programme's per-capita guaranteed minimum in the region (currency/year).",
+            minimum=0.0,
+            unit=CURRENCY_YEAR_PERSON,
+        ),
+        InputColumn(
+            "population",
+            "float",
+            "Population of the region.",
+            minimum=0.0,
+            exclusive_minimum=True,
+            unit="persons",
+        ),
+    ),
+)
+
+PROJECTION = InputTable(
+    "projection",
+    "Projected population by year and age group (optionally by region): drives the fiscal "
+    "ageing projection.",
+    keys=("year", "age_group", "region"),
+    columns=(
+        InputColumn(
+            "year",
+            "int",
+            "Projection year.",
+            "required",
+            nullable=False,
+            minimum=1900,
+            maximum=2200,
+            unit="year",
+        ),
+        InputColumn(
+            "age_group",
+            "string",
+            "Age group, such as 0-14, 15-64, 65+ or 5-year bands.",
+            "required",
+            nullable=False,
+        ),
+        InputColumn(
+            "population",
+            "float",
+            "Projected population of the year and age group.",
+            "required",
+            nullable=False,
+            minimum=0.0,
+            unit="persons",
+        ),
+        InputColumn("region", "string", "Region, when the projection is by region."),
+    ),
+)
+
+INPUT_TABLES: tuple[InputTable, ...] = (HOUSEHOLDS, MEMBERS, REGIONS, PROJECTION)
+
+
+def input_table(role: str) -> InputTable:
+    """The contract of one input file by role (KeyError for an unknown role)."""
+    for spec in INPUT_TABLES:
+        if spec.role == role:
+            return spec
+    raise KeyError(f"no input file role {role!r}")
+
+
+def describe(role: str, name: str) -> str:
+    """A canonical column's description, for the configuration's column maps."""
+    return input_table(role).column(name).description
+
+
+def input_dictionary_markdown() -> str:
+    """The input data dictionary as Markdown, one section per input file."""
+    lines = [
+        "# Input data dictionary",
+        "",
+        "Generated from `transforms/inputs.py` (`make docs`). Each input file's raw columns "
+        "are mapped onto these canonical names in the audit configuration "
+        "([`configuration.md`](configuration.md)); the row rules below are applied to every "
+        "row, and a row that breaks one is quarantined with its reason "
+        "(`audit.quarantine`). *mapped*: whether the configuration must map the column; "
+        "*missing values*: whether a mapped column may hold them.",
+        "",
+    ]
+    for spec in INPUT_TABLES:
+        lines += [f"## `{spec.role}`", "", f"{spec.description} Key: {', '.join(spec.keys)}.", ""]
+        lines += [
+            "| column | type | mapped | missing values | allowed values | unit | description |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for c in spec.columns:
+            missing = "allowed" if c.nullable else "quarantined"
+            cells = [c.kind, c.mapped, missing, c.bounds_text(), c.unit, c.description]
+            lines.append(f"| `{c.name}` | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
