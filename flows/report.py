@@ -10,7 +10,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from transforms.io.warehouse import connect
-from transforms.report.html import ReportData, load_report_data, render_report, summary_markdown
+from transforms.report.data import ReportData, load_report_data
+from transforms.report.html import render_report, summary_markdown
 from transforms.report.workbook import write_standard_tables
 
 

@@ -1,4 +1,7 @@
-"""The per-run HTML report and the Excel workbook: hand-made frames, then one real warehouse."""
+"""The per-run HTML report and the Excel workbook: hand-made frames, then one real warehouse.
+
+The view layer's formats and the templates' escaping on their own: tests/test_report_view.py.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +16,15 @@ import duckdb
 import polars as pl
 import pytest
 
-from transforms.report.html import (
-    ReportData,
-    empty_frame,
-    load_report_data,
-    pct,
-    render_report,
-)
+from transforms.catalogue import TARGETING, label
+from transforms.report.data import ReportData, empty_frame, load_report_data
+from transforms.report.formats import pct
+from transforms.report.html import render_report
 from transforms.report.workbook import SHEETS, write_standard_tables
 
 RUN_ID = "20261127T120000Z-abc123"
 HOSTILE = '<Nord & "Sud">'
-ESCAPED_HOSTILE = "&lt;Nord &amp; &quot;Sud&quot;&gt;"
+ESCAPED_HOSTILE = "&lt;Nord &amp; &#34;Sud&#34;&gt;"  # Jinja2 autoescape writes " as &#34;
 SUPPRESSED_HTML = "suppressed (n &lt; threshold)"  # shows as "suppressed (n < threshold)"
 CHARTS = (
     "errors-by-region",
@@ -159,9 +159,9 @@ def data() -> ReportData:
             | {"unit": unit, "n_obs": 900, "suppressed": False}
             for region in (HOSTILE, "Ouest $2$")
             for name, v, unit in (
-                ("benefit_standard", 3300.0, "currency/year"),
-                ("needs_based_standard", 3600.0, "currency/year"),
-                ("standard_gap", -0.0833, "fraction"),
+                ("benefit_standard", 3300.0, "currency/person/year"),
+                ("needs_based_standard", 3600.0, "currency/person/year"),
+                ("standard_gap", -0.0833, "ratio"),
             )
         ]
         + [
@@ -183,9 +183,10 @@ def data() -> ReportData:
             for s, g in (("baseline", 1.0), ("fast ageing", 1.3))
             for y, v in ((2025, 0.007), (2030, 0.0075 * g), (2035, 0.0079 * g))
         ]
-        + [
-            {"scenario": "baseline", "year": 2025, "indicator": "sustainability_threshold"}
+        + [  # as published: one row per scenario, year null
+            {"scenario": s, "year": None, "indicator": "sustainability_threshold"}
             | {"value": 0.008, "unit": "fraction"}
+            for s in ("baseline", "fast ageing")
         ],
     )
     validation = frame(
@@ -377,7 +378,7 @@ def test_alerts_list_what_moved_since_the_previous_run(document: str) -> None:
     alerts = section_html(document, "alerts")
     rows = [text_of(row) for row in re.findall(r"<tr>(.*?)</tr>", alerts, re.S)[1:]]
     assert rows == [
-        f"exclusion error programme Region {ESCAPED_HOSTILE} "
+        f"{label(TARGETING, 'exclusion_error')} programme Region {ESCAPED_HOSTILE} "
         "40.0 % 48.0 % +8.0 pp |change| &gt; 0.05"
     ]
     assert "20261026T120000Z-0f0f0f" in alerts
@@ -421,7 +422,8 @@ def test_excel_has_one_sheet_per_table_with_every_row(data: ReportData, tmp_path
         strings = archive.read("xl/sharedStrings.xml").decode()
         styles = archive.read("xl/styles.xml").decode()
         first_sheet = archive.read("xl/worksheets/sheet1.xml").decode()
-    assert "<t>Exclusion error (95% CI low)</t>" in strings  # readable headers
+    # readable headers: the catalogue's labels
+    assert f"<t>{label(TARGETING, 'exclusion_error')}, 95% CI low</t>" in strings
     assert '<t>&lt;Nord &amp; "Sud"&gt;</t>' in strings  # the hostile name, as text
     assert 'formatCode="0.0%"' in styles
     assert 'state="frozen"' in first_sheet

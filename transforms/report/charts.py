@@ -2,7 +2,12 @@
 
 Each function takes small, already-filtered polars frames and returns one ``<svg>`` element
 ready to embed in HTML: no XML prolog, no external references, ids prefixed with the chart
-id so several charts can share a page. Rates are fractions in [0, 1]; axes show percentages.
+id so several charts can share a page. Series labels, units and axis formats come from the
+indicator catalogue (a fraction's axis in %, money with thousands separators).
+
+Text from data (regions, scenarios, model names) is set as literal text (:func:`plain_label`)
+and matplotlib's SVG writer escapes it (``&``, ``<``, ``>`` in text, quotes in attributes),
+so the SVG can be inserted into the report's HTML as markup.
 """
 
 from __future__ import annotations
@@ -18,8 +23,23 @@ import numpy as np
 import polars as pl
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 from matplotlib.typing import RcKeyType
+
+from transforms.catalogue import FISCAL, MATCHING, TARGETING, Display, display, label, lookup
+from transforms.report.formats import pct
+from transforms.report.names import (
+    BENEFIT_STANDARD,
+    COST_SHARE_GDP,
+    COVERAGE,
+    EXCLUSION_ERROR,
+    INCLUSION_ERROR,
+    NEEDS_BASED_STANDARD,
+    PROJECTION,
+    QUINTILE_SERIES,
+    STANDARD_GAP,
+    THRESHOLD,
+)
 
 EXCLUSION_COLOUR = "#1f4e79"
 INCLUSION_COLOUR = "#c55a11"
@@ -92,10 +112,32 @@ def largest(values: pl.Series) -> float:
     return float(present.max()) if present.size else 0.0
 
 
-def percent_axis(ax: Axes, axis: str = "y") -> None:
+def percent_axis(ax: Axes, axis: str = "y", decimals: int = 0) -> None:
     """Show a fraction axis as percentages."""
     target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    target.set_major_formatter(PercentFormatter(xmax=1.0, decimals=decimals))
+
+
+def display_axis(
+    ax: Axes, kind: Display, *, maximum: float = 0.0, axis: str = "y", decimals: int = 0
+) -> str:
+    """Format an axis for values of a display kind; returns the scale words for its label
+    ('millions' for money in millions, else '')."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    if kind in ("percent", "points"):
+        percent_axis(ax, axis, decimals)
+    elif kind == "money":
+        scale, suffix = money_scale(maximum)
+        target.set_major_formatter(money_formatter(scale))
+        return suffix
+    elif kind == "year":
+        target.set_major_locator(MaxNLocator(integer=True))
+    return ""
+
+
+def axis_label(text: str, scale: str) -> str:
+    """An axis label with its scale words: 'currency/year, millions'."""
+    return f"{plain_label(text)}{', ' + scale if scale else ''}"
 
 
 def ci_errors(
@@ -126,9 +168,9 @@ def errors_by_region(regions: pl.DataFrame, *, national: dict[str, Any] | None) 
         ax = fig.add_subplot()
         y = np.arange(n)
         height = 0.38
-        for offset, rate, colour, label in (
-            (-height / 2, "exclusion_error", EXCLUSION_COLOUR, "exclusion error (poor missed)"),
-            (height / 2, "inclusion_error", INCLUSION_COLOUR, "inclusion error (non-poor reached)"),
+        for offset, rate, colour in (
+            (-height / 2, EXCLUSION_ERROR, EXCLUSION_COLOUR),
+            (height / 2, INCLUSION_ERROR, INCLUSION_COLOUR),
         ):
             values = [r[rate] for r in rows]
             errors = ci_errors(
@@ -140,7 +182,7 @@ def errors_by_region(regions: pl.DataFrame, *, national: dict[str, Any] | None) 
                 np.nan_to_num(bars),
                 height=height,
                 color=colour,
-                label=label,
+                label=plain_label(label(TARGETING, rate)),
                 xerr=errors,
                 ecolor="#333333",
                 error_kw={"elinewidth": 0.8},
@@ -155,10 +197,10 @@ def errors_by_region(regions: pl.DataFrame, *, national: dict[str, Any] | None) 
         ax.set_yticks(y, [plain_label(r["group_value"]) for r in rows])
         ax.invert_yaxis()
         ax.set_xlim(0, 1)
-        percent_axis(ax, "x")
+        display_axis(ax, display(TARGETING, EXCLUSION_ERROR), axis="x")
         ax.grid(axis="y", visible=False)
         ax.set_xlabel("share (bars: 95 % CI; dashed lines: national rate)")
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=1)
         return figure_svg(fig, "errors-by-region")
 
 
@@ -175,24 +217,23 @@ def quintile_order(values: Sequence[str]) -> list[str]:
 def coverage_by_quintile(matching: pl.DataFrame) -> str:
     """Coverage and benefit incidence by pre-transfer welfare quintile, with 95 % CI bars.
 
-    ``matching`` holds matching_indicators rows of group_type 'quintile' and indicators
-    'coverage' and/or 'benefit_incidence' (value, ci_low, ci_high, suppressed).
+    ``matching`` holds matching_indicators rows of group_type 'quintile' and the indicators
+    of ``names.QUINTILE_SERIES`` (coverage, benefit incidence: value, ci_low, ci_high,
+    suppressed).
     """
     quintiles = quintile_order(matching["group_value"].unique().to_list())
+    published = set(matching["indicator"])
     series = [
-        (name, label, colour)
-        for name, label, colour in (
-            ("coverage", "coverage (share of the quintile reached)", EXCLUSION_COLOUR),
-            ("benefit_incidence", "benefit incidence (share of all benefits)", INCLUSION_COLOUR),
-        )
-        if name in set(matching["indicator"])
+        (name, plain_label(label(MATCHING, name)), colour)
+        for name, colour in zip(QUINTILE_SERIES, (EXCLUSION_COLOUR, INCLUSION_COLOUR), strict=True)
+        if name in published
     ]
     with chart_style("coverage-by-quintile"):
         fig = Figure(figsize=(7.6, 3.6))
         ax = fig.add_subplot()
         x = np.arange(len(quintiles))
         width = 0.8 / len(series)
-        for index, (name, label, colour) in enumerate(series):
+        for index, (name, series_label, colour) in enumerate(series):
             by_group = {
                 r["group_value"]: r for r in matching.filter(pl.col("indicator") == name).to_dicts()
             }
@@ -210,7 +251,7 @@ def coverage_by_quintile(matching: pl.DataFrame) -> str:
                 heights,
                 width=width * 0.95,
                 color=colour,
-                label=label,
+                label=series_label,
                 yerr=errors,
                 ecolor="#333333",
                 error_kw={"elinewidth": 0.8},
@@ -227,7 +268,8 @@ def coverage_by_quintile(matching: pl.DataFrame) -> str:
                         fontsize=8,
                         color=NEUTRAL_COLOUR,
                     )
-        if any(name == "benefit_incidence" for name, _, _ in series):
+        benefit_incidence = QUINTILE_SERIES[1]
+        if any(name == benefit_incidence for name, _, _ in series):
             ax.axhline(1 / max(len(quintiles), 1), color=NEUTRAL_COLOUR, linestyle=":", linewidth=1)
             ax.annotate(
                 "equal share",
@@ -244,7 +286,7 @@ def coverage_by_quintile(matching: pl.DataFrame) -> str:
             labels[-1] += "\n(richest)"
         ax.set_xticks(x, labels)
         ax.set_ylim(bottom=0)
-        percent_axis(ax)
+        display_axis(ax, display(MATCHING, QUINTILE_SERIES[0]))
         ax.grid(axis="x", visible=False)
         ax.set_xlabel("quintile of pre-transfer welfare per person")
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
@@ -317,16 +359,18 @@ def targeting_curves(curves: pl.DataFrame) -> str:
                 )
         right.plot([0, 1], [0, 1], color=NEUTRAL_COLOUR, linestyle=":", linewidth=1)
         left.set_title("Exclusion error by coverage")
-        left.set_xlabel("coverage (share of population selected)")
-        left.set_ylabel("exclusion error (share of poor missed)")
+        left.set_xlabel(plain_label(label(TARGETING, COVERAGE)))
+        left.set_ylabel(plain_label(label(TARGETING, EXCLUSION_ERROR)))
         right.set_title("ROC (out of sample)")
         right.set_xlabel("share of non-poor selected")
         right.set_ylabel("share of poor selected")
         for ax in (left, right):
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1)
-            percent_axis(ax, "x")
-            percent_axis(ax, "y")
+        display_axis(left, display(TARGETING, COVERAGE), axis="x")
+        display_axis(left, display(TARGETING, EXCLUSION_ERROR), axis="y")
+        percent_axis(right, "x")  # ROC rates: fractions of targeting_curves
+        percent_axis(right, "y")
         handles, labels = left.get_legend_handles_labels()
         fig.legend(
             handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(labels), 5)
@@ -353,21 +397,14 @@ def money_scale(maximum: float) -> tuple[float, str]:
 def regional_standards(standards: pl.DataFrame) -> str:
     """Each region's benefit standard against its needs-based standard, gap as a label.
 
-    ``standards`` holds matching_indicators rows of group_type 'region' with indicators
-    'benefit_standard', 'needs_based_standard' and optionally 'standard_gap'.
+    ``standards`` holds matching_indicators rows of group_type 'region' with the indicators of
+    ``names.STANDARDS`` (benefit standard, needs-based standard, optionally standard gap).
     """
     wide = {(r["group_value"], r["indicator"]): r for r in standards.to_dicts()}
     regions = sorted({r for r, _ in wide})
-    gap = {r: (wide.get((r, "standard_gap")) or {}).get("value") for r in regions}
+    gap = {r: (wide.get((r, STANDARD_GAP)) or {}).get("value") for r in regions}
     regions.sort(key=lambda r: (gap[r] is None, gap[r] if gap[r] is not None else 0.0, r))
-    unit = next(
-        (
-            r.get("unit")
-            for r in standards.to_dicts()
-            if r["indicator"] == "benefit_standard" and r.get("unit")
-        ),
-        "",
-    )
+    gap_kind = display(MATCHING, STANDARD_GAP)
     n = len(regions)
     with chart_style("regional-standards"):
         fig = Figure(figsize=(7.6, 1.3 + 0.36 * n))
@@ -375,29 +412,20 @@ def regional_standards(standards: pl.DataFrame) -> str:
         y = np.arange(n)
         height = 0.38
         maximum = 0.0
-        for offset, name, colour, label in (
-            (
-                -height / 2,
-                "benefit_standard",
-                EXCLUSION_COLOUR,
-                "benefit standard (guaranteed minimum)",
-            ),
-            (
-                height / 2,
-                "needs_based_standard",
-                NEUTRAL_COLOUR,
-                "needs-based standard (floor × cost of living)",
-            ),
+        for offset, name, colour in (
+            (-height / 2, BENEFIT_STANDARD, EXCLUSION_COLOUR),
+            (height / 2, NEEDS_BASED_STANDARD, NEUTRAL_COLOUR),
         ):
             values = [(wide.get((r, name)) or {}).get("value") for r in regions]
             bars = np.nan_to_num(
                 np.array([np.nan if v is None else v for v in values], dtype=float)
             )
             maximum = max(maximum, float(bars.max()) if n else 0.0)
-            ax.barh(y + offset, bars, height=height, color=colour, label=label)
+            series_label = plain_label(label(MATCHING, name))
+            ax.barh(y + offset, bars, height=height, color=colour, label=series_label)
         for index, region in enumerate(regions):
             value = gap[region]
-            text = "gap suppressed" if value is None else f"{value * 100:+.1f} %"
+            text = "gap suppressed" if value is None else gap_text(gap_kind, value)
             ax.annotate(
                 text,
                 xy=(1.0, index),
@@ -408,17 +436,19 @@ def regional_standards(standards: pl.DataFrame) -> str:
                 fontsize=8.5,
                 color=THRESHOLD_COLOUR if value is not None and value < 0 else "#333333",
             )
-        scale, suffix = money_scale(maximum)
-        ax.xaxis.set_major_formatter(money_formatter(scale))
+        scale = display_axis(ax, display(MATCHING, BENEFIT_STANDARD), maximum=maximum, axis="x")
         ax.set_yticks(y, [plain_label(r) for r in regions])
         ax.invert_yaxis()
         ax.grid(axis="y", visible=False)
-        unit_text = plain_label(unit) if unit else "currency"
-        ax.set_xlabel(
-            f"standard ({unit_text}{', ' + suffix if suffix else ''}); labels: standard gap"
-        )
+        unit = lookup(MATCHING, BENEFIT_STANDARD).unit
+        ax.set_xlabel(f"standard ({axis_label(unit, scale)}); labels: standard gap")
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
         return figure_svg(fig, "regional-standards")
+
+
+def gap_text(kind: Display, value: float) -> str:
+    """A standard gap as a signed label: '+2.6 %' for a percent display, else '+0.03'."""
+    return pct(value, signed=True) if kind == "percent" else f"{value:+.2f}"
 
 
 def fiscal_projection(
@@ -429,13 +459,13 @@ def fiscal_projection(
 ) -> str:
     """Projected programme cost and its share of GDP by year, one line per scenario.
 
-    ``fiscal`` holds fiscal_indicators rows of indicators 'projected_cost' and/or
-    'cost_share_gdp'; ``threshold`` is the sustainability threshold (share of GDP) or None;
-    ``crossings`` the first year each scenario's share exceeds it (ringed in red).
+    ``fiscal`` holds fiscal_indicators rows of the indicators of ``names.PROJECTION``
+    (projected cost, cost share of GDP); ``threshold`` is the sustainability threshold
+    (share of GDP) or None; ``crossings`` the first year each scenario's share exceeds it
+    (ringed in red).
     """
-    panels = [
-        name for name in ("projected_cost", "cost_share_gdp") if name in set(fiscal["indicator"])
-    ]
+    published = set(fiscal["indicator"])
+    panels = [name for name in PROJECTION if name in published]
     scenarios = sorted(fiscal["scenario"].unique().to_list())
     with chart_style("fiscal-projection"):
         fig = Figure(figsize=(8.6 if len(panels) == 2 else 5.2, 3.6))
@@ -455,50 +485,15 @@ def fiscal_projection(
                     markersize=3,
                     label=plain_label(scenario),
                 )
-            if name == "projected_cost":
-                unit = (
-                    next((u for u in rows["unit"].to_list() if u), "currency/year")
-                    if "unit" in rows.columns
-                    else "currency/year"
-                )
-                scale, suffix = money_scale(largest(rows["value"]))
-                ax.yaxis.set_major_formatter(money_formatter(scale))
-                ax.set_title("Projected programme cost")
-                ax.set_ylim(bottom=0)
-                ax.set_ylabel(f"{plain_label(unit)}{', ' + suffix if suffix else ''}")
+            entry = lookup(FISCAL, name)
+            ax.set_title(plain_label(entry.label))
+            scale = display_axis(ax, entry.display, maximum=largest(rows["value"]), decimals=2)
+            if entry.display == "money":
+                ax.set_ylabel(axis_label(entry.unit, scale))
+            if name == COST_SHARE_GDP:
+                threshold_line(ax, rows, threshold, crossings or {})
             else:
-                percent_axis(ax)
-                ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=2))
-                ax.set_title("Programme cost, share of GDP")
-                if threshold is not None:
-                    ax.axhline(threshold, color=THRESHOLD_COLOUR, linestyle="--", linewidth=1.2)
-                    ax.annotate(
-                        f"sustainability threshold {threshold * 100:.2f} %",
-                        xy=(0.01, threshold),
-                        xycoords=("axes fraction", "data"),
-                        xytext=(0, 3),
-                        textcoords="offset points",
-                        fontsize=8,
-                        color=THRESHOLD_COLOUR,
-                    )
-                    top = max(largest(rows["value"]), threshold)
-                    ax.set_ylim(0, top * 1.15)
-                else:
-                    ax.set_ylim(bottom=0)
-                for scenario, year in (crossings or {}).items():
-                    if year is None:
-                        continue
-                    point = rows.filter((pl.col("scenario") == scenario) & (pl.col("year") == year))
-                    if point.height:
-                        ax.plot(
-                            [year],
-                            [point["value"][0]],
-                            marker="o",
-                            markersize=9,
-                            markerfacecolor="none",
-                            markeredgecolor=THRESHOLD_COLOUR,
-                            markeredgewidth=1.4,
-                        )
+                ax.set_ylim(bottom=0)
             ax.set_xlabel("year")
             ax.xaxis.get_major_locator().set_params(integer=True)
         handles, labels = axes[0].get_legend_handles_labels()
@@ -513,3 +508,37 @@ def fiscal_projection(
             )
         fig.tight_layout()
         return figure_svg(fig, "fiscal-projection")
+
+
+def threshold_line(
+    ax: Axes, shares: pl.DataFrame, threshold: float | None, crossings: dict[str, int | None]
+) -> None:
+    """On the cost-share panel: the sustainability threshold dashed, first crossings ringed."""
+    if threshold is None:
+        ax.set_ylim(bottom=0)
+        return
+    ax.axhline(threshold, color=THRESHOLD_COLOUR, linestyle="--", linewidth=1.2)
+    ax.annotate(
+        f"{plain_label(label(FISCAL, THRESHOLD))}: {pct(threshold, 2)}",
+        xy=(0.01, threshold),
+        xycoords=("axes fraction", "data"),
+        xytext=(0, 3),
+        textcoords="offset points",
+        fontsize=8,
+        color=THRESHOLD_COLOUR,
+    )
+    ax.set_ylim(0, max(largest(shares["value"]), threshold) * 1.15)
+    for scenario, year in crossings.items():
+        if year is None:
+            continue
+        point = shares.filter((pl.col("scenario") == scenario) & (pl.col("year") == year))
+        if point.height:
+            ax.plot(
+                [year],
+                [point["value"][0]],
+                marker="o",
+                markersize=9,
+                markerfacecolor="none",
+                markeredgecolor=THRESHOLD_COLOUR,
+                markeredgewidth=1.4,
+            )
