@@ -19,8 +19,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from flows.audit import build_analysis
 from transforms.config import AuditConfig, InputFile, load_config
-from transforms.household import prepare_households
 from transforms.io.ingest import (
     ingest_households,
     ingest_members,
@@ -96,13 +96,15 @@ def build(config: AuditConfig, directory: Path) -> None:
         known = None if regions is None else regions["region"]
         households = ingest_households(
             read_raw(inputs.households, work), inputs.households,
-            known_regions=known, work_dir=ingest_dir,
+            known_regions=known, work_dir=ingest_dir, programmes=config.programmes,
+            negative_welfare=config.welfare.negative_policy,
         )  # fmt: skip
         stage_loaded(staging, households, "stg_households")
         if inputs.members is not None:
             members = ingest_members(
                 read_raw(inputs.members, work), inputs.members,
                 household_ids=loaded_household_ids(households), work_dir=ingest_dir,
+                programmes=config.programmes,
             )  # fmt: skip
             stage_loaded(staging, members, "stg_members")
             stage_member_features(staging)
@@ -115,14 +117,12 @@ def build(config: AuditConfig, directory: Path) -> None:
             projection = checked.read_loaded()
         staged_households = staging.sql("SELECT * FROM stg_households").pl()
     shutil.rmtree(ingest_dir, ignore_errors=True)
-    analysis = prepare_households(
+    analysis = build_analysis(
         staged_households,
         features,
         regions,
-        welfare=config.welfare,
-        benefit_period=config.programme.benefit_period,
-        poverty_line=config.poverty_line,
-    )
+        config,
+    ).frame
     analysis.write_parquet(directory / "analysis.parquet")
     if regions is not None:
         regions.write_parquet(directory / "regions.parquet")

@@ -82,31 +82,37 @@ def stages(inputs: AnalysisInputs, staged: pl.DataFrame, frame: pl.DataFrame) ->
     config = inputs.config
     regions = pl.read_parquet(inputs.regions) if inputs.regions else None
     projection = pl.read_parquet(inputs.projection) if inputs.projection else None
-    scores = stand_in_scores(frame, config)
     unit = config.targeting.unit
-    amounts = config.inputs.households.columns.benefit_amount is not None
-    selections = tables.pmt_selections(frame, scores, unit=unit)
+    measured = tables.measures(config.programmes, config.poverty_lines)
+    scores = stand_in_scores(measured[0].frame(frame), config)
     return {
         "targeting": lambda: tables.programme_targeting(
-            staged, targeting=config.targeting, disclosure=config.disclosure, run_id="bench"
-        ),
-        "matching": lambda: tables.matching(
-            frame,
-            regions,
-            programme=config.programme,
-            poverty_line=config.poverty_line,
-            amounts_recorded=amounts,
+            staged,
+            measured,
             targeting=config.targeting,
             disclosure=config.disclosure,
             run_id="bench",
         ),
-        "fiscal_pmt_selections": lambda: tables.pmt_selections(frame, scores, unit=unit),
+        "matching": lambda: tables.matching(
+            frame,
+            regions,
+            measured,
+            programmes=config.programmes,
+            targeting=config.targeting,
+            disclosure=config.disclosure,
+            run_id="bench",
+        ),
+        "fiscal_pmt_selections": lambda: tables.pmt_selections(
+            measured[0].frame(frame), scores, unit=unit
+        ),
         "fiscal": lambda: tables.fiscal(
             frame,
             projection,
+            measured,
+            programmes=config.programmes,
+            scores=scores,
             settings=config.fiscal,
-            amounts_recorded=amounts,
-            selections=selections,
+            unit=unit,
             run_id="bench",
         ),
     }

@@ -32,10 +32,11 @@ from benchmarks.slice_common import (
     survey_dir,
     write_result,
 )
+from flows.audit import build_analysis
 from transforms import tables
 from transforms.config import AuditConfig, load_config
 from transforms.contract import quote_literal
-from transforms.household import member_features_sql, prepare_households
+from transforms.household import member_features_sql
 from transforms.io.ingest import (
     CheckedTable,
     ingest_households,
@@ -81,12 +82,15 @@ def ingest(config: AuditConfig, work_dir: Path) -> dict[str, CheckedTable]:
         inputs.households,
         known_regions=regions.read_loaded()["region"],
         work_dir=work_dir,
+        programmes=config.programmes,
+        negative_welfare=config.welfare.negative_policy,
     )
     members = ingest_members(
         read_raw(inputs.members, work_dir),
         inputs.members,
         household_ids=loaded_household_ids(households),
         work_dir=work_dir,
+        programmes=config.programmes,
     )
     projection = ingest_table(
         read_raw(inputs.projection, work_dir),
@@ -106,7 +110,11 @@ def programme_targeting(analysis: pl.DataFrame, config: AuditConfig) -> pl.DataF
     """The programme's targeting table by group with SEs, small cells suppressed (the table
     function the flow's task calls)."""
     published = tables.programme_targeting(
-        analysis, targeting=config.targeting, disclosure=config.disclosure, run_id="slice"
+        analysis,
+        tables.measures(config.programmes, config.poverty_lines),
+        targeting=config.targeting,
+        disclosure=config.disclosure,
+        run_id="slice",
     )
     return published.tables["targeting_errors"]
 
@@ -152,14 +160,12 @@ def run(survey: Path, *, scale: str) -> dict[str, Any]:
             columns = set(members.scan_loaded().collect_schema().names())
             features = con.sql(member_features_sql(source, columns)).pl()
         with timed(stages, "analysis_frame"):
-            analysis = prepare_households(
+            analysis = build_analysis(
                 checked["households"].read_loaded(),
                 features,
                 checked["regions"].read_loaded(),
-                welfare=config.welfare,
-                benefit_period=config.programme.benefit_period,
-                poverty_line=config.poverty_line,
-            )
+                config,
+            ).frame
     del checked, features  # as in the flow, ingest frames are not kept past this point
     with timed(stages, "targeting"):
         targeting = programme_targeting(analysis, config)

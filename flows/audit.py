@@ -14,27 +14,51 @@ from flows.alerts import raise_alerts
 from flows.extensions import run_extension_stages
 from flows.fiscal import measure_fiscal
 from flows.ingest import FileSummary, ingest_inputs
-from flows.lifecycle import RunContext, discard_staging, finish_run, start_run
+from flows.lifecycle import RunContext, discard_staging, finish_run, start_run, write_tables
 from flows.matching import measure_matching
 from flows.pmt import evaluate_models, pseudonym_key
 from flows.programme import measure_programme_targeting
 from flows.report import publish_report
 from flows.runners import subflow_task_runner, thread_runner
-from flows.validate import validate_staging
+from flows.validate import quarantine_explanations, validate_staging
+from transforms import tables
 from transforms.config import AuditConfig, load_config
 from transforms.expectations import raise_on_errors
-from transforms.household import prepare_households
+from transforms.household import Analysis, prepare_households
 from transforms.io.hooks import load_user_code
 from transforms.io.memory import check_analysis_fits, usable_memory
 from transforms.io.warehouse import exclusive_lock
 
 
+def build_analysis(
+    households: pl.DataFrame,
+    features: pl.DataFrame | None,
+    regions: pl.DataFrame | None,
+    config: AuditConfig,
+) -> Analysis:
+    """The analysis frame from the staged tables, with the config's sections passed down (the
+    benchmarks build it the same way)."""
+    return prepare_households(
+        households,
+        features,
+        regions,
+        welfare=config.welfare,
+        programmes=config.programmes,
+        poverty_lines=config.poverty_lines,
+        targeting=config.targeting,
+        level=config.inputs.households.level,
+        derived=config.inputs.households.derived,
+        poststratify=config.design.poststratify == "region",
+    )
+
+
 @task(name="prepare-analysis", cache_policy=NO_CACHE)
-def prepare_analysis(config: AuditConfig, run: RunContext) -> int:
-    """Build the household analysis frame (welfare, poverty, quintiles, design) as the run's
-    analysis.parquet, which every later stage reads."""
+def prepare_analysis(config: AuditConfig, run: RunContext) -> tuple[int, pl.DataFrame]:
+    """Build the household analysis frame (welfare, programmes, lines, quantiles, design) as the
+    run's analysis.parquet, which every later stage reads; publish the lines and the overlap of
+    programmes."""
     with run.connect_staging() as staging:
-        tables = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
+        tables_present = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
         households = staging.sql("SELECT * FROM stg_households").pl()
         need = check_analysis_fits(
             households=households.height,
@@ -46,21 +70,31 @@ def prepare_analysis(config: AuditConfig, run: RunContext) -> int:
         )
         features = (
             staging.sql("SELECT * FROM stg_member_features").pl()
-            if "stg_member_features" in tables
+            if "stg_member_features" in tables_present
             else None
         )
-        regions = staging.sql("SELECT * FROM stg_regions").pl() if "stg_regions" in tables else None
-    analysis = prepare_households(
-        households,
-        features,
-        regions,
-        welfare=config.welfare,
-        benefit_period=config.programme.benefit_period,
-        poverty_line=config.poverty_line,
-    )
+        regions = (
+            staging.sql("SELECT * FROM stg_regions").pl()
+            if "stg_regions" in tables_present
+            else None
+        )
+    analysis = build_analysis(households, features, regions, config)
     del households, features  # free the staged inputs before writing (memory at 10M)
-    analysis.write_parquet(run.analysis_path)
-    return analysis.height
+    analysis.frame.write_parquet(run.analysis_path)
+    lines = tables.poverty_lines(
+        analysis.lines, currency=config.welfare.currency, run_id=run.run_id
+    )
+    overlap = tables.programme_overlap(
+        analysis.frame,
+        config.programmes,
+        targeting=config.targeting,
+        disclosure=config.disclosure,
+        survey=config.design,
+        run_id=run.run_id,
+    )
+    published = tables.Published({"poverty_lines": lines, **overlap.tables}, analysis.notes)
+    write_tables(run, published, stage="analysis")
+    return analysis.frame.height, lines
 
 
 def summary_rows(files: list[FileSummary]) -> list[dict[str, object]]:
@@ -89,8 +123,11 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
         run = start_run(config, Path(config_path), published)
         try:
             files = ingest_inputs(config, run, user_code)
-            raise_on_errors(validate_staging(config, run, files))
-            households = prepare_analysis(config, run)
+            raise_on_errors(
+                validate_staging(config, run, files),
+                quarantine_explanations(files, config.validation.max_quarantine_share),
+            )
+            households, lines = prepare_analysis(config, run)
             programme = measure_programme_targeting(config, run)
             runner = subflow_task_runner()  # models train where the audit's tasks run
             evaluate = (
@@ -114,6 +151,7 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
         "report": report,
         "households": households,
         "files": summary_rows(files),
+        "lines": line_rows(lines),
         "headline": headline_rows(programme),
         "models": models,
         "alerts": alerts,
@@ -145,15 +183,30 @@ def check_inputs(config_path: str) -> dict[str, Any]:
     }
 
 
+def line_rows(lines: pl.DataFrame) -> list[dict[str, object]]:
+    """Each poverty line once, in the configured order, with its value or its regional range,
+    for the CLI."""
+    summary = lines.group_by("poverty_line", maintain_order=True).agg(
+        pl.col("method").first(),
+        pl.col("unit").first(),
+        pl.col("currency").first(),
+        pl.col("value").min().alias("lowest"),
+        pl.col("value").max().alias("highest"),
+        pl.col("region").drop_nulls().n_unique().alias("regions"),
+    )
+    return summary.to_dicts()
+
+
 def headline_rows(targeting: pl.DataFrame | None) -> list[dict[str, object]]:
-    """National rates with 95 % CIs, one row per method, for the CLI and the report."""
+    """National rates with 95 % CIs, one row per programme and line, for the CLI."""
     if targeting is None:
         return []
     rows = []
     for row in targeting.filter(pl.col("group_type") == "all").iter_rows(named=True):
         rows.append(
             {
-                "method": row["method"],
+                "programme": row["programme"],
+                "poverty_line": row["poverty_line"],
                 **{
                     rate: (row[rate], row[f"{rate}_ci_low"], row[f"{rate}_ci_high"])
                     for rate in ("poverty_rate", "coverage", "exclusion_error", "inclusion_error")

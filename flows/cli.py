@@ -42,6 +42,13 @@ console = Console(stderr=False)
 errors = Console(stderr=True)
 
 
+class SurveyShape(StrEnum):
+    """Survey shapes the generator writes."""
+
+    households = "households"
+    person_income = "person-income"
+
+
 class FileFormat(StrEnum):
     """Formats the generator writes."""
 
@@ -53,6 +60,7 @@ class FileFormat(StrEnum):
 def known_errors() -> tuple[type[BaseException], ...]:
     """Errors that carry a readable message and need no traceback."""
     from transforms.config import ConfigError
+    from transforms.expectations import ValidationFailed
     from transforms.io.memory import MemoryLimitError
     from transforms.io.warehouse import WarehouseError
     from transforms.raw import IngestError
@@ -60,6 +68,7 @@ def known_errors() -> tuple[type[BaseException], ...]:
     return (
         ConfigError,
         IngestError,
+        ValidationFailed,
         WarehouseError,
         MemoryLimitError,
         FileNotFoundError,
@@ -172,6 +181,8 @@ def print_summary(result: dict[str, Any]) -> None:
             )
         )
     console.print(table)
+    if result.get("lines"):
+        console.print(lines_table(result["lines"]))
     if result.get("headline"):
         console.print(headline_table(result["headline"]))
     if result.get("models"):
@@ -182,26 +193,36 @@ def print_summary(result: dict[str, Any]) -> None:
     console.print(f"Report: [bold]{result['report']}[/]")
 
 
+def lines_table(rows: list[dict[str, Any]]) -> Table:
+    """Each poverty line: its method, unit and value per person per year (range by region)."""
+    table = Table(title="Poverty lines (per person per year; poor: welfare below the line)")
+    for column in ("line", "method", "unit", "value"):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    for row in rows:
+        value = f"{row['lowest']:,.2f}"
+        if row["regions"]:
+            value = f"{row['lowest']:,.2f}–{row['highest']:,.2f} in {row['regions']} regions"
+        currency = f" {row['currency']}" if row.get("currency") else ""
+        table.add_row(row["poverty_line"], row["method"], row["unit"] or "–", value + currency)
+    return table
+
+
 def models_table(rows: list[dict[str, Any]]) -> Table:
     """Out-of-sample performance of each PMT model under each decision rule."""
-    table = Table(title="Proxy-means tests, out of sample (cross-validated)")
-    for column in (
-        "model",
-        "decision rule",
-        "AUC",
-        "coverage",
-        "exclusion error",
-        "inclusion error",
-    ):
-        table.add_column(
-            column, justify="left" if column in {"model", "decision rule"} else "right"
-        )
+    line = next((row["poverty_line"] for row in rows), "")
+    table = Table(title=f"Proxy-means tests, out of sample (cross-validated), line {line}")
+    for column in ("model", "decision rule", "AUC", "coverage", "exclusion", "inclusion"):
+        left = column in {"model", "decision rule"}
+        table.add_column(column, justify="left" if left else "right", no_wrap=left)
     for row in rows:
         rates = (
             f"{row[name]:.1%}" if row[name] is not None else "–"
             for name in ("coverage", "exclusion_error", "inclusion_error")
         )
-        table.add_row(row["model"], row["decision_rule"], f"{row['auc']:.3f}", *rates)
+        rule = row["decision_rule"]
+        if row.get("programme"):
+            rule = f"{rule} ({row['programme']})"
+        table.add_row(row["model"], rule, f"{row['auc']:.3f}", *rates)
     return table
 
 
@@ -215,15 +236,16 @@ def interval_text(value: float | None, low: float | None, high: float | None) ->
 
 
 def headline_table(rows: list[dict[str, Any]]) -> Table:
-    """National rates with 95 % confidence intervals, one row per method."""
+    """National rates with 95 % confidence intervals, one row per programme and line."""
     rates = ("poverty_rate", "coverage", "exclusion_error", "inclusion_error")
-    table = Table(title="Targeting, whole population (95 % CI)")
-    table.add_column("method")
+    table = Table(title="Programmes, whole population (95 % CI)")
+    table.add_column("programme", no_wrap=True)
+    table.add_column("line", no_wrap=True)
     for rate in rates:
         table.add_column(rate.replace("_", " "), justify="right")
     for row in rows:
         cells = [interval_text(*row[rate]) for rate in rates]
-        table.add_row(row["method"], *cells)
+        table.add_row(str(row["programme"]), str(row["poverty_line"]), *cells)
     return table
 
 
@@ -352,22 +374,38 @@ def generate(
     output_directory: Annotated[
         str, typer.Option(help="The written config's output.directory (relative to --out).")
     ] = "output",
+    shape: Annotated[
+        SurveyShape,
+        typer.Option(
+            help="households: households, members, regions, projection and three programmes; "
+            "person-income: one row per person, incomes with losses, no region or design."
+        ),
+    ] = SurveyShape.households,
     debug: DebugOption = False,
 ) -> None:
-    """Write a realistic synthetic household survey and the config that maps it.
+    """Write a realistic synthetic survey and the config that maps it.
 
     Example: welfare-audit generate --households 100000 --seed 7 --format csv --out /tmp/survey
-    """
-    from transforms.sample.files import WriteFormat, write_synthetic_survey
 
-    with console.status(f"Generating {households:,} households…"):
-        summary = write_synthetic_survey(
-            out,
-            households=households,
-            seed=seed,
-            file_format=cast(WriteFormat, file_format.value),
-            output={"warehouse": warehouse, "directory": output_directory},
-        )
+    A person-level income survey: welfare-audit generate --shape person-income -n 5000 -o /tmp/p
+    """
+    from transforms.sample.files import (
+        WriteFormat,
+        write_person_income_survey,
+        write_synthetic_survey,
+    )
+
+    written = cast(WriteFormat, file_format.value)
+    output = {"warehouse": warehouse, "directory": output_directory}
+    with console.status(f"Generating {households:,} rows…"):
+        if shape == SurveyShape.person_income:
+            summary = write_person_income_survey(
+                out, persons=households, seed=seed, file_format=written, output=output
+            )
+        else:
+            summary = write_synthetic_survey(
+                out, households=households, seed=seed, file_format=written, output=output
+            )
     table = Table(title=f"Synthetic survey in {out} ({summary.seconds:.1f} s)")
     table.add_column("file")
     table.add_column("rows", justify="right")

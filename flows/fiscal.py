@@ -15,13 +15,14 @@ from transforms.pmt_evaluation import ModelScores
 @task(name="fiscal-feedback", cache_policy=NO_CACHE)
 def measure_fiscal(config: AuditConfig, run: RunContext, scores: list[ModelScores]) -> int:
     """Read the analysis frame and the projection, compute fiscal_indicators, publish them."""
-    frame = pl.read_parquet(run.analysis_path)
     published = tables.fiscal(
-        frame,
+        pl.read_parquet(run.analysis_path),
         staged_table(run, "stg_projection"),
+        tables.measures(config.programmes, config.poverty_lines),
+        programmes=config.programmes,
+        scores=scores,
         settings=config.fiscal,
-        amounts_recorded=config.inputs.households.columns.benefit_amount is not None,
-        selections=tables.pmt_selections(frame, scores, unit=config.targeting.unit),
+        unit=config.targeting.unit,
         run_id=run.run_id,
     )
     write_tables(run, published, stage="fiscal")

@@ -20,6 +20,7 @@ from transforms.io.ingest import (
     ingest_households,
     ingest_members,
     ingest_table,
+    person_rows_problem,
 )
 from transforms.io.readers import read_raw
 from transforms.io.staging import (
@@ -121,7 +122,12 @@ def ingest_households_file(
     """Read and check the household file."""
     spec = config.inputs.households
     return ingest_households(
-        open_raw(spec, run, hooks), spec, known_regions=known_regions, work_dir=run.ingest_dir
+        open_raw(spec, run, hooks),
+        spec,
+        known_regions=known_regions,
+        work_dir=run.ingest_dir,
+        programmes=config.programmes,
+        negative_welfare=config.welfare.negative_policy,
     )
 
 
@@ -133,7 +139,11 @@ def ingest_members_file(
     spec = config.inputs.members
     assert spec is not None
     return ingest_members(
-        open_raw(spec, run, hooks), spec, household_ids=household_ids, work_dir=run.ingest_dir
+        open_raw(spec, run, hooks),
+        spec,
+        household_ids=household_ids,
+        work_dir=run.ingest_dir,
+        programmes=config.programmes,
     )
 
 
@@ -174,6 +184,9 @@ def ingest_inputs(
         )
         known_regions = regions.read_loaded()["region"]
     households = ingest_households_file(config, run, known_regions, code.hooks_for("households"))
+    shape_problem = person_rows_problem(households, config.inputs.households.columns.hh_id)
+    if shape_problem is not None:
+        raise IngestError(shape_problem)
     summaries.append(
         record_file(run, "households", config.inputs.households.path, households, "stg_households")
     )

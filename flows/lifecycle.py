@@ -141,6 +141,9 @@ RESULT_TABLES = (
     "targeting_curves",
     "alerts",
     "run_notes",
+    "poverty_lines",
+    "programme_overlap",
+    "pmt_folds",
 )
 
 

@@ -17,11 +17,11 @@ def measure_matching(config: AuditConfig, run: RunContext) -> int:
     published = tables.matching(
         pl.read_parquet(run.analysis_path),
         staged_table(run, "stg_regions"),
-        programme=config.programme,
-        poverty_line=config.poverty_line,
-        amounts_recorded=config.inputs.households.columns.benefit_amount is not None,
+        tables.measures(config.programmes, config.poverty_lines),
+        programmes=config.programmes,
         targeting=config.targeting,
         disclosure=config.disclosure,
+        survey=config.design,
         run_id=run.run_id,
     )
     write_tables(run, published, stage="matching")

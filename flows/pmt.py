@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import sklearn
 from joblib import parallel_config
@@ -22,15 +23,20 @@ from threadpoolctl import threadpool_limits
 import models
 from flows.lifecycle import RunContext, file_sha256, write_tables
 from flows.runners import execution_place, runs_on_dask
-from models.artifacts import fit_and_save
-from models.cv import PmtResult, cross_validate
-from models.features import feature_spec
-from models.pmt import configured_models
+from models.artifacts import save_model
+from models.cv import PmtResult, cross_validate, weighted_auc
+from models.features import (
+    FeatureSpec,
+    best_single_predictors,
+    feature_spec,
+    high_cardinality,
+)
+from models.pmt import configured_models, fit_pmt
 from transforms import tables
 from transforms.config import AuditConfig, ConfigError
 from transforms.io import warehouse
 from transforms.pmt_evaluation import ModelScores
-from transforms.targeting import records_programme, unit_weight
+from transforms.targeting import unit_weight
 
 PSEUDONYM_KEY_VARIABLE = "WELFARE_AUDIT_PSEUDONYM_KEY"
 
@@ -42,6 +48,10 @@ class TrainedModel:
     result: PmtResult
     artifact_sha256: str
     artifact_path: str
+    in_sample_p_poor: np.ndarray
+    """The final model's scores for the households it was fitted on (in sample)."""
+    final_n_train: int
+    in_sample_auc: float
 
     def scores(self) -> ModelScores:
         """What the published tables need of the model: scores, folds and its record."""
@@ -53,6 +63,9 @@ class TrainedModel:
             n_train=self.result.n_train,
             cv_scheme=self.result.cv_scheme,
             artifact_sha256=self.artifact_sha256,
+            in_sample_p_poor=self.in_sample_p_poor,
+            final_n_train=self.final_n_train,
+            in_sample_auc=self.in_sample_auc,
         )
 
 
@@ -75,6 +88,10 @@ def model_settings(config: AuditConfig, name: str) -> dict[str, Any]:
         "folds": config.models.folds,
         "cap": config.models.max_train_rows,
         "features": config.models.features,
+        "params": config.models.params.get(name) if name in config.models.params else None,
+        "region_effects": config.models.region_effects,
+        "derived": config.inputs.households.derived,
+        "line": config.model_line.model_dump(),
         "unit": config.targeting.unit,
         "seed": config.seed,
     }
@@ -98,15 +115,24 @@ def side_by_side(models: int) -> int:
     return max(1, min(models, os.cpu_count() or 1))
 
 
-TRAINING_COLUMNS = ("hh_id", "psu", "region", "is_poor", "welfare_pre", "poverty_line")
-"""What cross-validation needs besides the features and the weight (folds, targets, lines)."""
+TRAINING_COLUMNS = ("hh_id", "psu", "region", "welfare_pre")
+"""What cross-validation needs besides the features, the weight and the line (folds, target)."""
 
 
-def training_columns(features: Sequence[str], config: AuditConfig) -> list[str]:
-    """The analysis columns a model task reads: models train side by side, so each reads
-    only these, not the whole frame."""
-    wanted = [*TRAINING_COLUMNS, unit_weight(config.targeting.unit), *features]
-    return list(dict.fromkeys(wanted))
+def line_index(config: AuditConfig) -> int:
+    """The position of the line the models learn among the configured lines."""
+    labels = [line.label for line in config.poverty_lines]
+    return labels.index(config.model_line.label)
+
+
+def training_frame(data_path: str, features: Sequence[str], config: AuditConfig) -> pl.DataFrame:
+    """The analysis columns a model task reads, with the models' line as poverty_line and
+    is_poor: models train side by side, so each reads only these, not the whole frame."""
+    index = line_index(config)
+    line_columns = {f"is_poor__{index}": "is_poor", f"poverty_line__{index}": "poverty_line"}
+    wanted = [*TRAINING_COLUMNS, *line_columns, unit_weight(config.targeting.unit), *features]
+    frame = pl.read_parquet(data_path, columns=list(dict.fromkeys(wanted)))
+    return frame.rename(line_columns)
 
 
 @task(name="train-pmt", cache_key_fn=training_cache_key, persist_result=True, retries=1)
@@ -119,28 +145,23 @@ def train_model(
     models trained side by side share the cores instead of oversubscribing them (OpenMP
     threads that spin-wait on a busy core make HistGradientBoosting several times slower).
     """
-    households = config.inputs.households
-    spec = feature_spec(
-        pl.read_parquet_schema(data_path),
-        proxies=households.proxies,
-        features=config.models.features,
-    )
-    frame = pl.read_parquet(data_path, columns=training_columns(spec.columns, config))
+    spec = model_features(config, data_path)
+    frame = training_frame(data_path, spec.columns, config)
     weight = unit_weight(config.targeting.unit)
     with threadpool_limits(limits=threads), parallel_config(n_jobs=threads):
         result = cross_validate(
             frame, name=name, spec=spec, models=config.models, weight=weight, seed=config.seed
         )
-        saved = fit_and_save(
-            frame,
-            name=name,
-            spec=spec,
-            models=config.models,
-            weight=weight,
-            seed=config.seed,
-            directory=config.output.directory / "models" / data_sha256[:16],
-            cv=result,
+        final = fit_pmt(
+            frame, name=name, spec=spec, models=config.models, weight=weight, seed=config.seed
         )
+        saved = save_model(
+            final,
+            config.output.directory / "models" / data_sha256[:16],
+            cv=result,
+            seed=config.seed,
+        )
+        in_sample = final.predict_p_poor(frame)
     get_run_logger().info(
         "%s: out-of-fold AUC %.3f (%s); trained in %s with %d thread(s)",
         name,
@@ -149,7 +170,12 @@ def train_model(
         execution_place(),
         threads,
     )
-    return TrainedModel(result, saved.sha256, str(saved.path))
+    in_sample_auc = weighted_auc(
+        frame["is_poor"].cast(pl.Int8).to_numpy(), in_sample, frame[weight].to_numpy()
+    )
+    return TrainedModel(
+        result, saved.sha256, str(saved.path), in_sample, final.n_train, in_sample_auc
+    )
 
 
 @task(name="pmt-targeting", cache_policy=NO_CACHE)
@@ -157,17 +183,77 @@ def measure_model_targeting(
     config: AuditConfig, run: RunContext, scores: ModelScores
 ) -> list[dict[str, Any]]:
     """Targeting errors of one model under every decision rule; publishes rows and metrics."""
+    line, measured = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
     published = tables.model_targeting(
         pl.read_parquet(run.analysis_path),
         scores,
+        line=line,
+        measured=measured,
         targeting=config.targeting,
         models=config.models,
         disclosure=config.disclosure,
-        programme_known=records_programme(config.inputs.households.columns),
+        survey=config.design,
         run_id=run.run_id,
     )
     write_tables(run, published)
-    return published.tables["model_metrics"].drop("run_id").to_dicts()
+    metrics = published.tables["model_metrics"].filter(pl.col("sample") == "out_of_fold")
+    return metrics.drop("run_id").to_dicts()
+
+
+def model_features(config: AuditConfig, data_path: str) -> FeatureSpec:
+    """The models' features, as train_model builds them."""
+    households = config.inputs.households
+    return feature_spec(
+        pl.read_parquet_schema(data_path),
+        proxies=households.proxies,
+        features=config.models.features,
+        derived=list(households.derived),
+        region_effects=config.models.region_effects,
+    )
+
+
+@task(name="pmt-checks", cache_policy=NO_CACHE)
+def check_models(config: AuditConfig, run: RunContext, scores: list[ModelScores]) -> list[str]:
+    """Warnings a methodologist needs: a categorical feature with very many levels, and an
+    out-of-fold AUC too high for a PMT (naming the features that predict poverty best alone,
+    the likely leak); logged and recorded in audit.run_notes."""
+    spec = model_features(config, str(run.analysis_path))
+    frame = training_frame(str(run.analysis_path), spec.columns, config)
+    notes = high_cardinality(frame, spec)
+    suspicious = [s for s in scores if s.auc > config.models.max_plausible_auc]
+    if suspicious:
+        weight = unit_weight(config.targeting.unit)
+        best = ", ".join(
+            f"{name} (AUC {auc:.3f} alone)"
+            for name, auc in best_single_predictors(frame, spec, weight=weight)
+        )
+        models = ", ".join(f"{s.model} {s.auc:.3f}" for s in suspicious)
+        notes.append(
+            f"out-of-fold AUC above {config.models.max_plausible_auc:g} ({models}) is "
+            f"implausible for a proxy-means test: a feature may reveal welfare or poverty; the "
+            f"best single predictors are {best}"
+        )
+    for note in notes:
+        get_run_logger().warning("PMT: %s", note)
+    if notes:
+        write_tables(run, tables.Published({}, notes), stage="pmt")
+    return notes
+
+
+@task(name="pmt-folds", cache_policy=NO_CACHE)
+def publish_folds(config: AuditConfig, run: RunContext, scores: ModelScores) -> int:
+    """Publish the households and poor households of each cross-validation fold (every model
+    shares the folds)."""
+    line, _ = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
+    rows = tables.pmt_folds(
+        pl.read_parquet(run.analysis_path),
+        scores.fold,
+        line=line,
+        unit=config.targeting.unit,
+        run_id=run.run_id,
+    )
+    with run.connect() as con:
+        return warehouse.insert_frame(con, "pmt_folds", rows)
 
 
 def pseudonym_key() -> bytes:
@@ -186,9 +272,11 @@ def publish_household_scores(
     config: AuditConfig, run: RunContext, scores: list[ModelScores]
 ) -> int:
     """Per household and model: pseudonym, region, p_poor, selection (poverty-rate rule)."""
+    line, _ = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
     rows = tables.household_scores(
         pl.read_parquet(run.analysis_path),
         scores,
+        line=line,
         unit=config.targeting.unit,
         key=pseudonym_key(),
         run_id=run.run_id,
@@ -211,6 +299,9 @@ def evaluate_models(
     threads = 1 if on_dask else training_threads(side_by_side(len(names)))  # Dask: one each
     futures = [train_model.submit(config, name, data_path, data_sha256, threads) for name in names]
     scores = [future.result().scores() for future in futures]
+    if scores:
+        publish_folds(config, run, scores[0])
+        check_models(config, run, scores)
     metrics = [row for s in scores for row in measure_model_targeting(config, run, s)]
     if config.disclosure.publish_household_scores:
         publish_household_scores(config, run, scores)

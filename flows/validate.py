@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from transforms.expectations import (
     expectations_for,
     helper_tables,
     helper_tables_sql,
+    over_quarantine_ceiling,
 )
 from transforms.io import warehouse
 
@@ -43,20 +45,26 @@ def stage_file_counts(config: AuditConfig, run: RunContext, files: list[FileSumm
         staging.execute("CREATE OR REPLACE TABLE file_counts AS SELECT * FROM _counts")
         staging.unregister("_counts")
         tables = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
-        helpers = helper_tables(config.inputs.households, config.inputs.regions, tables)
+        helpers = helper_tables(
+            config.inputs.households, config.inputs.regions, tables, config.programmes
+        )
         for statement in helper_tables_sql(helpers):
             staging.execute(statement)
         return tables | {"file_counts", *helpers}
 
 
 def observed_text(result: dict[str, Any]) -> str:
-    """A short text of what GX observed: counts, a few unexpected values, or the observed value."""
+    """A short text of what GX observed: counts, a few unexpected values, or the observed value
+    (lists sorted, so identical runs record identical text)."""
     if result.get("unexpected_count") is not None:
-        sample = result.get("partial_unexpected_list") or []
+        sample = sorted(result.get("partial_unexpected_list") or [], key=str)
         shown = json.dumps(sample[:5], default=str)
         share = result.get("unexpected_percent") or 0.0
         return f"{result['unexpected_count']} unexpected ({share:.2f} %), e.g. {shown}"
-    return json.dumps(result.get("observed_value"), default=str)[:500]
+    observed = result.get("observed_value")
+    if isinstance(observed, list):  # GX lists distinct values in no fixed order
+        observed = sorted(observed, key=str)
+    return json.dumps(observed, default=str)[:500]
 
 
 def run_gx(staging: Path, checks: list[Expectation], docs_dir: Path) -> list[dict[str, Any]]:
@@ -153,6 +161,22 @@ def run_gx(staging: Path, checks: list[Expectation], docs_dir: Path) -> list[dic
     return rows
 
 
+def name_offending_rows(
+    run: RunContext, checks: list[Expectation], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Add the source rows that break a failed check, where the check says how to find them."""
+    queries = {(c.table, c.column): c.offending_rows_sql for c in checks if c.offending_rows_sql}
+    named = []
+    for row in rows:
+        sql = queries.get((row["table_name"], row["column_name"]))
+        if sql and not row["success"]:
+            with run.connect_staging(read_only=True) as staging:
+                found = [str(r[0]) for r in staging.sql(sql).fetchall()]
+            row = {**row, "observed": f"{row['observed']}; rows {', '.join(found)}"}
+        named.append(row)
+    return named
+
+
 PREVIOUS_HOUSEHOLDS_SQL = """
 -- households loaded by the last successful run of the same audit (by name)
 SELECT f.rows_loaded
@@ -171,6 +195,15 @@ def previous_households(run: RunContext, audit_name: str) -> int | None:
     return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
+def quarantine_explanations(files: Sequence[FileSummary], ceiling: float) -> list[str]:
+    """For each file above the quarantine ceiling, what it quarantined and what to do."""
+    found = (
+        over_quarantine_ceiling(f.path, f.rows_read, f.rows_quarantined, f.reasons, ceiling)
+        for f in files
+    )
+    return [explanation for explanation in found if explanation is not None]
+
+
 @task(name="validate", cache_policy=NO_CACHE)
 def validate_staging(
     config: AuditConfig, run: RunContext, files: list[FileSummary]
@@ -179,7 +212,7 @@ def validate_staging(
     logger = get_run_logger()
     staged = stage_file_counts(config, run, files)
     regions = None
-    if "stg_regions" in staged:
+    if "stg_regions" in staged and config.inputs.households.columns.region is not None:
         with run.connect_staging(read_only=True) as staging:
             regions = [row[0] for row in staging.sql("SELECT region FROM stg_regions").fetchall()]
     checks = expectations_for(
@@ -188,8 +221,11 @@ def validate_staging(
         staged=staged,
         regions=regions,
         previous_households=previous_households(run, config.name),
+        programmes=config.programmes,
     )
-    rows = run_gx(run.staging, checks, run.output_dir / "data_docs")
+    rows = name_offending_rows(
+        run, checks, run_gx(run.staging, checks, run.output_dir / "data_docs")
+    )
     with run.connect() as con:
         warehouse.insert_frame(
             con,

@@ -5,8 +5,10 @@ The fold rule is our own greedy assignment, *not* scikit-learn's ``StratifiedGro
 folds; on a design shaped like the embedded sample about half the households or more land in
 a different fold under it). Ours: PSUs, sorted by label, are shuffled with
 ``numpy.random.RandomState(seed)`` and then stable-sorted by size, largest first; each PSU in
-turn goes to the fold that so far holds the fewest households of its region, ties going to
-the fold with the fewest households overall, then to the lowest fold number. A PSU therefore
+turn goes to the fold with the smallest *load*: the share of its region's households that the
+fold holds so far plus the share of all poor households it holds so far. Ties go to the fold
+with the fewest households overall, then to the lowest fold number. So folds hold similar
+parts of every region and similar numbers of the poor. A PSU therefore
 never straddles training and test rows, and a region with at least ``n_folds`` PSUs has
 households in every fold; regions with fewer PSUs sit in fewer folds. A PSU whose households
 span regions counts for its most common region. It is computed over the PSU table, so it
@@ -67,22 +69,34 @@ class PmtResult:
         return pl.DataFrame(columns)
 
 
-def _assign_groups(strata: np.ndarray, sizes: np.ndarray, *, n_folds: int, seed: int) -> np.ndarray:
-    """The greedy rule: largest group first, to the fold with fewest of its stratum so far."""
+def _assign_groups(
+    strata: np.ndarray, sizes: np.ndarray, poor: np.ndarray, *, n_folds: int, seed: int
+) -> np.ndarray:
+    """The greedy rule: largest group first, each to the fold where its stratum and the poor
+    are least represented so far, each relative to its total (ties: the smaller fold, then
+    the lower number)."""
     order = np.arange(sizes.size)
     np.random.RandomState(seed).shuffle(order)
     order = order[np.argsort(-sizes[order], kind="stable")]
-    per_stratum = [[0] * n_folds for _ in range(int(strata.max()) + 1)]
+    stratum_totals = np.bincount(strata, weights=sizes).tolist()
+    poor_total = float(poor.sum())
+    per_stratum = [[0.0] * n_folds for _ in stratum_totals]
+    poor_in = [0.0] * n_folds
     totals = [0] * n_folds
     candidates = range(n_folds)
     assignment = np.empty(sizes.size, dtype=np.int64)
-    for group, stratum, size in zip(
-        order.tolist(), strata[order].tolist(), sizes[order].tolist(), strict=True
-    ):
-        counts = per_stratum[stratum]
-        best = min(candidates, key=lambda fold: (counts[fold], totals[fold]))
-        counts[best] += size
-        totals[best] += size
+    for group in order.tolist():
+        stratum = int(strata[group])
+        counts, total = per_stratum[stratum], stratum_totals[stratum]
+
+        def load(fold: int, counts: list[float] = counts, total: float = total) -> float:
+            share = counts[fold] / total
+            return share + (poor_in[fold] / poor_total if poor_total else 0.0)
+
+        best = min(candidates, key=lambda fold: (load(fold), totals[fold]))
+        counts[best] += float(sizes[group])
+        poor_in[best] += float(poor[group])
+        totals[best] += int(sizes[group])
         assignment[group] = best
     return assignment
 
@@ -94,21 +108,30 @@ def make_folds(
     seed: int,
     group: str = "psu",
     stratify: str = "region",
+    balance: str | None = "is_poor",
 ) -> np.ndarray:
-    """Fold id (0 .. n_folds - 1) of every household: whole PSUs, balanced by region.
+    """Fold id (0 .. n_folds - 1) of every household: whole PSUs, balanced by region and by
+    the poor (``balance``, a boolean column; None balances by region only).
 
     Requires the ``group`` (PSU) and ``stratify`` (region) columns, without nulls.
     """
     keys = frame.select(
         pl.col(group).cast(pl.String).alias("group"),
         pl.col(stratify).cast(pl.String).alias("stratum"),
+        (pl.col(balance).fill_null(False) if balance else pl.lit(False))
+        .cast(pl.Int64)
+        .alias("poor"),
     )
     for column, name in (("group", group), ("stratum", stratify)):
         if keys[column].null_count():
             raise ValueError(f"make_folds: {name} has null values")
     groups = (
         keys.group_by("group")
-        .agg(pl.len().alias("size"), pl.col("stratum").mode().sort().first().alias("stratum"))
+        .agg(
+            pl.len().alias("size"),
+            pl.col("poor").sum().alias("poor"),
+            pl.col("stratum").mode().sort().first().alias("stratum"),
+        )
         .sort("group")
     )
     if groups.height < n_folds:
@@ -118,7 +141,11 @@ def make_folds(
         )
     _, strata = np.unique(groups["stratum"].to_numpy(), return_inverse=True)
     assignment = _assign_groups(
-        strata, groups["size"].to_numpy().astype(np.int64), n_folds=n_folds, seed=seed
+        strata,
+        groups["size"].to_numpy().astype(np.int64),
+        groups["poor"].to_numpy().astype(np.int64),
+        n_folds=n_folds,
+        seed=seed,
     )
     folds = groups.select("group", pl.Series("fold", assignment))
     joined = keys.join(folds, on="group", how="left", maintain_order="left")
@@ -137,8 +164,9 @@ def cv_scheme(
 ) -> str:
     """The cross-validation scheme, as recorded beside every metric."""
     return (
-        f"{n_folds}-fold whole-{group} folds balanced by {stratify} (greedy: largest {group} "
-        f"first, to the fold with the fewest households of its {stratify}), seed {seed}, "
+        f"{n_folds}-fold whole-{group} folds balanced by {stratify} and poverty (greedy: "
+        f"largest {group} first, to the fold with the smallest share of its {stratify}'s "
+        f"households plus share of the poor households so far), seed {seed}, "
         f"train cap {cap} (simple random sample without replacement, survey weights kept)"
     )
 

@@ -42,7 +42,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -210,19 +210,36 @@ def _custom_estimator(
     return estimator
 
 
+def with_params(estimator: BaseEstimator, name: str, params: Mapping[str, Any]) -> BaseEstimator:
+    """A built-in estimator with models.params.<name> replacing its defaults (errors name the
+    key and the parameters the estimator has)."""
+    if not params:
+        return estimator
+    known = estimator.get_params(deep=False)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"models.params.{name}: {', '.join(unknown)} not a parameter of "
+            f"{type(estimator).__name__} (parameters: {', '.join(sorted(known))})"
+        )
+    return estimator.set_params(**params)
+
+
 def build_pipeline(
     name: str,
     spec: FeatureSpec,
     *,
     seed: int,
     custom: CustomModel | None = None,
+    params: Mapping[str, Any] | None = None,
     allowed_modules: Collection[str] = DEFAULT_ALLOWED_MODULES,
 ) -> Pipeline:
-    """Preprocessing plus the named estimator (built-in, or ``custom`` when given)."""
+    """Preprocessing plus the named estimator (built-in with ``params`` replacing its defaults,
+    or ``custom`` when given)."""
     if custom is not None:
         estimator = _custom_estimator(name, custom, seed=seed, allowed_modules=allowed_modules)
     else:
-        estimator = _builtin_estimator(name, seed)
+        estimator = with_params(_builtin_estimator(name, seed), name, params or {})
     return Pipeline([("features", build_preprocessor(spec)), (ESTIMATOR_STEP, estimator)])
 
 
@@ -369,7 +386,14 @@ def fit_pmt(
     weights = _normalised_weights(training, weight)
     if task == "classifier" and np.unique(target).size < 2:
         raise ValueError(f"{name}: the training households are all poor or all non-poor")
-    pipeline = build_pipeline(name, spec, seed=seed, custom=custom, allowed_modules=allowed_modules)
+    pipeline = build_pipeline(
+        name,
+        spec,
+        seed=seed,
+        custom=custom,
+        params=models.params.get(name),
+        allowed_modules=allowed_modules,
+    )
     pipeline.fit(features, target, **{f"{ESTIMATOR_STEP}__sample_weight": weights})
     sigma = None
     if task == "regressor":

@@ -14,7 +14,12 @@ def targeting(rows: list[tuple[str, str, float, float, float]]) -> pl.DataFrame:
         rows,
         schema=["group_type", "group_value", "coverage", "exclusion_error", "inclusion_error"],
         orient="row",
-    ).with_columns(method=pl.lit("program"), decision_rule=pl.lit("actual"))
+    ).with_columns(
+        method=pl.lit("program"),
+        decision_rule=pl.lit("actual"),
+        programme=pl.lit("cash"),
+        poverty_line=pl.lit("national"),
+    )
 
 
 def test_error_moves_and_coverage_halving_fire() -> None:
@@ -27,7 +32,10 @@ def test_error_moves_and_coverage_halving_fire() -> None:
     assert fired == {("all", "exclusion_error"), ("R1", "coverage")}
     national = alerts.filter(pl.col("indicator") == "exclusion_error").row(0, named=True)
     assert abs(national["change"] - 0.06) < 1e-12
-    assert national["message"] == "exclusion_error of program (actual) nationally: 56.0 % -> 62.0 %"
+    assert national["message"] == (
+        "exclusion_error of program (actual, programme cash; line national) nationally: "
+        "56.0 % -> 62.0 %"
+    )
 
 
 def test_small_changes_and_other_groups_are_quiet() -> None:

@@ -91,7 +91,9 @@ def test_quickstart_run_as_a_newcomer_would(tmp_path: Path) -> None:
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "Targeting, whole population" in completed.stdout
+    assert "Poverty lines" in completed.stdout
+    assert "Programmes, whole population" in completed.stdout
+    assert "dibao" in completed.stdout and "relative_60_median" in completed.stdout
     with connect(warehouse, read_only=True) as con:
         status = con.sql("SELECT status FROM audit.runs").fetchall()
         households = con.sql(

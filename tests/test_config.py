@@ -65,8 +65,14 @@ def test_missing_file_names_the_key_and_the_path(tmp_path: Path) -> None:
 
 
 def test_missing_required_key(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, MINIMAL.replace('welfare = "y"\n', "")))
+    assert "inputs.households.columns.welfare: required key is missing" in message
+
+
+def test_a_household_file_needs_a_size_or_members(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, MINIMAL.replace('hh_size = "n"\n', "")))
-    assert "inputs.households.columns.hh_size: required key is missing" in message
+    assert "map inputs.households.columns.hh_size, give a members file" in message
+    assert "got {" not in message  # the whole config is never dumped into the message
 
 
 def test_method_parameters_are_checked(tmp_path: Path) -> None:

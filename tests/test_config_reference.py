@@ -24,7 +24,11 @@ from transforms.report.config_reference import (
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "configuration.md"
 SCHEMA = ROOT / "docs" / "audit.schema.json"
-EXAMPLES = [ROOT / "data" / "sample" / "audit.toml", ROOT / "docs" / "examples" / "lsms_audit.toml"]
+EXAMPLES = [
+    ROOT / "data" / "sample" / "audit.toml",
+    ROOT / "docs" / "examples" / "lsms_audit.toml",
+    ROOT / "docs" / "examples" / "budget_food.toml",
+]
 REGENERATE = "make docs (writes docs/configuration.md and docs/audit.schema.json)"
 JSON_TYPES: dict[str, Any] = {
     "string": str,
@@ -287,14 +291,14 @@ def test_the_schema_check_finds_unknown_keys_wrong_types_and_values() -> None:
     bad = {
         "seed": "12",
         "inputs": {"households": {"path": "h.csv", "colums": {}}},
-        "poverty_line": {"method": "absolute", "percentile": 1.5},
+        "poverty_lines": [{"method": "absolute", "percentile": 1.5}],
         "fiscal": {"scenarios": [{"name": "x", "growth": 1}]},
     }
     assert problems(bad, schema, schema["$defs"], "", set()) == [
         "seed: '12' is not integer",
         "inputs.households.columns: required key is missing",
         "inputs.households.colums: no such key in the schema",
-        "poverty_line.method: 'absolute' is not one of the allowed values",
-        "poverty_line.percentile: 1.5 is out of range",
+        "poverty_lines.method: 'absolute' is not one of the allowed values",
+        "poverty_lines.percentile: 1.5 is out of range",
         "fiscal.scenarios.growth: no such key in the schema",
     ]

@@ -198,7 +198,7 @@ def test_the_flow_runs_every_extension(
     assert set(extra["group_type"]) >= {"all", "region", "quintile"}
     assert (extra.filter(pl.col("group_type") == "all")["exclusion_error_se"] > 0).all()
 
-    assert set(matching["group_type"]) == {"all", "quintile", "region", "urban"}
+    assert set(matching["group_type"]) == {"all", "quintile", "quintile_post", "region", "urban"}
     shown = matching.filter(~pl.col("suppressed"))
     assert (shown["se"] >= 0).all() and (shown["se"] > 0).sum() > shown.height // 2
     assert ((shown["ci_low"] <= shown["value"]) & (shown["value"] <= shown["ci_high"])).all()
@@ -207,4 +207,7 @@ def test_the_flow_runs_every_extension(
     assert "`coverage_female_headed`" in data_dictionary_markdown()
 
     stage_notes = notes.filter(pl.col("stage") == "extension")["note"].to_list()
-    assert len(stage_notes) == 1 and "richest tenth" in stage_notes[0]
+    programmes = [p.name for p in load_config(config).programmes]
+    assert len(stage_notes) == len(programmes) == 3  # one note per programme
+    for name, note in zip(programmes, stage_notes, strict=True):
+        assert f"benefit concentration, {name}: the richest tenth" in note

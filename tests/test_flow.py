@@ -74,9 +74,15 @@ def test_models_are_evaluated_out_of_sample_for_every_rule(survey: Path, tmp_pat
         scores = con.sql("SELECT count(*) AS n FROM audit.household_scores").pl()["n"].item()
     assert set(metrics["model"]) == {"ols", "logit", "hgb", "rf"}
     assert set(metrics["decision_rule"]) == {"rate:poverty_rate", "rate:programme_coverage", "line"}
+    assert set(metrics["sample"]) == {"out_of_fold", "in_sample"}
+    in_sample = metrics.filter(pl.col("sample") == "in_sample")
+    metrics = metrics.filter(pl.col("sample") == "out_of_fold")
     # the generator's proxies are realistic: out-of-fold AUC near 0.8, never near 1
     assert metrics["auc"].min() > 0.72
     assert metrics["auc"].max() < 0.9
+    # the forest fitted on every household scores them better than it scores unseen ones
+    forest = in_sample.filter(pl.col("model") == "rf")["auc"].min()
+    assert forest > metrics.filter(pl.col("model") == "rf")["auc"].max()
     assert (metrics["fold_spread"] > 0).all()
     assert metrics["artifact_sha256"].str.len_chars().min() == 64
     assert metrics["cv_scheme"].str.contains("whole-psu folds balanced by region").all()
@@ -155,6 +161,13 @@ def test_validation_error_fails_the_run_and_records_it(survey: Path, tmp_path: P
     with pytest.raises(ValidationFailed) as caught:
         run_audit(bad / "audit.toml", warehouse)
     assert "file_counts.quarantined_share" in str(caught.value)
+    # the message says which file, how many rows, the ceiling's key and the commonest reason
+    rows = households.height
+    zeroed = len(range(0, rows, 3))
+    explanation = " ".join(str(caught.value).split())
+    assert f"households.parquet: {zeroed:,} of {rows:,} rows quarantined" in explanation
+    assert "above validation.max_quarantine_share = 0.05" in explanation
+    assert f"weight: must be > 0 ({zeroed:,} rows)" in explanation
     with connect(warehouse, read_only=True) as con:
         run = con.sql("SELECT status, error FROM audit.runs").pl().row(0, named=True)
         reasons = con.sql("SELECT DISTINCT column_name, reason FROM audit.quarantine").pl()
@@ -200,18 +213,28 @@ def test_matching_and_fiscal_tables_find_what_the_generator_planted(
     run_audit(survey / "audit.toml", warehouse)
     truth = json.loads((survey / "truth.json").read_text())
     with connect(warehouse, read_only=True) as con:
+        # the planted standards and pro-poor design are the dibao's (the first programme)
+        dibao = "programme = 'dibao' AND poverty_line = 'regional'"
         gaps = con.sql(
             "SELECT group_value, value FROM audit.latest_matching_indicators "
-            "WHERE indicator = 'standard_gap'"
+            f"WHERE indicator = 'standard_gap' AND {dibao}"
         ).pl()
-        quintiles = con.sql(
-            "SELECT group_value, value, suppressed FROM audit.latest_matching_indicators "
+        every_quintile = con.sql(
+            "SELECT programme, poverty_line, group_value, value, suppressed "
+            "FROM audit.latest_matching_indicators "
             "WHERE indicator = 'benefit_incidence' AND group_type = 'quintile'"
         ).pl()
         cost = con.sql(
             "SELECT scenario, year, value FROM audit.latest_fiscal_indicators "
-            "WHERE indicator = 'projected_cost'"
+            f"WHERE indicator = 'projected_cost' AND {dibao}"
         ).pl()
+    quintiles = every_quintile.filter(
+        (pl.col("programme") == "dibao") & (pl.col("poverty_line") == "regional")
+    )
+    # every programme's incidence, against every line, shares one total (small cells withheld)
+    totals = every_quintile.group_by("programme", "poverty_line").agg(pl.col("value").sum())
+    assert totals.height == 4 * 2  # three programmes and 'any', two lines
+    assert (totals["value"] <= 1.0 + 1e-9).all()
     flagged_low = set(gaps.filter(pl.col("value") < -0.2)["group_value"])
     flagged_high = set(gaps.filter(pl.col("value") > 0.15)["group_value"])
     assert flagged_low == set(truth["standards_too_low"])

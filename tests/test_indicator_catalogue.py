@@ -73,6 +73,9 @@ def test_labels_carry_the_suffix_of_a_published_name() -> None:
 def test_units_are_joined_at_publication_and_unknown_names_refused() -> None:
     rows = pl.DataFrame(
         {
+            "programme": ["dibao", None],
+            "poverty_line": ["national", "national"],
+            "population_unit": ["persons", "persons"],
             "scenario": ["current", "current"],
             "year": [2025, None],
             "indicator": ["spending", "budget_pmt:ols"],

@@ -54,7 +54,12 @@ def households_of(tmp_path: Path, text: str | bytes, **spec: Any) -> CheckedTabl
     config = config_for(tmp_path, spec)
     raw = read_raw(config.inputs.households, tmp_path / "work")
     return ingest_households(
-        raw, config.inputs.households, known_regions=None, work_dir=tmp_path / "ingest"
+        raw,
+        config.inputs.households,
+        known_regions=None,
+        work_dir=tmp_path / "ingest",
+        programmes=config.programmes,
+        negative_welfare=config.welfare.negative_policy,
     )
 
 
@@ -86,7 +91,7 @@ def test_valid_rows_are_typed(tmp_path: Path) -> None:
         "weight": 10.5,
         "hh_size": 3,
         "welfare": 1200.5,
-        "receives_benefit": True,
+        "receives__0": True,  # the first programme's receipt, staged by position
     }
 
 
@@ -113,11 +118,13 @@ def test_every_bad_value_is_quarantined_with_its_reason(tmp_path: Path) -> None:
     assert got[(3, "weight")] == "must be > 0"
     assert got[(4, "welfare")] == "missing value (required)"
     assert got[(5, "welfare")] == "not a finite number"
-    assert got[(6, "welfare")] == "must be >= 0"
+    assert got[(6, "welfare")] == (
+        "must be >= 0 (welfare.negative = 'quarantine'; 'keep' or 'bottom_code' keep such rows)"
+    )
     assert got[(7, "hh_size")] == "not a number"
     assert got[(8, "hh_size")] == "must be >= 1"
     assert got[(9, "hh_size")] == "not a whole number"
-    assert got[(10, "receives_benefit")].startswith("not one of the configured codes")
+    assert got[(10, "programmes.programme.receives")].startswith("not one of the configured codes")
     assert got[(10, "hh_id")] == "hh_id occurs 2 times in the file"
     assert got[(11, "hh_id")] == "hh_id occurs 2 times in the file"
     assert checked.read_loaded()["hh_id"].to_list() == ["1"]
@@ -180,7 +187,7 @@ def test_wrong_delimiter_is_one_clear_error(tmp_path: Path) -> None:
 def test_mapped_column_missing_from_the_file(tmp_path: Path) -> None:
     with pytest.raises(IngestError) as caught:
         households_of(tmp_path, "HHID,prov,wt,size,pcexp\n1,A,1,1,1\n")
-    assert "receives_benefit -> 'recv'" in str(caught.value)
+    assert "programmes.programme.receives -> 'recv'" in str(caught.value)
     assert "Columns found: 'HHID', 'prov'" in str(caught.value)
 
 

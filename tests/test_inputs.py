@@ -11,6 +11,7 @@ from transforms.config import (
     HouseholdColumns,
     HouseholdInput,
     MemberColumns,
+    Programme,
     ProjectionColumns,
     RegionColumns,
     RegionInput,
@@ -43,12 +44,11 @@ def test_the_config_column_maps_are_the_contract(role: str) -> None:
 
 def test_row_rules_are_read_from_the_contract() -> None:
     rules = row_rules("households")
-    assert rules["welfare"] == ColumnRule("float", required=True, minimum=0.0)
+    assert rules["welfare"] == ColumnRule("float", required=True)  # negatives: welfare.negative
     assert rules["weight"] == ColumnRule(
         "float", required=True, minimum=0.0, exclusive_minimum=True
     )
     assert rules["hh_size"] == ColumnRule("int", required=True, minimum=1, maximum=100)
-    assert rules["benefit_amount"] == ColumnRule("float", minimum=0.0)
     assert row_rules("members")["age"] == ColumnRule("int", required=True, minimum=0, maximum=120)
     assert row_rules("projection")["year"] == ColumnRule(
         "int", required=True, minimum=1900, maximum=2200
@@ -61,7 +61,8 @@ def test_row_rules_are_read_from_the_contract() -> None:
 def test_the_input_dictionary_is_current() -> None:
     text = (ROOT / "docs" / "input-dictionary.md").read_text(encoding="utf-8")
     assert text == input_dictionary_markdown(), "run `make docs`"
-    assert "| `welfare` | float | required | quarantined | >= 0 |" in text
+    assert "| `welfare` | float | required | quarantined |  |" in text
+    assert "| `amount` | float | allowed | >= 0 |" in text
 
 
 def households(**columns: str | None) -> HouseholdInput:
@@ -85,14 +86,21 @@ def test_table_checks_are_only_what_row_rules_cannot_see() -> None:
 
 
 def test_a_designed_survey_gets_the_statisticians_checks() -> None:
-    spec = households(weight="w", strata="s", psu="p", receives_benefit="b", benefit_amount="t")
+    spec = households(weight="w", strata="s", psu="p")
+    programmes = [Programme(name="cash", receives="b", amount="t")]
     regions = RegionInput.model_validate(
         {"path": "r.csv", "columns": {"region": "r", "population": "pop"}},
         context={"check_files": False},
     )
     staged = {"stg_households", "stg_regions", "stg_members", "stg_member_features"}
-    helpers = helper_tables(spec, regions, staged)
-    assert helpers == ["hh_size_check", "design_check", "population_check", "benefit_check"]
+    helpers = helper_tables(spec, regions, staged, programmes)
+    assert helpers == [
+        "hh_size_check",
+        "design_check",
+        "weight_check",
+        "population_check",
+        "benefit_check_0",
+    ]
     checks = expectations_for(
         spec,
         validation=Validation(population_tolerance=0.2, max_row_count_change=0.25),
@@ -108,17 +116,23 @@ def test_a_designed_survey_gets_the_statisticians_checks() -> None:
     population = by_table[("population_check", "ExpectColumnValuesToBeBetween")]
     assert population.kwargs["min_value"] == pytest.approx(0.8)
     assert population.kwargs["max_value"] == pytest.approx(1.2)
-    assert by_table[("benefit_check", "ExpectColumnValuesToBeInSet")].kwargs["value_set"] == [True]
+    assert by_table[("benefit_check_0", "ExpectColumnValuesToBeInSet")].kwargs["value_set"] == [
+        True
+    ]
     assert by_table[("stg_households", "ExpectColumnDistinctValuesToContainSet")].kwargs[
         "value_set"
     ] == ["R1", "R2"]
     drift = by_table[("stg_households", "ExpectTableRowCountToBeBetween")].kwargs
     assert drift == {"min_value": 750, "max_value": 1251}
+    weights = by_table[("weight_check", "ExpectColumnValuesToBeBetween")]
+    assert weights.kwargs == {"column": "weight_to_median", "max_value": 1000.0}
+    assert weights.offending_rows_sql is not None and "__source_row" in weights.offending_rows_sql
     warnings = {c.table for c in checks if c.severity == "warning"}
     assert warnings == {
         "design_check",
+        "weight_check",
         "population_check",
-        "benefit_check",
+        "benefit_check_0",
         "stg_households",
         "stg_member_features",
         "hh_size_check",

@@ -39,7 +39,7 @@ def make_config(
     mapped = {**PROGRAMME_COLUMNS, **(columns or {})}
     line = PovertyLine.model_validate(poverty_line or {"method": "national", "national_line": 10.0})
     return {
-        "programme": Programme.model_validate(programme or {}),
+        "programme": Programme.model_validate({"amount": "t", **(programme or {})}),
         "national_line": line.national_line,
         "amounts_recorded": mapped["benefit_amount"] is not None,
     }
@@ -220,6 +220,7 @@ def test_population_shares_on_psu_totals_equal_household_level_estimates(
         indicators,
         ratios={str(v): (f"y_{v}", "y") for v in ("a", "b", "c", None)},
         design=design,
+        bounded=[str(v) for v in ("a", "b", "c", None)],  # shares: logit intervals
     )
     for row in shares.iter_rows(named=True):
         reference = direct.filter(pl.col("statistic") == str(row["group_value"])).row(0, named=True)

@@ -169,7 +169,7 @@ def results(
 # --- features ------------------------------------------------------------------------------------
 
 
-def test_default_features_are_proxies_member_aggregates_size_region_and_urban(
+def test_default_features_are_proxies_member_aggregates_size_and_urban(
     spec: FeatureSpec,
 ) -> None:
     assert spec.numeric == (
@@ -186,8 +186,24 @@ def test_default_features_are_proxies_member_aggregates_size_region_and_urban(
         "hh_size",
         "urban",
     )
-    assert spec.categorical == ("wall", "head_sex", "region")
+    assert spec.categorical == ("wall", "head_sex")
     assert "n_heads" not in spec.columns
+
+
+def test_region_effects_and_derived_proxies_join_the_default_features(
+    households: pl.DataFrame, config: AuditConfig
+) -> None:
+    """Region fixed effects only when asked; a derived proxy by the kind of its dtype."""
+    frame = households.with_columns((pl.col("rooms") ** 2).alias("rooms_sq"))
+    spec = feature_spec(
+        frame.schema,
+        proxies=config.inputs.households.proxies,
+        features=None,
+        derived=["rooms_sq"],
+        region_effects=True,
+    )
+    assert spec.categorical == ("wall", "head_sex", "region")
+    assert "rooms_sq" in spec.numeric
 
 
 def test_default_features_need_only_column_names(
@@ -291,7 +307,7 @@ def test_folds_depend_only_on_the_seed(households: pl.DataFrame) -> None:
 def test_fewer_psus_than_folds_is_an_error() -> None:
     frame = pl.DataFrame({"psu": ["a", "a", "b", "c"], "region": ["R"] * 4})
     with pytest.raises(ValueError, match=r"models\.folds = 5 but the data have only 3"):
-        make_folds(frame, n_folds=5, seed=SEED)
+        make_folds(frame, n_folds=5, seed=SEED, balance=None)
 
 
 # --- cross-validation ----------------------------------------------------------------------------
@@ -354,14 +370,34 @@ def hand_fold_frame() -> pl.DataFrame:
     )
 
 
-def test_the_fold_rule_by_hand() -> None:
+def test_the_fold_rule_by_region_alone_by_hand() -> None:
     """Two folds. A (r1) -> 0; B (r1): fold 0 has 5 of r1 -> 1; C (r2): no r2 anywhere, fold 1
     is smaller (4 < 5) -> 1; D (r1): r1 5 vs 4 -> 1; E (r2): r2 0 vs 3 -> 0."""
     frame = hand_fold_frame()
-    folds = make_folds(frame, n_folds=2, seed=123)
+    folds = make_folds(frame, n_folds=2, seed=123, balance=None)
     by_psu = dict(zip(frame["psu"], folds.tolist(), strict=True))
     assert by_psu == {"A": 0, "B": 1, "C": 1, "D": 1, "E": 0}
     assert np.bincount(folds).tolist() == [6, 9]
+
+
+def test_the_fold_rule_balances_the_poor_by_hand() -> None:
+    """One region of 13 households, 8 poor, two folds. PSUs largest first: A (5, 1 poor) -> 0;
+    B (4, 4 poor): load 5/13 + 1/8 = 0.51 in fold 0 against 0 -> 1; C (3, 3 poor): 0.51 in
+    fold 0 against 4/13 + 4/8 = 0.81 -> 0 (by region alone it would go to the smaller fold 1);
+    D (1, 0 poor): 8/13 + 4/8 = 1.12 against 0.81 -> 1. Each fold holds 4 poor households
+    (by region alone: 1 and 7)."""
+    psus = [("A", 5, 1), ("B", 4, 4), ("C", 3, 3), ("D", 1, 0)]
+    frame = pl.DataFrame(
+        [(psu, "r1", i < poor) for psu, size, poor in psus for i in range(size)],
+        schema=["psu", "region", "is_poor"],
+        orient="row",
+    )
+    folds = make_folds(frame, n_folds=2, seed=123)
+    assert dict(zip(frame["psu"], folds.tolist(), strict=True)) == {"A": 0, "B": 1, "C": 0, "D": 1}
+    poor = frame["is_poor"].to_numpy()
+    assert [int(poor[folds == k].sum()) for k in (0, 1)] == [4, 4]
+    by_region = make_folds(frame, n_folds=2, seed=123, balance=None)
+    assert [int(poor[by_region == k].sum()) for k in (0, 1)] == [1, 7]
 
 
 def test_the_fold_rule_is_not_scikit_learns_stratified_group_k_fold() -> None:
@@ -377,7 +413,7 @@ def test_the_fold_rule_is_not_scikit_learns_stratified_group_k_fold() -> None:
         schema=["psu", "region"],
         orient="row",
     )
-    ours = make_folds(frame, n_folds=3, seed=123)
+    ours = make_folds(frame, n_folds=3, seed=123, balance=None)
     assert dict(zip(frame["psu"], ours.tolist(), strict=True)) == {"A": 0, "B": 2, "C": 2, "D": 1}
     theirs = np.empty(frame.height, dtype=np.int64)
     splitter = StratifiedGroupKFold(n_splits=3)
@@ -390,8 +426,9 @@ def test_the_fold_rule_is_not_scikit_learns_stratified_group_k_fold() -> None:
 def test_cv_scheme_and_training_size_are_reported(results: dict[str, PmtResult]) -> None:
     result = results["logit"]
     assert result.cv_scheme == (
-        "5-fold whole-psu folds balanced by region (greedy: largest psu first, to the fold "
-        "with the fewest households of its region), seed 7, train cap 100000 "
+        "5-fold whole-psu folds balanced by region and poverty (greedy: largest psu first, to "
+        "the fold with the smallest share of its region's households plus share of the poor "
+        "households so far), seed 7, train cap 100000 "
         "(simple random sample without replacement, survey weights kept)"
     )
     assert result.n_train == round(3000 * (N_FOLDS - 1) / N_FOLDS)

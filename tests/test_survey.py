@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from transforms.survey import Design, estimate_means, estimate_ratios, estimate_totals
+from transforms.survey import (
+    Design,
+    estimate_means,
+    estimate_ratios,
+    estimate_totals,
+    poststratify,
+)
 
 API_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference-data" / "r-survey-api"
 R_REFERENCE = Path(__file__).resolve().parent / "data" / "r_survey_reference.csv"
@@ -100,10 +106,22 @@ R_CASES = {
 TOTALS = {"strat_clus": "enroll", "strat_fpc": "enroll", "lonely_certainty": "api.stu"}
 
 
+def _reference(case: str) -> pl.DataFrame:
+    """The rows of one case of tests/data/r_survey_reference.csv."""
+    reference = pl.read_csv(
+        R_REFERENCE, schema_overrides={"group_value": pl.String}, null_values="NA"
+    )
+    return reference.filter(pl.col("case") == case)
+
+
 def _all_statistics(case: str) -> pl.DataFrame:
     """Ratio api00/api99, mean api00 and (where R has one) a total, named as in the R script."""
     file, design, by = R_CASES[case]
-    frame = _api(file)
+    return _statistics(_api(file), design, by, TOTALS.get(case))
+
+
+def _statistics(frame: pl.DataFrame, design: Design, by: str, total: str | None) -> pl.DataFrame:
+    """api_growth_ratio, api00_mean and ``<total>_total``, overall and by ``by``, as in R."""
     parts = [
         estimate_ratios(
             frame, ratios={"api_growth_ratio": ("api00", "api99")}, design=design, by=[by]
@@ -112,10 +130,9 @@ def _all_statistics(case: str) -> pl.DataFrame:
             statistic=pl.lit("api00_mean")
         ),
     ]
-    if case in TOTALS:
-        total = estimate_totals(frame, variables=[TOTALS[case]], design=design, by=[by])
-        name = TOTALS[case].replace(".", "_") + "_total"
-        parts.append(total.with_columns(statistic=pl.lit(name)))
+    if total is not None:
+        totals = estimate_totals(frame, variables=[total], design=design, by=[by])
+        parts.append(totals.with_columns(statistic=pl.lit(total.replace(".", "_") + "_total")))
     return pl.concat(parts)
 
 
@@ -130,9 +147,7 @@ def test_matches_r_survey_cross_check(case: str) -> None:
     member); stratified with fpc; county strata with 40 districts in 26 counties, so most
     strata hold a lonely PSU, under survey.lonely.psu = "adjust" and "certainty".
     """
-    reference = pl.read_csv(R_REFERENCE, schema_overrides={"group_value": pl.String}).filter(
-        pl.col("case") == case
-    )
+    reference = _reference(case)
     ours = _all_statistics(case)
     joined = reference.join(
         ours, on=["group_type", "group_value", "statistic"], how="left", suffix="_py"
@@ -143,6 +158,172 @@ def test_matches_r_survey_cross_check(case: str) -> None:
         assert row["estimate_py"] == pytest.approx(row["estimate"], rel=1e-9), label
         assert row["se_py"] == pytest.approx(row["se"], rel=1e-8), label
         assert row["df_py"] == row["df"], label
+
+
+def _joined(reference: pl.DataFrame, ours: pl.DataFrame) -> pl.DataFrame:
+    """R rows with ours beside them (``*_py``); fails unless both have the same rows."""
+    joined = reference.join(
+        ours, on=["group_type", "group_value", "statistic"], how="left", suffix="_py"
+    )
+    assert joined.height == reference.height == ours.height
+    assert joined["estimate_py"].null_count() == 0
+    return joined
+
+
+# R survey 4.1.1 on the api CSVs, to the 12 significant digits of r_survey_reference.csv
+# (observed: estimates and SEs agree to 5e-12 relative, the rounding of the CSV).
+CSV_PRECISION = 1e-11
+
+POPULATION = "api_pop.csv"
+POSTSTRATIFIED = {
+    # case: (file, design on the post-stratified weight, domain column, total)
+    "ps_stype": (
+        "api_strat.csv",
+        Design("ps_weight", "stype", poststrata="stype", lonely_psu="fail"),
+        "awards",
+        "enroll",
+    ),
+    "ps_stype_fpc": (
+        "api_strat.csv",
+        Design("ps_weight", "stype", fpc="fpc", poststrata="stype", lonely_psu="fail"),
+        "awards",
+        "enroll",
+    ),
+    "ps_awards_fpc": (
+        "api_strat.csv",
+        Design("ps_weight", "stype", fpc="fpc", poststrata="awards", lonely_psu="fail"),
+        "sch.wide",
+        "enroll",
+    ),
+    "ps_clus2": (
+        "api_clus2.csv",
+        Design("ps_weight", psu="dnum", poststrata="stype", lonely_psu="fail"),
+        "awards",
+        "api.stu",
+    ),
+    "ps_lonely_adjust": (
+        "api_clus2.csv",
+        Design("ps_weight", "cname", "dnum", poststrata="stype", lonely_psu="adjust"),
+        "awards",
+        "api.stu",
+    ),
+}
+
+
+def _population_counts(column: str) -> dict[str, int]:
+    """Schools per value of ``column`` in the api population (R: table(apipop[[column]]))."""
+    return dict(_api(POPULATION).group_by(column).len().iter_rows())
+
+
+def _poststratified(file: str, column: str) -> pl.DataFrame:
+    """An api sample with ``ps_weight``: ``pw`` post-stratified on ``column`` to api_pop counts."""
+    totals = _population_counts(column)
+    weighted = poststratify(
+        _api(file), weight="pw", poststrata=column, totals=totals, name="ps_weight"
+    )
+    return weighted.collect()
+
+
+@needs_api
+@pytest.mark.parametrize("case", list(POSTSTRATIFIED))
+def test_poststratified_matches_r_survey(case: str) -> None:
+    """Agree with R postStratify + svyratio, svymean, svytotal and svyby to the CSV's 12 digits.
+
+    R: ``postStratify(design, ~g, data.frame(g = ..., Freq = table(apipop$g)))``. Cases:
+    apistrat on its own strata (stype), without and with fpc (pw is rounded, so the weights
+    move by ~1e-10 and the SEs equal the plain design's); apistrat with fpc on awards,
+    which cuts across strata with weights varying within post-strata; apiclus2 with
+    districts as PSUs on stype, which cuts across PSUs; the same with county strata and
+    lonely PSUs ("adjust"). Domains are svyby on the post-stratified design.
+    """
+    file, design, by, total = POSTSTRATIFIED[case]
+    assert design.poststrata is not None
+    ours = _statistics(_poststratified(file, design.poststrata), design, by, total)
+    for row in _joined(_reference(case), ours).iter_rows(named=True):
+        label = f"{case} {row['group_type']}={row['group_value']} {row['statistic']}"
+        assert row["estimate_py"] == pytest.approx(row["estimate"], rel=CSV_PRECISION), label
+        assert row["se_py"] == pytest.approx(row["se"], rel=CSV_PRECISION), label
+        assert row["df_py"] == row["df"], label
+
+
+@needs_api
+def test_poststratified_weights_hit_the_population_counts() -> None:
+    """Post-stratified on awards, apistrat's weights add up to api_pop's 2027 / 4167 schools.
+
+    The total of each post-stratum's indicator is then known exactly: R's residualisation
+    makes its SE 0 (up to rounding), while the unadjusted design gives it an SE of ~140.
+    """
+    counts = _population_counts("awards")
+    frame = _poststratified("api_strat.csv", "awards").with_columns(
+        is_award=(pl.col("awards") == "Yes").cast(pl.Float64)
+    )
+    sums = dict(frame.group_by("awards").agg(pl.col("ps_weight").sum()).iter_rows())
+    assert sums == pytest.approx(counts, rel=1e-14)
+    assert counts == {"No": 2027, "Yes": 4167}
+    design = Design("ps_weight", "stype", fpc="fpc", poststrata="awards")
+    row = _row(estimate_totals(frame, variables=["is_award"], design=design))
+    assert row["estimate"] == pytest.approx(4167, rel=1e-14)
+    assert row["se"] == pytest.approx(0.0, abs=1e-9)
+    plain = _row(estimate_totals(frame, variables=["is_award"], design=STRAT_FPC))
+    assert plain["se"] > 100.0
+
+
+CIPROP = {
+    # case: (file, post-stratum column or None, design, [(domain column, api00 threshold)])
+    "ciprop_strat_fpc": ("api_strat.csv", None, STRAT_FPC, [("awards", 700), ("stype", 880)]),
+    "ciprop_clus2": ("api_clus2.csv", None, Design("pw", psu="dnum"), [("stype", 700)]),
+    "ciprop_ps_clus2": (
+        "api_clus2.csv",
+        "stype",
+        Design("ps_weight", psu="dnum", poststrata="stype"),
+        [("awards", 700)],
+    ),
+}
+
+
+def _shares(case: str) -> pl.DataFrame:
+    """Logit-interval shares ``api00_gt_<t>_share`` overall and by domain, as in the R script."""
+    file, column, design, requests = CIPROP[case]
+    frame = _api(file) if column is None else _poststratified(file, column)
+    parts = []
+    for by, threshold in requests:
+        name = f"api00_gt_{threshold}_share"
+        flagged = frame.with_columns((pl.col("api00") > threshold).cast(pl.Float64).alias(name))
+        parts.append(
+            estimate_means(flagged, variables=[name], design=design, by=[by], bounded=[name])
+        )
+    return pl.concat(parts)
+
+
+# svyciprop fits svyglm(y ~ 1, family = quasibinomial), whose IRLS stops at a relative
+# deviance change of 1e-8: its p and limits sit up to 5e-10 from the converged values
+# (refitting with glm.control(epsilon = 1e-15) reproduces ours to 1e-15). Its SE is svymean's.
+GLM_CONVERGENCE = 1e-9
+
+
+@needs_api
+@pytest.mark.parametrize("case", list(CIPROP))
+def test_logit_interval_matches_r_svyciprop(case: str) -> None:
+    """Agree with R ``svyciprop(~I(api00 > t), design, method = "logit")`` and its svyby.
+
+    The df is the design's, degf(design), as svyciprop's default; for domains the R script
+    passes ``df = degf(design)`` because svyby hands svyciprop the domain's subset, whose
+    degf would count only PSUs and strata holding domain members. apistrat's H and M
+    schools have no api00 above 880 (p = 0): R's glm stops at p = 2.9e-12 with the point
+    interval [2.9e-12, 2.9e-12]; ours is exactly [0, 0].
+    """
+    joined = _joined(_reference(case), _shares(case))
+    for row in joined.iter_rows(named=True):
+        label = f"{case} {row['group_type']}={row['group_value']} {row['statistic']}"
+        for column in ("estimate", "ci_low", "ci_high"):
+            assert row[f"{column}_py"] == pytest.approx(row[column], abs=GLM_CONVERGENCE), label
+        assert row["se_py"] == pytest.approx(row["se"], rel=CSV_PRECISION, abs=1e-15), label
+        assert row["df_py"] == row["df"], label
+        assert 0.0 <= row["ci_low_py"] <= row["estimate_py"] <= row["ci_high_py"] <= 1.0, label
+    boundary = joined.filter(pl.col("estimate") < 1e-9)
+    assert boundary.height == (2 if case == "ciprop_strat_fpc" else 0)
+    exact = boundary.select("estimate_py", "se_py", "ci_low_py", "ci_high_py").rows()
+    assert exact == [(0.0, 0.0, 0.0, 0.0)] * boundary.height
 
 
 @needs_api
@@ -328,12 +509,168 @@ def test_null_domain_value_is_its_own_domain() -> None:
     assert with_null.filter(pl.col("group_value").is_null())["n_obs"].to_list() == [2]
 
 
+# --- Post-stratification and logit intervals by hand --------------------------------------------
+
+TINY_POST = TINY.with_columns(
+    band=pl.Series(["g1", "g2", "g1", "g2", "g1", "g2"]),
+    flag=pl.Series([1.0, 0.0, 1.0, 0.0, 1.0, 0.0]),
+)
+
+
+def test_poststratify_scales_each_band_to_its_total() -> None:
+    """Σw is 5 in g1 and 3 in g2: totals 10 and 9 scale them by 2 and 3."""
+    result = poststratify(TINY_POST, weight="weight", poststrata="band", totals={"g1": 10, "g2": 9})
+    assert isinstance(result, pl.LazyFrame)
+    assert result.collect()["weight"].to_list() == [2.0, 3.0, 4.0, 3.0, 4.0, 3.0]
+    named = poststratify(
+        TINY_POST.lazy(),
+        weight="weight",
+        poststrata="band",
+        totals={"g1": 5, "g2": 3, "g3": 0},
+        name="ps_weight",
+    ).collect()
+    assert named["ps_weight"].to_list() == named["weight"].to_list()  # already calibrated
+
+
+@pytest.mark.parametrize(
+    ("totals", "message"),
+    [
+        ({"g1": 10}, r"in the data have no population total: \['g2'\]"),
+        ({"g1": 10, "g2": 0}, r"no population total: \['g2'\]"),
+        ({"g1": 10, "g2": 9, "g3": 4}, r"have no sample weight .*\['g3'\]"),
+        ({"g1": 10, "g2": -1}, "finite and non-negative"),
+        ({"g1": 10, "g2": float("nan")}, "finite and non-negative"),
+    ],
+    ids=["missing-total", "zero-total", "empty-band", "negative", "nan"],
+)
+def test_poststratify_rejects_totals_that_do_not_match(totals: dict, message: str) -> None:
+    """Every band in the data needs a positive total and every positive total a band."""
+    with pytest.raises(ValueError, match=message):
+        poststratify(TINY_POST, weight="weight", poststrata="band", totals=totals)
+
+
+def test_poststratify_rejects_null_band() -> None:
+    """A null post-stratum cannot be scaled to any total (R: na.fail)."""
+    frame = TINY_POST.with_columns(band=pl.Series(["g1", None, "g1", "g2", "g1", "g2"]))
+    with pytest.raises(ValueError, match="null values in post-stratum column 'band'"):
+        poststratify(frame, weight="weight", poststrata="band", totals={"g1": 10, "g2": 9})
+
+
+POST_DESIGN = Design(weight="weight", strata="stratum", psu="psu", poststrata="band")
+
+
+def test_missing_poststratum_is_an_error_in_estimation() -> None:
+    """The post-stratum column is a design column: nulls stop the estimation."""
+    frame = TINY_POST.with_columns(band=pl.Series(["g1", None, "g1", "g2", "g1", "g2"]))
+    with pytest.raises(ValueError, match=r"missing values .*'band': 1"):
+        estimate_totals(frame, variables=["y"], design=POST_DESIGN)
+
+
+def test_poststratified_total_by_hand() -> None:
+    """Total of y with u = w·y replaced by u − w·m_g, m_g = Σ_g u / Σ_g w.
+
+    u = (2, 4, 2, 3, 10, 0); g1 = rows 1, 3, 5 (Σw 5), g2 = rows 2, 4, 6 (Σw 3):
+    m_g1 = 14/5, m_g2 = 7/3. Residuals −0.8, 5/3, −3.6, 2/3, 4.4, −7/3 (they add up to 0).
+    PSU totals 13/15, −54/15 (A) and 10/15, 31/15 (B); with two PSUs a stratum adds the
+    squared difference: (67² + 21²)/15² = 4930/225 ≈ 21.9. Without post-strata the PSU
+    totals of u are 6, 2 (A) and 3, 10 (B): Var = 4² + 7² = 65.
+    """
+    row = _row(estimate_totals(TINY_POST, variables=["y"], design=POST_DESIGN))
+    assert row["estimate"] == pytest.approx(21.0, rel=1e-12)
+    assert row["se"] == pytest.approx(math.sqrt(4930 / 225), rel=1e-12)
+    plain = _row(estimate_totals(TINY_POST, variables=["y"], design=TINY_DESIGN))
+    assert plain["se"] == pytest.approx(math.sqrt(65), rel=1e-12)
+
+
+def test_poststratified_domain_total_by_hand() -> None:
+    """Domain rows 1 and 5 (both g1): u = (2, 0, 0, 0, 10, 0), m_g1 = 12/5, m_g2 = 0.
+
+    Row 3 (g1, w = 2) is outside the domain but its residual is −2·12/5 = −4.8: PSU2 has no
+    member yet a non-zero total. PSU totals −0.4, −4.8 (A) and 0, 5.2 (B):
+    Var = 4.4² + 5.2² = 46.4.
+    """
+    frame = TINY_POST.with_columns(is_member=pl.Series([True, False, False, False, True, False]))
+    result = estimate_totals(frame, variables=["y"], design=POST_DESIGN, by=["is_member"])
+    row = _row(result, "is_member", "true")
+    assert row["estimate"] == pytest.approx(12.0, rel=1e-12)
+    assert row["se"] == pytest.approx(math.sqrt(46.4), rel=1e-12)
+    assert row["n_obs"] == 2
+
+
+def test_logit_interval_by_hand_and_others_stay_wald() -> None:
+    """p = 5/8 with the linearised SE; limits expit(logit p ± t₂·SE/(p(1 − p))).
+
+    The SE is that of the plain mean; y, not named in ``bounded``, keeps p ± t·SE.
+    """
+    bounded = estimate_means(
+        TINY_POST, variables=["flag", "y"], design=TINY_DESIGN, bounded=["flag"]
+    )
+    wald = estimate_means(TINY_POST, variables=["flag", "y"], design=TINY_DESIGN)
+    share, plain = (
+        _row(bounded.filter(pl.col("statistic") == "flag")),
+        _row(wald.filter(pl.col("statistic") == "flag")),
+    )
+    assert share["estimate"] == pytest.approx(0.625, rel=1e-12)
+    assert share["se"] == plain["se"]
+    half = stats.t.ppf(0.975, 2) * share["se"] / (0.625 * 0.375)
+    logit = math.log(0.625 / 0.375)
+    assert share["ci_low"] == pytest.approx(1 / (1 + math.exp(-(logit - half))), rel=1e-12)
+    assert share["ci_high"] == pytest.approx(1 / (1 + math.exp(-(logit + half))), rel=1e-12)
+    assert plain["ci_low"] < 0.0 < share["ci_low"]  # the Wald interval leaves [0, 1]
+    assert bounded.filter(pl.col("statistic") == "y").equals(
+        wald.filter(pl.col("statistic") == "y")
+    )
+
+
+def test_logit_interval_at_zero_and_one_is_the_point() -> None:
+    """A domain where every flag is 0 (or 1) has SE 0 and the interval [p, p]."""
+    frame = TINY_POST.with_columns(is_flagged=pl.col("flag") == 1.0)
+    result = estimate_means(
+        frame, variables=["flag"], design=TINY_DESIGN, by=["is_flagged"], bounded=["flag"]
+    )
+    for value, p in (("false", 0.0), ("true", 1.0)):
+        row = _row(result, "is_flagged", value)
+        assert (row["estimate"], row["se"], row["ci_low"], row["ci_high"]) == (p, 0.0, p, p)
+
+
+def test_logit_interval_without_degrees_of_freedom_is_null() -> None:
+    """One PSU, one stratum: df = 0 and, as for Wald intervals, no limits."""
+    frame = TINY_POST.with_columns(one=pl.lit(1))
+    result = estimate_means(
+        frame, variables=["flag"], design=Design("weight", psu="one"), bounded=["flag"]
+    )
+    row = _row(result)
+    assert (row["df"], row["ci_low"], row["ci_high"]) == (0, None, None)
+
+
+@pytest.mark.parametrize(
+    ("bounded", "error", "message"),
+    [
+        (["d"], ValueError, r"bounded names \['d'\], which are not requested ratios or means"),
+        (["nope"], ValueError, r"\['nope'\]"),
+        ("r", TypeError, "not a string"),
+        (["y_per_x"], ValueError, "outside \\[0, 1\\]: not a proportion"),
+    ],
+    ids=["difference", "unknown", "string", "not-a-proportion"],
+)
+def test_bounded_must_name_proportions(bounded: object, error: type, message: str) -> None:
+    """Logit limits apply to requested ratios or means whose estimates lie in [0, 1]."""
+    with pytest.raises(error, match=message):
+        estimate_ratios(
+            TINY_POST.with_columns(x=pl.lit(1.0)),
+            ratios={"r": ("flag", "weight"), "y_per_x": ("y", "x")},
+            differences={"d": ("r", "y_per_x")},
+            design=TINY_DESIGN,
+            bounded=bounded,  # type: ignore[arg-type]
+        )
+
+
 # --- Properties ---------------------------------------------------------------------------------
 
 
 @st.composite
 def survey_frames(draw: st.DrawFn) -> pl.DataFrame:
-    """Small random designs: up to 3 strata × 4 PSUs, positive weights, a 0/1 flag, 3 domains."""
+    """Up to 3 strata × 4 PSUs, positive weights, a 0/1 flag, 3 domains, 2 post-strata."""
     n = draw(st.integers(min_value=3, max_value=40))
 
     def column(elements: st.SearchStrategy) -> list:
@@ -349,6 +686,7 @@ def survey_frames(draw: st.DrawFn) -> pl.DataFrame:
             "y": column(st.floats(min_value=-50.0, max_value=50.0, allow_nan=False)),
             "is_poor": column(st.integers(0, 1)),
             "region": column(st.sampled_from(["north", "south", "east"])),
+            "band": column(st.sampled_from(["young", "old"])),
         }
     )
 
@@ -393,3 +731,75 @@ def test_domain_equals_ratio_of_zeroed_variables(frame: pl.DataFrame) -> None:
         assert domain["estimate"] == pytest.approx(overall["estimate"], rel=1e-9)
         assert domain["se"] == pytest.approx(overall["se"], rel=1e-6, abs=1e-12)
         assert domain["denominator_total"] == pytest.approx(overall["denominator_total"], rel=1e-12)
+
+
+POST_PROPERTY_DESIGN = Design("weight", "stratum", "psu", poststrata="band")
+POST_PROPERTY_DESIGNS = {
+    # PSUs span both bands: residualised PSU by PSU
+    "crossed": POST_PROPERTY_DESIGN,
+    # each row its own PSU, or PSUs nested in bands: per stratum × band sums
+    "rows": Design("weight", "stratum", poststrata="band"),
+    "nested": Design("weight", "stratum", "psu", poststrata="psu_band"),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(survey_frames(), st.sampled_from(sorted(POST_PROPERTY_DESIGNS)))
+def test_poststratified_domain_equals_zeroed_variables(frame: pl.DataFrame, layout: str) -> None:
+    """Post-stratified, a `by` domain equals the overall ratio/total of zeroed variables.
+
+    Overall, every PSU holds a member; in a domain, PSUs without members still carry the
+    shift −b_i of their post-strata, which the domain run must add in.
+    """
+    design = POST_PROPERTY_DESIGNS[layout]
+    frame = frame.with_columns(psu_band=(pl.col("psu") % 2).cast(pl.String))
+    ratios = estimate_ratios(frame, ratios={"r": ("y", "x")}, design=design, by=["region"])
+    totals = estimate_totals(frame, variables=["y"], design=design, by=["region"])
+    for region in frame["region"].unique().to_list():
+        member = (pl.col("region") == region).cast(pl.Float64)
+        zeroed = frame.with_columns(y_d=pl.col("y") * member, x_d=pl.col("x") * member)
+        ratio = _row(estimate_ratios(zeroed, ratios={"r": ("y_d", "x_d")}, design=design))
+        total = _row(estimate_totals(zeroed, variables=["y_d"], design=design))
+        for domain, overall in (
+            (_row(ratios, "region", region), ratio),
+            (_row(totals, "region", region), total),
+        ):
+            assert domain["estimate"] == pytest.approx(overall["estimate"], rel=1e-9, abs=1e-9)
+            assert domain["se"] == pytest.approx(overall["se"], rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    survey_frames(),
+    st.floats(min_value=1.0, max_value=1e6, allow_nan=False),
+    st.floats(min_value=1.0, max_value=1e6, allow_nan=False),
+)
+def test_poststratified_weights_reproduce_the_totals(
+    frame: pl.DataFrame, young: float, old: float
+) -> None:
+    """After poststratify, each post-stratum's weights add up to its total (to rounding)."""
+    totals = {"young": young, "old": old}
+    present = {band: totals[band] for band in frame["band"].unique().to_list()}
+    weighted = poststratify(frame, weight="weight", poststrata="band", totals=present).collect()
+    sums = dict(weighted.group_by("band").agg(pl.col("weight").sum()).iter_rows())
+    assert sums == pytest.approx(present, rel=1e-12)
+    assert weighted.height == frame.height
+
+
+@settings(max_examples=60, deadline=None)
+@given(survey_frames(), st.booleans())
+def test_logit_interval_stays_in_unit_interval_and_holds_the_estimate(
+    frame: pl.DataFrame, is_poststratified: bool
+) -> None:
+    """For a 0/1 flag the logit limits satisfy 0 ≤ low ≤ p ≤ high ≤ 1 in every domain."""
+    design = POST_PROPERTY_DESIGN if is_poststratified else PROPERTY_DESIGN
+    result = estimate_means(
+        frame, variables=["is_poor"], design=design, by=["region"], bounded=["is_poor"]
+    )
+    if result["df"][0] <= 0:
+        assert result["ci_low"].null_count() == result.height
+        return
+    assert (result["ci_low"] >= 0.0).all()
+    assert (result["ci_low"] <= result["estimate"]).all()
+    assert (result["estimate"] <= result["ci_high"]).all()
+    assert (result["ci_high"] <= 1.0).all()

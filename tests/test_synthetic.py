@@ -191,8 +191,9 @@ def test_config_validates_and_maps_raw_names(survey: dict[str, Any]) -> None:
     assert households.booleans["urban"].false[0] == 2
     assert households.proxies["roof"].kind == "categorical"
     assert len(households.proxies) == 13
-    assert config.welfare.includes_benefit is True
-    assert config.poverty_line.method == "regional"
+    assert config.programmes[0].included_in_welfare is True
+    assert [p.name for p in config.programmes] == ["dibao", "child_grant", "social_pension"]
+    assert [line.method for line in config.poverty_lines] == ["regional", "relative_median"]
     assert config.inputs.members is not None and config.inputs.members.columns.is_head == "rel_head"
     assert config.output.warehouse.parent == survey["summary"].paths["config"].parent
 

@@ -111,6 +111,8 @@ def test_wide_table_and_suppression() -> None:
         pl.lit("program").alias("method"),
         pl.lit("actual").alias("decision_rule"),
         pl.lit("persons").alias("unit"),
+        pl.lit("cash").alias("programme"),
+        pl.lit("national").alias("poverty_line"),
     )
     suppressed = publishable("targeting_errors", framed, run_id="r", min_cell_n=3)
     north = suppressed.filter(pl.col("group_value") == "N").row(0, named=True)

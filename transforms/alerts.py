@@ -7,7 +7,7 @@ import polars as pl
 from transforms import catalogue
 from transforms.config import Alerts
 
-KEYS = ["method", "decision_rule", "group_type", "group_value"]
+KEYS = ["method", "decision_rule", "programme", "poverty_line", "group_type", "group_value"]
 ERRORS = catalogue.watched("points")
 """Rates judged by their change in fraction points (the catalogue's alert rule)."""
 RATIOS = catalogue.watched("ratio")
@@ -23,7 +23,9 @@ def headline_changes(previous: pl.DataFrame, current: pl.DataFrame) -> pl.DataFr
         kept = frame.filter(pl.col("group_type").is_in(WATCHED_GROUPS)).select(*KEYS, *indicators)
         return kept.unpivot(index=KEYS, on=indicators, variable_name="indicator")
 
-    joined = long(previous).join(long(current), on=[*KEYS, "indicator"], suffix="_current")
+    joined = long(previous).join(
+        long(current), on=[*KEYS, "indicator"], suffix="_current", nulls_equal=True
+    )
     return joined.select(
         *KEYS,
         "indicator",
@@ -58,11 +60,16 @@ def alerts_between(
         .then(pl.lit("nationally"))
         .otherwise(pl.format("in {} {}", pl.col("group_type"), pl.col("group_value")))
     )
+    programme = pl.when(pl.col("programme").is_not_null()).then(
+        pl.format(", programme {}", pl.col("programme"))
+    )
     message = pl.format(
-        "{} of {} ({}) {}: {} -> {}",
+        "{} of {} ({}{}; line {}) {}: {} -> {}",
         pl.col("indicator"),
         pl.col("method"),
         pl.col("decision_rule"),
+        programme.fill_null(""),
+        pl.col("poverty_line").fill_null("?"),
         where,
         (pl.col("previous") * 100).round(1).cast(pl.String) + pl.lit(" %"),
         (pl.col("current") * 100).round(1).cast(pl.String) + pl.lit(" %"),

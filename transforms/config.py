@@ -7,6 +7,7 @@ path (``inputs.households.columns.weight``) and what was expected.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import tomllib
@@ -28,6 +29,7 @@ from transforms.inputs import describe
 FileFormat = Literal["auto", "csv", "parquet", "dta", "sav"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 REFERENCE = re.compile(r"^(?P<module>[^:]+):(?P<function>[A-Za-z_]\w*)$")
 MODULE_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
@@ -43,12 +45,13 @@ class StrictModel(BaseModel):
 
 
 def _resolve_path(value: Path, info: ValidationInfo) -> Path:
-    """Resolve a path relative to the directory of the config file being validated."""
+    """Resolve a path relative to the directory of the config file being validated (left as
+    written when there is no config file: a default shown in the reference or the schema)."""
     base = (info.context or {}).get("base_dir")
     path = Path(value).expanduser()
-    if not path.is_absolute() and base is not None:
-        path = Path(base) / path
-    return path.resolve()
+    if path.is_absolute():
+        return path.resolve()
+    return (Path(base) / path).resolve() if base is not None else path
 
 
 class CsvOptions(StrictModel):
@@ -165,18 +168,18 @@ class HouseholdColumns(StrictModel):
     """Canonical household column -> raw column name in the file (None: not available)."""
 
     hh_id: str = Field(description=describe("households", "hh_id"))
-    region: str = Field(description=describe("households", "region"))
-    hh_size: str = Field(description=describe("households", "hh_size"))
+    region: str | None = Field(default=None, description=describe("households", "region"))
+    hh_size: str | None = Field(default=None, description=describe("households", "hh_size"))
     welfare: str = Field(description=describe("households", "welfare"))
     urban: str | None = Field(default=None, description=describe("households", "urban"))
     weight: str | None = Field(default=None, description=describe("households", "weight"))
     strata: str | None = Field(default=None, description=describe("households", "strata"))
     psu: str | None = Field(default=None, description=describe("households", "psu"))
-    receives_benefit: str | None = Field(
-        default=None, description=describe("households", "receives_benefit")
-    )
-    benefit_amount: str | None = Field(
-        default=None, description=describe("households", "benefit_amount")
+    fpc: str | None = Field(default=None, description=describe("households", "fpc"))
+    head_age: str | None = Field(default=None, description=describe("households", "head_age"))
+    head_sex: str | None = Field(default=None, description=describe("households", "head_sex"))
+    head_education_years: str | None = Field(
+        default=None, description=describe("households", "head_education_years")
     )
 
 
@@ -190,12 +193,44 @@ PERSONAL_DATA = re.compile(
 class HouseholdInput(InputFile):
     """The household file (required)."""
 
+    level: Literal["households", "persons"] = Field(
+        default="households",
+        description="households: one row per household; persons: one row per person, each "
+        "its own unit (no household structure, no members file; hh_size 1 unless mapped).",
+    )
     columns: HouseholdColumns = Field(
         description="Canonical household column -> raw column name in the file."
     )
     proxies: dict[str, ProxySpec] = Field(
         default_factory=dict, description="Canonical proxy name -> raw column and kind."
     )
+    derived: dict[str, str] = Field(
+        default_factory=dict,
+        description="Derived proxies: name -> a SQL expression over the analysis frame's "
+        "columns (proxies, head_age, head_sex, head_education_years, n_members, hh_size, …), "
+        'evaluated with polars (pl.sql_expr), e.g. head_age_sq = "head_age * head_age", '
+        'log_land = "LN(land_ha + 1)", female_head = "CASE WHEN head_sex = \'female\' THEN '
+        '1 ELSE 0 END". Checked when the config loads: an expression that does not parse, '
+        "reads a column the analysis frame will not have, or reads the welfare, a poverty "
+        "line or a receipt (the outcome) is refused. Each joins the default features.",
+    )
+
+    @field_validator("derived")
+    @classmethod
+    def _expressions_parse(cls, derived: dict[str, str]) -> dict[str, str]:
+        import polars as pl
+
+        for name, expression in derived.items():
+            if not IDENTIFIER.match(name):
+                raise ValueError(f"derived proxy name {name!r}: use letters, digits and '_'")
+            try:
+                pl.sql_expr(expression)
+            except Exception as error:  # polars raises several error types for bad SQL
+                raise ValueError(
+                    f"derived proxy {name!r}: {expression!r} is not a SQL expression polars "
+                    f"can read ({type(error).__name__}: {str(error).splitlines()[0]})"
+                ) from None
+        return derived
 
     @field_validator("proxies")
     @classmethod
@@ -300,8 +335,15 @@ class WelfareDefinition(StrictModel):
         default=None,
         description="Adult-equivalence scale; required when basis = 'adult_equivalent'.",
     )
-    includes_benefit: bool = Field(
-        default=False, description="True when welfare already contains the programme benefit."
+    concept: Literal["consumption", "income"] = Field(
+        default="consumption",
+        description="What welfare measures; sets the default for negative values.",
+    )
+    negative: Literal["keep", "bottom_code", "quarantine"] | None = Field(
+        default=None,
+        description="Negative welfare: keep (losses are real: those people are poor), "
+        "bottom_code (set to 0), or quarantine (an error in the data). Default: keep for "
+        "income, quarantine for consumption. Recorded in the run notes.",
     )
     currency: str = Field(default="LCU", description="Unit of welfare and benefits.")
 
@@ -311,17 +353,47 @@ class WelfareDefinition(StrictModel):
             raise ValueError("basis = 'adult_equivalent' needs equivalence_scale")
         return self
 
+    @property
+    def negative_policy(self) -> Literal["keep", "bottom_code", "quarantine"]:
+        """The declared policy for negative welfare, or the concept's default."""
+        if self.negative is not None:
+            return self.negative
+        return "keep" if self.concept == "income" else "quarantine"
+
+
+LineMethod = Literal[
+    "national",
+    "regional",
+    "national_price_index",
+    "relative_percentile",
+    "relative_median",
+    "relative_mean",
+    "international",
+]
+LINE_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "national": ("national_line",),
+    "national_price_index": ("national_line",),
+    "relative_percentile": ("percentile",),
+    "relative_median": ("median_share",),
+    "relative_mean": ("mean_share",),
+    "international": ("dollars_per_day", "ppp_factor"),
+}
+
 
 class PovertyLine(StrictModel):
-    """Which poverty line to use (data-contract.md, 'Poverty line options')."""
+    """One poverty line (data-contract.md, 'Poverty line options'); a run may declare several."""
 
-    method: Literal[
-        "national", "regional", "national_price_index", "relative_percentile", "relative_median"
-    ] = Field(
+    name: str = Field(
+        default="",
+        description="Name of the line, as published in every row measured against it "
+        "(default: the method).",
+    )
+    method: LineMethod = Field(
         description="national: national_line; regional: the regions file's poverty_line; "
         "national_price_index: national_line x the regions file's price_index; "
         "relative_percentile: the weighted percentile of pre-transfer welfare; "
-        "relative_median: median_share x its weighted median."
+        "relative_median / relative_mean: median_share (mean_share) x its weighted median "
+        "(mean); international: dollars_per_day x ppp_factor x cpi_ratio x days_per_year."
     )
     national_line: PositiveFloat | None = Field(
         default=None,
@@ -331,8 +403,8 @@ class PovertyLine(StrictModel):
     )
     percentile: Annotated[float, Field(gt=0.0, lt=1.0)] | None = Field(
         default=None,
-        description="Quantile of persons by pre-transfer welfare that sets the line "
-        "(0.2 = 20th percentile); required by method = 'relative_percentile'.",
+        description="Quantile of the unit (see unit) by pre-transfer welfare that sets the "
+        "line (0.2 = 20th percentile); required by method = 'relative_percentile'.",
         json_schema_extra={"unit": "fraction"},
     )
     median_share: PositiveFloat | None = Field(
@@ -341,29 +413,96 @@ class PovertyLine(StrictModel):
         "(0.6 = 60 %); required by method = 'relative_median'.",
         json_schema_extra={"unit": "ratio"},
     )
+    mean_share: PositiveFloat | None = Field(
+        default=None,
+        description="Line as a multiple of the weighted mean of pre-transfer welfare; "
+        "required by method = 'relative_mean'.",
+        json_schema_extra={"unit": "ratio"},
+    )
+    unit: Literal["persons", "households"] | None = Field(
+        default=None,
+        description="For relative lines: the percentile, median or mean is taken over persons "
+        "(weights x hh_size) or households (weights); default: targeting.unit. With that unit, "
+        "the headcount at the p-th percentile line is p.",
+    )
+    dollars_per_day: PositiveFloat | None = Field(
+        default=None,
+        description="International line in PPP dollars per person per day (e.g. 3.00); "
+        "required by method = 'international'.",
+        json_schema_extra={"unit": "PPP $/person/day"},
+    )
+    ppp_factor: PositiveFloat | None = Field(
+        default=None,
+        description="PPP conversion factor for private consumption: local currency per "
+        "international dollar in the PPP base year (World Bank ICP); required by method = "
+        "'international'.",
+        json_schema_extra={"unit": "currency per PPP $"},
+    )
+    cpi_ratio: PositiveFloat = Field(
+        default=1.0,
+        description="Consumer price index of the survey period ÷ that of the PPP base year.",
+        json_schema_extra={"unit": "ratio"},
+    )
+    days_per_year: PositiveFloat = Field(
+        default=365.0, description="Days per year for the international line."
+    )
     source: str = Field(default="", description="Where the line comes from (policy reference).")
 
     @model_validator(mode="after")
     def _parameters_for_method(self) -> PovertyLine:
-        needs = {
-            "national": "national_line",
-            "national_price_index": "national_line",
-            "relative_percentile": "percentile",
-            "relative_median": "median_share",
-        }
-        required = needs.get(self.method)
-        if required is not None and getattr(self, required) is None:
-            raise ValueError(f"method = '{self.method}' needs {required}")
+        for required in LINE_PARAMETERS.get(self.method, ()):
+            if getattr(self, required) is None:
+                raise ValueError(f"method = '{self.method}' needs {required}")
+        if self.unit is not None and not self.method.startswith("relative"):
+            raise ValueError(f"unit applies to relative lines only, not method = '{self.method}'")
         return self
+
+    @property
+    def label(self) -> str:
+        """The published name: the configured name, else the method."""
+        return self.name or self.method
+
+    @property
+    def international_value(self) -> float | None:
+        """dollars_per_day x ppp_factor x cpi_ratio x days_per_year (international lines)."""
+        if self.dollars_per_day is None or self.ppp_factor is None:
+            return None
+        return self.dollars_per_day * self.ppp_factor * self.cpi_ratio * self.days_per_year
 
 
 class Programme(StrictModel):
-    """The audited programme."""
+    """One audited programme; a run may declare several ([[programmes]])."""
 
-    name: str = Field(default="programme", description="Name of the programme.")
+    name: str = Field(default="programme", description="Name of the programme, as published.")
+    receives: str | None = Field(
+        default=None,
+        description="Raw column saying who receives it (in the household file, or the members "
+        "file when level = 'member'); when not mapped, receipt is amount > 0.",
+    )
+    amount: str | None = Field(
+        default=None,
+        description="Raw column of the benefit received, per benefit_period (summed over "
+        "members when level = 'member').",
+    )
+    level: Literal["household", "member"] = Field(
+        default="household",
+        description="Whether receives and amount are columns of the household file or of the "
+        "members file (a household receives when any member does).",
+    )
+    receipt_codes: BoolCoding = Field(
+        default_factory=BoolCoding, description="Raw codes of the receives column."
+    )
     benefit_period: Literal["annual", "monthly"] = Field(
         default="annual",
-        description="Period of benefit_amount in the raw file (converted to annual).",
+        description="Period of the amount column (converted to annual).",
+    )
+    category: str = Field(
+        default="", description="Programme category (e.g. social_assistance, social_pension)."
+    )
+    included_in_welfare: bool = Field(
+        default=False,
+        description="True when the welfare aggregate already contains this programme's "
+        "benefit: pre-transfer welfare then subtracts it.",
     )
     benefit_tier_bounds: list[PositiveFloat] = Field(
         default_factory=list,
@@ -381,9 +520,21 @@ class Programme(StrictModel):
     national_floor: PositiveFloat | None = Field(
         default=None,
         description="National guaranteed minimum per capita (currency/year) for needs-based "
-        "regional standards; default poverty_line.national_line.",
+        "regional standards; default: the line's national_line.",
         json_schema_extra={"unit": "currency/person/year"},
     )
+
+    @model_validator(mode="after")
+    def _some_column(self) -> Programme:
+        if self.receives is None and self.amount is None:
+            raise ValueError(f"programme {self.name!r} needs receives or amount (raw columns)")
+        if not self.name.strip() or self.name == ANY_PROGRAMME:
+            raise ValueError(f"programme name {self.name!r} is empty or reserved")
+        return self
+
+
+ANY_PROGRAMME = "any"
+"""The published name of 'any programme' (receipt of at least one, the sum of benefits)."""
 
 
 class Targeting(StrictModel):
@@ -394,12 +545,33 @@ class Targeting(StrictModel):
         description="Count persons (household weight x hh_size) or households in every rate.",
     )
     groups: list[
-        Literal["region", "urban", "quintile", "head_sex", "has_elderly", "has_disabled"]
+        Literal[
+            "region",
+            "urban",
+            "quintile",
+            "quintile_post",
+            "decile",
+            "decile_post",
+            "head_sex",
+            "has_elderly",
+            "has_disabled",
+        ]
     ] = Field(
         default=["region", "urban", "quintile"],
-        description="Groups to break the rates down by, besides the whole population; groups "
-        "the survey cannot form (no such column) are skipped.",
+        description="Groups to break the rates down by, besides the whole population: "
+        "quintile/decile of pre-transfer welfare, quintile_post/decile_post of post-transfer "
+        "welfare, …; groups the survey cannot form (no such column) are skipped.",
     )
+    quantile_unit: Literal["persons", "households"] | None = Field(
+        default=None,
+        description="Quintiles and deciles hold a fifth (tenth) of persons or of households; "
+        "default: unit (so persons, as ASPIRE, unless rates count households).",
+    )
+
+    @property
+    def quantiles_over(self) -> Literal["persons", "households"]:
+        """The unit quintiles and deciles are cut over."""
+        return self.quantile_unit or self.unit
 
 
 class CustomModel(StrictModel):
@@ -448,7 +620,58 @@ class Models(StrictModel):
         "programme's coverage when known); line: probability of being poor >= 0.5.",
     )
     features: list[str] | None = Field(
-        default=None, description="Feature names; default all proxies + member aggregates + region."
+        default=None,
+        description="Feature names; default: every proxy and derived proxy, the member "
+        "aggregates and hh_size (and region when region_effects).",
+    )
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Constructor parameters of a built-in model that replace its defaults, "
+        "e.g. [models.params.logit] C = 0.5 (the regularisation strength; default 1.0) or "
+        "[models.params.rf] min_samples_leaf = 50. Defaults: methodology.md §4.1.",
+    )
+    region_effects: bool = Field(
+        default=False,
+        description="Add region as a categorical feature (fixed effects) to the default "
+        "features. Off by default: a region seen in few households adds dummies that are "
+        "barely seen out of fold.",
+    )
+    poverty_line: str | None = Field(
+        default=None,
+        description="Name of the poverty line the models learn and are judged against; "
+        "default: the first of [[poverty_lines]].",
+    )
+
+    @field_validator("params")
+    @classmethod
+    def _builtin_names(cls, params: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        unknown = sorted(set(params) - {"ols", "logit", "hgb", "rf"})
+        if unknown:
+            raise ValueError(
+                f"{unknown}: params are for the built-in models ols, logit, hgb, rf (a custom "
+                "model takes its parameters in models.custom.<name>.params)"
+            )
+        return params
+
+    max_plausible_auc: Annotated[float, Field(gt=0.5, le=1.0)] = Field(
+        default=0.97,
+        description="An out-of-fold AUC above this is implausible for a PMT (a feature leaks "
+        "the outcome): the run warns and names the features that predict poverty best alone.",
+    )
+
+
+class SurveyDesign(StrictModel):
+    """How the sample was drawn, beyond the design columns of the household file."""
+
+    lonely_psu: Literal["adjust", "certainty", "fail"] = Field(
+        default="adjust",
+        description="A stratum with one PSU: adjust (centred at the grand mean, R "
+        "survey.lonely.psu = 'adjust'), certainty (adds no variance) or fail (stop).",
+    )
+    poststratify: Literal["none", "region"] = Field(
+        default="none",
+        description="region: scale the weights so that survey persons per region equal "
+        "regions.population (R survey postStratify); SEs account for it.",
     )
 
 
@@ -663,6 +886,243 @@ class Extensions(StrictModel):
         return _resolve_references(value, info)
 
 
+OUTCOME_COLUMNS = frozenset(
+    {
+        "welfare",
+        "welfare_pre",
+        "welfare_post",
+        "welfare_divisor",
+        "poverty_line",
+        "is_poor",
+        "quintile",
+        "quintile_post",
+        "decile",
+        "decile_post",
+        "in_bottom_40",
+        "benefit",
+        "benefit_amount",
+        "receives_benefit",
+    }
+)
+"""Analysis columns that are, or follow from, welfare or receipt: no proxy may read them."""
+OUTCOME_PREFIXES = (
+    "poverty_line__",
+    "is_poor__",
+    "benefit__",
+    "receives_benefit__",
+    "receives__",
+    "amount__",
+)
+"""Per-line and per-programme analysis columns: outcomes and programmes, never features."""
+MEMBER_FEATURES = (
+    "n_members",
+    "n_children",
+    "n_elderly",
+    "n_working_age",
+    "n_disabled",
+    "n_employed",
+    "dependency_ratio",
+    "share_disabled",
+    "head_age",
+    "head_sex",
+    "head_education_years",
+    "n_heads",
+)
+"""The member aggregates staged per household (transforms.household.member_features_sql)."""
+MEMBER_FEATURE_COLUMNS = frozenset({*MEMBER_FEATURES, "has_elderly", "has_disabled"})
+"""Analysis columns aggregated from the members file."""
+DESIGN_COLUMNS = frozenset(
+    {"hh_id", "region", "urban", "weight", "person_weight", "strata", "psu", "fpc", "hh_size"}
+)
+"""Identifiers, design and shape columns of the analysis frame."""
+DERIVED_COLUMNS = DESIGN_COLUMNS | OUTCOME_COLUMNS | MEMBER_FEATURE_COLUMNS
+"""Columns the analysis frame has or derives: a proxy may not take one of these names (a proxy
+named quintile would be overwritten by the welfare quintile and the models would learn the
+outcome)."""
+SHAREABLE = frozenset({"region", "strata", "psu", "urban"})
+"""Canonical design columns that may read the same raw column (a survey stratified by region;
+each household its own PSU)."""
+
+
+def legacy_sections(data: dict[str, Any]) -> dict[str, Any]:
+    """Read the single-line, single-programme form of a config as the list form.
+
+    ``[poverty_line]`` becomes one entry of ``poverty_lines``; the household columns
+    ``receives_benefit`` / ``benefit_amount`` (with their boolean codes), ``[programme]`` and
+    ``welfare.includes_benefit`` become one entry of ``programmes``.
+    """
+    data = copy.deepcopy(data)
+    if "poverty_line" in data:
+        if "poverty_lines" in data:
+            raise ValueError("give either [poverty_line] or [[poverty_lines]], not both")
+        data["poverty_lines"] = [data.pop("poverty_line")]
+    households = data.get("inputs", {}).get("households", {})
+    columns = households.get("columns", {}) if isinstance(households, dict) else {}
+    legacy = {
+        key: columns.pop(key)
+        for key in ("receives_benefit", "benefit_amount")
+        if isinstance(columns, dict) and key in columns
+    }
+    section = data.pop("programme", None)
+    includes = data.get("welfare", {}).pop("includes_benefit", None)
+    if not legacy:
+        return data
+    if "programmes" in data:
+        raise ValueError("give the programme either in [[programmes]] or as household columns")
+    entry: dict[str, Any] = dict(section or {})
+    entry.setdefault("name", "programme")
+    if "receives_benefit" in legacy:
+        entry["receives"] = legacy["receives_benefit"]
+    if "benefit_amount" in legacy:
+        entry["amount"] = legacy["benefit_amount"]
+    codes = households.get("booleans", {}).pop("receives_benefit", None)
+    if codes is not None:
+        entry["receipt_codes"] = codes
+    if includes is not None:
+        entry["included_in_welfare"] = includes
+    data["programmes"] = [entry]
+    return data
+
+
+def cross_check_problems(config: AuditConfig) -> list[str]:
+    """What makes a config inconsistent across sections, each in words naming the keys."""
+    problems: list[str] = []
+    households = config.inputs.households
+    mapped = {k: v for k, v in households.columns.model_dump().items() if v is not None}
+    regions = config.inputs.regions
+    labels = [line.label for line in config.poverty_lines]
+    if len(set(labels)) < len(labels):
+        problems.append(f"poverty_lines: names must differ (got {labels})")
+    for line in config.poverty_lines:
+        needed = {"regional": "poverty_line", "national_price_index": "price_index"}
+        column = needed.get(line.method)
+        if column and (regions is None or getattr(regions.columns, column) is None):
+            problems.append(
+                f"poverty line {line.label!r} (method = '{line.method}') needs "
+                f"inputs.regions.columns.{column}"
+            )
+        if column and "region" not in mapped:
+            problems.append(f"poverty line {line.label!r} needs inputs.households.columns.region")
+    if config.models.poverty_line is not None and config.models.poverty_line not in labels:
+        problems.append(
+            f"models.poverty_line = {config.models.poverty_line!r} is not one of {labels}"
+        )
+    names = [programme.name for programme in config.programmes]
+    if len(set(names)) < len(names):
+        problems.append(f"programmes: names must differ (got {names})")
+    if any(p.level == "member" for p in config.programmes) and config.inputs.members is None:
+        problems.append("a programme with level = 'member' needs inputs.members")
+    if households.level == "persons" and config.inputs.members is not None:
+        problems.append("inputs.households.level = 'persons' takes no members file")
+    if households.level == "households" and "hh_size" not in mapped and not config.inputs.members:
+        problems.append(
+            "map inputs.households.columns.hh_size, give a members file (sizes are counted "
+            "from it), or set inputs.households.level = 'persons'"
+        )
+    if config.design.poststratify == "region" and (
+        "region" not in mapped or regions is None or regions.columns.population is None
+    ):
+        problems.append(
+            "design.poststratify = 'region' needs inputs.households.columns.region and "
+            "inputs.regions.columns.population"
+        )
+    problems += proxy_problems(
+        households, config.programmes, has_members=config.inputs.members is not None
+    )
+    problems += shared_column_problems(mapped)
+    return problems
+
+
+def proxy_problems(
+    households: HouseholdInput, programmes: list[Programme], *, has_members: bool = False
+) -> list[str]:
+    """Proxies and derived proxies that would leak the outcome or shadow a derived column."""
+    problems = []
+    outcome = {households.columns.welfare} | {
+        column
+        for p in programmes
+        if p.level == "household"
+        for column in (p.receives, p.amount)
+        if column is not None
+    }
+    for name, spec in households.proxies.items():
+        if name in DERIVED_COLUMNS:
+            problems.append(
+                f"inputs.households.proxies.{name}: {name!r} is a column the audit derives; "
+                "rename the proxy"
+            )
+        if spec.column in outcome:
+            problems.append(
+                f"inputs.households.proxies.{name}: column {spec.column!r} is the welfare or a "
+                "programme column; a proxy must not reveal the outcome"
+            )
+    for name in households.derived:
+        if name in DERIVED_COLUMNS or name in households.proxies:
+            problems.append(
+                f"inputs.households.derived.{name}: the name is taken (a proxy or a column "
+                "the audit derives)"
+            )
+    return problems + derived_reference_problems(households, has_members)
+
+
+def derived_readable_columns(households: HouseholdInput, has_members: bool) -> set[str]:
+    """The analysis columns a derived proxy may read: proxies, mapped non-outcome columns, the
+    design and shape columns the audit fills in, member aggregates (with a members file)."""
+    mapped = {k for k, v in households.columns.model_dump().items() if v is not None}
+    readable = set(households.proxies) | (mapped - OUTCOME_COLUMNS - {"hh_id"})
+    readable |= {"region", "hh_size", "weight", "person_weight", "strata", "psu"}
+    if has_members:
+        readable |= MEMBER_FEATURE_COLUMNS
+    return readable
+
+
+def derived_reference_problems(households: HouseholdInput, has_members: bool) -> list[str]:
+    """Derived proxies that read the outcome (welfare, poverty, receipt) or a column the
+    analysis frame will not have, each named with what it may read instead."""
+    import polars as pl
+
+    readable = derived_readable_columns(households, has_members)
+    problems = []
+    for name, expression in households.derived.items():
+        columns = set(pl.sql_expr(expression).meta.root_names())
+        leaking = sorted(
+            c for c in columns if c in OUTCOME_COLUMNS or c.startswith(OUTCOME_PREFIXES)
+        )
+        unknown = sorted(columns - readable - set(leaking))
+        if leaking:
+            problems.append(
+                f"inputs.households.derived.{name}: {expression!r} reads {', '.join(leaking)}, "
+                "the welfare, poverty or receipt the models must predict; a proxy must not "
+                "reveal the outcome"
+            )
+        if unknown:
+            problems.append(
+                f"inputs.households.derived.{name}: {expression!r} reads "
+                f"{', '.join(unknown)}, which the analysis frame will not have; it may read "
+                f"{', '.join(sorted(readable))}"
+            )
+    return problems
+
+
+def shared_column_problems(mapped: dict[str, str]) -> list[str]:
+    """Canonical columns that read the same raw column where that cannot be meant."""
+    by_raw: dict[str, list[str]] = {}
+    for canonical, raw in mapped.items():
+        by_raw.setdefault(raw, []).append(canonical)
+    problems = []
+    for raw, canonicals in by_raw.items():
+        if len(canonicals) < 2:
+            continue
+        rest = set(canonicals) - SHAREABLE
+        allowed = rest <= {"hh_id"} and "psu" in canonicals and len(rest) <= 1
+        if rest and not allowed:
+            problems.append(
+                f"inputs.households.columns: {', '.join(sorted(canonicals))} all read the raw "
+                f"column {raw!r}; map each to its own column"
+            )
+    return problems
+
+
 class AuditConfig(StrictModel):
     """One audit: its inputs, definitions, models and outputs."""
 
@@ -678,8 +1138,19 @@ class AuditConfig(StrictModel):
     welfare: WelfareDefinition = Field(
         default_factory=WelfareDefinition, description="What the welfare column measures."
     )
-    poverty_line: PovertyLine = Field(description="Which poverty line to use.")
-    programme: Programme = Field(default_factory=Programme, description="The audited programme.")
+    poverty_lines: Annotated[list[PovertyLine], Field(min_length=1)] = Field(
+        description="The poverty lines; every targeting, matching and fiscal row names the "
+        "line it was measured against. A single [poverty_line] table is read as one line."
+    )
+    programmes: list[Programme] = Field(
+        default_factory=list,
+        description="The audited programmes (none: a survey without programme data); each is "
+        "measured on its own and together as 'any'. A single [programme] table with the "
+        "household columns receives_benefit / benefit_amount is read as one programme.",
+    )
+    design: SurveyDesign = Field(
+        default_factory=SurveyDesign, description="How the sample was drawn."
+    )
     targeting: Targeting = Field(
         default_factory=Targeting, description="How targeting accuracy is measured."
     )
@@ -710,31 +1181,40 @@ class AuditConfig(StrictModel):
             return {**data, "output": {}}
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _single_line_and_programme(cls, data: Any) -> Any:
+        return legacy_sections(data) if isinstance(data, dict) else data
+
     @model_validator(mode="after")
     def _cross_checks(self) -> AuditConfig:
-        if self.poverty_line.method in {"regional", "national_price_index"}:
-            regions = self.inputs.regions
-            needed = "poverty_line" if self.poverty_line.method == "regional" else "price_index"
-            if regions is None or getattr(regions.columns, needed) is None:
-                raise ValueError(
-                    f"poverty_line.method = '{self.poverty_line.method}' needs "
-                    f"inputs.regions.columns.{needed}"
-                )
+        for problem in cross_check_problems(self):
+            raise ValueError(problem)
         return self
+
+    @property
+    def model_line(self) -> PovertyLine:
+        """The poverty line the PMT models learn (models.poverty_line, else the first)."""
+        wanted = self.models.poverty_line
+        return next(
+            (line for line in self.poverty_lines if wanted in (None, line.label)),
+            self.poverty_lines[0],
+        )
 
 
 def format_validation_error(error: ValidationError, source: str) -> str:
     """Render pydantic errors as 'file: key.path: message (got value)' lines."""
     lines = [f"{source}: invalid configuration ({error.error_count()} problem(s))"]
     for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"]
+        location = ".".join(str(part) for part in item["loc"]) or "(across sections)"
+        message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key (check the spelling; see the configuration reference)"
         elif item["type"] == "missing":
             message = "required key is missing"
         got = item.get("input")
-        shown = "" if item["type"] in {"missing", "extra_forbidden"} else f" (got {got!r:.80})"
+        quiet = item["type"] in {"missing", "extra_forbidden"} or isinstance(got, dict)
+        shown = "" if quiet else f" (got {got!r:.80})"
         lines.append(f"  - {location}: {message}{shown}")
     return "\n".join(lines)
 

@@ -87,6 +87,23 @@ def _rate_columns() -> tuple[Column, ...]:
     return tuple(columns)
 
 
+PROGRAMME = Column(
+    "programme",
+    "VARCHAR",
+    "The programme the row measures (its [[programmes]] name; 'any': receiving at least one "
+    "of them). NULL for a PMT row not compared with a programme, and for a survey without "
+    "programme data.",
+)
+POVERTY_LINE = Column(
+    "poverty_line",
+    "VARCHAR",
+    "Name of the poverty line the row is measured against (audit.poverty_lines).",
+)
+POPULATION_UNIT = Column(
+    "population_unit",
+    "VARCHAR",
+    "persons or households: what the row's shares and counts count.",
+)
 GROUP_COLUMNS = (
     Column("group_type", "VARCHAR", "Kind of group: all, region, urban, quintile, head_sex, …"),
     Column("group_value", "VARCHAR", "The group's value ('all' for the whole population)."),
@@ -169,9 +186,29 @@ TABLES: tuple[Table, ...] = (
         (
             RUN_ID,
             Column("model", "VARCHAR", "Model name (ols, logit, hgb, rf or a custom name)."),
-            Column("decision_rule", "VARCHAR", "rate or line (indicators.md)."),
-            Column("n_train", "BIGINT", "Households used for training per fold.", "households"),
-            Column("auc", "DOUBLE", "Weighted out-of-fold ROC AUC against pre-transfer poverty."),
+            Column(
+                "decision_rule",
+                "VARCHAR",
+                "rate:poverty_rate, rate:programme_coverage (coverage of the row's programme) "
+                "or line (indicators.md).",
+            ),
+            PROGRAMME,
+            POVERTY_LINE,
+            Column("unit", "VARCHAR", "persons or households: whose shares the rates are."),
+            Column(
+                "sample",
+                "VARCHAR",
+                "out_of_fold: rates of the cross-validated scores (the published ones); "
+                "in_sample: the final model's rates on the households it was fitted on, for "
+                "comparison (optimistic).",
+            ),
+            Column(
+                "n_train",
+                "BIGINT",
+                "Households used for training (per fold; the final fit's for in_sample).",
+                "households",
+            ),
+            Column("auc", "DOUBLE", "Weighted ROC AUC against pre-transfer poverty (of sample)."),
             Column("coverage", "DOUBLE", "Share selected by the model.", FRACTION),
             Column("inclusion_error", "DOUBLE", "Out-of-sample inclusion error.", FRACTION),
             Column("exclusion_error", "DOUBLE", "Out-of-sample exclusion error.", FRACTION),
@@ -188,7 +225,13 @@ TABLES: tuple[Table, ...] = (
         (
             RUN_ID,
             Column("method", "VARCHAR", "program (actual receipt) or pmt:<model>."),
-            Column("decision_rule", "VARCHAR", "actual, rate or line."),
+            Column(
+                "decision_rule",
+                "VARCHAR",
+                "actual, rate:poverty_rate, rate:programme_coverage or line.",
+            ),
+            PROGRAMME,
+            POVERTY_LINE,
             Column("unit", "VARCHAR", "persons or households: whose shares the rates are."),
             *GROUP_COLUMNS,
             N_OBS,
@@ -209,6 +252,9 @@ TABLES: tuple[Table, ...] = (
         "Resource-matching indicators: incidence, adequacy, regional standards, tiers.",
         (
             RUN_ID,
+            PROGRAMME,
+            POVERTY_LINE,
+            POPULATION_UNIT,
             *GROUP_COLUMNS,
             Column("indicator", "VARCHAR", "Indicator name (see the methodology)."),
             Column("value", "DOUBLE", "Estimate.", suppressible=True),
@@ -226,6 +272,9 @@ TABLES: tuple[Table, ...] = (
         "Spending, leakage, effectiveness and the ageing projection.",
         (
             RUN_ID,
+            PROGRAMME,
+            POVERTY_LINE,
+            POPULATION_UNIT,
             Column("scenario", "VARCHAR", "current (survey year) or a projection scenario."),
             Column("year", "INTEGER", "Year the value refers to."),
             Column("indicator", "VARCHAR", "Indicator name (see the methodology)."),
@@ -247,6 +296,8 @@ TABLES: tuple[Table, ...] = (
             Column("previous_run_id", "VARCHAR", "The run compared with."),
             Column("method", "VARCHAR", "program or pmt:<model>."),
             Column("decision_rule", "VARCHAR", "actual, rate:… or line."),
+            PROGRAMME,
+            POVERTY_LINE,
             *GROUP_COLUMNS,
             Column("indicator", "VARCHAR", "The indicator that moved."),
             Column("previous", "DOUBLE", "Its value in the previous run."),
@@ -273,6 +324,9 @@ TABLES: tuple[Table, ...] = (
         (
             RUN_ID,
             Column("method", "VARCHAR", "pmt:<model>, or program for its single actual point."),
+            PROGRAMME,
+            POVERTY_LINE,
+            Column("unit", "VARCHAR", "persons or households: whose shares the rates are."),
             Column("coverage", "DOUBLE", "Share of the unit selected.", FRACTION),
             Column("exclusion_error", "DOUBLE", "Share of the poor not selected.", FRACTION),
             Column("inclusion_error", "DOUBLE", "Share of the selected not poor.", FRACTION),
@@ -291,10 +345,105 @@ TABLES: tuple[Table, ...] = (
             Column("hh_key", "VARCHAR", "Keyed HMAC-SHA256 pseudonym of hh_id.", pii="pseudonym"),
             Column("region", "VARCHAR", "Region of the household."),
             Column("model", "VARCHAR", "Model name."),
+            POVERTY_LINE,
             Column("p_poor", "DOUBLE", "Out-of-fold probability of being poor.", FRACTION),
             Column("predicted_eligible", "BOOLEAN", "Selected under the rate rule."),
-            Column("is_poor", "BOOLEAN", "Poor before the transfer."),
-            Column("receives_benefit", "BOOLEAN", "Receives the programme."),
+            Column("is_poor", "BOOLEAN", "Poor before the transfer, against poverty_line."),
+            Column("receives_benefit", "BOOLEAN", "Receives a programme ('any' when several)."),
+        ),
+    ),
+    Table(
+        "pmt_folds",
+        "run × fold",
+        "The cross-validation folds the PMT models share: how many households, and how many "
+        "poor ones, each holds (folds are whole PSUs, balanced by region and by the poor).",
+        (
+            RUN_ID,
+            POVERTY_LINE,
+            Column("fold", "INTEGER", "Fold number (0 .. models.folds − 1)."),
+            Column("households", "BIGINT", "Households whose test fold it is.", "households"),
+            Column("poor_households", "BIGINT", "Poor households among them.", "households"),
+            Column("psus", "BIGINT", "PSUs in the fold.", "PSUs"),
+            Column(
+                "poverty_rate",
+                "DOUBLE",
+                "Weighted poverty rate within the fold (targeting.unit).",
+                FRACTION,
+            ),
+        ),
+    ),
+    Table(
+        "poverty_lines",
+        "run × line × region",
+        "The value of every poverty line the run measured against, per region where it varies.",
+        (
+            RUN_ID,
+            POVERTY_LINE,
+            Column(
+                "method",
+                "VARCHAR",
+                "national, regional, national_price_index, relative_percentile, "
+                "relative_median, relative_mean or international.",
+            ),
+            Column(
+                "unit",
+                "VARCHAR",
+                "For relative lines: the percentile, median or mean is over persons or "
+                "households; NULL otherwise.",
+            ),
+            Column("region", "VARCHAR", "The region; NULL where the line is national."),
+            Column("value", "DOUBLE", "The line per person per year.", "currency/person/year"),
+            Column("currency", "VARCHAR", "The currency (welfare.currency)."),
+            Column("source", "VARCHAR", "Where the line comes from, as configured."),
+        ),
+    ),
+    Table(
+        "programme_overlap",
+        "run × combination of programmes",
+        "Who receives which combination of programmes (ADePT SP overlap): one row per "
+        "combination received, 'none' for no programme.",
+        (
+            RUN_ID,
+            Column(
+                "programmes",
+                "VARCHAR",
+                "The programmes received, names joined by ' + ' in configuration order; "
+                "'none' for none of them.",
+            ),
+            POPULATION_UNIT,
+            Column(
+                "population",
+                "DOUBLE",
+                "Weighted population receiving exactly this combination.",
+                "persons or households",
+                suppressible=True,
+            ),
+            Column(
+                "share",
+                "DOUBLE",
+                "Share of the population receiving exactly this combination.",
+                FRACTION,
+                suppressible=True,
+            ),
+            Column(
+                "se", "DOUBLE", "Design-based standard error of share.", FRACTION, suppressible=True
+            ),
+            Column(
+                "ci_low",
+                "DOUBLE",
+                "Lower bound of the 95 % CI of share.",
+                FRACTION,
+                suppressible=True,
+            ),
+            Column(
+                "ci_high",
+                "DOUBLE",
+                "Upper bound of the 95 % CI of share.",
+                FRACTION,
+                suppressible=True,
+            ),
+            N_OBS,
+            SUPPRESSED,
         ),
     ),
 )

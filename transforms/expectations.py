@@ -7,9 +7,10 @@ What they cannot see is a property of a whole table; those are the checks here:
 - the staged household table has exactly the columns the configuration maps (error);
 - no file has more of its rows quarantined than ``validation.max_quarantine_share`` (error);
 - at least two PSUs per stratum, as the with-replacement variance needs (warning);
+- no weight above 1,000 times the median weight, naming the rows (warning);
 - survey persons per region (Σ weight × hh_size) within ``validation.population_tolerance``
   of ``regions.population`` where the regions file gives it (warning);
-- a positive benefit amount exactly when the household receives the programme (warning);
+- a positive benefit amount exactly when the household receives each programme (warning);
 - every region of the regions file present among the households (warning);
 - the household count within ``validation.max_row_count_change`` of the previous
   successful run of the same audit (warning);
@@ -23,11 +24,12 @@ on a small helper table that :func:`helper_tables_sql` builds in the staging dat
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from transforms.config import HouseholdInput, RegionInput, Validation
+from transforms.config import HouseholdInput, Programme, RegionInput, Validation
+from transforms.rules import household_columns
 
 Severity = Literal["error", "warning"]
 
@@ -40,6 +42,9 @@ class Expectation:
     kind: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     severity: Severity = "error"
+    offending_rows_sql: str | None = None
+    """When the check fails: a query for the source rows (``__source_row``) that break it, so
+    the result names them."""
 
     @property
     def column(self) -> str | None:
@@ -73,40 +78,83 @@ HELPER_TABLES_SQL = {
         JOIN stg_households AS h USING (region)
         WHERE r.population IS NOT NULL
         GROUP BY r.region, r.population""",
-    "benefit_check": """
-        -- receipt and amount agree: a positive amount exactly when the programme is received
-        CREATE OR REPLACE TABLE benefit_check AS
-        SELECT hh_id, (receives_benefit = (benefit_amount > 0)) AS receipt_matches_amount
-        FROM stg_households
-        WHERE receives_benefit IS NOT NULL AND benefit_amount IS NOT NULL""",
+    "population_check_from_members": """
+        -- survey persons per region (households' weight x members loaded) against
+        -- regions.population: the survey maps no household size, so the members count
+        CREATE OR REPLACE TABLE population_check AS
+        SELECT
+            r.region,
+            sum(h.weight * coalesce(f.n_members, 0)) AS survey_persons,
+            r.population,
+            sum(h.weight * coalesce(f.n_members, 0)) / r.population AS survey_to_population
+        FROM stg_regions AS r
+        JOIN stg_households AS h USING (region)
+        LEFT JOIN stg_member_features AS f USING (hh_id)
+        WHERE r.population IS NOT NULL
+        GROUP BY r.region, r.population""",
+    "weight_check": """
+        -- each household's weight against the median weight
+        CREATE OR REPLACE TABLE weight_check AS
+        SELECT __source_row, weight, weight / median(weight) OVER () AS weight_to_median
+        FROM stg_households""",
 }
+IMPLAUSIBLE_WEIGHT = 1000.0
+"""A weight this many times the median is implausible (it dominates every estimate)."""
+IMPLAUSIBLE_WEIGHT_ROWS_SQL = f"""
+    SELECT __source_row FROM weight_check
+    WHERE weight_to_median > {IMPLAUSIBLE_WEIGHT:g}
+    ORDER BY weight_to_median DESC
+    LIMIT 10"""
+BENEFIT_CHECK_SQL = """
+    -- programme {index}: a positive amount exactly when the household receives it
+    CREATE OR REPLACE TABLE benefit_check_{index} AS
+    SELECT hh_id, (receives__{index} = (amount__{index} > 0)) AS receipt_matches_amount
+    FROM stg_households
+    WHERE receives__{index} IS NOT NULL AND amount__{index} IS NOT NULL"""
 
 
 def helper_tables(
-    households: HouseholdInput, regions: RegionInput | None, staged: Collection[str]
+    households: HouseholdInput,
+    regions: RegionInput | None,
+    staged: Collection[str],
+    programmes: Sequence[Programme] = (),
 ) -> list[str]:
     """The helper tables this survey's checks need, in the order they are built."""
     mapped = households.columns
     wanted = []
-    if "stg_member_features" in staged:
-        wanted.append("hh_size_check")
+    if "stg_member_features" in staged and mapped.hh_size is not None:
+        wanted.append("hh_size_check")  # a size counted from the members cannot disagree
     if mapped.psu is not None and mapped.strata is not None:
         wanted.append("design_check")
+    if mapped.weight is not None:
+        wanted.append("weight_check")
     if (
         "stg_regions" in staged
         and regions is not None
         and regions.columns.population is not None
         and mapped.weight is not None
+        and mapped.region is not None
     ):
-        wanted.append("population_check")
-    if mapped.receives_benefit is not None and mapped.benefit_amount is not None:
-        wanted.append("benefit_check")
+        if mapped.hh_size is not None:
+            wanted.append("population_check")
+        elif "stg_member_features" in staged:
+            wanted.append("population_check_from_members")
+    wanted += [
+        f"benefit_check_{index}"
+        for index, programme in enumerate(programmes)
+        if programme.level == "household" and programme.receives and programme.amount
+    ]
     return wanted
 
 
 def helper_tables_sql(names: Sequence[str]) -> list[str]:
     """CREATE statements of the named helper tables."""
-    return [HELPER_TABLES_SQL[name] for name in names]
+    return [
+        BENEFIT_CHECK_SQL.format(index=name.rsplit("_", 1)[1])
+        if name.startswith("benefit_check_")
+        else HELPER_TABLES_SQL[name]
+        for name in names
+    ]
 
 
 def household_expectations(
@@ -135,7 +183,17 @@ def household_expectations(
                 "warning",
             )
         )
-    if "population_check" in helpers:
+    if "weight_check" in helpers:
+        checks.append(
+            Expectation(
+                "weight_check",
+                "ExpectColumnValuesToBeBetween",
+                {"column": "weight_to_median", "max_value": IMPLAUSIBLE_WEIGHT},
+                "warning",
+                offending_rows_sql=IMPLAUSIBLE_WEIGHT_ROWS_SQL,
+            )
+        )
+    if {"population_check", "population_check_from_members"} & set(helpers):
         tolerance = validation.population_tolerance
         checks.append(
             Expectation(
@@ -149,10 +207,10 @@ def household_expectations(
                 "warning",
             )
         )
-    if "benefit_check" in helpers:
+    for helper in sorted(h for h in helpers if h.startswith("benefit_check_")):
         checks.append(
             Expectation(
-                "benefit_check",
+                helper,
                 "ExpectColumnValuesToBeInSet",
                 {"column": "receipt_matches_amount", "value_set": [True]},
                 "warning",
@@ -183,22 +241,22 @@ def household_expectations(
     return checks
 
 
-def member_feature_expectations() -> list[Expectation]:
-    """Exactly one head per household, and household size equal to the member count (warnings)."""
-    return [
-        Expectation(
-            "stg_member_features",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "n_heads", "min_value": 1, "max_value": 1},
-            "warning",
-        ),
-        Expectation(
-            "hh_size_check",
-            "ExpectColumnPairValuesToBeEqual",
-            {"column_A": "hh_size", "column_B": "n_members"},
-            "warning",
-        ),
-    ]
+def member_feature_expectations(*, sizes: bool = True) -> list[Expectation]:
+    """Exactly one head per household, and (``sizes``: when the household file gives sizes)
+    household size equal to the member count (warnings)."""
+    heads = Expectation(
+        "stg_member_features",
+        "ExpectColumnValuesToBeBetween",
+        {"column": "n_heads", "min_value": 1, "max_value": 1},
+        "warning",
+    )
+    size = Expectation(
+        "hh_size_check",
+        "ExpectColumnPairValuesToBeEqual",
+        {"column_A": "hh_size", "column_B": "n_members"},
+        "warning",
+    )
+    return [heads, size] if sizes else [heads]
 
 
 def quarantine_expectations(ceiling: float) -> list[Expectation]:
@@ -212,10 +270,12 @@ def quarantine_expectations(ceiling: float) -> list[Expectation]:
     ]
 
 
-def expected_household_columns(households: HouseholdInput) -> list[str]:
-    """The staged household schema the config promises: source row, mapped columns, proxies."""
-    mapped = [name for name, raw in households.columns.model_dump().items() if raw]
-    return ["__source_row", *mapped, *households.proxies]
+def expected_household_columns(
+    households: HouseholdInput, programmes: Sequence[Programme] = ()
+) -> list[str]:
+    """The staged household schema the config promises: source row, mapped columns, proxies,
+    household-level programme columns."""
+    return ["__source_row", *household_columns(households, programmes=programmes).mapping]
 
 
 def expectations_for(
@@ -225,6 +285,7 @@ def expectations_for(
     staged: Collection[str],
     regions: Sequence[str] | None,
     previous_households: int | None = None,
+    programmes: Sequence[Programme] = (),
 ) -> list[Expectation]:
     """All table-level expectations for the staging and helper tables this run produced.
 
@@ -233,14 +294,14 @@ def expectations_for(
     previous successful run of the same audit loaded (None for a first run).
     """
     checks = household_expectations(
-        expected_household_columns(households),
+        expected_household_columns(households, programmes),
         helpers=staged,
         regions=regions,
         validation=validation,
         previous_households=previous_households,
     )
     if "stg_member_features" in staged:
-        checks += member_feature_expectations()
+        checks += member_feature_expectations(sizes="hh_size_check" in staged)
     return checks + quarantine_expectations(validation.max_quarantine_share)
 
 
@@ -248,18 +309,38 @@ class ValidationFailed(Exception):
     """Expectations of severity 'error' failed; the message lists them with what was observed."""
 
 
-def describe_failures(rows: Sequence[dict[str, Any]]) -> str:
-    """A readable list of failed error-severity expectations."""
+def describe_failures(rows: Sequence[dict[str, Any]], explanations: Sequence[str] = ()) -> str:
+    """A readable list of failed error-severity expectations, then what they mean."""
     lines = [
         f"  - {row['table_name']}.{row['column_name'] or '(table)'}: {row['expectation']} "
         f"failed; observed {row['observed']}"
         for row in rows
     ]
-    return "data validation failed (severity error):\n" + "\n".join(lines)
+    text = "data validation failed (severity error):\n" + "\n".join(lines)
+    return text + "".join(f"\n{explanation}" for explanation in explanations)
 
 
-def raise_on_errors(rows: Sequence[dict[str, Any]]) -> None:
-    """Stop the run when an expectation of severity 'error' failed."""
+def over_quarantine_ceiling(
+    path: str, rows_read: int, rows_quarantined: int, reasons: Mapping[str, int], ceiling: float
+) -> str | None:
+    """Why a file's quarantine stops the run (the file, its share, the ceiling, the commonest
+    reasons and what to do), or None when the file is under the ceiling."""
+    if not rows_read or rows_quarantined / rows_read <= ceiling:
+        return None
+    commonest = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:3]
+    listed = "; ".join(f"{reason} ({rows:,} rows)" for reason, rows in commonest)
+    return (
+        f"{path}: {rows_quarantined:,} of {rows_read:,} rows quarantined "
+        f"({rows_quarantined / rows_read:.1%}), above validation.max_quarantine_share = "
+        f"{ceiling:g}. Commonest reasons: {listed}. Fix the data or the column map "
+        "(`welfare-audit validate` lists every reason), or raise the ceiling in [validation] "
+        "if these rows are rightly left out."
+    )
+
+
+def raise_on_errors(rows: Sequence[dict[str, Any]], explanations: Sequence[str] = ()) -> None:
+    """Stop the run when an expectation of severity 'error' failed (``explanations``: what the
+    failures mean for the user, e.g. which file quarantined too many rows)."""
     failed = [row for row in rows if not row["success"] and row["severity"] == "error"]
     if failed:
-        raise ValidationFailed(describe_failures(failed))
+        raise ValidationFailed(describe_failures(failed, explanations))

@@ -82,15 +82,15 @@ HOUSEHOLDS = InputTable(
         InputColumn(
             "region",
             "string",
-            "First-level area (province, state, commune).",
-            "required",
+            "First-level area (province, state, commune); when not mapped, the audit is "
+            "national only (one region, 'national').",
             nullable=False,
         ),
         InputColumn(
             "hh_size",
             "int",
-            "Number of members (integer >= 1).",
-            "required",
+            "Number of members (integer >= 1); when not mapped: the member count from the "
+            "members file, or 1 for a person-level file.",
             nullable=False,
             minimum=1,
             maximum=100,
@@ -100,10 +100,10 @@ HOUSEHOLDS = InputTable(
             "welfare",
             "float",
             "Annual consumption or income in currency, on the basis set in [welfare] (per "
-            "capita by default).",
+            "capita by default). Negative values follow welfare.negative: kept (the default "
+            "for income), bottom-coded at 0, or quarantined (the default for consumption).",
             "required",
             nullable=False,
-            minimum=0.0,
             unit="currency/year, per [welfare] basis",
         ),
         InputColumn("urban", "bool", "Urban (true) or rural (boolean)."),
@@ -125,21 +125,60 @@ HOUSEHOLDS = InputTable(
             nullable=False,
         ),
         InputColumn(
-            "receives_benefit",
-            "bool",
-            "Household receives the audited programme (boolean); when not mapped, "
-            "benefit_amount > 0.",
+            "fpc",
+            "float",
+            "Finite population correction: the number of PSUs in the stratum's population "
+            "(constant within a stratum); when not mapped, PSUs are taken as drawn with "
+            "replacement.",
             nullable=False,
+            minimum=0.0,
+            exclusive_minimum=True,
+            unit="PSUs",
         ),
         InputColumn(
-            "benefit_amount",
+            "head_age",
+            "int",
+            "Age of the household head, for surveys without a members file (the members file "
+            "derives it otherwise).",
+            minimum=0,
+            maximum=120,
+            unit="years",
+        ),
+        InputColumn(
+            "head_sex",
+            "string",
+            "Sex of the household head (category), for surveys without a members file; the "
+            "breakdown group head_sex reads it.",
+        ),
+        InputColumn(
+            "head_education_years",
             "float",
-            "Programme benefit received by the household, per programme.benefit_period.",
-            minimum=0.0,
-            unit="currency per programme.benefit_period",
+            "Years of education of the household head, for surveys without a members file.",
+            minimum=0,
+            maximum=30,
+            unit="years",
         ),
     ),
 )
+
+PROGRAMME_COLUMNS: tuple[InputColumn, ...] = (
+    InputColumn(
+        "receives",
+        "bool",
+        "The household (or member, for a member-level programme) receives the programme; "
+        "codes in [[programmes]] receipt_codes. When not mapped: amount > 0.",
+        nullable=False,
+    ),
+    InputColumn(
+        "amount",
+        "float",
+        "Benefit received, per the programme's benefit_period (a member-level programme's "
+        "amounts are summed over the household's members).",
+        minimum=0.0,
+        unit="currency per benefit_period",
+    ),
+)
+"""The columns each [[programmes]] entry maps in the household or members file."""
 
 MEMBERS = InputTable(
     "members",
@@ -279,6 +318,11 @@ PROJECTION = InputTable(
 INPUT_TABLES: tuple[InputTable, ...] = (HOUSEHOLDS, MEMBERS, REGIONS, PROJECTION)
 
 
+def programme_column(role: str, index: int) -> str:
+    """The staged name of programme ``index``'s column ``role`` (receives or amount)."""
+    return f"{role}__{index}"
+
+
 def input_table(role: str) -> InputTable:
     """The contract of one input file by role (KeyError for an unknown role)."""
     for spec in INPUT_TABLES:
@@ -316,4 +360,18 @@ def input_dictionary_markdown() -> str:
             cells = [c.kind, c.mapped, missing, c.bounds_text(), c.unit, c.description]
             lines.append(f"| `{c.name}` | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += [
+        "## Programme columns (`[[programmes]]`)",
+        "",
+        "Each programme maps up to two raw columns of the household file (or of the members "
+        'file for `level = "member"`); the same row rules apply.',
+        "",
+        "| column | type | missing values | allowed values | unit | description |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in PROGRAMME_COLUMNS:
+        missing = "allowed" if c.nullable else "quarantined"
+        cells = [c.kind, missing, c.bounds_text(), c.unit, c.description]
+        lines.append(f"| `{c.name}` | " + " | ".join(cells) + " |")
+    lines.append("")
     return "\n".join(lines)

@@ -22,6 +22,9 @@ from transforms.indicators import RatioIndicator, available
 from transforms.survey import Design, estimate_ratios
 
 MATCHING_GROUPS = ("quintile", "region", "urban")
+QUANTILE_GROUPS = ("quintile_post", "decile", "decile_post")
+"""Further groups of the matching indicators, when targeting.groups asks for them (ASPIRE
+reports coverage and incidence by post-transfer quintile too)."""
 NEED_TIERS = ("extreme_poor", "poor", "near_poor", "non_poor")
 NEED_TIER_CUTS = (0.5, 1.0, 1.5)  # y⁰ below these multiples of z: extreme poor, poor, near poor
 DEFAULT_BAND_IS_POSITIVE = frozenset({"extreme_poor", "poor"})
@@ -38,6 +41,9 @@ OUTPUT_SCHEMA: dict[str, type[pl.DataType]] = {
     "ci_high": pl.Float64,
     "n_obs": pl.Int64,
 }
+BOUNDED = frozenset({"coverage", "gap_closure"})
+"""Domain rates that are proportions (logit-transformed CIs); adequacy is a ratio of money
+and keeps a Student-t interval."""
 DOMAIN_RATIOS: dict[str, tuple[str, str]] = {
     "coverage": ("__beneficiary", "__one"),
     "adequacy": ("__benefit_money_b", "__welfare_money_b"),
@@ -69,7 +75,8 @@ def declared_indicator_rows(
         *[item.denominator.cast(pl.Float64).alias(f"__den_{i}") for i, item in enumerate(declared)],
     )
     ratios = {item.name: (f"__num_{i}", f"__den_{i}") for i, item in enumerate(declared)}
-    long = estimate_ratios(prepared, ratios=ratios, design=design, by=groups)
+    bounded = {item.name for item in declared if item.unit == "fraction"}
+    long = estimate_ratios(prepared, ratios=ratios, design=design, by=groups, bounded=bounded)
     return to_indicator_rows(long.rename({"statistic": "indicator"}))
 
 
@@ -82,6 +89,7 @@ def matching_indicators(
     amounts_recorded: bool,
     design: Design,
     declared: Sequence[RatioIndicator] | None = None,
+    extra_groups: Sequence[str] = (),
 ) -> MatchingResult:
     """All resource-matching indicators of the analysis frame (one row per household).
 
@@ -90,10 +98,12 @@ def matching_indicators(
     quintile, region, urban as groups when present. ``national_line`` is the national
     poverty line (regional coefficients, needs-based standards); ``amounts_recorded`` whether
     the survey maps benefit amounts. ``declared`` defaults to the indicators declared in
-    transforms.indicators.
+    transforms.indicators. ``extra_groups`` adds quintile_post, decile or decile_post when
+    named.
     """
     notes: list[str] = []
-    groups = [g for g in MATCHING_GROUPS if g in frame.columns]
+    wanted = [*MATCHING_GROUPS, *(g for g in QUANTILE_GROUPS if g in extra_groups)]
+    groups = [g for g in wanted if g in frame.columns]
     has_receipt, has_amounts = programme_status(
         frame, amounts_recorded=amounts_recorded, notes=notes
     )
@@ -178,7 +188,11 @@ def domain_rates(
 ) -> pl.DataFrame:
     """coverage, adequacy and gap_closure overall and within each group (domain estimates)."""
     long = estimate_ratios(
-        prepared, ratios={name: DOMAIN_RATIOS[name] for name in names}, design=design, by=groups
+        prepared,
+        ratios={name: DOMAIN_RATIOS[name] for name in names},
+        design=design,
+        by=groups,
+        bounded=[name for name in names if name in BOUNDED],
     )
     return to_indicator_rows(long.rename({"statistic": "indicator"}))
 
@@ -260,7 +274,7 @@ def population_shares(
             batch = dict(enumerate(wanted[start : start + per_pass], start))
             wide = units.with_columns(pl.Series(f"__cell{k}", totals[:, k]) for k in batch)
             ratios = {f"__cell{k}": (f"__cell{k}", f"__total{i}") for k in batch}
-            long = estimate_ratios(wide, ratios=ratios, design=psu_design)
+            long = estimate_ratios(wide, ratios=ratios, design=psu_design, bounded=list(ratios))
             labels = {f"__cell{k}": value for k, value in batch.items()}
             pieces.append(
                 long.with_columns(
@@ -405,7 +419,10 @@ def tier_matching(frame: pl.DataFrame, *, programme: Programme, design: Design) 
         classified, design=design, bases={"tier_share": "__one"}, group="__cell", values=cells
     ).with_columns(pl.lit("tier").alias("group_type"))
     mismatch = estimate_ratios(
-        classified, ratios={"tier_mismatch_rate": ("__mismatch", "__one")}, design=design
+        classified,
+        ratios={"tier_mismatch_rate": ("__mismatch", "__one")},
+        design=design,
+        bounded=["tier_mismatch_rate"],
     ).rename({"statistic": "indicator"})
     return pl.concat([to_indicator_rows(shares), to_indicator_rows(mismatch)])
 

@@ -29,6 +29,10 @@ class ModelScores:
     n_train: int
     cv_scheme: str
     artifact_sha256: str
+    in_sample_p_poor: np.ndarray | None = None
+    """The final model's scores on the households it was fitted on (for in-sample rates)."""
+    final_n_train: int | None = None
+    in_sample_auc: float | None = None
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from transforms.config import BoolCoding, HouseholdInput, InputFile
-from transforms.inputs import Kind, input_table
+from transforms.config import BoolCoding, HouseholdInput, InputFile, MemberInput, Programme
+from transforms.inputs import PROGRAMME_COLUMNS, Kind, input_table, programme_column
 from transforms.raw import ROW_PROBLEM, SOURCE_ROW, IngestError, RawTable, as_text, relabelled
 
 RAW = "__raw__"
@@ -32,6 +32,8 @@ class ColumnRule:
     minimum: float | None = None
     maximum: float | None = None
     exclusive_minimum: bool = False
+    range_hint: str = ""
+    """Appended to an out-of-range reason: where the range comes from and how to change it."""
 
 
 def row_rules(role: str) -> dict[str, ColumnRule]:
@@ -54,11 +56,21 @@ def mapped_rules(role: str, mapping: Mapping[str, str]) -> dict[str, ColumnRule]
     return {name: rules[name] for name in mapping}
 
 
-def select_mapped(raw: RawTable, mapping: Mapping[str, str], *, role: str) -> pl.LazyFrame:
-    """Pick and rename the mapped raw columns; a missing raw column is one clear error."""
+def select_mapped(
+    raw: RawTable,
+    mapping: Mapping[str, str],
+    *,
+    role: str,
+    labels: Mapping[str, str] | None = None,
+) -> pl.LazyFrame:
+    """Pick and rename the mapped raw columns; a missing raw column is one clear error naming
+    the config key (``labels``: a staged name's key, e.g. programmes.<name>.receives)."""
     missing = {canonical: name for canonical, name in mapping.items() if name not in raw.columns}
     if missing:
-        wanted = ", ".join(f"{canonical} -> '{name}'" for canonical, name in missing.items())
+        wanted = ", ".join(
+            f"{(labels or {}).get(canonical, canonical)} -> '{name}'"
+            for canonical, name in missing.items()
+        )
         shown = ", ".join(repr(name) for name in raw.columns[:25])
         hint = ""
         if len(raw.columns) == 1 and any(sep in raw.columns[0] for sep in ",;\t|"):
@@ -149,27 +161,33 @@ def _number_reason(number: pl.Expr, present: pl.Expr, rule: ColumnRule) -> pl.Ex
     ]
     if rule.kind == "int":
         checks.append((number != number.round(), "not a whole number"))
+    hint = f" ({rule.range_hint})" if rule.range_hint else ""
     if rule.minimum is not None and rule.exclusive_minimum:
-        checks.append((number <= rule.minimum, f"must be > {rule.minimum:g}"))
+        checks.append((number <= rule.minimum, f"must be > {rule.minimum:g}{hint}"))
     elif rule.minimum is not None:
-        checks.append((number < rule.minimum, f"must be >= {rule.minimum:g}"))
+        checks.append((number < rule.minimum, f"must be >= {rule.minimum:g}{hint}"))
     if rule.maximum is not None:
         checks.append((number > rule.maximum, f"must be <= {rule.maximum:g}"))
     return pl.coalesce([pl.when(present & failed).then(pl.lit(text)) for failed, text in checks])
 
 
 def check_columns(
-    frame: pl.LazyFrame, rules: Mapping[str, ColumnRule], spec: InputFile
+    frame: pl.LazyFrame,
+    rules: Mapping[str, ColumnRule],
+    spec: InputFile,
+    codings: Mapping[str, BoolCoding] | None = None,
 ) -> pl.LazyFrame:
     """Add typed values, the raw value (as read; text only once quarantined) and a reason
-    column for every mapped canonical column."""
+    column for every mapped canonical column. ``codings`` adds boolean codes to the file's
+    own (a programme's receipt codes)."""
     schema = frame.collect_schema()
     present = [name for name in rules if name in schema.names()]
+    booleans = {**spec.booleans, **(codings or {})}
     parsed = [
         parse_value(
             name,
             rules[name],
-            coding=spec.booleans.get(name, BoolCoding()),
+            coding=booleans.get(name, BoolCoding()),
             labels=spec.value_labels.get(name, {}),
             decimal_comma=spec.csv.decimal_comma,
             dtype=schema[name],
@@ -203,9 +221,14 @@ def problem_mask(columns: Sequence[str]) -> pl.Expr:
 
 
 def quarantine_entries(
-    bad: pl.LazyFrame, *, source_file: str, columns: Sequence[str]
+    bad: pl.LazyFrame,
+    *,
+    source_file: str,
+    columns: Sequence[str],
+    labels: Mapping[str, str] | None = None,
 ) -> pl.LazyFrame:
-    """Long quarantine entries (one per row problem or bad cell) of the rows that failed."""
+    """Long quarantine entries (one per row problem or bad cell) of the rows that failed;
+    ``labels`` names a staged column as the user knows it (a programme's columns)."""
     pieces = [
         bad.filter(pl.col(ROW_PROBLEM).is_not_null()).select(
             pl.col(SOURCE_ROW).alias("source_row"),
@@ -218,7 +241,7 @@ def quarantine_entries(
         pieces.append(
             bad.filter(pl.col(WHY + name).is_not_null() & pl.col(ROW_PROBLEM).is_null()).select(
                 pl.col(SOURCE_ROW).alias("source_row"),
-                pl.lit(name).alias("column_name"),
+                pl.lit((labels or {}).get(name, name)).alias("column_name"),
                 as_text(pl.col(RAW + name)).alias("raw_value"),
                 pl.col(WHY + name).alias("reason"),
             )
@@ -227,10 +250,57 @@ def quarantine_entries(
     return quarantine.select(QUARANTINE_COLUMNS)
 
 
-def household_columns(spec: HouseholdInput) -> tuple[dict[str, str], dict[str, ColumnRule]]:
-    """Canonical -> raw mapping and rules for the household file, proxies included."""
+@dataclass(frozen=True)
+class ColumnMap:
+    """What ingest reads from one file: canonical -> raw names, their rules, extra codes."""
+
+    mapping: dict[str, str]
+    rules: dict[str, ColumnRule]
+    codings: dict[str, BoolCoding] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    """A staged column's name as the user knows it, where it differs (programme columns:
+    ``programmes.<name>.receives``)."""
+
+
+def programme_columns(programmes: Sequence[Programme], *, level: str) -> ColumnMap:
+    """The receipt and amount columns of the programmes recorded at ``level`` (household or
+    member), under their staged names ``receives__i`` and ``amount__i``."""
+    templates = {column.name: column for column in PROGRAMME_COLUMNS}
+    mapping, rules, codings, labels = {}, {}, {}, {}
+    for index, programme in enumerate(programmes):
+        if programme.level != level:
+            continue
+        for role, raw in (("receives", programme.receives), ("amount", programme.amount)):
+            if raw is None:
+                continue
+            name = programme_column(role, index)
+            template = templates[role]
+            mapping[name] = raw
+            labels[name] = f"programmes.{programme.name}.{role}"
+            rules[name] = ColumnRule(
+                template.kind, required=not template.nullable, minimum=template.minimum
+            )
+        if programme.receives is not None:
+            codings[programme_column("receives", index)] = programme.receipt_codes
+    return ColumnMap(mapping, rules, codings, labels)
+
+
+NEGATIVE_HINT = "welfare.negative = 'quarantine'; 'keep' or 'bottom_code' keep such rows"
+
+
+def household_columns(
+    spec: HouseholdInput,
+    *,
+    programmes: Sequence[Programme] = (),
+    negative_welfare: str = "quarantine",
+) -> ColumnMap:
+    """What ingest reads from the household file: the mapped canonical columns, the
+    household-level programmes' columns and the proxies, with their rules. Negative welfare
+    breaks a rule only when it is to be quarantined (welfare.negative)."""
     mapping = {name: raw for name, raw in spec.columns.model_dump().items() if raw is not None}
     rules = mapped_rules("households", mapping)
+    if "welfare" in rules and negative_welfare == "quarantine":
+        rules["welfare"] = replace(rules["welfare"], minimum=0.0, range_hint=NEGATIVE_HINT)
     canonical = row_rules("households")
     for proxy, proxy_spec in spec.proxies.items():
         if proxy in canonical:
@@ -239,4 +309,16 @@ def household_columns(spec: HouseholdInput) -> tuple[dict[str, str], dict[str, C
             )
         mapping[proxy] = proxy_spec.column
         rules[proxy] = ColumnRule("float" if proxy_spec.kind == "numeric" else "string")
-    return mapping, rules
+    extra = programme_columns(programmes, level="household")
+    return ColumnMap(
+        {**mapping, **extra.mapping}, {**rules, **extra.rules}, extra.codings, extra.labels
+    )
+
+
+def member_columns(spec: MemberInput, *, programmes: Sequence[Programme] = ()) -> ColumnMap:
+    """What ingest reads from the members file: the mapped columns and the member-level
+    programmes' columns, with their rules."""
+    mapping = {name: raw for name, raw in spec.columns.model_dump().items() if raw is not None}
+    extra = programme_columns(programmes, level="member")
+    rules = {**mapped_rules("members", mapping), **extra.rules}
+    return ColumnMap({**mapping, **extra.mapping}, rules, extra.codings, extra.labels)

@@ -13,13 +13,31 @@ never materialised; the sums ``Σz`` and ``Σz²`` per domain × stratum suffice
 PSU identifiers are taken as nested within strata (R's ``nest=TRUE``). Domain
 values are reported as strings (booleans as ``"true"``/``"false"``); a null
 ``by`` value is a domain of its own with a null ``group_value``.
+
+Post-stratification, as R's ``postStratify(design, ~g, population)``: ``poststratify``
+scales the weights of each post-stratum g to its known total, w·N_g / Σ_{i∈g} w_i, and
+``Design(poststrata="g")`` tells the estimator to replace each row's weighted linearised
+variable u_i = w_i·e_i by its residual u_i − w_i·Σ_{j∈g} u_j / Σ_{j∈g} w_j (sums over
+all sample rows of g, inside and outside the domain) before the between-PSU variance,
+as R's ``svyrecvar``. A PSU without domain members but with rows in a post-stratum that
+has some then gets a non-zero total. When PSUs span several post-strata, each such PSU is
+residualised (at most PSUs × domains rows); when each PSU lies in one post-stratum (always
+so without PSUs), per stratum × post-stratum sums of weights and squared weights add them
+in, so rows outside a domain are still never materialised.
+
+Bounded intervals, as R's ``svyciprop(method="logit")`` (and Stata ``svy: proportion``):
+statistics named in ``bounded`` get expit(logit p̂ ± t_df·SE / (p̂(1 − p̂))) with the
+same linearised SE and df; the others keep the Student-t Wald interval. At p̂ = 0 or 1
+(SE 0) the interval is the point [p̂, p̂]; R's glm stops short of the boundary and prints
+a point interval about 3e-12 inside it instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import polars as pl
 from scipy import stats
@@ -45,19 +63,27 @@ OUTPUT_COLUMNS = (
 _STRATUM = "__svy_stratum"
 _PSU = "__svy_psu"
 _FPC = "__svy_fpc"
+_POST = "__svy_poststratum"
+_WEIGHT = "__svy_weight"
+_CELL_WEIGHT = "__svy_cell_weight"
 _ORDER = "__svy_order"
 _DOMAIN = (_ORDER, GROUP_TYPE, GROUP_VALUE)
+_ROUNDING = 1e-12  # a bounded estimate this far outside [0, 1] is rounding, not an error
 
 
 @dataclass(frozen=True)
 class Design:
-    """Column names of a survey design; no ``psu``: each row its own PSU; no ``strata``: one."""
+    """Column names of a survey design; no ``psu``: each row its own PSU; no ``strata``: one.
+
+    ``poststrata`` names the post-stratum column of weights made by ``poststratify``.
+    """
 
     weight: str
     strata: str | None = None
     psu: str | None = None
     fpc: str | None = None
     lonely_psu: LonelyPsu = "adjust"
+    poststrata: str | None = None  # post-stratum column; ``weight`` must be post-stratified on it
 
     def __post_init__(self) -> None:
         """Reject an unknown lonely-PSU rule at construction."""
@@ -86,11 +112,13 @@ def estimate_ratios(
     by: Sequence[str] = (),
     confidence: float = 0.95,
     differences: Mapping[str, tuple[str, str]] | None = None,
+    bounded: Collection[str] = (),
 ) -> pl.DataFrame:
     """Ratios ``name -> (numerator, denominator)`` overall and per domain of each ``by`` column.
 
     ``differences`` adds ``name -> (ratio_a, ratio_b)``: the difference R_a − R_b of two
     requested ratios, linearised as z_a − z_b (e.g. the targeting differential).
+    ``bounded`` names ratios that are proportions in [0, 1]: they get logit intervals.
     """
     specs = [_Statistic(name, num, den) for name, (num, den) in ratios.items()]
     index = {spec.name: i for i, spec in enumerate(specs)}
@@ -101,7 +129,7 @@ def estimate_ratios(
         specs.append(
             _Statistic(name, base.numerator, base.denominator, minus=(index[first], index[second]))
         )
-    return _estimate(frame, specs, design=design, by=by, confidence=confidence)
+    return _estimate(frame, specs, design=design, by=by, confidence=confidence, bounded=bounded)
 
 
 def estimate_means(
@@ -111,10 +139,11 @@ def estimate_means(
     design: Design,
     by: Sequence[str] = (),
     confidence: float = 0.95,
+    bounded: Collection[str] = (),
 ) -> pl.DataFrame:
-    """Weighted means Σw·y / Σw of ``variables`` (the ratio with denominator 1), named by column."""
+    """Weighted means Σw·y / Σw of ``variables``; those named in ``bounded`` get logit intervals."""
     specs = [_Statistic(name, name, None) for name in variables]
-    return _estimate(frame, specs, design=design, by=by, confidence=confidence)
+    return _estimate(frame, specs, design=design, by=by, confidence=confidence, bounded=bounded)
 
 
 def estimate_totals(
@@ -127,7 +156,64 @@ def estimate_totals(
 ) -> pl.DataFrame:
     """Weighted totals Σw·y of ``variables``; ``denominator_total`` is the domain's Σw."""
     specs = [_Statistic(name, name, None, is_total=True) for name in variables]
-    return _estimate(frame, specs, design=design, by=by, confidence=confidence)
+    return _estimate(frame, specs, design=design, by=by, confidence=confidence, bounded=())
+
+
+def poststratify(
+    frame: pl.DataFrame | pl.LazyFrame,
+    *,
+    weight: str,
+    poststrata: str,
+    totals: Mapping[Any, float],
+    name: str | None = None,
+) -> pl.LazyFrame:
+    """Frame with ``name`` (default: ``weight``) set to w·N_g / Σ_{i∈g} w_i, N_g = ``totals[g]``.
+
+    As R's ``postStratify``: every post-stratum in the data needs a positive total and every
+    positive total a post-stratum with sample weight (R's ``partial=FALSE``); zero totals of
+    post-strata absent from the data are ignored. The weights of g then add up to N_g.
+    """
+    lazy = frame.lazy()
+    sample = (
+        lazy.group_by(poststrata)
+        .agg(
+            pl.col(weight).cast(pl.Float64).sum().alias("sample_total"),
+            pl.col(weight).is_null().sum().alias("missing_weights"),
+        )
+        .collect()
+    )
+    _check_poststrata(sample, poststrata, weight, totals)
+    keys = sample[poststrata]
+    factors = [totals[key] / total for key, total in zip(keys, sample["sample_total"], strict=True)]
+    factor = pl.col(poststrata).replace_strict(keys, factors, return_dtype=pl.Float64)
+    return lazy.with_columns((pl.col(weight).cast(pl.Float64) * factor).alias(name or weight))
+
+
+def _check_poststrata(
+    sample: pl.DataFrame, poststrata: str, weight: str, totals: Mapping[Any, float]
+) -> None:
+    """Raise ValueError unless the sample's post-strata and the known totals match one to one."""
+    bad_totals = {
+        key: total for key, total in totals.items() if not math.isfinite(total) or total < 0
+    }
+    if bad_totals:
+        raise ValueError(f"post-stratum totals must be finite and non-negative: {bad_totals}")
+    if sample[poststrata].null_count() or sample["missing_weights"].sum():
+        raise ValueError(f"null values in post-stratum column {poststrata!r} or weight {weight!r}")
+    if not sample["sample_total"].is_finite().all():
+        raise ValueError(f"weight {weight!r} holds NaN or infinite values")
+    present = dict(zip(sample[poststrata], sample["sample_total"], strict=True))
+    no_total = [key for key in present if totals.get(key, 0.0) == 0.0]
+    if no_total:
+        raise ValueError(
+            f"post-strata of {poststrata!r} in the data have no population total: {no_total[:10]}"
+        )
+    empty = [key for key, total in totals.items() if total > 0 and present.get(key, 0.0) <= 0.0]
+    if empty:
+        raise ValueError(
+            f"post-strata of {poststrata!r} with a population total have no sample weight "
+            f"(no rows, or weights summing to 0 or less): {empty[:10]}"
+        )
 
 
 def _estimate(
@@ -137,12 +223,14 @@ def _estimate(
     design: Design,
     by: Sequence[str],
     confidence: float,
+    bounded: Collection[str],
 ) -> pl.DataFrame:
     """Shared pipeline: check inputs, PSU sums per domain, strata variances, long result."""
     if not specs:
         raise ValueError("no statistic requested")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+    _check_bounded(specs, bounded)
     lazy = frame.lazy()
     _check_complete(lazy, specs, design)
     prepared = _prepare(lazy, specs, design, by)
@@ -150,15 +238,29 @@ def _estimate(
     psu_sums = pl.concat(
         [_psu_sums(prepared, order, group, specs, design) for order, group in enumerate((ALL, *by))]
     )
-    per_domain = _domain_variances(psu_sums, strata, specs, design.lonely_psu)
+    cells = _poststratum_cells(prepared, design) if design.poststrata else None
+    per_domain = _domain_variances(psu_sums, strata, specs, design.lonely_psu, cells)
     degrees = int(strata["n_h"].sum()) - strata.height
     long = pl.concat([_long_rows(per_domain, index, spec) for index, spec in enumerate(specs)])
-    return _with_intervals(long.collect(), degrees, confidence)
+    return _with_intervals(long.collect(), degrees, confidence, frozenset(bounded))
+
+
+def _check_bounded(specs: Sequence[_Statistic], bounded: Collection[str]) -> None:
+    """Raise ValueError if ``bounded`` names anything but a requested ratio or mean."""
+    if isinstance(bounded, str):
+        raise TypeError("bounded must be a collection of statistic names, not a string")
+    proportions = {s.name for s in specs if not s.is_total and s.minus is None}
+    unknown = sorted(set(bounded) - proportions)
+    if unknown:
+        raise ValueError(
+            f"bounded names {unknown}, which are not requested ratios or means "
+            "(totals and differences are not proportions)"
+        )
 
 
 def _check_complete(lazy: pl.LazyFrame, specs: Sequence[_Statistic], design: Design) -> None:
     """Raise ValueError naming design or statistic columns that hold null (or NaN) values."""
-    design_columns = [design.weight, design.strata, design.psu, design.fpc]
+    design_columns = [design.weight, design.strata, design.psu, design.fpc, design.poststrata]
     stat_columns = [c for s in specs for c in (s.numerator, s.denominator)]
     columns = list(dict.fromkeys(c for c in [*design_columns, *stat_columns] if c is not None))
     schema = lazy.collect_schema()
@@ -185,10 +287,14 @@ def _prepare(
     stratum = pl.col(design.strata) if design.strata else pl.lit(0)
     psu = pl.col(design.psu) if design.psu else pl.int_range(pl.len())
     fpc = pl.col(design.fpc).cast(pl.Float64) if design.fpc else pl.lit(None, pl.Float64)
+    post = (
+        [pl.col(design.poststrata).alias(_POST), weight.alias(_WEIGHT)] if design.poststrata else []
+    )
     return lazy.select(
         stratum.alias(_STRATUM),
         psu.alias(_PSU),
         fpc.alias(_FPC),
+        *post,
         *[pl.col(column).cast(pl.String).alias(_by_alias(j)) for j, column in enumerate(by)],
         *[
             (weight * pl.col(s.numerator).cast(pl.Float64)).alias(f"__y{i}")
@@ -251,25 +357,48 @@ def _check_fpc(strata: pl.DataFrame, design: Design) -> None:
 def _psu_sums(
     prepared: pl.LazyFrame, order: int, group: str, specs: Sequence[_Statistic], design: Design
 ) -> pl.LazyFrame:
-    """Σw·y, Σw·x and row count per domain × stratum × PSU for one ``group_type``."""
+    """Σw·y, Σw·x and row count per domain × stratum × PSU (× post-stratum) for one group type."""
     value = pl.lit(ALL) if order == 0 else pl.col(_by_alias(order - 1))
     sums = [f"__{part}{i}" for part in "yx" for i in range(len(specs))]
+    cell = [_STRATUM, _PSU, *([_POST] if design.poststrata else [])]
     rows = prepared.select(
         pl.lit(order).alias(_ORDER),
         pl.lit(group).alias(GROUP_TYPE),
         value.alias(GROUP_VALUE),
-        _STRATUM,
-        _PSU,
+        *cell,
         *sums,
         pl.lit(1, pl.Int64).alias("n_obs"),
     )
     if design.psu is None:  # each row is its own PSU: nothing to add up
         return rows
-    return rows.group_by([*_DOMAIN, _STRATUM, _PSU]).agg(pl.col([*sums, "n_obs"]).sum())
+    return rows.group_by([*_DOMAIN, *cell]).agg(pl.col([*sums, "n_obs"]).sum())
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """Σw of all sample rows per stratum × PSU × post-stratum; ``is_nested``: one per PSU."""
+
+    frame: pl.LazyFrame
+    is_nested: bool
+
+
+def _poststratum_cells(prepared: pl.LazyFrame, design: Design) -> _Cells:
+    """The design's post-stratum cells (``__svy_cell_weight``), collected when PSUs group rows."""
+    cells = prepared.select(_STRATUM, _PSU, _POST, pl.col(_WEIGHT).alias(_CELL_WEIGHT))
+    if design.psu is None:  # each row its own PSU, in one post-stratum
+        return _Cells(cells, is_nested=True)
+    summed = cells.group_by(_STRATUM, _PSU, _POST).agg(pl.col(_CELL_WEIGHT).sum()).collect()
+    return _Cells(
+        summed.lazy(), is_nested=summed.height == summed.select(_STRATUM, _PSU).n_unique()
+    )
 
 
 def _domain_variances(
-    psu_sums: pl.LazyFrame, strata: pl.DataFrame, specs: Sequence[_Statistic], lonely: LonelyPsu
+    psu_sums: pl.LazyFrame,
+    strata: pl.DataFrame,
+    specs: Sequence[_Statistic],
+    lonely: LonelyPsu,
+    cells: _Cells | None,
 ) -> pl.LazyFrame:
     """Per domain: totals ``__Y{i}``, ``__X{i}``, ``n_obs`` and linearised variance ``__v{i}``."""
     count = range(len(specs))
@@ -282,16 +411,16 @@ def _domain_variances(
         pair = specs[i].minus
         if pair is not None:
             linearised[i] = linearised[pair[0]] - linearised[pair[1]]
-    per_stratum = (
-        psu_sums.with_columns([z.alias(f"__z{i}") for i, z in zip(count, linearised, strict=True)])
-        .group_by([*_DOMAIN, _STRATUM])
-        .agg(
-            *[pl.col(f"__z{i}").sum().alias(f"__s1_{i}") for i in count],
-            *[(pl.col(f"__z{i}") ** 2).sum().alias(f"__s2_{i}") for i in count],
-            pl.col([f"__y{i}" for i in count] + [f"__x{i}" for i in count] + ["n_obs"]).sum(),
-        )
-        .join(strata.lazy(), on=_STRATUM, how="inner")
+    z_cells = psu_sums.with_columns(
+        [z.alias(f"__z{i}") for i, z in zip(count, linearised, strict=True)]
     )
+    if cells is None:
+        per_stratum = _stratum_sums(z_cells, len(specs))
+    else:
+        per_stratum = _poststratified_stratum_sums(
+            z_cells, cells.frame, len(specs), is_nested=cells.is_nested
+        )
+    per_stratum = per_stratum.join(strata.lazy(), on=_STRATUM, how="inner")
     n_psu = int(strata["n_h"].sum())
     lonely_factor = float(strata.filter(pl.col("is_lonely"))["f_h"].sum())
     variances = [_variance_over_strata(i, n_psu, lonely, lonely_factor) for i in count]
@@ -300,6 +429,142 @@ def _domain_variances(
         *[pl.col(f"__x{i}").sum().alias(f"__X{i}") for i in count],
         pl.col("n_obs").sum(),
         *[v.alias(f"__v{i}") for i, v in zip(count, variances, strict=True)],
+    )
+
+
+def _stratum_sums(z_psu: pl.LazyFrame, count: int) -> pl.LazyFrame:
+    """Per domain × stratum: Σz (``__s1_{i}``), Σz² (``__s2_{i}``) over PSUs; Σw·y, Σw·x, n_obs."""
+    return z_psu.group_by([*_DOMAIN, _STRATUM]).agg(
+        *[pl.col(f"__z{i}").sum().alias(f"__s1_{i}") for i in range(count)],
+        *[(pl.col(f"__z{i}") ** 2).sum().alias(f"__s2_{i}") for i in range(count)],
+        pl.col(_sum_columns(count)).sum(),
+    )
+
+
+def _names(prefix: str, count: int) -> list[str]:
+    """Internal per-statistic column names ``prefix0 … prefix{count−1}``."""
+    return [f"{prefix}{i}" for i in range(count)]
+
+
+def _poststratified_stratum_sums(
+    z_cells: pl.LazyFrame, cells: pl.LazyFrame, count: int, *, is_nested: bool
+) -> pl.LazyFrame:
+    """``_stratum_sums`` of PSU totals residualised on post-stratum means: z_i − b_i.
+
+    b_i = Σ_g W_ig·m_g, with W_ig the PSU's Σw in post-stratum g (all its rows) and m_g the
+    domain's Σ_g z / W_g. A PSU without domain members but with rows in such a g has
+    z_i = −b_i ≠ 0. ``is_nested``: every PSU lies in a single post-stratum (always so
+    without PSUs), and per stratum × post-stratum sums replace the PSU-by-PSU residuals.
+    """
+    means = _poststratum_means(z_cells, cells, count)
+    if is_nested:
+        return _nested_stratum_sums(z_cells, cells, means, count)
+    psu_keys = [*_DOMAIN, _STRATUM, _PSU]
+    shifts = (
+        means.join(cells, on=_POST)
+        .group_by(psu_keys)
+        .agg(
+            [
+                (pl.col(f"__m{i}") * pl.col(_CELL_WEIGHT)).sum().alias(f"__b{i}")
+                for i in range(count)
+            ]
+        )
+    )
+    psus = z_cells.group_by(psu_keys).agg(
+        pl.col([*_names("__z", count), *_sum_columns(count)]).sum()
+    )
+    residuals = shifts.join(psus, on=psu_keys, how="left", nulls_equal=True).select(
+        *psu_keys,
+        *[
+            (pl.col(f"__z{i}").fill_null(0.0) - pl.col(f"__b{i}")).alias(f"__z{i}")
+            for i in range(count)
+        ],
+        pl.col(_sum_columns(count)).fill_null(0),
+    )
+    return _stratum_sums(residuals, count)
+
+
+def _nested_stratum_sums(
+    z_cells: pl.LazyFrame, cells: pl.LazyFrame, means: pl.LazyFrame, count: int
+) -> pl.LazyFrame:
+    """Residualised stratum sums when each PSU lies in one post-stratum g: b_i = W_i·m_g.
+
+    PSUs with members enter one by one; the others of stratum h and band g add
+    −m_g·(W_hg − ΣW_i) to Σz and m_g²·(ΣW²_hg − ΣW_i²) to Σz² (sums over the PSUs with
+    members), only where such PSUs exist, so a fully covered band adds exactly 0.
+    """
+    band_keys = [*_DOMAIN, _STRATUM, _POST]
+    residual = [pl.col(f"__z{i}") - pl.col(_CELL_WEIGHT) * pl.col(f"__m{i}") for i in range(count)]
+    present = (
+        z_cells.join(cells, on=[_STRATUM, _PSU, _POST])
+        .join(means, on=[*_DOMAIN, _POST], nulls_equal=True)
+        .group_by(band_keys)
+        .agg(
+            *[r.sum().alias(f"__s1_{i}") for i, r in enumerate(residual)],
+            *[(r**2).sum().alias(f"__s2_{i}") for i, r in enumerate(residual)],
+            pl.len().alias("__svy_present"),
+            pl.col(_CELL_WEIGHT).sum().alias("__svy_w1"),
+            (pl.col(_CELL_WEIGHT) ** 2).sum().alias("__svy_w2"),
+            pl.col(_sum_columns(count)).sum(),
+        )
+    )
+    bands = cells.group_by(_STRATUM, _POST).agg(
+        pl.len().alias("__svy_psus"),
+        pl.col(_CELL_WEIGHT).sum().alias("__svy_band_w1"),
+        (pl.col(_CELL_WEIGHT) ** 2).sum().alias("__svy_band_w2"),
+    )
+    everywhere = means.join(bands, on=_POST).join(
+        present, on=band_keys, how="left", nulls_equal=True
+    )
+    absent = pl.col("__svy_present").fill_null(0) < pl.col("__svy_psus")
+    missing_w1 = pl.col("__svy_band_w1") - pl.col("__svy_w1").fill_null(0.0)
+    missing_w2 = (pl.col("__svy_band_w2") - pl.col("__svy_w2").fill_null(0.0)).clip(0.0)
+    return everywhere.group_by([*_DOMAIN, _STRATUM]).agg(
+        *[
+            (
+                pl.col(f"__s1_{i}").fill_null(0.0)
+                - pl.when(absent).then(pl.col(f"__m{i}") * missing_w1).otherwise(0.0)
+            )
+            .sum()
+            .alias(f"__s1_{i}")
+            for i in range(count)
+        ],
+        *[
+            (
+                pl.col(f"__s2_{i}").fill_null(0.0)
+                + pl.when(absent).then(pl.col(f"__m{i}") ** 2 * missing_w2).otherwise(0.0)
+            )
+            .sum()
+            .alias(f"__s2_{i}")
+            for i in range(count)
+        ],
+        pl.col(_sum_columns(count)).fill_null(0).sum(),
+    )
+
+
+def _sum_columns(count: int) -> list[str]:
+    """Columns summed alongside z: Σw·y (``__y{i}``), Σw·x (``__x{i}``) and ``n_obs``."""
+    return [*_names("__y", count), *_names("__x", count), "n_obs"]
+
+
+def _poststratum_means(z_cells: pl.LazyFrame, cells: pl.LazyFrame, count: int) -> pl.LazyFrame:
+    """Per domain × post-stratum g: ``__m{i}`` = Σ_g z / W_g, W_g the Σw of all rows of g."""
+    weight = cells.group_by(_POST).agg(pl.col(_CELL_WEIGHT).sum().alias("__svy_w_g"))
+    return (
+        z_cells.group_by([*_DOMAIN, _POST])
+        .agg(pl.col(_names("__z", count)).sum())
+        .join(weight, on=_POST)
+        .select(
+            *_DOMAIN,
+            _POST,
+            *[
+                pl.when(pl.col("__svy_w_g") != 0.0)
+                .then(pl.col(f"__z{i}") / pl.col("__svy_w_g"))
+                .otherwise(0.0)
+                .alias(f"__m{i}")
+                for i in range(count)
+            ],
+        )
     )
 
 
@@ -350,16 +615,59 @@ def _long_rows(per_domain: pl.LazyFrame, index: int, spec: _Statistic) -> pl.Laz
     )
 
 
-def _with_intervals(long: pl.DataFrame, degrees: int, confidence: float) -> pl.DataFrame:
-    """Add Student-t confidence limits with the design's degrees of freedom; sort; fix columns."""
+def _with_intervals(
+    long: pl.DataFrame, degrees: int, confidence: float, bounded: frozenset[str]
+) -> pl.DataFrame:
+    """Add t limits with the design's df (Wald; logit for ``bounded``); sort; fix columns."""
     quantile = float(stats.t.ppf((1.0 + confidence) / 2.0, degrees)) if degrees > 0 else None
     margin = pl.col("se") * pl.lit(quantile, pl.Float64)
+    low, high = pl.col("estimate") - margin, pl.col("estimate") + margin
+    if bounded:
+        _check_proportions(long, bounded)
+        is_bounded = pl.col("statistic").is_in(sorted(bounded))
+        logit_low, logit_high = _logit_interval(pl.col("estimate"), pl.col("se"), quantile)
+        low = pl.when(is_bounded).then(logit_low).otherwise(low)
+        high = pl.when(is_bounded).then(logit_high).otherwise(high)
     return (
         long.with_columns(
-            (pl.col("estimate") - margin).alias("ci_low"),
-            (pl.col("estimate") + margin).alias("ci_high"),
+            low.alias("ci_low"),
+            high.alias("ci_high"),
             pl.lit(degrees, pl.Int64).alias("df"),
         )
         .sort([_ORDER, GROUP_VALUE, "__svy_statistic"], nulls_last=True)
         .select(OUTPUT_COLUMNS)
     )
+
+
+def _check_proportions(long: pl.DataFrame, bounded: frozenset[str]) -> None:
+    """Raise ValueError if a ``bounded`` statistic's estimate is outside [0, 1] beyond rounding."""
+    outside = long.filter(
+        pl.col("statistic").is_in(sorted(bounded))
+        & ~pl.col("estimate").is_between(-_ROUNDING, 1.0 + _ROUNDING)
+    )
+    if outside.height:
+        first = outside.row(0, named=True)
+        raise ValueError(
+            f"bounded statistic {first['statistic']!r} is {first['estimate']} in "
+            f"{first[GROUP_TYPE]}={first[GROUP_VALUE]!r}, outside [0, 1]: not a proportion"
+        )
+
+
+def _logit_interval(
+    estimate: pl.Expr, se: pl.Expr, quantile: float | None
+) -> tuple[pl.Expr, pl.Expr]:
+    """expit(logit p ± t·SE / (p(1 − p))), widened to hold p; [p, p] when p is 0 or 1 or SE is 0."""
+    if quantile is None:
+        return pl.lit(None, pl.Float64), pl.lit(None, pl.Float64)
+    p = estimate.clip(0.0, 1.0)
+    interior = (p > 0.0) & (p < 1.0) & (se > 0.0)
+    logit = (p / (1.0 - p)).log()
+    half_width = quantile * se / (p * (1.0 - p))
+    low = pl.min_horizontal(_expit(logit - half_width), p)
+    high = pl.max_horizontal(_expit(logit + half_width), p)
+    return pl.when(interior).then(low).otherwise(p), pl.when(interior).then(high).otherwise(p)
+
+
+def _expit(logit: pl.Expr) -> pl.Expr:
+    """Inverse logit 1 / (1 + e^−x); ±inf map to 1 and 0."""
+    return 1.0 / (1.0 + (-logit).exp())

@@ -1,10 +1,11 @@
 """One pure function per published table: the analysis frame in, the publishable rows out.
 
 Each function applies the business rules of its table (decision rules, groups, what a survey
-without amounts skips) and ends in :func:`transforms.contract.publishable` (units from the
-catalogue, disclosure control, column order, run id). The flow's tasks only read, call one of
-these and write; the no-Prefect benchmark calls the same functions. A new dimension of every
-table (a poverty line, a programme) is added here, once.
+without amounts skips) for every programme × poverty line the run measures (a
+:class:`Measure`), names that programme and line (and the counting unit) in every row, and
+ends in :func:`transforms.contract.publishable` (units from the catalogue, disclosure control,
+column order, run id). The flow's tasks only read, call one of these and write; the no-Prefect
+benchmark calls the same functions. A new dimension of every table is added here, once.
 """
 
 from __future__ import annotations
@@ -16,17 +17,28 @@ import numpy as np
 import polars as pl
 
 from transforms.alerts import alerts_between
-from transforms.config import Alerts, Disclosure, Fiscal, Models, PovertyLine, Programme, Targeting
+from transforms.config import (
+    ANY_PROGRAMME,
+    Alerts,
+    Disclosure,
+    Fiscal,
+    Models,
+    PovertyLine,
+    Programme,
+    SurveyDesign,
+    Targeting,
+)
 from transforms.contract import publishable
 from transforms.fiscal import fiscal_indicators, project_costs
-from transforms.matching import matching_indicators
+from transforms.household import view
+from transforms.matching import matching_indicators, population_shares
 from transforms.pmt_evaluation import (
     DecisionRule,
     ModelScores,
     fold_spread,
     poverty_rate_rule,
+    programme_coverage,
     pseudonyms,
-    rules_for,
     select,
     targeting_curve,
 )
@@ -41,6 +53,7 @@ from transforms.targeting import (
 
 PROGRAMME_METHOD = "program"
 ACTUAL_RULE = "actual"
+NO_PROGRAMME = "none"
 
 
 @dataclass(frozen=True)
@@ -51,13 +64,89 @@ class Published:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Measure:
+    """One programme × poverty line that the tables are measured for.
+
+    ``programme`` is the published name (None for a survey without programme data);
+    ``programme_index`` its position in the configuration (None for 'any' and for none).
+    """
+
+    programme: str | None
+    programme_index: int | None
+    line: str
+    line_index: int
+    spec: Programme | None = None
+    """The programme's settings (None for 'any' and for none)."""
+    line_spec: PovertyLine | None = None
+
+    def frame(self, analysis: pl.DataFrame) -> pl.DataFrame:
+        """The analysis frame as the indicator functions read it, for this programme and line."""
+        return view(analysis, programme=self.programme_index, line=self.line_index)
+
+    def dimensions(self) -> list[pl.Expr]:
+        """The programme and poverty_line columns of every row measured here."""
+        return [
+            pl.lit(self.programme, pl.String).alias("programme"),
+            pl.lit(self.line, pl.String).alias("poverty_line"),
+        ]
+
+
+def programme_measures(
+    programmes: Sequence[Programme], line: PovertyLine, line_index: int
+) -> list[Measure]:
+    """Each programme, and 'any' when there are several, against one line (one measure with no
+    programme for a survey without programme data)."""
+    if not programmes:
+        return [Measure(None, None, line.label, line_index, None, line)]
+    measures = [
+        Measure(p.name, i, line.label, line_index, p, line) for i, p in enumerate(programmes)
+    ]
+    if len(programmes) > 1:
+        measures.append(Measure(ANY_PROGRAMME, None, line.label, line_index, None, line))
+    return measures
+
+
+def measures(programmes: Sequence[Programme], lines: Sequence[PovertyLine]) -> list[Measure]:
+    """Every programme (and 'any' when several) × every poverty line, in configuration order."""
+    return [m for j, line in enumerate(lines) for m in programme_measures(programmes, line, j)]
+
+
+def models_line(
+    programmes: Sequence[Programme], lines: Sequence[PovertyLine], chosen: PovertyLine
+) -> tuple[Measure, list[Measure]]:
+    """The line the PMT models learn (as a measure without programme) and the programmes on
+    it (for the like-for-like rules)."""
+    index = next(j for j, line in enumerate(lines) if line.label == chosen.label)
+    return Measure(None, None, chosen.label, index, None, chosen), programme_measures(
+        programmes, chosen, index
+    )
+
+
+def records_receipt(measure: Measure) -> bool:
+    """True when the measure is of a programme the survey records."""
+    return measure.programme is not None
+
+
+def amounts_recorded(measure: Measure, programmes: Sequence[Programme]) -> bool:
+    """True when the measure's programme (any of them, for 'any') has an amount column."""
+    if measure.spec is not None:
+        return measure.spec.amount is not None
+    return measure.programme == ANY_PROGRAMME and any(p.amount for p in programmes)
+
+
 def method_of(model: str) -> str:
     """The targeting_errors method of a PMT model."""
     return f"pmt:{model}"
 
 
 def rates_by_group(
-    frame: pl.DataFrame, *, selected: str, benefit: str | None, targeting: Targeting
+    frame: pl.DataFrame,
+    *,
+    selected: str,
+    benefit: str | None,
+    targeting: Targeting,
+    survey: SurveyDesign | None = None,
 ) -> pl.DataFrame:
     """Every targeting rate with SE and CI, nationally and by each group the survey can form."""
     indicators = add_indicator_columns(
@@ -65,86 +154,180 @@ def rates_by_group(
     )
     long = targeting_rates(
         indicators,
-        design=analysis_design(targeting.unit),
+        design=analysis_design(targeting.unit, survey, frame.columns),
         groups=available_groups(targeting, frame.columns),
     )
     return wide_rates(long)
 
 
-def with_method(wide: pl.DataFrame, *, method: str, rule: str, unit: str) -> pl.DataFrame:
+def with_method(
+    wide: pl.DataFrame, *, method: str, rule: str, unit: str, dimensions: Sequence[pl.Expr]
+) -> pl.DataFrame:
     """The dimension columns of a targeting_errors row."""
     return wide.with_columns(
         pl.lit(method).alias("method"),
         pl.lit(rule).alias("decision_rule"),
         pl.lit(unit).alias("unit"),
+        *dimensions,
     )
 
 
 def programme_targeting(
-    frame: pl.DataFrame, *, targeting: Targeting, disclosure: Disclosure, run_id: str
+    analysis: pl.DataFrame,
+    measured: Sequence[Measure],
+    *,
+    targeting: Targeting,
+    disclosure: Disclosure,
+    survey: SurveyDesign | None = None,
+    run_id: str,
 ) -> Published:
-    """targeting_errors of the actual programme (receipt as selection, money-based CGH), and
-    its single point on the targeting curves."""
-    wide = rates_by_group(
-        frame, selected="receives_benefit", benefit="benefit", targeting=targeting
+    """targeting_errors of each programme against each line (receipt as selection,
+    money-based CGH), and each one's single point on the targeting curves."""
+    rows, points = [], []
+    for measure in (m for m in measured if records_receipt(m)):
+        frame = measure.frame(analysis)
+        wide = rates_by_group(
+            frame,
+            selected="receives_benefit",
+            benefit="benefit",
+            targeting=targeting,
+            survey=survey,
+        )
+        rows.append(
+            with_method(
+                wide,
+                method=PROGRAMME_METHOD,
+                rule=ACTUAL_RULE,
+                unit=targeting.unit,
+                dimensions=measure.dimensions(),
+            )
+        )
+        national = wide.filter(pl.col("group_type") == "all").row(0, named=True)
+        points.append(
+            curve_point(national).with_columns(
+                *measure.dimensions(), pl.lit(targeting.unit).alias("unit")
+            )
+        )
+    if not rows:
+        return Published({})
+    return Published(
+        {
+            "targeting_errors": publishable(
+                "targeting_errors",
+                pl.concat(rows),
+                run_id=run_id,
+                min_cell_n=disclosure.min_cell_n,
+            ),
+            "targeting_curves": publishable("targeting_curves", pl.concat(points), run_id=run_id),
+        }
     )
-    rows = publishable(
-        "targeting_errors",
-        with_method(wide, method=PROGRAMME_METHOD, rule=ACTUAL_RULE, unit=targeting.unit),
-        run_id=run_id,
-        min_cell_n=disclosure.min_cell_n,
-    )
-    national = wide.filter(pl.col("group_type") == "all").row(0, named=True)
-    point = pl.DataFrame(
+
+
+def curve_point(national: Mapping[str, float | None]) -> pl.DataFrame:
+    """The programme's one point on the targeting curves (coverage, errors, ROC point)."""
+    exclusion = national["exclusion_error"]
+    return pl.DataFrame(
         {
             "method": [PROGRAMME_METHOD],
             "coverage": [national["coverage"]],
-            "exclusion_error": [national["exclusion_error"]],
+            "exclusion_error": [exclusion],
             "inclusion_error": [national["inclusion_error"]],
-            "true_positive_rate": [_complement(national["exclusion_error"])],
+            "true_positive_rate": [None if exclusion is None else 1.0 - exclusion],
             "false_positive_rate": [national["inclusion_rate_nonpoor"]],
         },
-        schema_overrides={c: pl.Float64 for c in ("coverage", "exclusion_error")},
+        schema={
+            "method": pl.String,
+            **{
+                c: pl.Float64
+                for c in (
+                    "coverage",
+                    "exclusion_error",
+                    "inclusion_error",
+                    "true_positive_rate",
+                    "false_positive_rate",
+                )
+            },
+        },
     )
-    curve = publishable("targeting_curves", point, run_id=run_id)
-    return Published({"targeting_errors": rows, "targeting_curves": curve})
 
 
-def _complement(value: float | None) -> float | None:
-    """1 − value (None stays None)."""
-    return None if value is None else 1.0 - value
+def model_rules(
+    frame: pl.DataFrame,
+    configured: Sequence[str],
+    measured: Sequence[Measure],
+    *,
+    weight: str,
+) -> list[tuple[DecisionRule, str | None]]:
+    """The decision rules of a model on the model's line, each with the programme it is
+    compared with: the rate rule at the poverty rate; for a like-for-like comparison, the rate
+    rule at each programme's own coverage; the line rule."""
+    rules: list[tuple[DecisionRule, str | None]] = []
+    if "rate" in configured:
+        rules.append((poverty_rate_rule(frame, weight=weight), None))
+        for measure in (m for m in measured if records_receipt(m)):
+            coverage = programme_coverage(measure.frame(frame), weight=weight)
+            rules.append(
+                (DecisionRule("rate:programme_coverage", "rate", coverage), measure.programme)
+            )
+    if "line" in configured:
+        rules.append((DecisionRule("line", "line"), None))
+    return rules
 
 
 def model_targeting(
-    frame: pl.DataFrame,
+    analysis: pl.DataFrame,
     scores: ModelScores,
     *,
+    line: Measure,
+    measured: Sequence[Measure],
     targeting: Targeting,
     models: Models,
     disclosure: Disclosure,
-    programme_known: bool,
+    survey: SurveyDesign | None = None,
     run_id: str,
 ) -> Published:
     """targeting_errors, model_metrics and targeting_curves of one PMT model: its out-of-fold
-    selections under every decision rule, nationally and by group."""
+    selections under every decision rule, nationally and by group, against the models' line
+    (``line``; ``measured`` are the programmes on that line, for the like-for-like rules)."""
     weight = unit_weight(targeting.unit)
-    rules = rules_for(frame, models.decision_rules, weight=weight, programme_known=programme_known)
+    frame = line.frame(analysis)
     targeting_rows, metrics = [], []
-    for rule in rules:
+    for rule, programme in model_rules(frame, models.decision_rules, measured, weight=weight):
         scored = frame.with_columns(
             pl.Series("fold", scores.fold),
             pl.Series("selected", select(scores.p_poor, frame[weight].to_numpy(), rule)),
         )
-        wide = rates_by_group(scored, selected="selected", benefit=None, targeting=targeting)
-        method = method_of(scores.model)
-        framed = with_method(wide, method=method, rule=rule.name, unit=targeting.unit)
-        targeting_rows.append(framed)
+        wide = rates_by_group(
+            scored, selected="selected", benefit=None, targeting=targeting, survey=survey
+        )
+        dimensions = [
+            pl.lit(programme, pl.String).alias("programme"),
+            pl.lit(line.line, pl.String).alias("poverty_line"),
+        ]
+        targeting_rows.append(
+            with_method(
+                wide,
+                method=method_of(scores.model),
+                rule=rule.name,
+                unit=targeting.unit,
+                dimensions=dimensions,
+            )
+        )
         national = wide.filter(pl.col("group_type") == "all").row(0, named=True)
         spread = fold_spread(scored, selected="selected", fold="fold", weight=weight)
-        metrics.append(metrics_row(scores, rule, national, spread))
+        dims = {"programme": programme, "poverty_line": line.line, "unit": targeting.unit}
+        metrics.append(metrics_row(scores, rule, national, spread) | dims)
+        if scores.in_sample_p_poor is not None:
+            metrics.append(in_sample_row(frame, scores, rule, targeting=targeting) | dims)
     curve = targeting_curve(
         scores.p_poor, frame[weight].to_numpy(), frame["is_poor"].to_numpy()
-    ).select(pl.lit(method_of(scores.model)).alias("method"), pl.all())
+    ).select(
+        pl.lit(method_of(scores.model)).alias("method"),
+        pl.lit(None, pl.String).alias("programme"),
+        pl.lit(line.line).alias("poverty_line"),
+        pl.lit(targeting.unit).alias("unit"),
+        pl.all(),
+    )
     return Published(
         {
             "targeting_errors": publishable(
@@ -153,19 +336,46 @@ def model_targeting(
                 run_id=run_id,
                 min_cell_n=disclosure.min_cell_n,
             ),
-            "model_metrics": publishable("model_metrics", pl.DataFrame(metrics), run_id=run_id),
+            "model_metrics": publishable(
+                "model_metrics",
+                pl.DataFrame(metrics, schema_overrides={"programme": pl.String}),
+                run_id=run_id,
+            ),
             "targeting_curves": publishable("targeting_curves", curve, run_id=run_id),
         }
     )
 
 
+def in_sample_row(
+    frame: pl.DataFrame, scores: ModelScores, rule: DecisionRule, *, targeting: Targeting
+) -> dict[str, object]:
+    """The model_metrics row of the final model's in-sample selections under one rule (beside
+    the out-of-fold row, to show how optimistic in-sample rates are)."""
+    assert scores.in_sample_p_poor is not None
+    weight = unit_weight(targeting.unit)
+    chosen = select(scores.in_sample_p_poor, frame[weight].to_numpy(), rule)
+    national = rates_by_group(
+        frame.with_columns(pl.Series("selected", chosen)),
+        selected="selected",
+        benefit=None,
+        targeting=targeting.model_copy(update={"groups": []}),
+    ).row(0, named=True)
+    row = metrics_row(scores, rule, national, None)
+    return row | {
+        "sample": "in_sample",
+        "auc": scores.in_sample_auc,
+        "n_train": scores.final_n_train,
+    }
+
+
 def metrics_row(
-    scores: ModelScores, rule: DecisionRule, national: Mapping[str, object], spread: float
+    scores: ModelScores, rule: DecisionRule, national: Mapping[str, object], spread: float | None
 ) -> dict[str, object]:
     """One model_metrics row: the model's national out-of-sample rates under one rule."""
     return {
         "model": scores.model,
         "decision_rule": rule.name,
+        "sample": "out_of_fold",
         "n_train": scores.n_train,
         "auc": scores.auc,
         "coverage": national["coverage"],
@@ -181,17 +391,25 @@ def metrics_row(
 def pmt_selections(
     frame: pl.DataFrame, scores: Sequence[ModelScores], *, unit: str
 ) -> dict[str, np.ndarray]:
-    """Each model's out-of-fold selections under the poverty-rate rule, aligned with the frame."""
+    """Each model's out-of-fold selections under the poverty-rate rule of the frame's line,
+    aligned with the frame."""
     weight = unit_weight(unit)
     rule = poverty_rate_rule(frame, weight=weight)
     return {s.model: select(s.p_poor, frame[weight].to_numpy(), rule) for s in scores}
 
 
 def household_scores(
-    frame: pl.DataFrame, scores: Sequence[ModelScores], *, unit: str, key: bytes, run_id: str
+    analysis: pl.DataFrame,
+    scores: Sequence[ModelScores],
+    *,
+    line: Measure,
+    unit: str,
+    key: bytes,
+    run_id: str,
 ) -> pl.DataFrame:
     """Per household and model: keyed pseudonym, region, p_poor and the poverty-rate rule's
-    selection (never the raw household id)."""
+    selection on the models' line (never the raw household id)."""
+    frame = line.frame(analysis)
     keys = pseudonyms(frame["hh_id"], key)
     selections = pmt_selections(frame, scores, unit=unit)
     pieces = [
@@ -199,6 +417,7 @@ def household_scores(
             keys.alias("hh_key"),
             "region",
             pl.lit(s.model).alias("model"),
+            pl.lit(line.line).alias("poverty_line"),
             pl.Series("p_poor", s.p_poor),
             pl.Series("predicted_eligible", selections[s.model]),
             "is_poor",
@@ -209,55 +428,179 @@ def household_scores(
     return publishable("household_scores", pl.concat(pieces), run_id=run_id)
 
 
+def no_settings(measure: Measure) -> Programme:
+    """Programme settings for 'any' (or no programme): no benefit tiers, no national floor."""
+    return Programme.model_construct(name=measure.programme or NO_PROGRAMME)
+
+
+def pmt_folds(
+    analysis: pl.DataFrame, folds: np.ndarray, *, line: Measure, unit: str, run_id: str
+) -> pl.DataFrame:
+    """pmt_folds: households, poor households, PSUs and the poverty rate of each test fold."""
+    weight = unit_weight(unit)
+    frame = line.frame(analysis).with_columns(pl.Series("fold", folds, dtype=pl.Int32))
+    rows = (
+        frame.group_by("fold")
+        .agg(
+            pl.len().alias("households"),
+            pl.col("is_poor").sum().alias("poor_households"),
+            pl.col("psu").n_unique().alias("psus"),
+            (
+                (pl.col("is_poor").cast(pl.Float64) * pl.col(weight)).sum() / pl.col(weight).sum()
+            ).alias("poverty_rate"),
+        )
+        .sort("fold")
+        .with_columns(pl.lit(line.line).alias("poverty_line"))
+    )
+    return publishable(
+        "pmt_folds",
+        rows.cast({"households": pl.Int64, "poor_households": pl.Int64, "psus": pl.Int64}),
+        run_id=run_id,
+    )
+
+
+def merged_notes(per_measure: Sequence[tuple[Measure, Sequence[str]]]) -> list[str]:
+    """Each stage's notes once: a note every measure made as it is, the others prefixed with
+    the programme and line they concern."""
+    if not per_measure:
+        return []
+    everywhere = set(per_measure[0][1]).intersection(*(set(notes) for _, notes in per_measure))
+    merged = [note for note in per_measure[0][1] if note in everywhere]
+    for measure, notes in per_measure:
+        where = f"{measure.programme or NO_PROGRAMME}, line {measure.line}: "
+        merged += [where + note for note in notes if note not in everywhere]
+    return list(dict.fromkeys(merged))
+
+
 def matching(
-    frame: pl.DataFrame,
+    analysis: pl.DataFrame,
     regions: pl.DataFrame | None,
+    measured: Sequence[Measure],
     *,
-    programme: Programme,
-    poverty_line: PovertyLine,
-    amounts_recorded: bool,
+    programmes: Sequence[Programme],
     targeting: Targeting,
     disclosure: Disclosure,
+    survey: SurveyDesign | None = None,
     run_id: str,
 ) -> Published:
-    """matching_indicators: coverage, incidence, adequacy, gap closure, tiers, regional
-    standards and the declared indicators."""
-    result = matching_indicators(
-        frame,
-        regions,
-        programme=programme,
-        national_line=poverty_line.national_line,
-        amounts_recorded=amounts_recorded,
-        design=analysis_design(targeting.unit),
-    )
+    """matching_indicators of each programme against each line: coverage, incidence,
+    adequacy, gap closure, tiers, regional standards and the declared indicators."""
+    pieces, notes = [], []
+    for measure in measured:
+        result = matching_indicators(
+            measure.frame(analysis),
+            regions,
+            programme=measure.spec or no_settings(measure),
+            national_line=measure.line_spec.national_line if measure.line_spec else None,
+            amounts_recorded=amounts_recorded(measure, programmes),
+            design=analysis_design(targeting.unit, survey, analysis.columns),
+            extra_groups=targeting.groups,
+        )
+        pieces.append(
+            result.indicators.with_columns(
+                *measure.dimensions(), pl.lit(targeting.unit).alias("population_unit")
+            )
+        )
+        notes.append((measure, result.notes))
     rows = publishable(
-        "matching_indicators",
-        result.indicators,
-        run_id=run_id,
-        min_cell_n=disclosure.min_cell_n,
+        "matching_indicators", pl.concat(pieces), run_id=run_id, min_cell_n=disclosure.min_cell_n
     )
-    return Published({"matching_indicators": rows}, result.notes)
+    return Published({"matching_indicators": rows}, merged_notes(notes))
 
 
 def fiscal(
-    frame: pl.DataFrame,
+    analysis: pl.DataFrame,
     projection: pl.DataFrame | None,
+    measured: Sequence[Measure],
     *,
+    programmes: Sequence[Programme],
+    scores: Sequence[ModelScores],
     settings: Fiscal,
-    amounts_recorded: bool,
-    selections: Mapping[str, np.ndarray],
+    unit: str,
     run_id: str,
 ) -> Published:
-    """fiscal_indicators: the survey year's spending, poverty, inequality and budgets, and the
-    ageing projection by scenario."""
-    current = fiscal_indicators(
-        frame, fiscal=settings, amounts_recorded=amounts_recorded, pmt_selections=selections
+    """fiscal_indicators of each programme against each line: spending, poverty, inequality,
+    budgets, and the ageing projection by scenario (persons always)."""
+    pieces, notes = [], []
+    for measure in measured:
+        frame = measure.frame(analysis)
+        recorded = amounts_recorded(measure, programmes)
+        current = fiscal_indicators(
+            frame,
+            fiscal=settings,
+            amounts_recorded=recorded,
+            pmt_selections=pmt_selections(frame, scores, unit=unit),
+        )
+        projected = project_costs(frame, projection, fiscal=settings, amounts_recorded=recorded)
+        pieces.append(
+            pl.concat([current.indicators, projected.indicators]).with_columns(
+                *measure.dimensions(), pl.lit("persons").alias("population_unit")
+            )
+        )
+        notes.append((measure, current.notes + projected.notes))
+    rows = publishable("fiscal_indicators", pl.concat(pieces), run_id=run_id)
+    return Published({"fiscal_indicators": rows}, merged_notes(notes))
+
+
+def poverty_lines(lines: pl.DataFrame, *, currency: str, run_id: str) -> pl.DataFrame:
+    """poverty_lines: each line's value, per region where it varies."""
+    return publishable(
+        "poverty_lines", lines.with_columns(pl.lit(currency).alias("currency")), run_id=run_id
     )
-    projected = project_costs(frame, projection, fiscal=settings, amounts_recorded=amounts_recorded)
-    rows = pl.concat([current.indicators, projected.indicators])
+
+
+def programme_overlap(
+    analysis: pl.DataFrame,
+    programmes: Sequence[Programme],
+    *,
+    targeting: Targeting,
+    disclosure: Disclosure,
+    survey: SurveyDesign | None = None,
+    run_id: str,
+) -> Published:
+    """programme_overlap: the share of the population receiving each combination of the
+    programmes, with design-based SEs (only when there are two or more programmes)."""
+    if len(programmes) < 2:
+        return Published({})
+    received = [
+        pl.when(pl.col(f"receives_benefit__{i}").fill_null(False)).then(pl.lit(p.name))
+        for i, p in enumerate(programmes)
+    ]
+    combination = pl.concat_list(received).list.drop_nulls().list.join(" + ")
+    weight = unit_weight(targeting.unit)
+    frame = analysis.with_columns(
+        pl.when(combination == "")
+        .then(pl.lit(NO_PROGRAMME))
+        .otherwise(combination)
+        .alias("__combination"),
+        pl.lit(1.0).alias("__one"),
+    )
+    shares = population_shares(
+        frame,
+        design=analysis_design(targeting.unit, survey, analysis.columns),
+        bases={"share": "__one"},
+        group="__combination",
+    )
+    totals = frame.group_by("__combination").agg(pl.col(weight).sum().alias("population"))
+    rows = shares.join(totals, left_on="group_value", right_on="__combination", how="left").select(
+        pl.col("group_value").alias("programmes"),
+        pl.lit(targeting.unit).alias("population_unit"),
+        "population",
+        pl.col("estimate").alias("share"),
+        "se",
+        "ci_low",
+        "ci_high",
+        "n_obs",
+    )
     return Published(
-        {"fiscal_indicators": publishable("fiscal_indicators", rows, run_id=run_id)},
-        current.notes + projected.notes,
+        {
+            "programme_overlap": publishable(
+                "programme_overlap",
+                rows.sort("programmes"),
+                run_id=run_id,
+                min_cell_n=disclosure.min_cell_n,
+            )
+        }
     )
 
 

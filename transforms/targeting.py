@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from transforms import catalogue
-from transforms.config import HouseholdColumns, Targeting
+from transforms.config import SurveyDesign, Targeting
 from transforms.survey import Design, estimate_ratios
 
 BOTTOM_SHARE = 0.40
@@ -28,6 +28,19 @@ RATIOS: dict[str, tuple[str, str]] = {
     "cgh_share": ("__benefit_bottom40", "__benefit"),
 }
 DIFFERENCES = {"targeting_differential": ("coverage_poor", "inclusion_rate_nonpoor")}
+PROPORTIONS = frozenset(
+    {
+        "poverty_rate",
+        "coverage",
+        "exclusion_error",
+        "inclusion_error",
+        "inclusion_rate_nonpoor",
+        "coverage_poor",
+        "cgh_share",
+    }
+)
+"""Ratios that are proportions in [0, 1]: their 95 % CIs are logit-transformed (bounded);
+the targeting differential keeps a Student-t interval (section 7.8 of the methodology)."""
 
 
 def unit_weight(unit: str) -> str:
@@ -35,19 +48,26 @@ def unit_weight(unit: str) -> str:
     return "person_weight" if unit == "persons" else "weight"
 
 
-def analysis_design(unit: str) -> Design:
-    """The survey design of the analysis frame, weighted for the targeting unit."""
-    return Design(weight=unit_weight(unit), strata="strata", psu="psu")
+def analysis_design(
+    unit: str, survey: SurveyDesign | None = None, columns: Sequence[str] = ()
+) -> Design:
+    """The survey design of the analysis frame, weighted for the targeting unit: strata and
+    PSUs, the fpc when the survey maps it, the lonely-PSU rule and post-strata by region
+    (``[design]``)."""
+    settings = survey or SurveyDesign()
+    return Design(
+        weight=unit_weight(unit),
+        strata="strata",
+        psu="psu",
+        fpc="fpc" if "fpc" in columns else None,
+        lonely_psu=settings.lonely_psu,
+        poststrata="region" if settings.poststratify == "region" else None,
+    )
 
 
 def available_groups(targeting: Targeting, columns: Sequence[str]) -> list[str]:
     """The configured breakdown groups that this survey can form (its frame has the column)."""
     return [group for group in targeting.groups if group in columns]
-
-
-def records_programme(columns: HouseholdColumns) -> bool:
-    """True when the survey says who receives the programme (receipt or amount mapped)."""
-    return columns.receives_benefit is not None or columns.benefit_amount is not None
 
 
 def add_indicator_columns(
@@ -80,7 +100,12 @@ def add_indicator_columns(
 def targeting_rates(frame: pl.DataFrame, *, design: Design, groups: Sequence[str]) -> pl.DataFrame:
     """Long estimates (group_type, group_value, statistic, estimate, se, ci_low, ci_high, n_obs)."""
     long = estimate_ratios(
-        frame, ratios=RATIOS, design=design, by=list(groups), differences=DIFFERENCES
+        frame,
+        ratios=RATIOS,
+        design=design,
+        by=list(groups),
+        differences=DIFFERENCES,
+        bounded=PROPORTIONS,
     )
     cgh = long.filter(pl.col("statistic") == "cgh_share").with_columns(
         pl.lit("cgh").alias("statistic"),

@@ -21,11 +21,15 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.lifecycle import RunContext, write_tables
 from transforms.config import AuditConfig
+from transforms.household import view
 from transforms.tables import Published
 
 
 def top_decile_benefit_share(frame: pl.DataFrame) -> float | None:
-    """Share of all benefit money received by the richest tenth of people (pre-transfer)."""
+    """Share of all benefit money received by the richest tenth of people (pre-transfer).
+
+    ``frame`` is a view of the analysis frame for one programme (``benefit`` its money).
+    """
     people = frame.select(
         pl.col("welfare_pre"),
         (pl.col("weight") * pl.col("hh_size")).alias("persons"),
@@ -40,13 +44,23 @@ def top_decile_benefit_share(frame: pl.DataFrame) -> float | None:
 
 @task(name="benefit-concentration", cache_policy=NO_CACHE, retries=0)
 def benefit_concentration(config: AuditConfig, run: RunContext, data_path: str) -> float | None:
-    """Publish the top decile's benefit share as a run note and a Prefect artifact."""
-    share = top_decile_benefit_share(pl.read_parquet(data_path))
-    text = "no benefit money" if share is None else f"{share:.1%} of benefit money"
-    note = f"benefit concentration: the richest tenth (pre-transfer) receives {text}"
-    get_run_logger().info(note)
-    write_tables(run, Published(tables={}, notes=[note]), stage="extension")
+    """Publish each programme's top decile benefit share as run notes and a Prefect artifact;
+    return the first programme's."""
+    frame = pl.read_parquet(data_path)  # every programme and line: pick one with view()
+    shares, notes = [], []
+    for index, programme in enumerate(config.programmes):
+        share = top_decile_benefit_share(view(frame, programme=index, line=0))
+        text = "no benefit money" if share is None else f"{share:.1%} of its benefit money"
+        shares.append(share)
+        notes.append(
+            f"benefit concentration, {programme.name}: the richest tenth (pre-transfer) "
+            f"receives {text}"
+        )
+    for note in notes:
+        get_run_logger().info(note)
+    write_tables(run, Published(tables={}, notes=notes), stage="extension")
+    markdown = "\n".join(f"- {note}" for note in notes) or "no programme in this survey"
     create_markdown_artifact(
-        key="benefit-concentration", markdown=f"**{config.name}**: {note}", description=note
+        key="benefit-concentration", markdown=f"**{config.name}**\n\n{markdown}"
     )
-    return share
+    return shares[0] if shares else None

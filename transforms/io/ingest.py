@@ -7,7 +7,7 @@ the counts always satisfy rows_read = rows_loaded + rows_quarantined.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,7 @@ import polars as pl
 from transforms.config import (
     HouseholdInput,
     MemberInput,
+    Programme,
     ProjectionInput,
     RegionInput,
 )
@@ -32,6 +33,7 @@ from transforms.rules import (
     flag_not_in,
     household_columns,
     mapped_rules,
+    member_columns,
     problem_mask,
     quarantine_entries,
     select_mapped,
@@ -57,6 +59,8 @@ class CheckedTable:
     quarantine_path: Path
     rows_read: int
     rows_loaded: int
+    rows_with_repeated_key: int = 0
+    """Rows whose key (e.g. hh_id) another row of the file carries too (all quarantined)."""
 
     @property
     def rows_quarantined(self) -> int:
@@ -195,13 +199,22 @@ def split_passed_and_failed(
 
 
 def write_quarantine(
-    bad: pl.LazyFrame, columns: Sequence[str], *, rejected: Path, target: Path, source_file: str
+    bad: pl.LazyFrame,
+    columns: Sequence[str],
+    *,
+    rejected: Path,
+    target: Path,
+    source_file: str,
+    labels: Mapping[str, str] | None = None,
 ) -> None:
     """Write the rejected rows' raw values and reasons once, then their quarantine entries."""
     with parse_errors(source_file):
         bad.select(SOURCE_ROW, ROW_PROBLEM, *raw_and_reasons(columns)).sink_parquet(rejected)
     entries = quarantine_entries(
-        pl.scan_parquet(rejected, glob=False), source_file=source_file, columns=columns
+        pl.scan_parquet(rejected, glob=False),
+        source_file=source_file,
+        columns=columns,
+        labels=labels,
     )
     entries.sink_parquet(target, optimizations=SEPARATE_PLANS)
     rejected.unlink()
@@ -216,6 +229,7 @@ def checked_table(
     key_label: str,
     work_dir: Path,
     role: str,
+    labels: Mapping[str, str] | None = None,
 ) -> CheckedTable:
     """Check a file in a streaming pass, split loaded rows from quarantined ones, as files.
 
@@ -260,14 +274,43 @@ def checked_table(
     )
     if rows_loaded == rows_read:
         bad = bad.head(0)  # nothing failed: no second pass over the file
-    write_quarantine(bad, columns, rejected=rejected, target=quarantine, source_file=source_file)
+    write_quarantine(
+        bad,
+        columns,
+        rejected=rejected,
+        target=quarantine,
+        source_file=source_file,
+        labels=labels,
+    )
     rows_quarantined = count_quarantined_rows(quarantine, temp_directory=spill)
     if rows_loaded + rows_quarantined != rows_read or rows_quarantined < rows_failed:
         raise AssertionError(
             f"{source_file}: rows_read {rows_read} != loaded {rows_loaded} "
             f"+ quarantined {rows_quarantined} (flagged {rows_failed})"
         )
-    return CheckedTable(source_file, loaded, quarantine, rows_read, rows_loaded)
+    repeated = int(duplicates[OCCURRENCES].sum()) if not duplicates.is_empty() else 0
+    return CheckedTable(source_file, loaded, quarantine, rows_read, rows_loaded, repeated)
+
+
+PERSON_ROWS_SHARE = 0.5
+"""A household file where this share of the rows repeat a household id holds persons."""
+
+
+def person_rows_problem(checked: CheckedTable, key: str) -> str | None:
+    """Why a file mapped as one row per household looks like one row per person, or None."""
+    if (
+        not checked.rows_read
+        or checked.rows_with_repeated_key < PERSON_ROWS_SHARE * checked.rows_read
+    ):
+        return None
+    return (
+        f"{checked.source_file}: {checked.rows_with_repeated_key:,} of {checked.rows_read:,} "
+        f"rows repeat a household id (column {key!r}), so the file looks like one row per "
+        "person, not per household; all of them would be quarantined. Map the person "
+        "file as inputs.members and a household file as inputs.households, or set "
+        'inputs.households.level = "persons" with hh_id mapped to a person id (each row its '
+        "own unit)."
+    )
 
 
 IDENTIFIER_LIKE_SHARE = 0.5
@@ -301,11 +344,23 @@ def refuse_identifier_like_proxies(
 
 
 def ingest_households(
-    raw: RawTable, spec: HouseholdInput, *, known_regions: pl.Series | None, work_dir: Path
+    raw: RawTable,
+    spec: HouseholdInput,
+    *,
+    known_regions: pl.Series | None,
+    work_dir: Path,
+    programmes: Sequence[Programme] = (),
+    negative_welfare: str = "quarantine",
 ) -> CheckedTable:
     """Apply the household row rules: types, ranges, unique hh_id, known region."""
-    mapping, rules = household_columns(spec)
-    frame = check_columns(select_mapped(raw, mapping, role="households"), rules, spec)
+    columns = household_columns(spec, programmes=programmes, negative_welfare=negative_welfare)
+    mapping, rules = columns.mapping, columns.rules
+    frame = check_columns(
+        select_mapped(raw, mapping, role="households", labels=columns.labels),
+        rules,
+        spec,
+        columns.codings,
+    )
     if known_regions is not None:
         frame = flag_not_in(frame, "region", known_regions, reason="region not in the regions file")
     checked = checked_table(
@@ -316,20 +371,29 @@ def ingest_households(
         key_label="hh_id",
         work_dir=work_dir,
         role="households",
+        labels=columns.labels,
     )
     refuse_identifier_like_proxies(checked.scan_loaded(), spec, source=str(raw.path))
     return checked
 
 
 def ingest_members(
-    raw: RawTable, spec: MemberInput, *, household_ids: pl.Series, work_dir: Path
+    raw: RawTable,
+    spec: MemberInput,
+    *,
+    household_ids: pl.Series,
+    work_dir: Path,
+    programmes: Sequence[Programme] = (),
 ) -> CheckedTable:
     """Apply the member row rules; members of unknown or quarantined households are quarantined."""
-    mapping = {
-        name: column for name, column in spec.columns.model_dump().items() if column is not None
-    }
-    rules = mapped_rules("members", mapping)
-    frame = check_columns(select_mapped(raw, mapping, role="members"), rules, spec)
+    columns = member_columns(spec, programmes=programmes)
+    mapping, rules = columns.mapping, columns.rules
+    frame = check_columns(
+        select_mapped(raw, mapping, role="members", labels=columns.labels),
+        rules,
+        spec,
+        columns.codings,
+    )
     frame = flag_not_in(
         frame, "hh_id", household_ids, reason="household not loaded (unknown or quarantined hh_id)"
     )
@@ -341,6 +405,7 @@ def ingest_members(
         key_label="person_id within its household",
         work_dir=work_dir,
         role="members",
+        labels=columns.labels,
     )
 
 

@@ -49,11 +49,17 @@ def loaded_household_ids(households: CheckedTable) -> pl.Series:
 
 
 def quarantine_reasons(checked: CheckedTable) -> dict[str, int]:
-    """Quarantined rows per reason."""
+    """Quarantined rows per reason, each named with its column ("weight: must be > 0")."""
     reasons = (
         pl.scan_parquet(checked.quarantine_path, glob=False)
-        .group_by("reason")
+        .group_by("column_name", "reason")
         .agg(pl.col("source_row").n_unique().alias("rows"))
+        .select(
+            pl.concat_str(
+                pl.col("column_name").fill_null("(row)"), pl.lit(": "), pl.col("reason")
+            ).alias("reason"),
+            "rows",
+        )
         .collect(engine="streaming")
     )
     return dict(zip(reasons["reason"].to_list(), reasons["rows"].to_list(), strict=True))

@@ -28,6 +28,7 @@ import polars as pl
 from transforms.contract import (
     SCHEMA,
     TABLES,
+    Table,
     comment_sql,
     create_table_sql,
     latest_view_sql,
@@ -165,15 +166,35 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create schema, contract tables, comments and latest_* views if missing."""
+    """Create schema, contract tables, comments and latest_* views if missing; add to a table
+    written by an older version the columns the contract has gained (NULL in its old rows)."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     for spec in TABLES:
         con.execute(create_table_sql(spec))
+        for statement in add_columns_sql(con, spec):
+            con.execute(statement)
         for statement in comment_sql(spec):
             con.execute(statement)
     for spec in TABLES:
         if spec.has_latest_view:
             con.execute(latest_view_sql(spec))
+
+
+def add_columns_sql(con: duckdb.DuckDBPyConnection, spec: Table) -> list[str]:
+    """ALTER TABLE statements for the contract columns an existing table lacks."""
+    present = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+            "AND database_name = current_database()",
+            [SCHEMA, spec.name],
+        ).fetchall()
+    }
+    return [
+        f"ALTER TABLE {SCHEMA}.{spec.name} ADD COLUMN {quote_identifier(c.name)} {c.sql_type}"
+        for c in spec.columns
+        if c.name not in present
+    ]
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table_name: str, frame: pl.DataFrame) -> int:

@@ -271,3 +271,27 @@ def write_synthetic_survey(
     paths["truth"] = out_dir / "truth.json"
     paths["truth"].write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return SyntheticSurveySummary(paths, rows, time.perf_counter() - started)
+
+
+def write_person_income_survey(
+    out_dir: Path,
+    *,
+    persons: int,
+    seed: int,
+    file_format: WriteFormat,
+    output: dict[str, str] | None = None,
+) -> SyntheticSurveySummary:
+    """Write a person-level income survey (persons.<format>) and its audit.toml to out_dir."""
+    if persons < 10:
+        raise ValueError(f"persons must be at least 10, got {persons}")
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"persons.{file_format}"
+    rows = {"persons": write_table(synthetic.person_income_frame(persons, seed), path, file_format)}
+    config = out_dir / "audit.toml"
+    config.write_text(
+        synthetic.person_income_config(seed, persons, file_format, output), encoding="utf-8"
+    )
+    paths = {"persons": path, "config": config}
+    return SyntheticSurveySummary(paths, rows, time.perf_counter() - started)

@@ -564,6 +564,37 @@ def programme_benefits(
     return receives, amount
 
 
+PENSION_MONTHLY = 150.0  # LCU per pensioner per month
+PENSION_TAKE_UP = 0.75  # share of people aged 65+ drawing the social pension
+CHILD_GRANT_PER_CHILD = 480.0  # LCU per child per year
+CHILD_GRANT_TAKE_UP = 0.6
+EXTRA_PROGRAMMES_STREAM = 7  # the extra programmes draw from their own stream
+
+
+def extra_programmes(
+    seed: int, block: int, hh: Households, members: Members, income: FloatArray, lines: FloatArray
+) -> tuple[dict[str, npt.NDArray[Any]], dict[str, npt.NDArray[Any]]]:
+    """Two more programmes, from a random stream of their own (so every other column is the
+    same with or without them): a member-level social pension (monthly, to people aged 65+,
+    most of whom draw it whatever their income) and a household-level child grant (per child,
+    to households with children under 1.5 times the line, with take-up). Neither is in the
+    welfare aggregate. Returns household columns and member columns."""
+    rng = np.random.default_rng([seed, block, EXTRA_PROGRAMMES_STREAM])
+    elderly = members.age >= 65
+    pension = elderly & (rng.random(members.age.size) < PENSION_TAKE_UP)
+    eligible = (hh.n_child > 0) & (income < 1.5 * lines[hh.region])
+    grant = eligible & (rng.random(income.size) < CHILD_GRANT_TAKE_UP)
+    household = {
+        "cg_recv": grant.astype(np.int8),
+        "cg_amt": np.where(grant, CHILD_GRANT_PER_CHILD * hh.n_child, 0.0),
+    }
+    member = {
+        "pens_recv": pension.astype(np.int8),
+        "pens_amt": np.where(pension, PENSION_MONTHLY, 0.0),
+    }
+    return household, member
+
+
 def household_frame(
     design: SurveyDesign, hh: Households, columns: Mapping[str, npt.NDArray[Any]]
 ) -> pl.DataFrame:
@@ -591,7 +622,9 @@ def household_frame(
     )
 
 
-def member_frame(household_ids: pl.Series, members: Members) -> pl.DataFrame:
+def member_frame(
+    household_ids: pl.Series, members: Members, extra: Mapping[str, npt.NDArray[Any]]
+) -> pl.DataFrame:
     """Raw member rows: HHID, PID and person attributes with survey-style codes."""
     frame = pl.DataFrame(
         {
@@ -603,6 +636,7 @@ def member_frame(household_ids: pl.Series, members: Members) -> pl.DataFrame:
             "educ_yrs": members.education.astype(np.int8),
             "disab": np.where(members.disabled, 1, 2).astype(np.int8),
             "work": members.working.astype(np.int8),
+            **extra,
         }
     )
     return frame
@@ -654,17 +688,19 @@ def generate_block(
     receives, amount = programme_benefits(rng, hh, totals, income, standards[hh.region])
     welfare = np.round(income + amount / hh.size, 2)
     weight = np.round(design.weight[hh.psu] * np.exp(rng.normal(0.0, 0.12, hh.psu.size)), 3)
+    grant, pension = extra_programmes(seed, block, hh, members, income, lines)
     columns = {
         "wt_hh": weight,
         "pcexp": welfare,
         "prog_recv": receives.astype(np.int8),
         "prog_amt": amount,
         **proxies,
+        **grant,
     }
     households = household_frame(design, hh, columns)
     is_poor = welfare - amount / hh.size < lines[hh.region]
     tallies = block_tallies(hh, members, weight, is_poor, amount)
-    return Block(households, member_frame(households["HHID"], members), tallies)
+    return Block(households, member_frame(households["HHID"], members, pension), tallies)
 
 
 def chunk_blocks(design: SurveyDesign, chunk_households: int) -> Iterator[range]:
@@ -847,13 +883,8 @@ def household_input(file_format: SurveyFormat) -> dict[str, Any]:
             "weight": "wt_hh",
             "strata": "strat_id",
             "psu": "ea_id",
-            "receives_benefit": "prog_recv",
-            "benefit_amount": "prog_amt",
         },
-        "booleans": {
-            "urban": coding([1, "1", "urban"], [2, "2", "rural"]),
-            "receives_benefit": coding([1, "1", "yes"], [0, "0", "no"]),
-        },
+        "booleans": {"urban": coding([1, "1", "urban"], [2, "2", "rural"])},
         "value_labels": labels,
         "proxies": {
             name: {"column": column, "kind": kind} for name, (column, kind, _) in PROXIES.items()
@@ -954,22 +985,61 @@ def audit_config(
             "members": member_input(file_format),
             **table_inputs(file_format),
         },
-        "welfare": {"basis": "per_capita", "includes_benefit": True, "currency": "LCU"},
-        "poverty_line": {
-            "method": "regional",
-            "national_line": NATIONAL_POVERTY_LINE,
-            "source": "synthetic: national line x regional price index (see truth.json)",
-        },
-        "programme": {
-            "name": "Minimum Living Standard Guarantee (synthetic)",
-            "benefit_period": "annual",
-            "benefit_tier_bounds": [600.0, 1800.0, 3600.0],
-        },
+        "welfare": {"basis": "per_capita", "concept": "consumption", "currency": "LCU"},
+        "poverty_lines": [
+            {
+                "name": "regional",
+                "method": "regional",
+                "national_line": NATIONAL_POVERTY_LINE,
+                "source": "synthetic: national line x regional price index (see truth.json)",
+            },
+            {
+                "name": "relative_60_median",
+                "method": "relative_median",
+                "median_share": 0.6,
+                "source": "60 % of the weighted median of pre-transfer welfare per person",
+            },
+        ],
+        "programmes": [
+            {
+                "name": "dibao",
+                "receives": "prog_recv",
+                "amount": "prog_amt",
+                "receipt_codes": coding([1, "1", "yes"], [0, "0", "no"]),
+                "category": "social_assistance",
+                "included_in_welfare": True,
+                "benefit_tier_bounds": [600.0, 1800.0, 3600.0],
+            },
+            {
+                "name": "child_grant",
+                "receives": "cg_recv",
+                "amount": "cg_amt",
+                "receipt_codes": coding([1, "1"], [0, "0"]),
+                "category": "family_allowance",
+            },
+            {
+                "name": "social_pension",
+                "receives": "pens_recv",
+                "amount": "pens_amt",
+                "level": "member",
+                "benefit_period": "monthly",
+                "receipt_codes": coding([1, "1"], [0, "0"]),
+                "category": "social_pension",
+            },
+        ],
         "targeting": {
             "unit": "persons",
-            "groups": ["region", "urban", "quintile", "head_sex", "has_elderly", "has_disabled"],
+            "groups": [
+                "region",
+                "urban",
+                "quintile",
+                "quintile_post",
+                "head_sex",
+                "has_elderly",
+                "has_disabled",
+            ],
         },
-        "models": {"enabled": ["ols", "logit", "hgb", "rf"], "folds": 5},
+        "models": {"enabled": ["ols", "logit", "hgb", "rf"], "folds": 5, "region_effects": True},
         "disclosure": {"min_cell_n": 10},
         "fiscal": fiscal_section(population),
         "output": output,
@@ -1007,10 +1077,13 @@ HOUSEHOLD_COLUMN_LABELS = {
     "prog_amt": "programme benefit received, annual (LCU)",
     "q_land_ha": "farm land (ha)",
     "q_livestock": "large livestock (head)",
+    "cg_recv": "household receives the child grant",
+    "cg_amt": "child grant received, annual (LCU)",
 }
 HOUSEHOLD_VALUE_LABELS = {
     "area": {1: "urban", 2: "rural"},
     "prog_recv": {1: "yes", 0: "no"},
+    "cg_recv": {1: "yes", 0: "no"},
     **{column: labels for column, _, labels in PROXIES.values() if labels},
 }
 MEMBER_COLUMN_LABELS = {
@@ -1022,12 +1095,15 @@ MEMBER_COLUMN_LABELS = {
     "educ_yrs": "completed years of schooling",
     "disab": "has a disability",
     "work": "worked in the last 12 months",
+    "pens_recv": "draws the social pension",
+    "pens_amt": "social pension received, monthly (LCU)",
 }
 MEMBER_VALUE_LABELS = {
     "gender": SEX_LABELS,
     "rel_head": RELATION_LABELS,
     "disab": {1: "yes", 2: "no"},
     "work": {1: "yes", 0: "no"},
+    "pens_recv": {1: "yes", 0: "no"},
 }
 
 
@@ -1043,3 +1119,100 @@ def generate_chunks(
             pl.concat([part.members for part in parts]),
             np.sum([part.tallies for part in parts], axis=0),
         )
+
+
+# --- A second shape: a person-level income survey (no households, no region, no design) ---
+
+INCOME_LINE_PERCENTILE = 0.2
+INCOME_LOSS_SHARE = 0.03  # people reporting a loss (self-employment, farming)
+
+
+def person_income_frame(persons: int, seed: int) -> pl.DataFrame:
+    """A person-level income survey: one row per adult, annual income (some negative: losses),
+    observable characteristics, and one cash programme. No household structure, no region,
+    no weights or design columns. Columns: pid, income, age, female, schooling, owns_home,
+    rooms, occupation, cash_recv, cash_amt."""
+    rng = np.random.default_rng([seed, 4242])
+    age = rng.integers(18, 80, persons)
+    female = rng.random(persons) < 0.5
+    schooling = np.clip(rng.normal(9.0, 4.0, persons).round(), 0, 20).astype(np.int64)
+    occupation = rng.choice(["farm", "trade", "wage", "none"], persons, p=[0.3, 0.2, 0.35, 0.15])
+    standing = (
+        0.08 * schooling - 0.15 * female + 0.01 * np.minimum(age, 60) + rng.normal(0, 0.5, persons)
+    )
+    owns_home = rng.random(persons) < 1 / (1 + np.exp(-(standing - 0.6)))
+    rooms = np.clip(np.round(1.5 + standing + rng.normal(0, 0.8, persons)), 1, 8).astype(np.int64)
+    income = np.round(4000.0 * np.exp(standing + rng.normal(0.0, 0.7, persons)), 2)
+    loss = rng.random(persons) < INCOME_LOSS_SHARE
+    income = np.where(loss, -np.round(rng.uniform(50.0, 3000.0, persons), 2), income)
+    assessed = income * np.exp(rng.normal(0.0, 0.5, persons))
+    cash = (assessed < np.quantile(income, 0.25)) & (rng.random(persons) < 0.6)
+    return pl.DataFrame(
+        {
+            "pid": [f"P{i:06d}" for i in range(1, persons + 1)],
+            "income": income,
+            "age": age,
+            "female": female.astype(np.int8),
+            "schooling": schooling,
+            "owns_home": owns_home.astype(np.int8),
+            "rooms": rooms,
+            "occupation": occupation,
+            "cash_recv": cash.astype(np.int8),
+            "cash_amt": np.where(cash, 1200.0, 0.0),
+        }
+    )
+
+
+def person_income_config(
+    seed: int, persons: int, file_format: SurveyFormat, output: dict[str, str] | None = None
+) -> str:
+    """audit.toml of the person-level income survey: level persons, income with losses kept,
+    the 20th percentile of persons as the line, one programme, no hook."""
+    config = {
+        "name": "synthetic-person-income-audit",
+        "seed": seed,
+        "inputs": {
+            "households": {
+                "path": f"persons.{file_format}",
+                "format": file_format,
+                "level": "persons",
+                "columns": {"hh_id": "pid", "welfare": "income"},
+                "proxies": {
+                    "age": {"column": "age"},
+                    "female": {"column": "female"},
+                    "schooling": {"column": "schooling"},
+                    "owns_home": {"column": "owns_home"},
+                    "rooms": {"column": "rooms"},
+                    "occupation": {"column": "occupation", "kind": "categorical"},
+                },
+                "derived": {"age_sq": "age * age"},
+            }
+        },
+        "welfare": {"basis": "per_capita", "concept": "income", "currency": "LCU"},
+        "poverty_lines": [
+            {
+                "name": "p20",
+                "method": "relative_percentile",
+                "percentile": INCOME_LINE_PERCENTILE,
+                "source": "20th percentile of persons by income",
+            }
+        ],
+        "programmes": [
+            {
+                "name": "cash_transfer",
+                "receives": "cash_recv",
+                "amount": "cash_amt",
+                "receipt_codes": coding([1, "1"], [0, "0"]),
+            }
+        ],
+        "targeting": {"unit": "persons", "groups": ["quintile"]},
+        "models": {"enabled": ["ols", "logit"], "folds": 5},
+        "output": output or DEFAULT_OUTPUT,
+    }
+    header = [
+        f"# Synthetic person-level income survey from transforms.sample: seed {seed}, "
+        f"{persons} persons.",
+        "# One row per person, incomes with losses, no region and no design columns.",
+        "",
+    ]
+    return "\n".join(header) + "\n" + one_line_arrays(tomli_w.dumps(config))
