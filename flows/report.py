@@ -35,7 +35,8 @@ def publish_report(warehouse: Path, run_id: str, directory: Path) -> str:
         key="audit-summary", markdown=summary_markdown(data, report_path=str(html))
     )
     national = data.targeting_errors.filter(pl.col("group_type") == "all")
-    columns = ["method", "decision_rule", "coverage", "exclusion_error", "inclusion_error"]
+    columns = ["method", "decision_rule", "programme", "poverty_line"]
+    columns += ["coverage", "exclusion_error", "inclusion_error"]
     create_table_artifact(key="targeting-headline", table=national.select(columns).to_dicts())
     get_run_logger().info("Report: %s; standard tables: %s", html, workbook)
     return str(html)

@@ -16,6 +16,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from tests.report_html import section_html, text_of
 from transforms.catalogue import TARGETING, label
 from transforms.report.data import ReportData, empty_frame, load_report_data
 from transforms.report.formats import pct
@@ -26,6 +27,7 @@ RUN_ID = "20261127T120000Z-abc123"
 HOSTILE = '<Nord & "Sud">'
 ESCAPED_HOSTILE = "&lt;Nord &amp; &#34;Sud&#34;&gt;"  # Jinja2 autoescape writes " as &#34;
 SUPPRESSED_HTML = "suppressed (n &lt; threshold)"  # shows as "suppressed (n < threshold)"
+LINE = "national"
 CHARTS = (
     "errors-by-region",
     "coverage-by-quintile",
@@ -35,6 +37,8 @@ CHARTS = (
 )
 SECTIONS = (
     "headline",
+    "lines",
+    "overlap",
     "models",
     "groups",
     "matching",
@@ -64,12 +68,14 @@ def rates(value: float, low: float, high: float, **others: Any) -> dict[str, Any
 
 def programme(group_type: str, group_value: str, **values: Any) -> dict[str, Any]:
     base = {"method": "program", "decision_rule": "actual", "unit": "persons"}
+    base |= {"programme": "dibao", "poverty_line": LINE}
     return {**base, "group_type": group_type, "group_value": group_value, **values}
 
 
 @pytest.fixture(scope="module")
 def data() -> ReportData:
-    """A small run: programme nationally and in three regions (one suppressed), one model."""
+    """A small run: one programme (dibao) against one line (national), nationally and in three
+    regions (one suppressed), one model."""
     targeting = frame(
         "targeting_errors",
         [
@@ -103,11 +109,23 @@ def data() -> ReportData:
             {
                 "method": "pmt:ols",
                 "decision_rule": "rate:poverty_rate",
+                "poverty_line": LINE,
                 "group_type": "all",
                 "group_value": "all",
                 "n_obs": 2000,
                 "coverage": 0.208,
                 **rates(0.465, 0.442, 0.487),
+            },
+            {
+                "method": "pmt:ols",
+                "decision_rule": "rate:programme_coverage",
+                "programme": "dibao",
+                "poverty_line": LINE,
+                "group_type": "all",
+                "group_value": "all",
+                "n_obs": 2000,
+                "coverage": 0.163,
+                **rates(0.551, 0.530, 0.572),
             },
         ],
     )
@@ -117,6 +135,7 @@ def data() -> ReportData:
             {
                 "model": "ols",
                 "decision_rule": "rate:poverty_rate",
+                "poverty_line": LINE,
                 "auc": 0.824,
                 "coverage": 0.208,
                 "exclusion_error": 0.465,
@@ -127,7 +146,19 @@ def data() -> ReportData:
             },
             {
                 "model": "ols",
+                "decision_rule": "rate:programme_coverage",
+                "programme": "dibao",
+                "poverty_line": LINE,
+                "auc": 0.824,
+                "coverage": 0.163,
+                "exclusion_error": 0.551,
+                "inclusion_error": 0.421,
+                "fold_spread": 0.0151,
+            },
+            {
+                "model": "ols",
                 "decision_rule": "line",
+                "poverty_line": LINE,
                 "auc": 0.824,
                 "coverage": 0.117,
                 "exclusion_error": 0.655,
@@ -137,56 +168,64 @@ def data() -> ReportData:
         ],
     )
     curve = [
-        {"method": "pmt:ols", "coverage": c, "exclusion_error": 1 - t}
+        {"method": "pmt:ols", "poverty_line": LINE, "coverage": c, "exclusion_error": 1 - t}
         | {"true_positive_rate": t, "false_positive_rate": f}
         for c, t, f in ((0.0, 0.0, 0.0), (0.2, 0.55, 0.1), (0.5, 0.9, 0.4), (1.0, 1.0, 1.0))
     ]
     curve.append(
-        {"method": "program", "coverage": 0.163, "exclusion_error": 0.562}
+        {"method": "program", "programme": "dibao", "poverty_line": LINE}
+        | {"coverage": 0.163, "exclusion_error": 0.562}
         | {"true_positive_rate": 0.438, "false_positive_rate": 0.091}
     )
+    dimensions = {"programme": "dibao", "poverty_line": LINE, "population_unit": "persons"}
     matching = frame(
         "matching_indicators",
         [
-            {"group_type": "quintile", "group_value": str(q), "indicator": name}
-            | {"value": v, "ci_low": v - 0.02, "ci_high": v + 0.02, "unit": "fraction"}
-            | {"n_obs": 400, "suppressed": False}
-            for q, (cov, inc) in enumerate([(0.43, 0.45), (0.21, 0.25), (0.11, 0.3)], 1)
-            for name, v in (("coverage", cov), ("benefit_incidence", inc))
-        ]
-        + [
-            {"group_type": "region", "group_value": region, "indicator": name, "value": v}
-            | {"unit": unit, "n_obs": 900, "suppressed": False}
-            for region in (HOSTILE, "Ouest $2$")
-            for name, v, unit in (
-                ("benefit_standard", 3300.0, "currency/person/year"),
-                ("needs_based_standard", 3600.0, "currency/person/year"),
-                ("standard_gap", -0.0833, "ratio"),
-            )
-        ]
-        + [
-            {"group_type": "region", "group_value": "Tiny", "indicator": "standard_gap"}
-            | {"n_obs": 4, "suppressed": True}
+            dimensions | row
+            for row in [
+                {"group_type": "quintile", "group_value": str(q), "indicator": name}
+                | {"value": v, "ci_low": v - 0.02, "ci_high": v + 0.02, "unit": "fraction"}
+                | {"n_obs": 400, "suppressed": False}
+                for q, (cov, inc) in enumerate([(0.43, 0.45), (0.21, 0.25), (0.11, 0.3)], 1)
+                for name, v in (("coverage", cov), ("benefit_incidence", inc))
+            ]
+            + [
+                {"group_type": "region", "group_value": region, "indicator": name, "value": v}
+                | {"unit": unit, "n_obs": 900, "suppressed": False}
+                for region in (HOSTILE, "Ouest $2$")
+                for name, v, unit in (
+                    ("benefit_standard", 3300.0, "currency/person/year"),
+                    ("needs_based_standard", 3600.0, "currency/person/year"),
+                    ("standard_gap", -0.0833, "ratio"),
+                )
+            ]
+            + [
+                {"group_type": "region", "group_value": "Tiny", "indicator": "standard_gap"}
+                | {"n_obs": 4, "suppressed": True}
+            ]
         ],
     )
     fiscal = frame(
         "fiscal_indicators",
         [
-            {"scenario": s, "year": y, "indicator": "projected_cost", "value": cost}
-            | {"unit": "currency/year"}
-            for s, g in (("baseline", 1.0), ("fast ageing", 1.3))
-            for y, cost in ((2025, 4.0e9), (2030, 4.6e9 * g), (2035, 5.3e9 * g))
-        ]
-        + [
-            {"scenario": s, "year": y, "indicator": "cost_share_gdp", "value": v}
-            | {"unit": "fraction"}
-            for s, g in (("baseline", 1.0), ("fast ageing", 1.3))
-            for y, v in ((2025, 0.007), (2030, 0.0075 * g), (2035, 0.0079 * g))
-        ]
-        + [  # as published: one row per scenario, year null
-            {"scenario": s, "year": None, "indicator": "sustainability_threshold"}
-            | {"value": 0.008, "unit": "fraction"}
-            for s in ("baseline", "fast ageing")
+            dimensions | row
+            for row in [
+                {"scenario": s, "year": y, "indicator": "projected_cost", "value": cost}
+                | {"unit": "currency/year"}
+                for s, g in (("baseline", 1.0), ("fast ageing", 1.3))
+                for y, cost in ((2025, 4.0e9), (2030, 4.6e9 * g), (2035, 5.3e9 * g))
+            ]
+            + [
+                {"scenario": s, "year": y, "indicator": "cost_share_gdp", "value": v}
+                | {"unit": "fraction"}
+                for s, g in (("baseline", 1.0), ("fast ageing", 1.3))
+                for y, v in ((2025, 0.007), (2030, 0.0075 * g), (2035, 0.0079 * g))
+            ]
+            + [  # as published: one row per scenario, year null
+                {"scenario": s, "year": None, "indicator": "sustainability_threshold"}
+                | {"value": 0.008, "unit": "fraction"}
+                for s in ("baseline", "fast ageing")
+            ]
         ],
     )
     validation = frame(
@@ -214,7 +253,8 @@ def data() -> ReportData:
         "alerts",
         [
             {"previous_run_id": "20261026T120000Z-0f0f0f", "method": "program"}
-            | {"decision_rule": "actual", "group_type": "region", "group_value": HOSTILE}
+            | {"decision_rule": "actual", "programme": "dibao", "poverty_line": LINE}
+            | {"group_type": "region", "group_value": HOSTILE}
             | {"indicator": "exclusion_error", "previous": 0.40, "current": 0.48, "change": 0.08}
             | {"threshold": "|change| > 0.05", "message": "exclusion_error of program rose"},
         ],
@@ -234,8 +274,29 @@ def data() -> ReportData:
         "rows_quarantined": 0,
         "error": None,
     }
+    lines = frame(
+        "poverty_lines",
+        [
+            {"poverty_line": LINE, "method": "national", "value": 6000.0, "currency": "LCU"}
+            | {"source": "decree <2024> & annex"},
+        ],
+    )
+    overlap = frame(
+        "programme_overlap",
+        [
+            {"programmes": name, "population_unit": "persons", "population": population}
+            | {"share": share, "ci_low": share - 0.01, "ci_high": share + 0.01, "n_obs": n_obs}
+            | {"suppressed": False}
+            for name, population, share, n_obs in (
+                ("none", 9.0e6, 0.837, 1674),
+                ("dibao", 1.75e6, 0.163, 326),
+            )
+        ],
+    )
     return ReportData(
         run=run,
+        poverty_lines=lines,
+        programme_overlap=overlap,
         input_files=files,
         validation_results=validation,
         targeting_errors=targeting,
@@ -251,17 +312,6 @@ def data() -> ReportData:
 def document(data: ReportData) -> str:
     """The rendered report of the hand-made run (rendered once: charts take ~0.5 s)."""
     return render_report(data)
-
-
-def text_of(html_fragment: str) -> str:
-    """Visible text: tags become spaces, whitespace collapsed (entities kept)."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html_fragment)).strip()
-
-
-def section_html(document: str, section_id: str) -> str:
-    match = re.search(rf'<section id="{section_id}">(.*?)</section>', document, re.S)
-    assert match, f"section {section_id} missing"
-    return match.group(1)
 
 
 def test_report_is_one_self_contained_document(document: str) -> None:
@@ -306,11 +356,14 @@ def test_hostile_text_from_data_is_escaped(document: str) -> None:
     assert "/data/a&amp;b &lt;survey&gt;.parquet" in section_html(document, "provenance")
     assert "[&lt;NA&gt;]" in section_html(document, "validation")
     assert "Ouest $2$" in document  # '$' is text, not matplotlib mathtext
+    assert "decree &lt;2024&gt; &amp; annex" in section_html(document, "lines")
 
 
 def test_headline_numbers_are_the_input_rates(document: str) -> None:
     headline = text_of(section_html(document, "headline"))
-    assert "The programme misses 56.2 % of the poor (95 % CI 54.3–58.1 %)" in headline
+    assert "The programme dibao misses 56.2 % of the poor (line national; 95 % CI 54.3–58.1 %)" in (
+        headline
+    )
     assert "44.3 % of its beneficiaries are not poor (95 % CI 42.0–46.6 %)" in headline
     assert "It reaches 16.3 % of the population (95 % CI 15.6–17.0 %); 20.8 % are poor" in (
         headline
@@ -319,12 +372,18 @@ def test_headline_numbers_are_the_input_rates(document: str) -> None:
 
 def test_models_table_puts_programme_beside_each_model_and_rule(document: str) -> None:
     models = section_html(document, "models")
-    rows = [text_of(row) for row in re.findall(r"<tr>(.*?)</tr>", models, re.S)[1:]]
-    assert rows[0].startswith("programme actual receipt — 16.3 % 56.2 % (54.3–58.1 %)")
-    assert rows[1] == (
-        "PMT ols rate: coverage = poverty rate 0.824 20.8 % 46.5 % (44.2–48.7 %) 46.5 % 2.04 1.4 pp"
+    rules, like = (
+        [text_of(row) for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]]
+        for table in re.findall(r"<table.*?</table>", models, re.S)
     )
-    assert rows[2].startswith("PMT ols line: predicted poor 0.824 11.7 % 65.5 % 38.9 %")
+    assert rules == [
+        "PMT ols rate: coverage = poverty rate 0.824 20.8 % 46.5 % (44.2–48.7 %) 46.5 % 2.04 "
+        "1.4 pp",
+        "PMT ols line: predicted poor 0.824 11.7 % 65.5 % 38.9 % — 2.2 pp",
+    ]
+    assert like[0].startswith("dibao actual receipt — 16.3 % 56.2 % (54.3–58.1 %)")
+    assert like[1] == "dibao PMT ols 0.824 16.3 % 55.1 % (53.0–57.2 %) 42.1 % — 1.5 pp"
+    assert "against the line national (the line the models learn)" in text_of(models)
 
 
 def test_suppressed_cells_are_shown_as_suppressed(document: str) -> None:
@@ -351,13 +410,16 @@ def test_fiscal_section_uses_published_crossing_years_and_lists_the_survey_year(
     published = frame(
         "fiscal_indicators",
         [
-            {"scenario": "baseline", "indicator": "threshold_crossed_year", "unit": "year"},
-            {"scenario": "fast ageing", "indicator": "threshold_crossed_year", "unit": "year"}
-            | {"value": 2035.0},
-            {"scenario": "current", "year": 2025, "indicator": "leakage_share", "value": 0.31}
-            | {"unit": "fraction"},
-            {"scenario": "current", "year": 2025, "indicator": "spending", "value": 4.2e9}
-            | {"unit": "currency/year"},
+            {"programme": "dibao", "poverty_line": LINE} | row
+            for row in (
+                {"scenario": "baseline", "indicator": "threshold_crossed_year", "unit": "year"},
+                {"scenario": "fast ageing", "indicator": "threshold_crossed_year", "unit": "year"}
+                | {"value": 2035.0},
+                {"scenario": "current", "year": 2025, "indicator": "leakage_share", "value": 0.31}
+                | {"unit": "fraction"},
+                {"scenario": "current", "year": 2025, "indicator": "spending", "value": 4.2e9}
+                | {"unit": "currency/year"},
+            )
         ],
     )
     fiscal = section_html(
@@ -378,8 +440,8 @@ def test_alerts_list_what_moved_since_the_previous_run(document: str) -> None:
     alerts = section_html(document, "alerts")
     rows = [text_of(row) for row in re.findall(r"<tr>(.*?)</tr>", alerts, re.S)[1:]]
     assert rows == [
-        f"{label(TARGETING, 'exclusion_error')} programme Region {ESCAPED_HOSTILE} "
-        "40.0 % 48.0 % +8.0 pp |change| &gt; 0.05"
+        f"{label(TARGETING, 'exclusion_error')} programme dibao national Region "
+        f"{ESCAPED_HOSTILE} 40.0 % 48.0 % +8.0 pp |change| &gt; 0.05"
     ]
     assert "20261026T120000Z-0f0f0f" in alerts
 
@@ -467,21 +529,40 @@ def test_report_from_a_real_audit_run(tmp_path: Path) -> None:
     with connect(Path(str(result["warehouse"])), read_only=True) as con:
         data = load_report_data(con, str(result["run_id"]))
         assert data.targeting_errors["run_id"].unique().to_list() == [result["run_id"]]
-        national = con.sql(
-            "SELECT exclusion_error FROM audit.targeting_errors "
-            "WHERE method = 'program' AND group_type = 'all'"
-        ).fetchall()[0][0]
+        # the first programme and line as configured: the first published (insertion order)
+        programme, line, national = con.sql(
+            "SELECT programme, poverty_line, exclusion_error FROM audit.targeting_errors "
+            "WHERE method = 'program' AND group_type = 'all' ORDER BY rowid LIMIT 1"
+        ).fetchall()[0]
         metrics = con.sql("SELECT count(*) FROM audit.model_metrics").fetchall()[0][0]
+        out_of_fold = con.sql(
+            "SELECT count(*) FROM audit.model_metrics WHERE sample = 'out_of_fold'"
+        ).fetchall()[0][0]
+        models_fitted = con.sql("SELECT count(DISTINCT model) FROM audit.model_metrics").fetchall()[
+            0
+        ][0]
+        programmes = con.sql(
+            "SELECT count(DISTINCT programme) FROM audit.targeting_errors WHERE method = 'program'"
+        ).fetchall()[0][0]
+        lines = con.sql("SELECT count(*) FROM audit.poverty_lines").fetchall()[0][0]
         with pytest.raises(LookupError):
             load_report_data(con, "no-such-run")
     document = render_report(data)
     headline = text_of(section_html(document, "headline"))
-    assert f"The programme misses {national * 100:.1f} % of the poor (95 % CI " in headline
+    assert (
+        f"The programme {programme} misses {national * 100:.1f} % of the poor (line {line}; "
+        in (headline)
+    )
     models = section_html(document, "models")
-    assert models.count("<tr>") == 1 + 1 + metrics  # header, programme, one row per model x rule
+    # three tables (three headers): every model x rule out of fold and one row per programme
+    # (with 'any'), then each model's AUC out of fold beside in sample
+    assert models.count("<tr>") == 3 + out_of_fold + programmes + models_fitted
+    assert "AUC in sample" in models
+    assert f"<strong>{line}</strong>" in section_html(document, "lines")
     for chart in ("errors-by-region", "targeting-curves"):
         assert f'data-chart="{chart}"' in document
     assert str(result["run_id"]) in section_html(document, "provenance")
     write_standard_tables(data, tmp_path / "tables.xlsx")
     rows = sheet_rows(tmp_path / "tables.xlsx")
     assert len(rows["model_metrics"]) - 1 == metrics
+    assert len(rows["poverty_lines"]) - 1 == lines > 0

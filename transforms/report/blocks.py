@@ -71,9 +71,12 @@ class Paragraph:
 
 @dataclass(frozen=True)
 class HeadlineSentence:
-    """The programme's national errors and coverage, formatted, for the headline sentence."""
+    """A programme's national errors and coverage against a line, formatted, for the headline
+    sentence; ``programme`` and ``line`` are '' when the run does not name them."""
 
     kind: ClassVar[str] = "headline"
+    programme: str
+    line: str
     exclusion: str
     exclusion_ci: str
     inclusion: str

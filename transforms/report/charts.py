@@ -303,7 +303,8 @@ def method_label(method: str) -> str:
 def targeting_curves(curves: pl.DataFrame) -> str:
     """Exclusion error against coverage and the ROC curve, one line per model.
 
-    ``curves`` holds targeting_curves rows; the programme (method 'program') is one point.
+    ``curves`` holds targeting_curves rows against one line; each programme (method
+    'program') is one point, labelled with its name.
     """
     models = sorted(m for m in curves["method"].unique().to_list() if m != "program")
     programme = curves.filter(pl.col("method") == "program").to_dicts()
@@ -324,7 +325,8 @@ def targeting_curves(curves: pl.DataFrame) -> str:
             right.plot(
                 roc["false_positive_rate"], roc["true_positive_rate"], color=colour, linewidth=1.4
             )
-        for point in programme:
+        for index, point in enumerate(programme):
+            name = plain_label(point.get("programme") or "programme")
             left.plot(
                 [point["coverage"]],
                 [point["exclusion_error"]],
@@ -332,10 +334,10 @@ def targeting_curves(curves: pl.DataFrame) -> str:
                 markersize=7,
                 color="black",
                 linestyle="none",
-                label="programme (actual)",
+                label="programme (actual)" if index == 0 else None,
             )
             left.annotate(
-                "programme",
+                name,
                 xy=(point["coverage"], point["exclusion_error"]),
                 xytext=(7, 4),
                 textcoords="offset points",
@@ -351,7 +353,7 @@ def targeting_curves(curves: pl.DataFrame) -> str:
                     linestyle="none",
                 )
                 right.annotate(
-                    "programme",
+                    name,
                     xy=(point["false_positive_rate"], point["true_positive_rate"]),
                     xytext=(7, -10),
                     textcoords="offset points",

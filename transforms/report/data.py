@@ -25,6 +25,9 @@ FRAME_TABLES = (
     "matching_indicators",
     "fiscal_indicators",
     "alerts",
+    "poverty_lines",
+    "programme_overlap",
+    "pmt_folds",
 )
 SQL_TYPES: dict[str, pl.DataType] = {
     "VARCHAR": pl.String(),
@@ -69,6 +72,9 @@ class ReportData:
     matching_indicators: pl.DataFrame = field(default_factory=_empty("matching_indicators"))
     fiscal_indicators: pl.DataFrame = field(default_factory=_empty("fiscal_indicators"))
     alerts: pl.DataFrame = field(default_factory=_empty("alerts"))
+    poverty_lines: pl.DataFrame = field(default_factory=_empty("poverty_lines"))
+    programme_overlap: pl.DataFrame = field(default_factory=_empty("programme_overlap"))
+    pmt_folds: pl.DataFrame = field(default_factory=_empty("pmt_folds"))
     notes: list[str] = field(default_factory=list)
 
 
@@ -80,6 +86,16 @@ def query(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> pl.
     return relation.pl()
 
 
+def run_rows_sql(name: str, table_type: str) -> str:
+    """SELECT of one run's rows of ``audit.<name>`` in the order they were inserted.
+
+    Row order carries meaning: the first poverty line and the first programme published are
+    the ones the report leads with. A base table keeps its insertion order in ``rowid``.
+    """
+    order = " ORDER BY rowid" if table_type == "BASE TABLE" else ""
+    return f"SELECT * FROM {SCHEMA}.{name} WHERE run_id = ?{order}"
+
+
 def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str) -> ReportData:
     """Read one run's rows from schema ``audit``; tables not there become empty frames.
 
@@ -88,11 +104,11 @@ def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str) -> ReportData:
     """
     catalog = query(
         con,
-        "SELECT table_name FROM information_schema.tables "
+        "SELECT table_name, table_type FROM information_schema.tables "
         "WHERE table_schema = ? AND table_catalog = current_database()",
         [SCHEMA],
     )
-    existing = set(catalog["table_name"].to_list())
+    existing = dict(zip(catalog["table_name"], catalog["table_type"], strict=True))
     if "runs" not in existing:
         raise LookupError(f"no table {SCHEMA}.runs: this is not an audit warehouse")
     runs = query(con, f"SELECT * FROM {SCHEMA}.runs WHERE run_id = ?", [run_id])
@@ -102,8 +118,7 @@ def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str) -> ReportData:
     notes: list[str] = []
     for name in FRAME_TABLES:
         if name in existing:
-            sql = f"SELECT * FROM {SCHEMA}.{name} WHERE run_id = ?"
-            frames[name] = conform(query(con, sql, [run_id]), name)
+            frames[name] = conform(query(con, run_rows_sql(name, existing[name]), [run_id]), name)
         else:
             frames[name] = empty_frame(name)
             notes.append(f"Table {SCHEMA}.{name} does not exist in this warehouse.")

@@ -64,7 +64,8 @@ def summary_markdown(data: ReportData, *, report_path: str) -> str:
     name = markdown_cell(str(data.run.get("config_name") or ""))
     lines = [f"# Welfare audit {name}: run {data.run['run_id']}", ""]
     rates = (COVERAGE, EXCLUSION_ERROR, INCLUSION_ERROR)
-    headers = ["method", "rule", *(markdown_cell(label(TARGETING, rate)) for rate in rates)]
+    headers = ["method", "rule", "programme", "poverty line"]
+    headers += [markdown_cell(label(TARGETING, rate)) for rate in rates]
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in national_summary(data):
         lines.append("| " + " | ".join(markdown_cell(cell) for cell in row) + " |")

@@ -1,6 +1,7 @@
 """The standard tables of one run as an Excel workbook (the ASPIRE/CEQ-style output workbook).
 
-One sheet per published table, readable headers, the header row frozen and filterable. Values
+One sheet per published table, readable headers, every row's dimensions (programme, poverty
+line, unit) in the columns after the run id, the header row frozen and filterable. Values
 are written as numbers (never pre-formatted text), so analysts can recompute; suppressed cells
 stay empty with ``Suppressed`` = TRUE. Number formats follow the indicator catalogue's display
 kinds: fractions as %, money as ``#,##0``, years as ``0``; in the long tables
@@ -24,7 +25,10 @@ from transforms.report.data import ReportData
 
 SHEETS = (
     "targeting_errors",
+    "poverty_lines",
+    "programme_overlap",
     "model_metrics",
+    "pmt_folds",
     "matching_indicators",
     "fiscal_indicators",
     "validation_results",
@@ -64,6 +68,8 @@ HEADERS = {
     "ci_low": "95% CI low",
     "ci_high": "95% CI high",
     "cv_scheme": "Cross-validation scheme",
+    "programmes": "Programmes received",
+    "psus": "PSUs",
     "started_at": "Started at (UTC)",
     "finished_at": "Finished at (UTC)",
 }
