@@ -19,6 +19,7 @@ def targeting(rows: list[tuple[str, str, float, float, float]]) -> pl.DataFrame:
         decision_rule=pl.lit("actual"),
         programme=pl.lit("cash"),
         poverty_line=pl.lit("national"),
+        unit=pl.lit("persons"),
     )
 
 
@@ -50,3 +51,14 @@ def test_suppressed_cells_do_not_alert() -> None:
         pl.lit(None, dtype=pl.Float64).alias("exclusion_error")
     )
     assert alerts_between(previous, current, Alerts(error_change_points=0.0)).height == 0
+
+
+def test_a_rate_counted_in_another_unit_is_not_compared() -> None:
+    """The configuration moved from persons to households: a definition change, not a move."""
+    previous = targeting([("all", "all", 0.16, 0.56, 0.44)])
+    current = targeting([("all", "all", 0.16, 0.70, 0.44)]).with_columns(
+        unit=pl.lit("households")
+    )
+    assert alerts_between(previous, current, Alerts(error_change_points=0.05)).height == 0
+    same_unit = alerts_between(previous, current.with_columns(unit=pl.lit("persons")), Alerts())
+    assert same_unit["indicator"].to_list() == ["exclusion_error"]

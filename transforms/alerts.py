@@ -7,7 +7,16 @@ import polars as pl
 from transforms import catalogue
 from transforms.config import Alerts
 
-KEYS = ["method", "decision_rule", "programme", "poverty_line", "group_type", "group_value"]
+KEYS = [
+    "method",
+    "decision_rule",
+    "programme",
+    "poverty_line",
+    "unit",
+    "group_type",
+    "group_value",
+]
+"""What identifies one rate across runs: a rate counted in another unit is another rate."""
 ERRORS = catalogue.watched("points")
 """Rates judged by their change in fraction points (the catalogue's alert rule)."""
 RATIOS = catalogue.watched("ratio")
