@@ -83,6 +83,8 @@ def alerts_between(
         (pl.col("previous") * 100).round(1).cast(pl.String) + pl.lit(" %"),
         (pl.col("current") * 100).round(1).cast(pl.String) + pl.lit(" %"),
     )
-    return changes.filter(error_moved | coverage_moved).with_columns(
-        rule.alias("threshold"), message.alias("message")
+    return (
+        changes.filter(error_moved | coverage_moved)
+        .with_columns(rule.alias("threshold"), message.alias("message"))
+        .rename({"unit": "population_unit"})  # `unit` names an indicator's unit in long tables
     )

@@ -298,7 +298,7 @@ TABLES: tuple[Table, ...] = (
             Column("decision_rule", "VARCHAR", "actual, rate:… or line."),
             PROGRAMME,
             POVERTY_LINE,
-            Column("unit", "VARCHAR", "persons or households: whose shares the rates are."),
+            POPULATION_UNIT,
             *GROUP_COLUMNS,
             Column("indicator", "VARCHAR", "The indicator that moved."),
             Column("previous", "DOUBLE", "Its value in the previous run."),
