@@ -56,9 +56,7 @@ def test_suppressed_cells_do_not_alert() -> None:
 def test_a_rate_counted_in_another_unit_is_not_compared() -> None:
     """The configuration moved from persons to households: a definition change, not a move."""
     previous = targeting([("all", "all", 0.16, 0.56, 0.44)])
-    current = targeting([("all", "all", 0.16, 0.70, 0.44)]).with_columns(
-        unit=pl.lit("households")
-    )
+    current = targeting([("all", "all", 0.16, 0.70, 0.44)]).with_columns(unit=pl.lit("households"))
     assert alerts_between(previous, current, Alerts(error_change_points=0.05)).height == 0
     same_unit = alerts_between(previous, current.with_columns(unit=pl.lit("persons")), Alerts())
     assert same_unit["indicator"].to_list() == ["exclusion_error"]
