@@ -106,6 +106,18 @@ def test_sample_config_is_valid() -> None:
         ("roof", "respondent_phone_number"),
         ("addr", "street_address"),
         ("x", "EMAIL"),
+        # the names the first guard missed (a security review, issue #16)
+        ("contact", "telephone"),
+        ("x", "tel"),
+        ("x", "dob"),
+        ("x", "lat"),
+        ("x", "lon"),
+        ("x", "nid"),
+        ("x", "cedula"),
+        ("x", "hh_identifier"),
+        ("x", "nombre_jefe"),
+        ("x", "date_of_birth"),
+        ("x", "telefono_movil"),
     ],
 )
 def test_personal_data_mapped_as_a_proxy_is_refused(
@@ -114,6 +126,14 @@ def test_personal_data_mapped_as_a_proxy_is_refused(
     text = MINIMAL + f'\n[inputs.households.proxies]\n{proxy} = {{ column = "{column}" }}\n'
     message = error_of(write(tmp_path, text))
     assert "looks like personal data" in message
+
+
+def test_an_allowed_identifier_like_proxy_is_kept(tmp_path: Path) -> None:
+    """The name guard is a heuristic: owning a telephone is an asset, allowed explicitly."""
+    proxy = '{ column = "telephone", allow_identifier_proxy = true }'
+    text = MINIMAL + f"\n[inputs.households.proxies]\nhas_telephone = {proxy}\n"
+    config = load_config(write(tmp_path, text))
+    assert config.inputs.households.proxies["has_telephone"].allow_identifier_proxy
 
 
 def test_asset_counts_are_not_mistaken_for_personal_data(tmp_path: Path) -> None:

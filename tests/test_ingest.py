@@ -392,3 +392,44 @@ def test_a_categorical_proxy_unique_per_household_is_refused(tmp_path: Path) -> 
             f"{HEADER},descr\n{rows}\n",
             proxies={"description": {"column": "descr", "kind": "categorical"}},
         )
+
+
+FIRST_NAMES = ["Ana", "José", "Marie", "Nguyễn Văn", "Fatima", "Kwame", "Olga", "Ravi", "Li"]
+FAMILY_NAMES = ["Lopez", "Mensah", "Diallo", "Kumar", "Okafor", "Ivanova", "O'Brien"]
+
+
+def head_names(households: int) -> list[str]:
+    """Names that repeat (a few dozen distinct, far fewer than households), as head names do."""
+    return [
+        f"{FIRST_NAMES[i % len(FIRST_NAMES)]} {FAMILY_NAMES[i // 5 % len(FAMILY_NAMES)]}"
+        for i in range(households)
+    ]
+
+
+def test_names_mapped_as_a_categorical_proxy_are_refused_unless_allowed(tmp_path: Path) -> None:
+    """63 distinct head names in 600 households pass the uniqueness check (before, they went
+    into every model file); nearly all are words of letters, so they are refused, naming the
+    escape. With allow_identifier_proxy they load."""
+    names = head_names(600)
+    assert len(set(names)) == 63
+    rows = "\n".join(f"{i},A,1,2,10,1,{name}" for i, name in enumerate(names, start=1))
+    text = f"{HEADER},jefe\n{rows}\n"
+    proxy = {"column": "jefe", "kind": "categorical"}
+    with pytest.raises(IngestError, match="look like names or free text") as refused:
+        households_of(tmp_path, text, proxies={"head": proxy})
+    assert "allow_identifier_proxy" in str(refused.value)
+    allowed = households_of(
+        tmp_path, text, proxies={"head": {**proxy, "allow_identifier_proxy": True}}
+    )
+    assert allowed.read_loaded()["head"].n_unique() == 63
+
+
+def test_a_categorical_proxy_of_few_words_is_not_mistaken_for_names(tmp_path: Path) -> None:
+    roofs = ["iron sheets", "thatch", "tiles", "concrete", "other"]
+    rows = "\n".join(f"{i},A,1,2,10,1,{roofs[i % 5]}" for i in range(1, 301))
+    loaded = households_of(
+        tmp_path,
+        f"{HEADER},roof\n{rows}\n",
+        proxies={"roof": {"column": "roof", "kind": "categorical"}},
+    )
+    assert loaded.read_loaded()["roof"].n_unique() == 5

@@ -106,6 +106,17 @@ class ProxySpec(StrictModel):
         description="numeric: used as a number (median-imputed, standardised); categorical: "
         "one-hot encoded.",
     )
+    allow_identifier_proxy: bool = Field(
+        default=False,
+        description="Use this proxy although its name or values look like personal data. Two "
+        "heuristics refuse a proxy: a name such as name, address, phone, telephone, e-mail, ID, "
+        "cedula, latitude or date of birth (in several languages), and, for a categorical "
+        "proxy, values that look like names or free text (50 or more distinct values, nearly "
+        "all words of letters) or are nearly unique per household. A model file keeps every "
+        "category it saw, so an identity mapped as a proxy ends up in every model file. Set "
+        "true only for an observable characteristic the heuristics mistake (e.g. owning a "
+        "telephone, a district name).",
+    )
 
 
 class InputFile(StrictModel):
@@ -184,10 +195,25 @@ class HouseholdColumns(StrictModel):
 
 
 PERSONAL_DATA = re.compile(
-    r"(^|_)(names?|surname|first_?name|last_?name|address|street|phone_?(number|no)|mobile_?"
-    r"(number|no)?|e_?mail|national_?id|id_?(number|no|card)|passport|ssn|gps|latitude|longitude)"
-    r"($|_)"
+    r"(^|_)("
+    # names, in several languages
+    r"names?|full_?name|surnames?|first_?name|last_?name|given_?name|family_?name|"
+    r"nombres?|apellidos?|nom|prenoms?|nome|sobrenome|"
+    # addresses and places a person can be found
+    r"address(es)?|street|direccion|adresse|endereco|domicilio|"
+    r"gps|latitude|longitude|lat|lon|lng|coordinates?|"
+    # phones and e-mail
+    r"phone_?(number|no)|telephone|telefono|telefone|tel|mobile_?(number|no)?|"
+    r"cell_?(phone|number)?|celular|e_?mail|courriel|correo|"
+    # identity numbers and identifiers
+    r"national_?id|nid|id_?(number|no|card)|identifier|passport|ssn|cedula|dni|curp|cpf|"
+    r"rut|nin|cni|"
+    # birth dates
+    r"dob|date_?of_?birth|birth_?date|fecha_?(de_?)?nacimiento|date_?de_?naissance"
+    r")($|_)"
 )
+"""Column or proxy names that suggest personal data, matched on ``_``-separated words. A
+heuristic: an asset such as owning a telephone matches too (allow it per proxy)."""
 
 
 class HouseholdInput(InputFile):
@@ -236,12 +262,15 @@ class HouseholdInput(InputFile):
     @classmethod
     def _no_personal_data(cls, proxies: dict[str, ProxySpec]) -> dict[str, ProxySpec]:
         for name, spec in proxies.items():
+            if spec.allow_identifier_proxy:
+                continue
             for text in (name, spec.column):
                 if PERSONAL_DATA.search(text.lower().replace("-", "_").replace(" ", "_")):
                     raise ValueError(
                         f"proxy {name!r} (column {spec.column!r}) looks like personal data "
-                        "(a name, address, phone, e-mail, ID or location); proxies must be "
-                        "observable characteristics, never identities"
+                        "(a name, address, phone, e-mail, ID, location or birth date); proxies "
+                        "must be observable characteristics, never identities. If it is one "
+                        "(e.g. owning a telephone), set allow_identifier_proxy = true on it"
                     )
         return proxies
 

@@ -315,17 +315,25 @@ def person_rows_problem(checked: CheckedTable, key: str) -> str | None:
 
 IDENTIFIER_LIKE_SHARE = 0.5
 IDENTIFIER_LIKE_MINIMUM = 100
+NAME_LIKE_MINIMUM = 50
+NAME_LIKE_SHARE = 0.9
+NAME_LIKE = r"^[\p{L}][\p{L}'.\-]*( [\p{L}][\p{L}'.\-]*)*$"
+"""Words of letters (any script) separated by single spaces: a name, or free text."""
 
 
 def refuse_identifier_like_proxies(
     loaded: pl.LazyFrame, spec: HouseholdInput, *, source: str
 ) -> None:
-    """A categorical proxy almost unique per household is an identity or free text: refuse it."""
+    """A categorical proxy almost unique per household, or whose many values are nearly all
+    words of letters, is an identity, a name or free text: refuse it (a heuristic; a proxy
+    with allow_identifier_proxy = true is not checked)."""
     names = loaded.collect_schema().names()
     categorical = [
         proxy
         for proxy, proxy_spec in spec.proxies.items()
-        if proxy_spec.kind == "categorical" and proxy in names
+        if proxy_spec.kind == "categorical"
+        and not proxy_spec.allow_identifier_proxy
+        and proxy in names
     ]
     if not categorical:
         return
@@ -333,14 +341,32 @@ def refuse_identifier_like_proxies(
         pl.len().alias("__households"), *[pl.col(proxy).n_unique() for proxy in categorical]
     ).collect(engine="streaming")
     households = int(counts["__households"].item())
+    escape = (
+        "remove it from inputs.households.proxies, or, if it is an observable characteristic "
+        "(e.g. a district name), set allow_identifier_proxy = true on it"
+    )
     for proxy in categorical:
+        column = spec.proxies[proxy].column
         distinct = int(counts[proxy].item())
         if distinct >= IDENTIFIER_LIKE_MINIMUM and distinct > IDENTIFIER_LIKE_SHARE * households:
             raise IngestError(
-                f"{source}: categorical proxy {proxy!r} (column {spec.proxies[proxy].column!r}) "
-                f"has {distinct:,} distinct values in {households:,} households: an identifier, "
-                "name or free text, not a proxy; remove it from inputs.households.proxies"
+                f"{source}: categorical proxy {proxy!r} (column {column!r}) has {distinct:,} "
+                f"distinct values in {households:,} households: an identifier, name or free "
+                f"text, not a proxy; {escape}"
             )
+        if distinct >= NAME_LIKE_MINIMUM:
+            values = loaded.select(pl.col(proxy).cast(pl.String).drop_nulls().unique())
+            wordy = values.select(
+                pl.col(proxy).str.strip_chars().str.contains(NAME_LIKE).mean()
+            ).collect(engine="streaming")
+            share = wordy.item() or 0.0
+            if share >= NAME_LIKE_SHARE:
+                raise IngestError(
+                    f"{source}: categorical proxy {proxy!r} (column {column!r}) has "
+                    f"{distinct:,} distinct values, {share:.0%} of them words of letters: "
+                    f"they look like names or free text, which every model file would keep; "
+                    f"{escape}"
+                )
 
 
 def ingest_households(
