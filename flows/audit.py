@@ -14,7 +14,14 @@ from flows.alerts import raise_alerts
 from flows.extensions import run_extension_stages
 from flows.fiscal import measure_fiscal
 from flows.ingest import FileSummary, ingest_inputs
-from flows.lifecycle import RunContext, discard_staging, finish_run, start_run, write_tables
+from flows.lifecycle import (
+    VALIDATION_SCRATCH,
+    RunContext,
+    discard_staging,
+    finish_run,
+    start_run,
+    write_tables,
+)
 from flows.matching import measure_matching
 from flows.pmt import evaluate_models, pseudonym_key
 from flows.programme import measure_programme_targeting
@@ -27,7 +34,7 @@ from transforms.expectations import raise_on_errors
 from transforms.household import Analysis, prepare_households
 from transforms.io.hooks import load_user_code
 from transforms.io.memory import check_analysis_fits, usable_memory
-from transforms.io.warehouse import exclusive_lock
+from transforms.io.warehouse import exclusive_lock, output_lock
 
 
 def build_analysis(
@@ -110,16 +117,20 @@ def summary_rows(files: list[FileSummary]) -> list[dict[str, object]]:
     ]
 
 
-@flow(name="welfare-audit", task_runner=thread_runner())
-def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
-    """Run one audit: ingest, analyse, publish. Returns a small summary."""
+# persist_result=False: Prefect would pickle results and failures into $PREFECT_HOME/storage
+@flow(name="welfare-audit", task_runner=thread_runner(), persist_result=False)
+def audit(
+    config_path: str, warehouse: str | None = None, retrain: bool = False
+) -> dict[str, object]:
+    """Run one audit: ingest, analyse, publish. Returns a small summary. ``retrain`` trains
+    every model anew instead of reusing the training cache."""
     logger = get_run_logger()
     config = load_config(Path(config_path))
     user_code = load_user_code(config)  # the audit's own code, imported once, before any work
     if config.disclosure.publish_household_scores:
         pseudonym_key()  # fail before any work when the key is missing
     published = Path(warehouse).resolve() if warehouse else config.output.warehouse
-    with exclusive_lock(published):
+    with exclusive_lock(published), output_lock(config.output.directory):
         run = start_run(config, Path(config_path), published)
         try:
             files = ingest_inputs(config, run, user_code)
@@ -133,7 +144,7 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
             evaluate = (
                 evaluate_models.with_options(task_runner=runner) if runner else evaluate_models
             )
-            models, scores = evaluate(config, run)
+            models, scores = evaluate(config, run, retrain)
             measure_matching(config, run)
             measure_fiscal(config, run, scores)
             run_extension_stages(config, run, str(run.analysis_path), user_code.stages)
@@ -158,12 +169,16 @@ def audit(config_path: str, warehouse: str | None = None) -> dict[str, object]:
     }
 
 
-@flow(name="welfare-audit-validate")
+@flow(name="welfare-audit-validate", persist_result=False)
 def check_inputs(config_path: str) -> dict[str, Any]:
     """Ingest and validate only: nothing is published; the scratch warehouse is discarded."""
     config = load_config(Path(config_path))
     user_code = load_user_code(config)
-    with tempfile.TemporaryDirectory(prefix="welfare-audit-validate-") as scratch:
+    output = config.output.directory
+    with (
+        output_lock(output),  # the sweep in start_run must not touch a live run's copies
+        tempfile.TemporaryDirectory(prefix=VALIDATION_SCRATCH, dir=output) as scratch,
+    ):
         run = start_run(config, Path(config_path), Path(scratch) / "scratch.duckdb")
         try:
             files = ingest_inputs(config, run, user_code)

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.runners import RunnerKind
+from flows.watchdog import start_watchdog
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CONFIG = REPO_ROOT / "data" / "sample" / "audit.toml"
@@ -78,14 +79,6 @@ def known_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-def keep_results_with_outputs(config_path: Path) -> None:
-    """Prefect's persisted task results (the model cache) go to the audit's output folder."""
-    from transforms.config import load_config
-
-    directory = load_config(config_path, check_files=False).output.directory / "prefect-results"
-    os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(directory))
-
-
 class WithoutTraceback(logging.Filter):
     """Log records keep their one-line message but lose the traceback (shown with --debug)."""
 
@@ -116,8 +109,9 @@ def storage_failure(error: BaseException) -> BaseException | None:
     if message is None:
         return None
     return WarehouseError(
-        f"cannot write the audit's output: {message}. Nothing was published; the previous "
-        "warehouse is unchanged. Free space (or fix permissions) and run again."
+        f"cannot write the audit's output: {message}. No results were published: the warehouse "
+        "keeps its previous results (and, where it could still be written, records this run as "
+        "failed in audit.runs). Free space (or fix permissions) and run again."
     )
 
 
@@ -281,6 +275,14 @@ def run(
         int | None,
         typer.Option(min=1, help="Worker processes of the local Dask cluster (default: cores)."),
     ] = None,
+    retrain: Annotated[
+        bool,
+        typer.Option(
+            "--retrain",
+            help="Train every model anew instead of reusing the checked training cache in "
+            "<output>/models/.",
+        ),
+    ] = False,
     debug: DebugOption = False,
 ) -> None:
     """Run the full audit and publish it to the warehouse.
@@ -290,22 +292,30 @@ def run(
     On a Dask cluster: welfare-audit run --task-runner dask --dask-address tcp://host:8786
     """
     from flows.audit import audit
+    from flows.pmt import pseudonym_key
     from flows.runners import build_task_runner, local_dask_cluster
     from transforms.config import load_config
+    from transforms.io.warehouse import check_can_start
 
-    load_config(config)  # fail fast with a readable message before Prefect starts
+    loaded = load_config(config)  # fail fast with a readable message before Prefect starts
     if dask_address and task_runner != RunnerKind.dask:
         raise typer.BadParameter("--dask-address needs --task-runner dask")
-    keep_results_with_outputs(config)
+    # the lock, output folder, write-ahead log and key checks, before the slow start-up
+    check_can_start(
+        warehouse.resolve() if warehouse else loaded.output.warehouse, loaded.output.directory
+    )
+    if loaded.disclosure.publish_household_scores:
+        pseudonym_key()
     if not debug:
         quiet_tracebacks()
+    start_watchdog()  # stops Prefect's temporary server should this process be killed
     with ExitStack() as stack:
         address = dask_address
         if task_runner == RunnerKind.dask and not address:
             address = stack.enter_context(local_dask_cluster(dask_workers))
         flow = audit.with_options(task_runner=build_task_runner(task_runner, address))
         with console.status("Running the audit (Prefect flow)…"):
-            result = flow(str(config), str(warehouse) if warehouse else None)
+            result = flow(str(config), str(warehouse) if warehouse else None, retrain)
     print_summary(result)
 
 
@@ -318,8 +328,11 @@ def validate(config: ConfigOption = SAMPLE_CONFIG, debug: DebugOption = False) -
     """
     from flows.audit import check_inputs
     from transforms.config import load_config
+    from transforms.io.warehouse import output_lock
 
-    load_config(config)
+    with output_lock(load_config(config).output.directory):  # busy or not writable: say so now
+        pass
+    start_watchdog()  # stops Prefect's temporary server should this process be killed
     with console.status("Reading and validating the inputs…"):
         result = check_inputs(str(config))
     print_validation(result)
@@ -563,7 +576,6 @@ def serve(
     from transforms.config import load_config
 
     load_config(config)
-    keep_results_with_outputs(config)
     parameters = {
         "config_path": str(config.resolve()),
         "warehouse": str(warehouse.resolve()) if warehouse else None,

@@ -169,7 +169,9 @@ def stage_features(run: RunContext) -> int:
         return stage_member_features(staging)
 
 
-@flow(name="ingest", validate_parameters=False)  # typed objects, validated at the edge
+@flow(
+    name="ingest", validate_parameters=False, persist_result=False
+)  # typed objects, validated at the edge
 def ingest_inputs(
     config: AuditConfig, run: RunContext, user_code: UserCode | None = None
 ) -> list[FileSummary]:

@@ -56,33 +56,41 @@ def file_sha256(path: Path) -> str:
 
 @task(name="start-run", cache_policy=NO_CACHE)
 def start_run(config: AuditConfig, config_path: Path, published: Path) -> RunContext:
-    """Copy the published warehouse aside, record the run as running, note killed runs."""
+    """Record killed runs and sweep what they left, copy the published warehouse aside, record
+    the run as running. The caller holds the warehouse and output-folder locks."""
     logger = get_run_logger()
+    problem = warehouse.stale_wal_problem(published)
+    if problem:
+        raise warehouse.WarehouseError(problem)
+    interrupted = warehouse.collect_interrupted(published)  # frees their copies first
+    for folder in sweep_raw_copies(config.output.directory, keep=published.parent):
+        logger.info("Deleted the raw-data copies a killed run left in %s", folder)
     started = datetime.now(UTC)
     run_id = warehouse.new_run_id(started)
     work = warehouse.open_workspace(published, run_id)
-    output_dir = config.output.directory / "runs" / run_id
-    output_dir.mkdir(parents=True, exist_ok=True)
-    record = warehouse.RunRecord(
-        run_id=run_id,
-        config_name=config.name,
-        config_path=str(config_path.resolve()),
-        config_sha256=config_sha256(config_path),
-        code_version=warehouse.code_version(),
-        seed=config.seed,
-        started_at=started,
-    )
-    with warehouse.connect(work) as con:
-        for stale in warehouse.stale_workspaces(published, current=work):
-            killed = warehouse.record_interrupted(con, warehouse.interrupted_runs(stale, published))
-            for killed_id in killed:
+    try:
+        output_dir = config.output.directory / "runs" / run_id
+        output_dir.mkdir(parents=True, exist_ok=True)
+        record = warehouse.RunRecord(
+            run_id=run_id,
+            config_name=config.name,
+            config_path=str(config_path.resolve()),
+            config_sha256=config_sha256(config_path),
+            code_version=warehouse.code_version(),
+            seed=config.seed,
+            started_at=started,
+        )
+        with warehouse.connect(work) as con:
+            for killed_id in warehouse.record_interrupted(con, interrupted):
                 logger.warning(
                     "Run %s was interrupted before publishing; recorded as failed", killed_id
                 )
-                discard_raw_copies(config.output.directory / "runs" / killed_id)
-            stale.unlink(missing_ok=True)
-            stale.with_name(stale.name + ".wal").unlink(missing_ok=True)
-        warehouse.record_run_start(con, record)
+            warehouse.record_run_start(con, record)
+            con.execute("CHECKPOINT")
+    except BaseException:
+        warehouse.remove_workspace(work)  # a failed start leaves no copy of the warehouse
+        raise
+    warehouse.clear_pending(published)  # the working copy now records the killed runs
     logger.info("Run %s started; writing to %s", run_id, work.name)
     return RunContext(run_id, published, work, output_dir, output_dir / "staging.duckdb", started)
 
@@ -101,8 +109,8 @@ def finish_run(run: RunContext, *, status: str, error: str | None = None) -> Non
         counts = dict(zip(("rows_read", "rows_loaded", "rows_quarantined"), totals, strict=True))
         warehouse.record_run_end(con, run.run_id, status=status, error=error, counts=counts)
         con.execute("CHECKPOINT")
+    discard_staging(run)  # before the replace: a kill after it must not leave raw copies
     warehouse.publish(run.work, run.published)
-    discard_staging(run)
     get_run_logger().info("Run %s %s; published %s", run.run_id, status, run.published)
 
 
@@ -120,6 +128,28 @@ RAW_COPIES = (
 def discard_staging(run: RunContext) -> None:
     """Delete the run's copies of the raw data (they hold raw identifiers)."""
     discard_raw_copies(run.output_dir)
+
+
+VALIDATION_SCRATCH = ".validate-"
+"""Prefix of the scratch folders `welfare-audit validate` works in, inside the output folder."""
+
+
+def sweep_raw_copies(output_directory: Path, *, keep: Path | None = None) -> list[Path]:
+    """Delete every raw-data copy left under the output folder by killed runs and validations
+    (except the folder ``keep``, a validation's own scratch); returns the folders cleaned.
+    Only safe under the output-folder lock."""
+    swept: list[Path] = []
+    runs = output_directory / "runs"
+    for folder in sorted(runs.iterdir()) if runs.is_dir() else []:
+        if any((folder / name).exists() for name in RAW_COPIES):
+            discard_raw_copies(folder)
+            swept.append(folder)
+    for scratch in output_directory.glob(f"{VALIDATION_SCRATCH}*"):
+        if keep is not None and scratch.resolve() == keep.resolve():
+            continue
+        shutil.rmtree(scratch, ignore_errors=True)
+        swept.append(scratch)
+    return swept
 
 
 def discard_raw_copies(output_dir: Path) -> None:

@@ -1,4 +1,5 @@
-"""PMT model evaluation: cross-validate each model (cached on data + settings), then publish its
+"""PMT model evaluation: cross-validate each model (kept in a checked training cache in the
+audit's output folder, keyed on data, code and settings), then publish its
 out-of-sample targeting (transforms.tables.model_targeting)."""
 
 from __future__ import annotations
@@ -7,24 +8,23 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 import sklearn
 from joblib import parallel_config
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.context import FlowRunContext, TaskRunContext
+from prefect.context import FlowRunContext
 from threadpoolctl import threadpool_limits
 
 import models
 from flows.lifecycle import RunContext, file_sha256, write_tables
 from flows.runners import execution_place, runs_on_dask
+from models import cache
 from models.artifacts import save_model
-from models.cv import PmtResult, cross_validate, weighted_auc
+from models.cv import cross_validate, weighted_auc
 from models.features import (
     FeatureSpec,
     best_single_predictors,
@@ -39,34 +39,6 @@ from transforms.pmt_evaluation import ModelScores
 from transforms.targeting import unit_weight
 
 PSEUDONYM_KEY_VARIABLE = "WELFARE_AUDIT_PSEUDONYM_KEY"
-
-
-@dataclass(frozen=True)
-class TrainedModel:
-    """A model's out-of-fold result and its saved artifact."""
-
-    result: PmtResult
-    artifact_sha256: str
-    artifact_path: str
-    in_sample_p_poor: np.ndarray
-    """The final model's scores for the households it was fitted on (in sample)."""
-    final_n_train: int
-    in_sample_auc: float
-
-    def scores(self) -> ModelScores:
-        """What the published tables need of the model: scores, folds and its record."""
-        return ModelScores(
-            model=self.result.model,
-            p_poor=self.result.p_poor,
-            fold=self.result.fold,
-            auc=self.result.auc,
-            n_train=self.result.n_train,
-            cv_scheme=self.result.cv_scheme,
-            artifact_sha256=self.artifact_sha256,
-            in_sample_p_poor=self.in_sample_p_poor,
-            final_n_train=self.final_n_train,
-            in_sample_auc=self.in_sample_auc,
-        )
 
 
 def models_code_sha256() -> str:
@@ -97,11 +69,16 @@ def model_settings(config: AuditConfig, name: str) -> dict[str, Any]:
     }
 
 
-def training_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    """Cache on the analysis data's hash and the model settings (not on paths or run ids)."""
-    settings = json.dumps(model_settings(parameters["config"], parameters["name"]), sort_keys=True)
-    digest = hashlib.sha256(f"{parameters['data_sha256']}|{settings}".encode()).hexdigest()
-    return f"pmt-{parameters['name']}-{digest[:32]}"
+def training_key(config: AuditConfig, name: str, data_sha256: str) -> str:
+    """The training cache's key: the analysis data's hash, the model settings, the models'
+    code and the scikit-learn version (not paths or run ids)."""
+    settings = json.dumps(model_settings(config, name), sort_keys=True)
+    return hashlib.sha256(f"{data_sha256}|{settings}".encode()).hexdigest()
+
+
+def cache_directory(config: AuditConfig, data_sha256: str) -> Path:
+    """Where a model's artifact and cache entry live: the audit's output folder, per data."""
+    return config.output.directory / "models" / data_sha256[:16]
 
 
 def training_threads(models: int, cpus: int | None = None) -> int:
@@ -135,10 +112,56 @@ def training_frame(data_path: str, features: Sequence[str], config: AuditConfig)
     return frame.rename(line_columns)
 
 
-@task(name="train-pmt", cache_key_fn=training_cache_key, persist_result=True, retries=1)
+@task(name="train-pmt", task_run_name="train-pmt-{name}", cache_policy=NO_CACHE, retries=1)
 def train_model(
-    config: AuditConfig, name: str, data_path: str, data_sha256: str, threads: int = 1
-) -> TrainedModel:
+    config: AuditConfig,
+    name: str,
+    data_path: str,
+    data_sha256: str,
+    threads: int = 1,
+    retrain: bool = False,
+) -> ModelScores:
+    """A model's out-of-fold scores, from the training cache when an entry for the same data,
+    code and settings passes its hash checks (unless ``retrain``), else trained anew."""
+    logger = get_run_logger()
+    key = training_key(config, name, data_sha256)
+    directory = cache_directory(config, data_sha256)
+    entry = None
+    if not retrain:
+        try:
+            entry = cache.lookup(directory, key, name)
+        except cache.CacheEntryRejected as problem:
+            logger.warning("%s: cached training not used (%s); training again", name, problem)
+    if entry is None:
+        entry = fit_model(config, name, data_path, directory, threads)
+        cache.store(directory, key, entry)
+        logger.info(
+            "%s: out-of-fold AUC %.3f (%s); trained in %s with %d thread(s)",
+            name,
+            entry.auc,
+            entry.cv_scheme,
+            execution_place(),
+            threads,
+        )
+    else:
+        logger.info("%s: out-of-fold AUC %.3f; reused the checked cache entry", name, entry.auc)
+    return ModelScores(
+        model=name,
+        p_poor=entry.p_poor,
+        fold=entry.fold,
+        auc=entry.auc,
+        n_train=entry.n_train,
+        cv_scheme=entry.cv_scheme,
+        artifact_sha256=entry.artifact_sha256,
+        in_sample_p_poor=entry.in_sample_p_poor,
+        final_n_train=entry.final_n_train,
+        in_sample_auc=entry.in_sample_auc,
+    )
+
+
+def fit_model(
+    config: AuditConfig, name: str, data_path: str, directory: Path, threads: int
+) -> cache.TrainingEntry:
     """K-fold out-of-fold scores for every household, then the final model saved with its hash.
 
     ``threads`` caps OpenMP/BLAS threads and joblib's default ``n_jobs`` for this model, so
@@ -155,26 +178,23 @@ def train_model(
         final = fit_pmt(
             frame, name=name, spec=spec, models=config.models, weight=weight, seed=config.seed
         )
-        saved = save_model(
-            final,
-            config.output.directory / "models" / data_sha256[:16],
-            cv=result,
-            seed=config.seed,
-        )
+        saved = save_model(final, directory, cv=result, seed=config.seed)
         in_sample = final.predict_p_poor(frame)
-    get_run_logger().info(
-        "%s: out-of-fold AUC %.3f (%s); trained in %s with %d thread(s)",
-        name,
-        result.auc,
-        result.cv_scheme,
-        execution_place(),
-        threads,
-    )
     in_sample_auc = weighted_auc(
         frame["is_poor"].cast(pl.Int8).to_numpy(), in_sample, frame[weight].to_numpy()
     )
-    return TrainedModel(
-        result, saved.sha256, str(saved.path), in_sample, final.n_train, in_sample_auc
+    return cache.TrainingEntry(
+        model=name,
+        fold=result.fold,
+        p_poor=result.p_poor,
+        in_sample_p_poor=in_sample,
+        auc=result.auc,
+        n_train=result.n_train,
+        cv_scheme=result.cv_scheme,
+        final_n_train=final.n_train,
+        in_sample_auc=in_sample_auc,
+        artifact_path=saved.path,
+        artifact_sha256=saved.sha256,
     )
 
 
@@ -285,9 +305,9 @@ def publish_household_scores(
         return warehouse.insert_frame(con, "household_scores", rows)
 
 
-@flow(name="pmt-evaluation", validate_parameters=False)
+@flow(name="pmt-evaluation", validate_parameters=False, persist_result=False)
 def evaluate_models(
-    config: AuditConfig, run: RunContext
+    config: AuditConfig, run: RunContext, retrain: bool = False
 ) -> tuple[list[dict[str, Any]], list[ModelScores]]:
     """Train every PMT model (in parallel where the task runner allows), then publish each
     model's out-of-sample targeting."""
@@ -297,8 +317,10 @@ def evaluate_models(
     context = FlowRunContext.get()
     on_dask = runs_on_dask(context.task_runner if context else None)
     threads = 1 if on_dask else training_threads(side_by_side(len(names)))  # Dask: one each
-    futures = [train_model.submit(config, name, data_path, data_sha256, threads) for name in names]
-    scores = [future.result().scores() for future in futures]
+    futures = [
+        train_model.submit(config, name, data_path, data_sha256, threads, retrain) for name in names
+    ]
+    scores = [future.result() for future in futures]
     if scores:
         publish_folds(config, run, scores[0])
         check_models(config, run, scores)

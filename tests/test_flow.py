@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tomllib
 from pathlib import Path
@@ -10,6 +11,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from models import cache
+from tests import raw_identifiers
+from transforms.config import load_config
 from transforms.io.warehouse import connect
 from transforms.sample.files import write_synthetic_survey
 
@@ -133,13 +137,38 @@ def test_household_scores_need_a_key_and_are_pseudonymised(
     assert scores["hh_key"].str.len_chars().min() == 64
 
 
-def test_second_run_appends_and_latest_views_follow(
+def test_after_a_full_run_no_raw_identifier_is_left_anywhere(
     survey: Path, audited: tuple[Path, dict[str, object]], tmp_path: Path
 ) -> None:
+    """The output folder (run folders, model cache), the warehouse and the Prefect home hold
+    none of the survey's raw household or person ids (tests/raw_identifiers.py)."""
+    wanted, _ = raw_identifiers.identifiers(load_config(survey / "audit.toml"), tmp_path)
+    assert len(wanted) == 3000  # the household ids (person numbers are too short to search)
+    prefect_home = Path(os.environ["PREFECT_HOME"])
+    searched = [survey / "output", audited[0], prefect_home]
+    assert raw_identifiers.scan(searched, wanted) == {}
+    storage = prefect_home / "storage"  # where Prefect persisted the old model cache
+    assert not list(storage.glob("pmt-*"))  # (a failed flow's exception may still land here)
+
+
+def test_second_run_appends_and_does_not_trust_a_tampered_cache(
+    survey: Path, audited: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    """The second run reuses the checked training cache, except the entry tampered with: it
+    retrains that model and publishes the same numbers as the first run."""
     warehouse = tmp_path / "audit.duckdb"
     shutil.copyfile(audited[0], warehouse)  # the first run, as it was published
     first = audited[1]
+    [entry_folder] = (survey / "output" / "models").iterdir()
+    scores = cache.scores_path(entry_folder, "logit")
+    pl.read_parquet(scores).with_columns(p_poor=pl.lit(0.999)).write_parquet(scores)
     second = run_audit(survey / "audit.toml", warehouse)
+    assert pl.read_parquet(scores)["p_poor"].n_unique() > 2  # trained again, stored again
+    metrics = "SELECT * EXCLUDE (run_id) FROM audit.model_metrics WHERE run_id = ? ORDER BY ALL"
+    with connect(warehouse, read_only=True) as con:
+        before = con.sql(metrics, params=[first["run_id"]]).pl()
+        after = con.sql(metrics, params=[second["run_id"]]).pl()
+    assert after.equals(before)
     with connect(warehouse, read_only=True) as con:
         runs = con.sql("SELECT run_id FROM audit.runs ORDER BY started_at").pl()["run_id"].to_list()
         latest = (

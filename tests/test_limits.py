@@ -9,6 +9,8 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -23,13 +25,12 @@ from transforms.sample.files import write_synthetic_survey
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs: far too small for a warehouse (needs mount rights, as root in CI)."""
-    mount_point = tmp_path / "small-disk"
+@contextmanager
+def tmpfs(mount_point: Path, size_kib: int) -> Iterator[Path]:
+    """A tmpfs of ``size_kib`` at ``mount_point`` (needs mount rights, as root in CI)."""
     mount_point.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(mount_point)],
         capture_output=True,
         text=True,
         check=False,
@@ -40,6 +41,56 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount_point
     finally:
         subprocess.run(["umount", "--lazy", str(mount_point)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs: far too small for a warehouse."""
+    with tmpfs(tmp_path / "small-disk", 1024) as mount_point:
+        yield mount_point
+
+
+def test_a_killed_runs_copy_does_not_fill_a_tight_disk_for_good(tmp_path: Path) -> None:
+    """A disk with room for the warehouse and one working copy, holding a killed run's copy:
+    the next run deletes that copy (recording the run) before making its own. Before, it
+    copied first, failed with "disk is full", and so did every later run."""
+    from prefect.logging import disable_run_logger
+
+    from flows.lifecycle import start_run
+    from transforms.config import load_config
+    from transforms.io import warehouse
+
+    survey = tmp_path / "survey"
+    write_synthetic_survey(survey, households=200, seed=4, file_format="parquet")
+    config = load_config(survey / "audit.toml")
+
+    def publish_one_run(published: Path) -> None:
+        work = warehouse.open_workspace(published, "r0")
+        with warehouse.connect(work) as con:
+            started = datetime.now(UTC)
+            warehouse.record_run_start(
+                con, warehouse.RunRecord("r0", "t", "-", "-", "-", 1, started)
+            )
+        warehouse.publish(work, published)
+
+    publish_one_run(tmp_path / "sizing.duckdb")
+    size_kib = (tmp_path / "sizing.duckdb").stat().st_size // 1024
+    # room for the warehouse, one copy and its growth; not for a second copy
+    with tmpfs(tmp_path / "tight", 2 * size_kib + 384) as disk:
+        published = disk / "audit.duckdb"
+        publish_one_run(published)
+        killed = warehouse.work_path(published, "20260101T000000Z-aaaaaa")
+        killed.write_bytes(published.read_bytes())  # a copy left by a run killed at once
+        with disable_run_logger():
+            run = start_run.fn(config, survey / "audit.toml", published)
+        assert not killed.exists()
+        with warehouse.connect(run.work, read_only=True) as con:
+            runs = con.sql("SELECT run_id, status FROM audit.runs ORDER BY run_id").fetchall()
+        assert runs == [
+            ("20260101T000000Z-aaaaaa", "failed"),
+            (run.run_id, "running"),
+            ("r0", "running"),
+        ]
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -60,7 +111,7 @@ def test_a_full_disk_is_one_clear_error_and_publishes_nothing(
     )
     output = done.stdout + done.stderr
     assert done.returncode == 2, output[-3000:]
-    assert "the disk is full" in output and "Nothing was published" in output
+    assert "the disk is full" in output and "No results were published" in output
     assert str(small_disk) in output  # names where it could not write
     assert "Traceback" not in output  # one message, no stack dumps (--debug shows them)
     assert not published.exists()

@@ -27,16 +27,15 @@ SEED_DEPENDENT = {"model_metrics", "targeting_curves", "household_scores"}
 
 
 def run_fresh(config: Path, warehouse: Path, *options: str) -> str:
-    """A full run in its own process with Prefect's task cache refreshed (nothing reused).
+    """A full run in its own process that trains every model anew (nothing reused).
 
     Returns what the run logged (at INFO).
     """
     env = harness_env(
-        PREFECT_TASKS_REFRESH_CACHE="true",
         WELFARE_AUDIT_PSEUDONYM_KEY="reproducibility-test-key",
         PREFECT_LOGGING_LEVEL="INFO",
     )
-    command = audit_command(config, warehouse, *options)
+    command = audit_command(config, warehouse, "--retrain", *options)
     completed = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,28 +55,109 @@ def test_publish_replaces_atomically_and_keeps_no_work_file(tmp_path: Path) -> N
         assert con.sql("SELECT run_id, status FROM audit.runs").fetchall() == [("r1", "running")]
 
 
+def killed_run(published: Path, run_id: str) -> Path:
+    """A run as the flow starts it (killed runs recorded, its copy made), then killed: its
+    working file stays."""
+    interrupted = warehouse.collect_interrupted(published)
+    work = warehouse.open_workspace(published, run_id)
+    with warehouse.connect(work) as con:
+        warehouse.record_interrupted(con, interrupted)
+        warehouse.record_run_start(con, record(run_id))
+    warehouse.clear_pending(published)
+    return work
+
+
+def history(path: Path) -> list[tuple[str, str, str | None]]:
+    """run_id, status, error of every run a warehouse file records."""
+    with warehouse.connect(path, read_only=True) as con:
+        return con.sql("SELECT run_id, status, error FROM audit.runs ORDER BY run_id").fetchall()
+
+
 def test_interrupted_runs_are_recovered_from_their_work_files(tmp_path: Path) -> None:
     published = tmp_path / "audit.duckdb"
-    started = warehouse.open_workspace(published, "20260101T000000Z-aaaaaa")
-    with warehouse.connect(started) as con:
-        warehouse.record_run_start(con, record("20260101T000000Z-aaaaaa"))
+    started = killed_run(published, "20260101T000000Z-aaaaaa")
     torn = warehouse.work_path(published, "20260101T000001Z-bbbbbb")
     torn.write_bytes(b"half a copied file")  # killed while copying
+    assert warehouse.stale_workspaces(published) == [started, torn]
+    rows = warehouse.collect_interrupted(published)
+    assert not warehouse.stale_workspaces(published)  # deleted before the next copy is made
     current = warehouse.open_workspace(published, "20260101T000002Z-cccccc")
-    stale = warehouse.stale_workspaces(published, current=current)
-    assert stale == [started, torn]
     with warehouse.connect(current) as con:
-        recorded = [
-            run_id
-            for path in stale
-            for run_id in warehouse.record_interrupted(
-                con, warehouse.interrupted_runs(path, published)
-            )
-        ]
-        rows = con.sql("SELECT run_id, status, error FROM audit.runs ORDER BY run_id").fetchall()
+        recorded = warehouse.record_interrupted(con, rows)
     assert recorded == ["20260101T000000Z-aaaaaa", "20260101T000001Z-bbbbbb"]
-    assert [r[1] for r in rows] == ["failed", "failed"]
-    assert all(r[2].startswith("interrupted") for r in rows)
+    assert [(r[1], r[2]) for r in history(current)] == [("failed", warehouse.INTERRUPTED)] * 2
+
+
+def test_runs_killed_in_a_row_all_reach_the_history(tmp_path: Path) -> None:
+    """Run A is killed; run B records A, then is killed too; run C must record both (before,
+    C read only B's working file and A was lost)."""
+    published = tmp_path / "audit.duckdb"
+    first = warehouse.open_workspace(published, "20260101T000000Z-000000")
+    with warehouse.connect(first) as con:
+        warehouse.record_run_start(con, record("20260101T000000Z-000000"))
+    warehouse.publish(first, published)
+    killed_run(published, "20260101T000001Z-aaaaaa")
+    killed_run(published, "20260101T000002Z-bbbbbb")
+    assert len(warehouse.stale_workspaces(published)) == 1  # only B's file is left
+    last = killed_run(published, "20260101T000003Z-cccccc")
+    runs = history(last)
+    assert [r[0] for r in runs] == [
+        "20260101T000000Z-000000",
+        "20260101T000001Z-aaaaaa",
+        "20260101T000002Z-bbbbbb",
+        "20260101T000003Z-cccccc",
+    ]
+    assert [r[2] for r in runs[1:3]] == [warehouse.INTERRUPTED] * 2
+
+
+def test_killed_runs_survive_a_kill_between_sweep_and_record(tmp_path: Path) -> None:
+    """The sweep deletes a killed run's file before copying the warehouse; until the new copy
+    records the run, a pending file keeps it."""
+    published = tmp_path / "audit.duckdb"
+    killed_run(published, "20260101T000000Z-aaaaaa")
+    warehouse.collect_interrupted(published)  # then killed before recording them
+    assert not warehouse.stale_workspaces(published)
+    again = warehouse.collect_interrupted(published)
+    assert [row["run_id"] for row in again] == ["20260101T000000Z-aaaaaa"]
+
+
+def test_a_failed_start_leaves_no_working_copy(tmp_path: Path) -> None:
+    """A working copy that cannot be prepared (here: the warehouse is not DuckDB) is deleted."""
+    published = tmp_path / "audit.duckdb"
+    published.write_bytes(b"not a DuckDB file" * 1000)
+    with pytest.raises(warehouse.WarehouseError, match="cannot prepare the working copy"):
+        warehouse.open_workspace(published, "20260101T000000Z-aaaaaa")
+    assert not warehouse.stale_workspaces(published)
+
+
+def test_a_stale_write_ahead_log_is_found_before_any_work(tmp_path: Path) -> None:
+    """A client that crashed while writing leaves audit.duckdb.wal; publishing beside it would
+    make the new warehouse unreadable, so the run refuses to start and says what to do."""
+    published = tmp_path / "audit.duckdb"
+    first = warehouse.open_workspace(published, "r0")
+    warehouse.publish(first, published)
+    crash = (
+        "import duckdb, os, sys\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "con.execute('PRAGMA disable_checkpoint_on_shutdown')\n"
+        "con.execute('SET checkpoint_threshold = \\'1TB\\'')\n"
+        "con.execute('CREATE TABLE scratch AS SELECT 1 AS x')\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", crash, str(published)], check=True)
+    assert published.with_name("audit.duckdb.wal").exists()
+    with pytest.raises(warehouse.WarehouseError, match="write-ahead log") as refused:
+        warehouse.check_can_start(published, tmp_path / "output")
+    assert "CHECKPOINT" in str(refused.value)
+    assert not warehouse.stale_workspaces(published)
+
+
+def test_a_busy_output_folder_is_refused_at_once(tmp_path: Path) -> None:
+    """Runs sweep raw copies under their output folder, so two may not share it at once."""
+    output = tmp_path / "output"
+    busy = pytest.raises(warehouse.WarehouseError, match="using this output folder")
+    with warehouse.output_lock(output), busy:
+        warehouse.check_can_start(tmp_path / "other.duckdb", output)
 
 
 def test_a_second_writer_is_refused_with_a_clear_message(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -307,27 +307,73 @@ def work_path(published: Path, run_id: str) -> Path:
 
 
 @contextmanager
-def exclusive_lock(published: Path) -> Iterator[None]:
-    """Hold an exclusive lock so two runs never publish the same warehouse at once."""
-    lock_path = published.with_name(f".{published.name}.lock")
+def held_lock(lock_path: Path, *, busy: str) -> Iterator[None]:
+    """Hold an exclusive flock on ``lock_path`` (created in a writable folder); ``busy`` is the
+    message when another process holds it."""
     try:
-        published.parent.mkdir(parents=True, exist_ok=True)
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
         handle = lock_path.open("a+")
     except OSError as error:
         raise WarehouseError(
-            f"{published.parent}: output folder is not writable ({error})"
+            f"{lock_path.parent}: output folder is not writable ({error})"
         ) from None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise WarehouseError(
-                f"{published}: another audit run is writing this warehouse; try again later"
-            ) from None
+            raise WarehouseError(busy) from None
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def exclusive_lock(published: Path) -> AbstractContextManager[None]:
+    """Hold an exclusive lock so two runs never publish the same warehouse at once."""
+    return held_lock(
+        published.with_name(f".{published.name}.lock"),
+        busy=f"{published}: another audit run is writing this warehouse; try again later",
+    )
+
+
+OUTPUT_LOCK = ".welfare-audit.lock"
+
+
+def output_lock(directory: Path) -> AbstractContextManager[None]:
+    """Hold the audit's output folder for one run or validation: each sweeps the raw copies
+    that killed runs left there, which must never be those of a live run."""
+    return held_lock(
+        directory / OUTPUT_LOCK,
+        busy=f"{directory}: another audit run or validation is using this output folder; "
+        "try again when it ends",
+    )
+
+
+def stale_wal_problem(published: Path) -> str | None:
+    """A message when a write-ahead log lies beside the published warehouse, else None.
+
+    DuckDB leaves ``<warehouse>.wal`` when a program that wrote to the file crashed (or still
+    has it open). Publishing a new file beside that log makes it unreadable to every reader.
+    """
+    wal = published.with_name(published.name + ".wal")
+    if not wal.exists():
+        return None
+    return (
+        f"{wal}: a write-ahead log lies beside the warehouse: a program wrote to {published.name} "
+        "and did not close it (it crashed, or still has the file open). Publishing over it "
+        "would make the warehouse unreadable. Close that program; if none has the file open, "
+        f"replay the log by opening the warehouse read-write once (e.g. duckdb {published} "
+        "'CHECKPOINT'), then run again. Nothing was changed."
+    )
+
+
+def check_can_start(published: Path, output_directory: Path) -> None:
+    """What would stop a run at once, checked before any slow start-up: the warehouse or the
+    output folder in use or not writable, or a stale write-ahead log."""
+    with exclusive_lock(published), output_lock(output_directory):
+        problem = stale_wal_problem(published)
+    if problem:
+        raise WarehouseError(problem)
 
 
 def open_workspace(published: Path, run_id: str) -> Path:
@@ -338,16 +384,26 @@ def open_workspace(published: Path, run_id: str) -> Path:
             shutil.copyfile(published, work)
         with connect(work) as con:
             ensure_schema(con)
-    except OSError as error:
-        work.unlink(missing_ok=True)
+    except (OSError, duckdb.Error) as error:
+        remove_workspace(work)
         raise WarehouseError(f"{work}: cannot prepare the working copy ({error})") from None
+    except BaseException:
+        remove_workspace(work)
+        raise
     return work
 
 
-def stale_workspaces(published: Path, *, current: Path) -> list[Path]:
+def stale_workspaces(published: Path) -> list[Path]:
     """Working files left behind by runs that were killed before publishing."""
     pattern = f".{published.name}.*{WORK_SUFFIX}"
-    return sorted(p for p in published.parent.glob(pattern) if p != current)
+    return sorted(published.parent.glob(pattern))
+
+
+def remove_workspace(work: Path) -> None:
+    """Delete a working file with its write-ahead log and DuckDB's spill folder."""
+    work.unlink(missing_ok=True)
+    work.with_name(work.name + ".wal").unlink(missing_ok=True)
+    shutil.rmtree(work.with_name(f".{work.name}.tmp"), ignore_errors=True)
 
 
 def run_id_of(work: Path, published: Path) -> str:
@@ -355,10 +411,15 @@ def run_id_of(work: Path, published: Path) -> str:
     return work.name.removeprefix(f".{published.name}.").removesuffix(WORK_SUFFIX)
 
 
-def interrupted_runs(stale: Path, published: Path) -> list[dict[str, Any]]:
-    """Runs rows a killed run left in its working file; a bare row when it left none.
+INTERRUPTED = "interrupted: the run was killed before publishing"
 
-    The row is found by the run id in the file's name, whatever its status: a run killed
+
+def interrupted_runs(stale: Path, published: Path) -> list[dict[str, Any]]:
+    """The runs a killed run's working file knows were never published: its own row (a bare
+    row when it left none) and the killed runs it had recorded itself, so that two or more
+    runs killed in a row all reach the history.
+
+    The own row is found by the run id in the file's name, whatever its status: a run killed
     between writing 'succeeded' and the atomic replace was never published either.
     """
     rows: list[dict[str, Any]] = []
@@ -367,22 +428,65 @@ def interrupted_runs(stale: Path, published: Path) -> list[dict[str, Any]]:
         with connect(stale, read_only=True) as con:
             rows = (
                 con.sql(
-                    f"SELECT * FROM {SCHEMA}.runs WHERE run_id = $run_id", params={"run_id": run_id}
+                    f"""SELECT * FROM {SCHEMA}.runs
+                        WHERE run_id = $run_id OR error = $interrupted""",
+                    params={"run_id": run_id, "interrupted": INTERRUPTED},
                 )
                 .pl()
                 .to_dicts()
             )
     except duckdb.Error:
         pass  # killed while copying or creating the file: only its name is left
-    if rows:
+    if any(row["run_id"] == run_id for row in rows):
         return rows
     started = datetime.fromtimestamp(stale.stat().st_mtime, tz=UTC)
     bare = dict.fromkeys(table("runs").column_names())
-    return [{**bare, "run_id": run_id, "started_at": started}]
+    return [*rows, {**bare, "run_id": run_id, "started_at": started}]
+
+
+def pending_path(published: Path) -> Path:
+    """Killed runs read from their working files but not yet recorded in a new working copy."""
+    return published.with_name(f".{published.name}.interrupted.parquet")
+
+
+def collect_interrupted(published: Path) -> list[dict[str, Any]]:
+    """Every killed run's row, read from the working files beside the warehouse, which are
+    then deleted (before the new run copies the warehouse: a tight disk holds one copy).
+
+    The rows are kept in a pending file until :func:`clear_pending`, so a run killed between
+    the deletion and recording them into its own copy loses none.
+    """
+    pending = pending_path(published)
+    rows = pl.read_parquet(pending).to_dicts() if pending.exists() else []
+    known = {row["run_id"] for row in rows}
+    stale = stale_workspaces(published)
+    for work in stale:
+        for row in interrupted_runs(work, published):
+            if row["run_id"] not in known:
+                rows.append({key: in_utc(value) for key, value in row.items()})
+                known.add(row["run_id"])
+    if stale:
+        temporary = pending.with_name(pending.name + ".tmp")
+        runs = pl.DataFrame(rows, infer_schema_length=None)
+        runs.select(table("runs").column_names()).write_parquet(temporary)
+        os.replace(temporary, pending)
+        for work in stale:
+            remove_workspace(work)
+    return rows
+
+
+def in_utc(value: Any) -> Any:
+    """A timestamp in UTC (DuckDB returns Etc/UTC, which polars keeps apart); else as is."""
+    return value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
+
+
+def clear_pending(published: Path) -> None:
+    """Forget the pending killed runs once a working copy (checkpointed) records them."""
+    pending_path(published).unlink(missing_ok=True)
 
 
 def record_interrupted(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> list[str]:
-    """Record killed runs as failed (reason: interrupted); returns their run ids."""
+    """Record killed runs as failed (reason: interrupted); returns the run ids newly recorded."""
     recorded: list[str] = []
     for row in rows:
         exists = con.execute(
@@ -390,12 +494,13 @@ def record_interrupted(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]
         ).fetchall()[0][0]
         if exists:
             continue
-        row = {
-            **row,
-            "status": "failed",
-            "finished_at": datetime.now(UTC),
-            "error": "interrupted: the run was killed before publishing",
-        }
+        if row.get("error") != INTERRUPTED:
+            row = {
+                **row,
+                "status": "failed",
+                "finished_at": datetime.now(UTC),
+                "error": INTERRUPTED,
+            }
         insert_frame(con, "runs", pl.DataFrame([row]).select(table("runs").column_names()))
         recorded.append(str(row["run_id"]))
     return recorded
