@@ -117,3 +117,45 @@ def test_a_killed_run_leaves_no_temporary_prefect_server(tmp_path: Path) -> None
         for pid in servers:
             if watchdog.alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_the_sweep_deletes_every_raw_copy_left_under_the_output_folder(tmp_path: Path) -> None:
+    """Killed runs and validations leave raw copies (raw identifiers); the next run or
+    validation deletes them all, except its own scratch folder, and keeps reports."""
+    from flows.lifecycle import RAW_COPIES, VALIDATION_SCRATCH, sweep_raw_copies
+
+    output = tmp_path / "output"
+    for run in ("20260101T000000Z-aaaaaa", "20260102T000000Z-bbbbbb"):
+        folder = output / "runs" / run
+        (folder / "ingest").mkdir(parents=True)
+        (folder / "ingest" / "households.parquet").write_bytes(b"raw")
+        (folder / "staging.duckdb").write_bytes(b"raw")
+        (folder / "report.html").write_text("kept")
+    killed_validation = output / f"{VALIDATION_SCRATCH}killed"
+    killed_validation.mkdir()
+    (killed_validation / "scratch.duckdb").write_bytes(b"raw")
+    own = output / f"{VALIDATION_SCRATCH}own"
+    own.mkdir()
+    swept = sweep_raw_copies(output, keep=own)
+    assert len(swept) == 3
+    left = {p.relative_to(output).as_posix() for p in output.rglob("*") if p.is_file()}
+    assert not any(name in path for path in left for name in RAW_COPIES)
+    assert {path for path in left if path.endswith("report.html")} == {
+        "runs/20260101T000000Z-aaaaaa/report.html",
+        "runs/20260102T000000Z-bbbbbb/report.html",
+    }
+    assert not killed_validation.exists() and own.exists()
+
+
+def test_an_output_folder_that_cannot_be_written_stops_the_run_before_any_copy(
+    tmp_path: Path,
+) -> None:
+    from transforms.io import warehouse
+
+    published = tmp_path / "audit.duckdb"
+    warehouse.publish(warehouse.open_workspace(published, "r0"), published)
+    blocked = tmp_path / "output"
+    blocked.write_text("a file where the output folder should be")
+    with pytest.raises(warehouse.WarehouseError, match="not writable"):
+        warehouse.check_can_start(published, blocked)
+    assert not warehouse.stale_workspaces(published)

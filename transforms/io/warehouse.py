@@ -513,6 +513,9 @@ def publish(work: Path, published: Path) -> None:
         raise WarehouseError(
             f"{work}: write-ahead log still present; the connection was not closed"
         )
+    problem = stale_wal_problem(published)  # a writer crashed beside us during the run
+    if problem:
+        raise WarehouseError(problem.replace("Nothing was changed.", "Nothing was published."))
     with work.open("rb") as handle:
         os.fsync(handle.fileno())
     os.replace(work, published)
