@@ -129,19 +129,33 @@ def published_warehouse(config: Path, warehouse: Path | None) -> Path:
     return existing_warehouse(warehouse or load_config(config, check_files=False).output.warehouse)
 
 
+USER_ERROR = 2
+"""Exit code for what the user can fix: configuration, files, disk, locks, memory."""
+VALIDATION_FAILED = 3
+"""Exit code when the data failed validation (a check of severity error, or too much
+quarantined)."""
+
+
+def exit_code(error: BaseException) -> int:
+    """3 for failed validation, 2 for every other error the user can act on."""
+    from transforms.expectations import ValidationFailed
+
+    return VALIDATION_FAILED if isinstance(error, ValidationFailed) else USER_ERROR
+
+
 def fail(error: BaseException, *, debug: bool) -> None:
-    """Print a short message (or the traceback with --debug) and exit non-zero."""
+    """Print a short message (or the traceback with --debug) and exit with its code."""
     if debug:
         raise error
     errors.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
     errors.print("(run again with --debug for the full traceback)", style="dim")
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=exit_code(error))
 
 
 def readable_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Every command's error handling, once: an error the user can act on (bad config, file,
-    disk, unknown run, ...) prints one readable message and exits 2; anything else, and every
-    error under --debug, keeps its traceback."""
+    disk, unknown run, ...) prints one readable message and exits 2 (3 for failed
+    validation); anything else, and every error under --debug, keeps its traceback (exit 1)."""
 
     @functools.wraps(command)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -332,12 +346,14 @@ def validate(config: ConfigOption = SAMPLE_CONFIG, debug: DebugOption = False) -
 
     with output_lock(load_config(config).output.directory):  # busy or not writable: say so now
         pass
+    if not debug:
+        quiet_tracebacks()
     start_watchdog()  # stops Prefect's temporary server should this process be killed
     with console.status("Reading and validating the inputs…"):
         result = check_inputs(str(config))
     print_validation(result)
     if any(not row["success"] and row["severity"] == "error" for row in result["validation"]):
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=VALIDATION_FAILED)
 
 
 def print_validation(result: dict[str, Any]) -> None:
@@ -430,7 +446,10 @@ def generate(
 @app.command()
 @readable_errors
 def report(
-    run_id: Annotated[str, typer.Option("--run-id", help="The run to report on (see `runs`).")],
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", help="The run to report on (default: the latest successful one)."),
+    ] = None,
     config: ConfigOption = SAMPLE_CONFIG,
     warehouse: Annotated[
         Path | None, typer.Option("--warehouse", "-w", help="Published DuckDB file.")
@@ -439,13 +458,18 @@ def report(
 ) -> None:
     """Regenerate a run's HTML report and Excel standard tables from the warehouse.
 
-    Example: welfare-audit report --run-id 20261127T160901Z-ff2375
+    Example: welfare-audit report --run-id 20261127T160901Z-ff2375 (default: the latest run)
     """
     from flows.report import write_report
     from transforms.config import load_config
+    from transforms.io.provenance import latest_run_id
+    from transforms.io.warehouse import connect
 
     settings = load_config(config, check_files=False)
     path = existing_warehouse(warehouse or settings.output.warehouse)
+    if run_id is None:
+        with connect(path, read_only=True) as con:
+            run_id = latest_run_id(con)
     html, workbook, _ = write_report(path, run_id, settings.output.directory / "runs" / run_id)
     console.print(f"Report: [bold]{html}[/]\nStandard tables: [bold]{workbook}[/]")
 
@@ -585,6 +609,27 @@ def serve(
             "note: PREFECT_API_URL is not set: without a Prefect server, no schedule fires."
         )
     audit.serve(name=name, cron=cron, parameters=parameters, pause_on_shutdown=False)
+
+
+def print_version(requested: bool) -> None:
+    """--version: print the package version and stop."""
+    if requested:
+        from importlib import metadata
+
+        console.print(f"welfare-audit {metadata.version('welfare-audit')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Audit how precisely a social-assistance programme reaches the people it is meant for."""
 
 
 def main() -> None:

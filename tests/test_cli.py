@@ -33,6 +33,23 @@ def test_bad_config_is_one_readable_message_without_traceback(tmp_path: Path) ->
     assert "Traceback" not in result.output
 
 
+def test_version_prints_the_package_version() -> None:
+    from importlib import metadata
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"welfare-audit {metadata.version('welfare-audit')}"
+
+
+def test_exit_codes_tell_failed_validation_from_other_user_errors() -> None:
+    from flows.cli import exit_code
+    from transforms.config import ConfigError
+    from transforms.expectations import ValidationFailed
+
+    assert exit_code(ValidationFailed("data validation failed")) == 3
+    assert exit_code(ConfigError("inputs: required key is missing")) == 2
+
+
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", "--config", str(tmp_path / "missing.toml"), "--debug"])
     assert result.exit_code != 0
@@ -59,7 +76,7 @@ directory = "out"
         app, ["validate", "--config", str(tmp_path / "audit.toml")], env={"COLUMNS": "250"}
     )
     text = " ".join(result.output.split())
-    assert result.exit_code == 1  # 2 of 6 rows quarantined: above the 5 % ceiling
+    assert result.exit_code == 3  # 2 of 6 rows quarantined: above the 5 % ceiling
     assert "must be >= 1" in text
     assert "must be >= 0" in text
     assert "quarantined_share" in text

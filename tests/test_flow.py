@@ -335,3 +335,18 @@ def test_the_documented_provenance_query_traces_a_run(
     unknown = CliRunner().invoke(app, ["explain", "--warehouse", str(warehouse), "--run-id", "x"])
     assert unknown.exit_code == 2
     assert "no run 'x'" in unknown.output
+
+
+def test_report_defaults_to_the_latest_successful_run(
+    survey: Path, audited: tuple[Path, dict[str, object]]
+) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    warehouse, result = audited
+    command = ["report", "--config", str(survey / "audit.toml"), "--warehouse", str(warehouse)]
+    shown = CliRunner().invoke(app, command, env={"COLUMNS": "400"})
+    assert shown.exit_code == 0, shown.output
+    folder = survey / "output" / "runs" / str(result["run_id"])
+    assert str(folder / "report.html") in " ".join(shown.output.split())
