@@ -305,19 +305,22 @@ def run(
 
     On a Dask cluster: welfare-audit run --task-runner dask --dask-address tcp://host:8786
     """
-    from flows.audit import audit
-    from flows.pmt import pseudonym_key
-    from flows.runners import build_task_runner, local_dask_cluster
     from transforms.config import load_config
+    from transforms.io.ingest import check_headers
     from transforms.io.warehouse import check_can_start
 
     loaded = load_config(config)  # fail fast with a readable message before Prefect starts
     if dask_address and task_runner != RunnerKind.dask:
         raise typer.BadParameter("--dask-address needs --task-runner dask")
+    check_headers(loaded)  # every mapped column in its file's header, before any heavy import
     # the lock, output folder, write-ahead log and key checks, before the slow start-up
     check_can_start(
         warehouse.resolve() if warehouse else loaded.output.warehouse, loaded.output.directory
     )
+    from flows.audit import audit
+    from flows.pmt import pseudonym_key
+    from flows.runners import build_task_runner, local_dask_cluster
+
     if loaded.disclosure.publish_household_scores:
         pseudonym_key()
     if not debug:
@@ -340,12 +343,16 @@ def validate(config: ConfigOption = SAMPLE_CONFIG, debug: DebugOption = False) -
 
     Example: welfare-audit validate --config my_survey/audit.toml
     """
-    from flows.audit import check_inputs
     from transforms.config import load_config
+    from transforms.io.ingest import check_headers
     from transforms.io.warehouse import output_lock
 
-    with output_lock(load_config(config).output.directory):  # busy or not writable: say so now
+    loaded = load_config(config)
+    check_headers(loaded)  # every mapped column in its file's header, before any heavy import
+    with output_lock(loaded.output.directory):  # busy or not writable: say so now
         pass
+    from flows.audit import check_inputs
+
     if not debug:
         quiet_tracebacks()
     start_watchdog()  # stops Prefect's temporary server should this process be killed

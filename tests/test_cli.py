@@ -118,3 +118,29 @@ def test_quickstart_run_as_a_newcomer_would(tmp_path: Path) -> None:
         ).fetchall()
     assert status == [("succeeded",)]
     assert households == [(20000,)]
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_a_missing_column_is_one_message_before_any_work(tmp_path: Path, command: str) -> None:
+    """The header is checked before Prefect or the flow start: one message naming the file,
+    the config key and the column, exit 2, nothing written (it took 47-60 s and printed the
+    message five times)."""
+    (tmp_path / "hh.csv").write_text("id,reg,n,y\n1,A,2,10\n")
+    (tmp_path / "audit.toml").write_text(
+        """[inputs.households]
+path = "hh.csv"
+columns = { hh_id = "id", region = "reg", hh_size = "n", welfare = "income" }
+[poverty_line]
+method = "relative_median"
+median_share = 0.6
+[output]
+directory = "out"
+"""
+    )
+    result = runner.invoke(app, [command, "--config", str(tmp_path / "audit.toml")])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert text.count("mapped in the config are not in the file") == 1
+    assert "hh.csv" in text and "welfare -> 'income'" in text
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "audit.duckdb").exists()

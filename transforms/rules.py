@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import polars as pl
 
@@ -56,6 +57,33 @@ def mapped_rules(role: str, mapping: Mapping[str, str]) -> dict[str, ColumnRule]
     return {name: rules[name] for name in mapping}
 
 
+def missing_columns(
+    path: Path,
+    columns: Sequence[str],
+    mapping: Mapping[str, str],
+    *,
+    role: str,
+    labels: Mapping[str, str] | None = None,
+) -> IngestError | None:
+    """The error naming the mapped raw columns a file lacks (with the config key, the columns
+    found and a delimiter hint), or None when it has them all."""
+    missing = {canonical: name for canonical, name in mapping.items() if name not in columns}
+    if not missing:
+        return None
+    wanted = ", ".join(
+        f"{(labels or {}).get(canonical, canonical)} -> '{name}'"
+        for canonical, name in missing.items()
+    )
+    shown = ", ".join(repr(name) for name in columns[:25])
+    hint = ""
+    if len(columns) == 1 and any(sep in columns[0] for sep in ",;\t|"):
+        hint = " The file has a single column: is csv.delimiter right?"
+    return IngestError(
+        f"{path}: {role} column(s) mapped in the config are not in the file: {wanted}. "
+        f"Columns found: {shown}.{hint}"
+    )
+
+
 def select_mapped(
     raw: RawTable,
     mapping: Mapping[str, str],
@@ -65,20 +93,9 @@ def select_mapped(
 ) -> pl.LazyFrame:
     """Pick and rename the mapped raw columns; a missing raw column is one clear error naming
     the config key (``labels``: a staged name's key, e.g. programmes.<name>.receives)."""
-    missing = {canonical: name for canonical, name in mapping.items() if name not in raw.columns}
-    if missing:
-        wanted = ", ".join(
-            f"{(labels or {}).get(canonical, canonical)} -> '{name}'"
-            for canonical, name in missing.items()
-        )
-        shown = ", ".join(repr(name) for name in raw.columns[:25])
-        hint = ""
-        if len(raw.columns) == 1 and any(sep in raw.columns[0] for sep in ",;\t|"):
-            hint = " The file has a single column: is csv.delimiter right?"
-        raise IngestError(
-            f"{raw.path}: {role} column(s) mapped in the config are not in the file: {wanted}. "
-            f"Columns found: {shown}.{hint}"
-        )
+    problem = missing_columns(raw.path, raw.columns, mapping, role=role, labels=labels)
+    if problem:
+        raise problem
     renamed = [pl.col(name).alias(canonical) for canonical, name in mapping.items()]
     return raw.frame.select(SOURCE_ROW, ROW_PROBLEM, *renamed)
 

@@ -16,7 +16,9 @@ import duckdb
 import polars as pl
 
 from transforms.config import (
+    AuditConfig,
     HouseholdInput,
+    InputFile,
     MemberInput,
     Programme,
     ProjectionInput,
@@ -24,6 +26,7 @@ from transforms.config import (
 )
 from transforms.contract import quote_identifier, quote_literal
 from transforms.inputs import input_table
+from transforms.io.readers import header_names
 from transforms.io.warehouse import MEMORY_LIMIT_VARIABLE, scratch_connection
 from transforms.raw import ROW_PROBLEM, SOURCE_ROW, IngestError, RawTable
 from transforms.rules import (
@@ -34,6 +37,7 @@ from transforms.rules import (
     household_columns,
     mapped_rules,
     member_columns,
+    missing_columns,
     problem_mask,
     quarantine_entries,
     select_mapped,
@@ -367,6 +371,51 @@ def refuse_identifier_like_proxies(
                     f"they look like names or free text, which every model file would keep; "
                     f"{escape}"
                 )
+
+
+def mapped_inputs(
+    config: AuditConfig,
+) -> list[tuple[str, InputFile, dict[str, str], dict[str, str]]]:
+    """Each input file with the raw columns ingest will read: (role, file, canonical -> raw
+    column, canonical -> config key)."""
+    households = config.inputs.households
+    columns = household_columns(
+        households,
+        programmes=config.programmes,
+        negative_welfare=config.welfare.negative_policy,
+    )
+    found: list[tuple[str, InputFile, dict[str, str], dict[str, str]]] = [
+        ("households", households, dict(columns.mapping), dict(columns.labels))
+    ]
+    if config.inputs.members is not None:
+        members = member_columns(config.inputs.members, programmes=config.programmes)
+        found.append(
+            ("members", config.inputs.members, dict(members.mapping), dict(members.labels))
+        )
+    for role in ("regions", "projection"):
+        spec = getattr(config.inputs, role)
+        if spec is not None:
+            mapping = {
+                name: column
+                for name, column in spec.columns.model_dump().items()
+                if column is not None
+            }
+            found.append((role, spec, mapping, {}))
+    return found
+
+
+def check_headers(config: AuditConfig) -> None:
+    """Every column the config maps is in its file's header, checked before any work (files
+    with a pre-processing hook are checked at ingest: the hook may add columns)."""
+    for role, spec, mapping, labels in mapped_inputs(config):
+        if spec.preprocess:
+            continue
+        names = header_names(spec)
+        if names is None:
+            continue
+        problem = missing_columns(spec.path, names, mapping, role=role, labels=labels)
+        if problem:
+            raise problem
 
 
 def ingest_households(

@@ -240,6 +240,36 @@ def read_labelled_raw(spec: InputFile, work_dir: Path) -> RawTable:
     return read_parquet_raw(spec, sorted(parts.glob("part-*.parquet")))
 
 
+HEADER_CODECS = {"gbk": "gbk", "latin1": "latin-1", "cp1252": "cp1252", "utf16": "utf-16"}
+
+
+def header_names(spec: InputFile) -> list[str] | None:
+    """A file's column names from its header or metadata alone (nothing copied or decoded
+    beyond the first block); None for what cannot be read that cheaply (a folder of parts,
+    an unreadable file: ingest reports those)."""
+    if not spec.path.is_file() or spec.path.stat().st_size == 0:
+        return None
+    fmt = spec.resolved_format
+    try:
+        if fmt == "parquet":
+            return list(pl.read_parquet_schema(spec.path))
+        if fmt in {"dta", "sav"}:
+            import pyreadstat
+
+            reader = pyreadstat.read_dta if fmt == "dta" else pyreadstat.read_sav
+            _, meta = reader(str(spec.path), metadataonly=True)
+            return list(meta.column_names)
+        with spec.path.open("rb") as handle:
+            block = handle.read(64 * 1024)
+        codec = HEADER_CODECS.get(spec.csv.encoding, "utf-8")
+        text = block.decode(codec, errors="replace")
+        delimiter = spec.csv.delimiter or sniff_delimiter(text, path=spec.path)
+        names = next(csv.reader([text.splitlines()[0]], delimiter=delimiter))
+        return [name.strip().lstrip("\ufeff") for name in names]
+    except Exception:  # corrupt or odd files: the ingest reads them and names the problem
+        return None
+
+
 def read_raw(spec: InputFile, work_dir: Path) -> RawTable:
     """Open any supported raw file; unreadable files raise IngestError naming the file."""
     if spec.path.stat().st_size == 0:
