@@ -56,15 +56,13 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     assert "configuration file not found" in str(result.exception)
 
 
-@pytest.mark.usefixtures("prefect_harness")
-def test_validate_reports_rows_reasons_and_failed_expectations(tmp_path: Path) -> None:
-    (tmp_path / "hh.csv").write_text(
-        "id,reg,n,y\n1,A,2,10\n2,A,0,10\n3,A,2,-1\n4,A,2,7\n5,B,1,3\n6,B,3,4\n"
-    )
-    (tmp_path / "audit.toml").write_text(
-        """[inputs.households]
+def small_config(folder: Path, *, welfare: str) -> Path:
+    """audit.toml for hh.csv (columns id, reg, n, y) with welfare mapped to ``welfare``."""
+    config = folder / "audit.toml"
+    config.write_text(
+        f"""[inputs.households]
 path = "hh.csv"
-columns = { hh_id = "id", region = "reg", hh_size = "n", welfare = "y" }
+columns = {{ hh_id = "id", region = "reg", hh_size = "n", welfare = "{welfare}" }}
 [poverty_line]
 method = "relative_median"
 median_share = 0.6
@@ -72,6 +70,15 @@ median_share = 0.6
 directory = "out"
 """
     )
+    return config
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_validate_reports_rows_reasons_and_failed_expectations(tmp_path: Path) -> None:
+    (tmp_path / "hh.csv").write_text(
+        "id,reg,n,y\n1,A,2,10\n2,A,0,10\n3,A,2,-1\n4,A,2,7\n5,B,1,3\n6,B,3,4\n"
+    )
+    small_config(tmp_path, welfare="y")
     result = runner.invoke(
         app, ["validate", "--config", str(tmp_path / "audit.toml")], env={"COLUMNS": "250"}
     )
@@ -126,17 +133,7 @@ def test_a_missing_column_is_one_message_before_any_work(tmp_path: Path, command
     the config key and the column, exit 2, nothing written (it took 47-60 s and printed the
     message five times)."""
     (tmp_path / "hh.csv").write_text("id,reg,n,y\n1,A,2,10\n")
-    (tmp_path / "audit.toml").write_text(
-        """[inputs.households]
-path = "hh.csv"
-columns = { hh_id = "id", region = "reg", hh_size = "n", welfare = "income" }
-[poverty_line]
-method = "relative_median"
-median_share = 0.6
-[output]
-directory = "out"
-"""
-    )
+    small_config(tmp_path, welfare="income")
     result = runner.invoke(app, [command, "--config", str(tmp_path / "audit.toml")])
     assert result.exit_code == 2
     text = " ".join(result.output.split())
