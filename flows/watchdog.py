@@ -105,8 +105,11 @@ def watch(owner: int) -> None:
 
 
 def start_watchdog() -> None:
-    """Start the watchdog for this process when it may start a temporary Prefect server."""
-    if os.environ.get("PREFECT_API_URL") or not PROC.is_dir():
+    """Start the watchdog for this process when it may start a temporary Prefect server (no
+    API URL in the environment, the Prefect profile or the settings in force)."""
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value() or not PROC.is_dir():  # a server of the user's: not ours to stop
         return
     os.environ[OWNER_VARIABLE] = str(os.getpid())  # the server inherits it: its owner's mark
     subprocess.Popen(
