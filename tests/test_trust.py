@@ -159,3 +159,28 @@ def test_an_output_folder_that_cannot_be_written_stops_the_run_before_any_copy(
     with pytest.raises(warehouse.WarehouseError, match="not writable"):
         warehouse.check_can_start(published, blocked)
     assert not warehouse.stale_workspaces(published)
+
+
+def test_a_read_only_output_folder_stops_the_run_before_any_copy(tmp_path: Path) -> None:
+    """A read-only mount as output folder (before, the run copied the warehouse first and
+    left the full copy behind when the output folder could not be made)."""
+    from transforms.io import warehouse
+
+    published = tmp_path / "audit.duckdb"
+    warehouse.publish(warehouse.open_workspace(published, "r0"), published)
+    mount_point = tmp_path / "read-only"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.strip()}")
+    try:
+        with pytest.raises(warehouse.WarehouseError, match=r"not writable.*Read-only"):
+            warehouse.check_can_start(published, mount_point / "output")
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount_point)], check=False)
+    assert not warehouse.stale_workspaces(published)
