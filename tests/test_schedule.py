@@ -92,13 +92,13 @@ def test_served_deployment_runs_on_trigger_against_a_real_server(tmp_path: Path)
         prefect = [str(BIN / "prefect"), "deployment"]
 
         def deployed() -> bool:
-            shown = subprocess.run(
-                [*prefect, "inspect", "welfare-audit/test-audit"],
-                env=env,
-                capture_output=True,
-                text=True,
-            )
-            return shown.returncode == 0 and "0 2 1 * *" in shown.stdout
+            """The deployment and its cron schedule, asked of the API (no CLI process per
+            poll: each took seconds to import Prefect)."""
+            shown = httpx.get(f"{api}/deployments/name/welfare-audit/test-audit", timeout=10)
+            if shown.status_code != 200:
+                return False
+            schedules = shown.json().get("schedules") or []
+            return any(s.get("schedule", {}).get("cron") == "0 2 1 * *" for s in schedules)
 
         wait_for(deployed, timeout=120, what="the deployment and its cron schedule")
         triggered = subprocess.run(
