@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.lifecycle import RunContext, file_sha256
 from transforms.config import AuditConfig, InputFile
 from transforms.contract import publishable
+from transforms.expectations import all_rows_rejected
 from transforms.io import warehouse
 from transforms.io.hooks import LoadedHook, UserCode, apply_hooks
 from transforms.io.ingest import (
@@ -208,5 +209,6 @@ def ingest_inputs(
             )
         )
     if not households.rows_loaded:
-        raise IngestError(f"{config.inputs.households.path}: no household row passed the row rules")
+        summary = summarise("households", households)
+        raise IngestError(all_rows_rejected(summary.path, summary.rows_read, summary.reasons))
     return summaries

@@ -141,3 +141,20 @@ def test_a_missing_column_is_one_message_before_any_work(tmp_path: Path, command
     assert "hh.csv" in text and "welfare -> 'income'" in text
     assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists() and not (tmp_path / "audit.duckdb").exists()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_every_row_rejected_names_the_reasons_by_column_and_a_hint(tmp_path: Path) -> None:
+    """A file whose welfare uses a decimal comma: every row fails. The message lists the
+    reasons by column with counts and suggests csv.decimal_comma (it said only "no household
+    row passed the row rules")."""
+    rows = "".join(f'{i};A;2;"{i},5"\n' for i in range(1, 9))
+    (tmp_path / "hh.csv").write_text("id;reg;n;y\n" + rows)
+    config = small_config(tmp_path, welfare="y")
+    result = runner.invoke(app, ["validate", "--config", str(config)], env={"COLUMNS": "250"})
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, text
+    assert "none of its 8 rows passed the row rules" in text
+    assert "welfare: not a number: 8 rows" in text
+    assert "csv.decimal_comma = true" in text
+    assert "Traceback" not in result.output

@@ -338,6 +338,41 @@ def over_quarantine_ceiling(
     )
 
 
+REJECTION_HINTS = (
+    (
+        "not a number",
+        "a decimal comma (1,5)? set csv.decimal_comma = true; another missing-value "
+        "code? add it to csv.null_values",
+    ),
+    (
+        "not one of the configured codes",
+        "the file codes yes/no differently: set the column's "
+        "codes in the config (e.g. yes = [1], no = [2])",
+    ),
+    (
+        "region not in the regions file",
+        "the region codes differ between the two files (e.g. 1 vs '01')",
+    ),
+)
+"""Reason fragments with what usually causes them when every row is rejected."""
+
+
+def all_rows_rejected(path: str, rows_read: int, reasons: Mapping[str, int]) -> str:
+    """The message when no row of a file passed the row rules: the reasons by column with
+    their counts, commonest first, and a hint where one applies."""
+    if not rows_read:
+        return f"{path}: the file has a header but no data rows"
+    commonest = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:5]
+    listed = "\n".join(f"  - {reason}: {rows:,} rows" for reason, rows in commonest)
+    hints = [hint for fragment, hint in REJECTION_HINTS if any(fragment in r for r, _ in commonest)]
+    advice = "".join(f"\n  hint: {hint}" for hint in hints)
+    return (
+        f"{path}: none of its {rows_read:,} rows passed the row rules. Commonest reasons "
+        f"(column: reason):\n{listed}{advice}\n`welfare-audit validate` lists every reason; "
+        "the rows are in audit.quarantine after a run."
+    )
+
+
 def raise_on_errors(rows: Sequence[dict[str, Any]], explanations: Sequence[str] = ()) -> None:
     """Stop the run when an expectation of severity 'error' failed (``explanations``: what the
     failures mean for the user, e.g. which file quarantined too many rows)."""
