@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
+import re
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 
-from transforms.config import AuditConfig, parse_config
+from transforms.config import AuditConfig, ConfigError, parse_config
 from transforms.io.ingest import (
     CheckedTable,
+    check_headers,
     ingest_households,
     ingest_members,
     ingest_table,
@@ -433,3 +436,28 @@ def test_a_categorical_proxy_of_few_words_is_not_mistaken_for_names(tmp_path: Pa
         proxies={"roof": {"column": "roof", "kind": "categorical"}},
     )
     assert loaded.read_loaded()["roof"].n_unique() == 5
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (gzip.compress(f"{HEADER}\n1,A,1,2,10,1\n".encode()), "gzip-compressed"),
+        (f"{HEADER}\n1,A,1,2,10,1\n".encode("utf-16"), 'csv.encoding = "utf16"'),
+        (b"PK\x03\x04" + b"\0" * 60, "zip archive"),
+    ],
+)
+def test_compressed_or_utf16_files_are_named_not_misread(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    """Gzip, zip and UTF-16 files were read as mojibake; their first bytes name the problem,
+    at ingest and in the header check before any work."""
+    with pytest.raises(IngestError, match=re.escape(expected)):
+        households_of(tmp_path, content)
+    with pytest.raises(IngestError, match=re.escape(expected)):
+        check_headers(config_for(tmp_path))
+
+
+def test_a_folder_given_as_the_file_is_named_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "hh.csv").mkdir()
+    with pytest.raises(ConfigError, match="is a folder"):
+        config_for(tmp_path)

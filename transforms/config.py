@@ -156,6 +156,8 @@ class InputFile(StrictModel):
     def _path_exists(cls, value: Path, info: ValidationInfo) -> Path:
         path = _resolve_path(value, info)
         if (info.context or {}).get("check_files", True) and not path.is_file():
+            if path.is_dir():
+                raise ValueError(f"{path} is a folder; name the data file inside it")
             raise ValueError(f"file not found: {path}")
         return path
 

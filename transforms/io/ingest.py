@@ -26,7 +26,7 @@ from transforms.config import (
 )
 from transforms.contract import quote_identifier, quote_literal
 from transforms.inputs import input_table
-from transforms.io.readers import header_names
+from transforms.io.readers import header_names, text_file_problem
 from transforms.io.warehouse import MEMORY_LIMIT_VARIABLE, scratch_connection
 from transforms.raw import ROW_PROBLEM, SOURCE_ROW, IngestError, RawTable
 from transforms.rules import (
@@ -410,6 +410,10 @@ def check_headers(config: AuditConfig) -> None:
     for role, spec, mapping, labels in mapped_inputs(config):
         if spec.preprocess:
             continue
+        if spec.path.is_file() and spec.resolved_format == "csv":
+            compressed_or_encoded = text_file_problem(spec)
+            if compressed_or_encoded:
+                raise IngestError(compressed_or_encoded)
         names = header_names(spec)
         if names is None:
             continue

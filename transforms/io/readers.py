@@ -103,8 +103,39 @@ def _has_multiline_fields(path: Path) -> bool:
     return bool(odd.collect().item())
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
+UTF16_BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def text_file_problem(spec: InputFile) -> str | None:
+    """What makes a file configured as text unreadable as such, from its first bytes: gzip or
+    zip compression, or UTF-16 without csv.encoding = "utf16"; None when it looks fine."""
+    with spec.path.open("rb") as handle:
+        head = handle.read(4)
+    if head.startswith(GZIP_MAGIC):
+        return (
+            f"{spec.path}: the file is gzip-compressed; decompress it (gunzip) and point the "
+            "config at the text file"
+        )
+    if head.startswith(ZIP_MAGIC):
+        return (
+            f"{spec.path}: the file is a zip archive (or an Excel workbook); extract it, or "
+            "export the sheet as CSV, and point the config at that file"
+        )
+    if head[:2] in UTF16_BYTE_ORDER_MARKS and spec.csv.encoding != "utf16":
+        return (
+            f"{spec.path}: the file is UTF-16 (it starts with a UTF-16 byte-order mark); set "
+            'csv.encoding = "utf16" for this file'
+        )
+    return None
+
+
 def read_csv_raw(spec: InputFile, work_dir: Path) -> RawTable:
     """Open a delimited text file as all-string columns plus row problems."""
+    problem = text_file_problem(spec)
+    if problem:
+        raise IngestError(problem)
     path = _text_path(spec, work_dir)
     try:
         multiline = _has_multiline_fields(path)
