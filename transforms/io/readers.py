@@ -274,6 +274,25 @@ def read_labelled_raw(spec: InputFile, work_dir: Path) -> RawTable:
 HEADER_CODECS = {"gbk": "gbk", "latin1": "latin-1", "cp1252": "cp1252", "utf16": "utf-16"}
 
 
+HEADER_LIMIT = 16 * 1024 * 1024
+"""Bytes read to find the end of a CSV header (exports with thousands of columns)."""
+
+
+def first_line_bytes(path: Path, *, limit: int = HEADER_LIMIT) -> bytes | None:
+    """The file's bytes up to and including its first line break (in 64 KiB blocks); None
+    when there is none within ``limit``."""
+    read = b""
+    with path.open("rb") as handle:
+        while len(read) < limit:
+            block = handle.read(64 * 1024)
+            if not block:
+                return read
+            read += block
+            if b"\n" in block:
+                return read
+    return None
+
+
 def header_names(spec: InputFile) -> list[str] | None:
     """A file's column names from its header or metadata alone (nothing copied or decoded
     beyond the first block); None for what cannot be read that cheaply (a folder of parts,
@@ -290,8 +309,9 @@ def header_names(spec: InputFile) -> list[str] | None:
             reader = pyreadstat.read_dta if fmt == "dta" else pyreadstat.read_sav
             _, meta = reader(str(spec.path), metadataonly=True)
             return list(meta.column_names)
-        with spec.path.open("rb") as handle:
-            block = handle.read(64 * 1024)
+        block = first_line_bytes(spec.path)
+        if block is None:
+            return None
         codec = HEADER_CODECS.get(spec.csv.encoding, "utf-8")
         text = block.decode(codec, errors="replace")
         delimiter = spec.csv.delimiter or sniff_delimiter(text, path=spec.path)
