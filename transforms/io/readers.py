@@ -60,8 +60,11 @@ def _text_path(spec: InputFile, work_dir: Path) -> Path:
 
 def _header(path: Path, options: CsvOptions, *, source: Path) -> tuple[str, list[str]]:
     """Read the header line: the delimiter and the column names."""
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
-        sample = handle.read(64 * 1024)
+    with path.open("rb") as handle:
+        raw = handle.read(64 * 1024)
+    if b"\n" not in raw:  # a header longer than the block: read on to its end
+        raw = first_line_bytes(path) or raw
+    sample = raw.decode("utf-8", errors="replace")
     if not sample.strip():
         raise IngestError(f"{source}: the file is empty (expected a header line)")
     delimiter = options.delimiter or sniff_delimiter(sample, path=source)
