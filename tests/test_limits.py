@@ -9,7 +9,6 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,30 +16,13 @@ import duckdb
 import pytest
 
 from tests.bounded_ingest import write_wide_id_survey
+from tests.mounts import tmpfs
 from tests.processes import audit_command, harness_env
 from transforms.io.memory import MemoryLimitError, check_analysis_fits
 from transforms.io.warehouse import connect
 from transforms.sample.files import write_synthetic_survey
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@contextmanager
-def tmpfs(mount_point: Path, size_kib: int) -> Iterator[Path]:
-    """A tmpfs of ``size_kib`` at ``mount_point`` (needs mount rights, as root in CI)."""
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "--lazy", str(mount_point)], check=False)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pytest
 from flows import watchdog
 from models import cache
 from models.artifacts import file_sha256
+from tests.mounts import tmpfs
 from tests.processes import audit_command
 from transforms.sample.files import write_synthetic_survey
 
@@ -168,19 +169,9 @@ def test_a_read_only_output_folder_stops_the_run_before_any_copy(tmp_path: Path)
 
     published = tmp_path / "audit.duckdb"
     warehouse.publish(warehouse.open_workspace(published, "r0"), published)
-    mount_point = tmp_path / "read-only"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.strip()}")
-    try:
-        with pytest.raises(warehouse.WarehouseError, match=r"not writable.*Read-only"):
-            warehouse.check_can_start(published, mount_point / "output")
-    finally:
-        subprocess.run(["umount", "--lazy", str(mount_point)], check=False)
+    with (
+        tmpfs(tmp_path / "read-only", 1024, read_only=True) as mount_point,
+        pytest.raises(warehouse.WarehouseError, match=r"not writable.*Read-only"),
+    ):
+        warehouse.check_can_start(published, mount_point / "output")
     assert not warehouse.stale_workspaces(published)
