@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 from collections.abc import Callable
 from contextlib import ExitStack
 from enum import StrEnum
@@ -39,8 +40,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(stderr=False)
-errors = Console(stderr=True)
+LOG_WIDTH = 240
+"""Line width without a terminal (cron, CI, pipes): rich's 80 columns cut names and wrapped
+tables; a log file can take longer lines. A terminal keeps its own width."""
+console = Console(stderr=False, width=None if sys.stdout.isatty() else LOG_WIDTH)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else LOG_WIDTH)
 
 
 class SurveyShape(StrEnum):
