@@ -373,6 +373,13 @@ def refuse_identifier_like_proxies(
                 )
 
 
+def table_mapping(spec: RegionInput | ProjectionInput) -> dict[str, str]:
+    """A reference table's canonical column -> raw column, for the columns it maps."""
+    return {
+        name: column for name, column in spec.columns.model_dump().items() if column is not None
+    }
+
+
 def mapped_inputs(
     config: AuditConfig,
 ) -> list[tuple[str, InputFile, dict[str, str], dict[str, str]]]:
@@ -395,12 +402,7 @@ def mapped_inputs(
     for role in ("regions", "projection"):
         spec = getattr(config.inputs, role)
         if spec is not None:
-            mapping = {
-                name: column
-                for name, column in spec.columns.model_dump().items()
-                if column is not None
-            }
-            found.append((role, spec, mapping, {}))
+            found.append((role, spec, table_mapping(spec), {}))
     return found
 
 
@@ -493,9 +495,7 @@ def ingest_table(
 ) -> CheckedTable:
     """Apply the row rules of a small reference table (regions, projection): its contract's
     types and ranges, and unique keys."""
-    mapping = {
-        name: column for name, column in spec.columns.model_dump().items() if column is not None
-    }
+    mapping = table_mapping(spec)
     selected_rules = mapped_rules(role, mapping)
     frame = check_columns(select_mapped(raw, mapping, role=role), selected_rules, spec)
     present_keys = [key for key in input_table(role).keys if key in mapping]

@@ -50,12 +50,21 @@ def transcode_to_utf8(path: Path, encoding: str, work_dir: Path) -> Path:
     return target
 
 
+CSV_CODECS = {"gbk": "gbk", "latin1": "latin-1", "cp1252": "cp1252", "utf16": "utf-16"}
+"""Python codecs of the csv.encoding values other than UTF-8."""
+
+
+def header_fields(first_line: str, delimiter: str) -> list[str]:
+    """The column names of a header line, trimmed and without a byte-order mark."""
+    names = next(csv.reader([first_line], delimiter=delimiter))
+    return [name.strip().lstrip("\ufeff") for name in names]
+
+
 def _text_path(spec: InputFile, work_dir: Path) -> Path:
     """The file to parse as UTF-8: the original or a transcoded copy."""
     if spec.csv.encoding in {"utf8", "utf8-lossy"}:
         return spec.path
-    codec = {"gbk": "gbk", "latin1": "latin-1", "cp1252": "cp1252", "utf16": "utf-16"}
-    return transcode_to_utf8(spec.path, codec[spec.csv.encoding], work_dir)
+    return transcode_to_utf8(spec.path, CSV_CODECS[spec.csv.encoding], work_dir)
 
 
 def _header(path: Path, options: CsvOptions, *, source: Path) -> tuple[str, list[str]]:
@@ -68,9 +77,7 @@ def _header(path: Path, options: CsvOptions, *, source: Path) -> tuple[str, list
     if not sample.strip():
         raise IngestError(f"{source}: the file is empty (expected a header line)")
     delimiter = options.delimiter or sniff_delimiter(sample, path=source)
-    first_line = sample.splitlines()[0]
-    names = next(csv.reader([first_line], delimiter=delimiter))
-    names = [name.strip().lstrip("\ufeff") for name in names]
+    names = header_fields(sample.splitlines()[0], delimiter)
     if len(set(names)) != len(names):
         duplicated = sorted({name for name in names if names.count(name) > 1})
         raise IngestError(f"{source}: the header repeats column name(s) {duplicated}")
@@ -274,9 +281,6 @@ def read_labelled_raw(spec: InputFile, work_dir: Path) -> RawTable:
     return read_parquet_raw(spec, sorted(parts.glob("part-*.parquet")))
 
 
-HEADER_CODECS = {"gbk": "gbk", "latin1": "latin-1", "cp1252": "cp1252", "utf16": "utf-16"}
-
-
 HEADER_LIMIT = 16 * 1024 * 1024
 """Bytes read to find the end of a CSV header (exports with thousands of columns)."""
 
@@ -315,11 +319,9 @@ def header_names(spec: InputFile) -> list[str] | None:
         block = first_line_bytes(spec.path)
         if block is None:
             return None
-        codec = HEADER_CODECS.get(spec.csv.encoding, "utf-8")
-        text = block.decode(codec, errors="replace")
+        text = block.decode(CSV_CODECS.get(spec.csv.encoding, "utf-8"), errors="replace")
         delimiter = spec.csv.delimiter or sniff_delimiter(text, path=spec.path)
-        names = next(csv.reader([text.splitlines()[0]], delimiter=delimiter))
-        return [name.strip().lstrip("\ufeff") for name in names]
+        return header_fields(text.splitlines()[0], delimiter)
     except Exception:  # corrupt or odd files: the ingest reads them and names the problem
         return None
 
