@@ -8,6 +8,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.lifecycle import RunContext
+from flows.observability import emit_audit_event
 from transforms import tables
 from transforms.config import AuditConfig
 from transforms.io import warehouse
@@ -22,7 +23,7 @@ LIMIT 1
 """
 
 
-@task(name="alerts", cache_policy=NO_CACHE)
+@task(name="alerts", task_run_name="alerts", cache_policy=NO_CACHE)
 def raise_alerts(config: AuditConfig, run: RunContext) -> list[dict[str, Any]]:
     """Write changes beyond the thresholds to audit.alerts and log each as a warning."""
     logger = get_run_logger()
@@ -39,6 +40,7 @@ def raise_alerts(config: AuditConfig, run: RunContext) -> list[dict[str, Any]]:
             before, now, thresholds=config.alerts, previous_run_id=previous_id, run_id=run.run_id
         )
         warehouse.insert_frame(con, "alerts", rows)
-    for message in rows["message"]:
-        logger.warning("Alert: %s", message)
+    for alert in rows.iter_rows(named=True):
+        logger.warning("Alert: %s", alert["message"])
+        emit_audit_event("alert.raised", config.name, {k: str(v) for k, v in alert.items()})
     return rows.drop("run_id", "previous_run_id").to_dicts()

@@ -10,6 +10,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows import progress
 from flows.alerts import raise_alerts
 from flows.extensions import run_extension_stages
 from flows.fiscal import measure_fiscal
@@ -23,14 +24,23 @@ from flows.lifecycle import (
     write_tables,
 )
 from flows.matching import measure_matching
+from flows.observability import (
+    audit_tags,
+    emit_audit_event,
+    flow_run_name,
+    on_run_completed,
+    on_run_failed,
+    tag_flow_run,
+)
 from flows.pmt import evaluate_models, pseudonym_key
 from flows.programme import measure_programme_targeting
 from flows.report import publish_report
 from flows.runners import subflow_task_runner, thread_runner
 from flows.validate import quarantine_explanations, validate_staging
+from models.pmt import configured_models
 from transforms import tables
-from transforms.config import AuditConfig, load_config
-from transforms.expectations import raise_on_errors
+from transforms.config import AuditConfig, config_sha256, load_config
+from transforms.expectations import ValidationFailed, raise_on_errors
 from transforms.household import Analysis, prepare_households
 from transforms.io.hooks import load_user_code
 from transforms.io.memory import check_analysis_fits, usable_memory
@@ -59,7 +69,7 @@ def build_analysis(
     )
 
 
-@task(name="prepare-analysis", cache_policy=NO_CACHE)
+@task(name="prepare-analysis", task_run_name="prepare-analysis", cache_policy=NO_CACHE)
 def prepare_analysis(config: AuditConfig, run: RunContext) -> tuple[int, pl.DataFrame]:
     """Build the household analysis frame (welfare, programmes, lines, quantiles, design) as the
     run's analysis.parquet, which every later stage reads; publish the lines and the overlap of
@@ -118,7 +128,14 @@ def summary_rows(files: list[FileSummary]) -> list[dict[str, object]]:
 
 
 # persist_result=False: Prefect would pickle results and failures into $PREFECT_HOME/storage
-@flow(name="welfare-audit", task_runner=thread_runner(), persist_result=False)
+@flow(
+    name="welfare-audit",
+    flow_run_name=flow_run_name,
+    task_runner=thread_runner(),
+    persist_result=False,
+    on_completion=[on_run_completed],
+    on_failure=[on_run_failed],
+)
 def audit(
     config_path: str, warehouse: str | None = None, retrain: bool = False
 ) -> dict[str, object]:
@@ -126,34 +143,59 @@ def audit(
     every model anew instead of reusing the training cache."""
     logger = get_run_logger()
     config = load_config(Path(config_path))
+    tag_flow_run(audit_tags(config.name, config_sha256(Path(config_path))))
     user_code = load_user_code(config)  # the audit's own code, imported once, before any work
     if config.disclosure.publish_household_scores:
         pseudonym_key()  # fail before any work when the key is missing
     published = Path(warehouse).resolve() if warehouse else config.output.warehouse
+    timeout = config.runtime.stage_timeout_seconds
     with exclusive_lock(published), output_lock(config.output.directory):
         run = start_run(config, Path(config_path), published)
         try:
-            files = ingest_inputs(config, run, user_code)
-            raise_on_errors(
-                validate_staging(config, run, files),
-                quarantine_explanations(files, config.validation.max_quarantine_share),
-            )
-            households, lines = prepare_analysis(config, run)
-            programme = measure_programme_targeting(config, run)
+            with progress.stage("ingest", total=input_files(config), unit="files") as done:
+                files = ingest_inputs.with_options(timeout_seconds=timeout)(config, run, user_code)
+                done.append(f"{sum(f.rows_loaded for f in files):,} rows loaded")
+            with progress.stage("validate"):
+                checks = validate_staging.with_options(timeout_seconds=timeout)(config, run, files)
+                raise_on_errors(
+                    checks, quarantine_explanations(files, config.validation.max_quarantine_share)
+                )
+            with progress.stage("analysis") as done:
+                households, lines = prepare_analysis(config, run)
+                programme = measure_programme_targeting(config, run)
+                done.append(f"{households:,} households")
             runner = subflow_task_runner()  # models train where the audit's tasks run
-            evaluate = (
-                evaluate_models.with_options(task_runner=runner) if runner else evaluate_models
+            evaluate = evaluate_models.with_options(timeout_seconds=timeout)
+            evaluate = evaluate.with_options(task_runner=runner) if runner else evaluate
+            with progress.stage(
+                "models", total=len(configured_models(config.models)), unit="models"
+            ):
+                models, scores = evaluate(config, run, retrain)
+            with progress.stage("matching"):
+                measure_matching(config, run)
+            with progress.stage("fiscal"):
+                measure_fiscal(config, run, scores)
+            if user_code.stages:
+                with progress.stage("extensions"):
+                    run_extension_stages(config, run, str(run.analysis_path), user_code.stages)
+            with progress.stage("alerts") as done:
+                alerts = raise_alerts(config, run)
+                done.append(f"{len(alerts)} raised")
+        except ValidationFailed as error:
+            emit_audit_event(
+                "validation.failed", config.name, {"run_id": run.run_id, "message": str(error)}
             )
-            models, scores = evaluate(config, run, retrain)
-            measure_matching(config, run)
-            measure_fiscal(config, run, scores)
-            run_extension_stages(config, run, str(run.analysis_path), user_code.stages)
-            alerts = raise_alerts(config, run)
+            finish_run(run, status="failed", error=f"{type(error).__name__}: {error}")
+            raise
         except BaseException as error:
             finish_run(run, status="failed", error=f"{type(error).__name__}: {error}")
             raise
-        finish_run(run, status="succeeded")
-    report = publish_report(published, run.run_id, run.output_dir)
+        with progress.stage("publish"):
+            finish_run(run, status="succeeded")
+    with progress.stage("report"):
+        report = publish_report.with_options(timeout_seconds=timeout)(
+            published, run.run_id, run.output_dir, config.name
+        )
     logger.info("Audit %s published to %s", run.run_id, published)
     return {
         "run_id": run.run_id,
@@ -167,6 +209,13 @@ def audit(
         "models": models,
         "alerts": alerts,
     }
+
+
+def input_files(config: AuditConfig) -> int:
+    """How many input files the config names."""
+    inputs = config.inputs
+    optional = (inputs.regions, inputs.members, inputs.projection)
+    return 1 + sum(spec is not None for spec in optional)
 
 
 @flow(name="welfare-audit-validate", persist_result=False)

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from flows.progress_view import showing_progress
 from flows.runners import RunnerKind
 from flows.watchdog import start_watchdog
 
@@ -119,6 +120,23 @@ def storage_failure(error: BaseException) -> BaseException | None:
     )
 
 
+def chosen_config(config: Path | None) -> Path:
+    """--config; without it, the embedded sample when working inside this checkout (said on
+    stderr), else an error: a cron job started elsewhere must not audit the sample silently."""
+    from transforms.config import ConfigError
+
+    if config is not None:
+        return config
+    here = Path.cwd().resolve()
+    if here.is_relative_to(REPO_ROOT):
+        errors.print(f"note: no --config given: using the embedded sample {SAMPLE_CONFIG}")
+        return SAMPLE_CONFIG
+    raise ConfigError(
+        "--config is required: name the audit's TOML file (outside the welfare-audit "
+        f"checkout the embedded sample is never used by default; it is {SAMPLE_CONFIG})"
+    )
+
+
 def existing_warehouse(path: Path) -> Path:
     """The warehouse file, or a readable error when no run has published one yet."""
     if not path.exists():
@@ -126,11 +144,15 @@ def existing_warehouse(path: Path) -> Path:
     return path
 
 
-def published_warehouse(config: Path, warehouse: Path | None) -> Path:
+def published_warehouse(config: Path | None, warehouse: Path | None) -> Path:
     """--warehouse, else the config's output.warehouse; it must exist."""
     from transforms.config import load_config
 
-    return existing_warehouse(warehouse or load_config(config, check_files=False).output.warehouse)
+    if warehouse is not None:
+        return existing_warehouse(warehouse)
+    return existing_warehouse(
+        load_config(chosen_config(config), check_files=False).output.warehouse
+    )
 
 
 USER_ERROR = 2
@@ -263,9 +285,12 @@ def headline_table(rows: list[dict[str, Any]]) -> Table:
 
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
 ConfigOption = Annotated[
-    Path,
+    Path | None,
     typer.Option(
-        "--config", "-c", help="Audit configuration (TOML). Default: the embedded sample."
+        "--config",
+        "-c",
+        help="Audit configuration (TOML). Default, inside this checkout only: the embedded sample.",
+        show_default=False,
     ),
 ]
 
@@ -273,7 +298,7 @@ ConfigOption = Annotated[
 @app.command()
 @readable_errors
 def run(
-    config: ConfigOption = SAMPLE_CONFIG,
+    config: ConfigOption = None,
     warehouse: Annotated[
         Path | None,
         typer.Option("--warehouse", "-w", help="Published DuckDB file (overrides the config)."),
@@ -301,6 +326,12 @@ def run(
             "<output>/models/.",
         ),
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No progress and no tables: errors and one closing line only."
+        ),
+    ] = False,
     debug: DebugOption = False,
 ) -> None:
     """Run the full audit and publish it to the warehouse.
@@ -309,6 +340,7 @@ def run(
 
     On a Dask cluster: welfare-audit run --task-runner dask --dask-address tcp://host:8786
     """
+    config = chosen_config(config)
     from transforms.config import load_config
     from transforms.io.ingest import check_headers
     from transforms.io.warehouse import check_can_start
@@ -335,18 +367,22 @@ def run(
         if task_runner == RunnerKind.dask and not address:
             address = stack.enter_context(local_dask_cluster(dask_workers))
         flow = audit.with_options(task_runner=build_task_runner(task_runner, address))
-        with console.status("Running the audit (Prefect flow)…"):
+        with showing_progress(console, quiet=quiet):
             result = flow(str(config), str(warehouse) if warehouse else None, retrain)
+    if quiet:
+        console.print(f"Audit run {result['run_id']} published to {result['warehouse']}")
+        return
     print_summary(result)
 
 
 @app.command()
 @readable_errors
-def validate(config: ConfigOption = SAMPLE_CONFIG, debug: DebugOption = False) -> None:
+def validate(config: ConfigOption = None, debug: DebugOption = False) -> None:
     """Ingest and validate the inputs only (nothing is published); print what was found.
 
     Example: welfare-audit validate --config my_survey/audit.toml
     """
+    config = chosen_config(config)
     from transforms.config import load_config
     from transforms.io.ingest import check_headers
     from transforms.io.warehouse import output_lock
@@ -461,7 +497,7 @@ def report(
         str | None,
         typer.Option("--run-id", help="The run to report on (default: the latest successful one)."),
     ] = None,
-    config: ConfigOption = SAMPLE_CONFIG,
+    config: ConfigOption = None,
     warehouse: Annotated[
         Path | None, typer.Option("--warehouse", "-w", help="Published DuckDB file.")
     ] = None,
@@ -471,6 +507,7 @@ def report(
 
     Example: welfare-audit report --run-id 20261127T160901Z-ff2375 (default: the latest run)
     """
+    config = chosen_config(config)
     from flows.report import write_report
     from transforms.config import load_config
     from transforms.io.provenance import latest_run_id
@@ -494,7 +531,7 @@ WarehouseOption = Annotated[
 @app.command()
 @readable_errors
 def runs(
-    config: ConfigOption = SAMPLE_CONFIG,
+    config: ConfigOption = None,
     warehouse: WarehouseOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -541,7 +578,7 @@ def explain(
         str | None,
         typer.Option(help="Also print this indicator's definition, unit and source."),
     ] = None,
-    config: ConfigOption = SAMPLE_CONFIG,
+    config: ConfigOption = None,
     warehouse: WarehouseOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -593,7 +630,7 @@ def frame_table(frame: Any) -> Table:
 @app.command()
 @readable_errors
 def serve(
-    config: ConfigOption = SAMPLE_CONFIG,
+    config: ConfigOption = None,
     warehouse: WarehouseOption = None,
     cron: Annotated[str, typer.Option(help="When to run, as a cron string (UTC).")] = "0 2 1 * *",
     name: Annotated[str, typer.Option(help="Deployment name.")] = "scheduled-audit",
@@ -602,24 +639,37 @@ def serve(
     """Serve the audit on a schedule (Prefect serve); runs until stopped (Ctrl-C or SIGTERM).
 
     Schedules fire only against a Prefect server: start one with `prefect server start`
-    and set PREFECT_API_URL. Trigger a run now with
+    and set PREFECT_API_URL; without a server that answers, serve refuses to start. The
+    deployment, `welfare-audit/scheduled-audit` by default, is the one prefect.yaml declares;
+    runs queue one at a time. Trigger a run now with
     `prefect deployment run 'welfare-audit/scheduled-audit'`.
 
     Example: welfare-audit serve --config data/sample/audit.toml --cron "0 2 1 * *"
     """
-    from flows.audit import audit
-    from transforms.config import load_config
+    config = chosen_config(config)
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig
 
-    load_config(config)
+    from flows.audit import audit
+    from flows.observability import audit_tags, prefect_api_problem
+    from transforms.config import config_sha256, load_config
+
+    loaded = load_config(config)
+    problem = prefect_api_problem()
+    if problem:
+        raise ConnectionError(f"serve: {problem}")
     parameters = {
         "config_path": str(config.resolve()),
         "warehouse": str(warehouse.resolve()) if warehouse else None,
     }
-    if not os.environ.get("PREFECT_API_URL"):
-        errors.print(
-            "note: PREFECT_API_URL is not set: without a Prefect server, no schedule fires."
-        )
-    audit.serve(name=name, cron=cron, parameters=parameters, pause_on_shutdown=False)
+    audit.serve(
+        name=name,
+        cron=cron,
+        parameters=parameters,
+        tags=["welfare-audit", *audit_tags(loaded.name, config_sha256(config))],
+        # an overlapping scheduled run waits for the previous one instead of failing on the lock
+        global_limit=ConcurrencyLimitConfig(limit=1),
+        pause_on_shutdown=False,
+    )
 
 
 def print_version(requested: bool) -> None:

@@ -17,7 +17,7 @@ def as_task(stage: Any, reference: str) -> Task[..., Any]:
     if isinstance(stage, Task):
         return stage
     name = f"stage-{getattr(stage, '__name__', reference.rsplit(':', 1)[-1])}"
-    wrapped: Task[..., Any] = task(name=name, cache_policy=NO_CACHE)(stage)
+    wrapped: Task[..., Any] = task(name=name, task_run_name=name, cache_policy=NO_CACHE)(stage)
     return wrapped
 
 

@@ -12,7 +12,7 @@ from transforms.config import AuditConfig
 from transforms.pmt_evaluation import ModelScores
 
 
-@task(name="fiscal-feedback", cache_policy=NO_CACHE)
+@task(name="fiscal-feedback", task_run_name="fiscal-feedback", cache_policy=NO_CACHE)
 def measure_fiscal(config: AuditConfig, run: RunContext, scores: list[ModelScores]) -> int:
     """Read the analysis frame and the projection, compute fiscal_indicators, publish them."""
     published = tables.fiscal(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +10,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows import progress
 from flows.lifecycle import RunContext, file_sha256
 from transforms.config import AuditConfig, InputFile
 from transforms.contract import publishable
@@ -63,7 +64,19 @@ def open_raw(spec: InputFile, run: RunContext, hooks: Sequence[LoadedHook]) -> R
     return apply_hooks(read_raw(spec, run.output_dir / "transcoded"), hooks)
 
 
-@task(name="record-file", cache_policy=NO_CACHE)
+def file_run_name(role: str) -> Callable[[], str]:
+    """A task run name naming the input file, e.g. ``ingest-households[hh_2024.csv]``."""
+
+    def name() -> str:
+        from prefect.runtime import task_run
+
+        spec = getattr(task_run.parameters["config"].inputs, role)
+        return f"ingest-{role}[{Path(spec.path).name}]"
+
+    return name
+
+
+@task(name="record-file", task_run_name="record-file-{role}", cache_policy=NO_CACHE)
 def record_file(
     run: RunContext, role: str, spec_path: Path, checked: CheckedTable, staging_table: str
 ) -> FileSummary:
@@ -71,6 +84,13 @@ def record_file(
     with run.connect_staging() as staging:
         stage_loaded(staging, checked, staging_table)
     summary = summarise(role, checked)
+    progress.report(
+        progress.StageEvent(
+            "ingest",
+            "advance",
+            detail=f"{role}: {summary.rows_loaded:,} of {summary.rows_read:,} rows loaded",
+        )
+    )
     with run.connect() as con:
         warehouse.insert_quarantine(con, checked.quarantine_path, run.run_id)
         file_row = pl.DataFrame(
@@ -98,7 +118,7 @@ def record_file(
     return summary
 
 
-@task(name="ingest-regions", cache_policy=NO_CACHE)
+@task(name="ingest-regions", task_run_name=file_run_name("regions"), cache_policy=NO_CACHE)
 def ingest_regions_file(
     config: AuditConfig, run: RunContext, hooks: Sequence[LoadedHook] = ()
 ) -> CheckedTable:
@@ -113,7 +133,7 @@ def ingest_regions_file(
     )
 
 
-@task(name="ingest-households", cache_policy=NO_CACHE)
+@task(name="ingest-households", task_run_name=file_run_name("households"), cache_policy=NO_CACHE)
 def ingest_households_file(
     config: AuditConfig,
     run: RunContext,
@@ -132,7 +152,7 @@ def ingest_households_file(
     )
 
 
-@task(name="ingest-members", cache_policy=NO_CACHE)
+@task(name="ingest-members", task_run_name=file_run_name("members"), cache_policy=NO_CACHE)
 def ingest_members_file(
     config: AuditConfig, run: RunContext, household_ids: pl.Series, hooks: Sequence[LoadedHook] = ()
 ) -> CheckedTable:
@@ -148,7 +168,7 @@ def ingest_members_file(
     )
 
 
-@task(name="ingest-projection", cache_policy=NO_CACHE)
+@task(name="ingest-projection", task_run_name=file_run_name("projection"), cache_policy=NO_CACHE)
 def ingest_projection_file(
     config: AuditConfig, run: RunContext, hooks: Sequence[LoadedHook] = ()
 ) -> CheckedTable:
@@ -163,7 +183,7 @@ def ingest_projection_file(
     )
 
 
-@task(name="stage-member-features", cache_policy=NO_CACHE)
+@task(name="stage-member-features", task_run_name="stage-member-features", cache_policy=NO_CACHE)
 def stage_features(run: RunContext) -> int:
     """Aggregate the staged members into one row of features per household."""
     with run.connect_staging() as staging:
@@ -171,7 +191,7 @@ def stage_features(run: RunContext) -> int:
 
 
 @flow(
-    name="ingest", validate_parameters=False, persist_result=False
+    name="ingest", flow_run_name="ingest", validate_parameters=False, persist_result=False
 )  # typed objects, validated at the edge
 def ingest_inputs(
     config: AuditConfig, run: RunContext, user_code: UserCode | None = None

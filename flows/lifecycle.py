@@ -54,7 +54,7 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-@task(name="start-run", cache_policy=NO_CACHE)
+@task(name="start-run", task_run_name="start-run", cache_policy=NO_CACHE)
 def start_run(config: AuditConfig, config_path: Path, published: Path) -> RunContext:
     """Record killed runs and sweep what they left, copy the published warehouse aside, record
     the run as running. The caller holds the warehouse and output-folder locks."""
@@ -95,7 +95,7 @@ def start_run(config: AuditConfig, config_path: Path, published: Path) -> RunCon
     return RunContext(run_id, published, work, output_dir, output_dir / "staging.duckdb", started)
 
 
-@task(name="finish-run", cache_policy=NO_CACHE)
+@task(name="finish-run", task_run_name="finish-run-{status}", cache_policy=NO_CACHE)
 def finish_run(run: RunContext, *, status: str, error: str | None = None) -> None:
     """Complete the run's row with totals over its input files, then publish atomically."""
     with run.connect() as con:

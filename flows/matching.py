@@ -11,7 +11,7 @@ from transforms import tables
 from transforms.config import AuditConfig
 
 
-@task(name="resource-matching", cache_policy=NO_CACHE)
+@task(name="resource-matching", task_run_name="resource-matching", cache_policy=NO_CACHE)
 def measure_matching(config: AuditConfig, run: RunContext) -> int:
     """Read the analysis frame and the regions, compute matching_indicators, publish them."""
     published = tables.matching(

@@ -17,9 +17,11 @@ from joblib import parallel_config
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
+from prefect.futures import as_completed
 from threadpoolctl import threadpool_limits
 
 import models
+from flows import progress
 from flows.lifecycle import RunContext, file_sha256, write_tables
 from flows.runners import execution_place, runs_on_dask
 from models import cache
@@ -198,7 +200,7 @@ def fit_model(
     )
 
 
-@task(name="pmt-targeting", cache_policy=NO_CACHE)
+@task(name="pmt-targeting", task_run_name="pmt-targeting-{scores.model}", cache_policy=NO_CACHE)
 def measure_model_targeting(
     config: AuditConfig, run: RunContext, scores: ModelScores
 ) -> list[dict[str, Any]]:
@@ -232,7 +234,7 @@ def model_features(config: AuditConfig, data_path: str) -> FeatureSpec:
     )
 
 
-@task(name="pmt-checks", cache_policy=NO_CACHE)
+@task(name="pmt-checks", task_run_name="pmt-checks", cache_policy=NO_CACHE)
 def check_models(config: AuditConfig, run: RunContext, scores: list[ModelScores]) -> list[str]:
     """Warnings a methodologist needs: a categorical feature with very many levels, and an
     out-of-fold AUC too high for a PMT (naming the features that predict poverty best alone,
@@ -260,7 +262,7 @@ def check_models(config: AuditConfig, run: RunContext, scores: list[ModelScores]
     return notes
 
 
-@task(name="pmt-folds", cache_policy=NO_CACHE)
+@task(name="pmt-folds", task_run_name="pmt-folds", cache_policy=NO_CACHE)
 def publish_folds(config: AuditConfig, run: RunContext, scores: ModelScores) -> int:
     """Publish the households and poor households of each cross-validation fold (every model
     shares the folds)."""
@@ -287,7 +289,7 @@ def pseudonym_key() -> bytes:
     return key.encode("utf-8")
 
 
-@task(name="household-scores", cache_policy=NO_CACHE)
+@task(name="household-scores", task_run_name="household-scores", cache_policy=NO_CACHE)
 def publish_household_scores(
     config: AuditConfig, run: RunContext, scores: list[ModelScores]
 ) -> int:
@@ -305,7 +307,12 @@ def publish_household_scores(
         return warehouse.insert_frame(con, "household_scores", rows)
 
 
-@flow(name="pmt-evaluation", validate_parameters=False, persist_result=False)
+@flow(
+    name="pmt-evaluation",
+    flow_run_name="pmt-evaluation",
+    validate_parameters=False,
+    persist_result=False,
+)
 def evaluate_models(
     config: AuditConfig, run: RunContext, retrain: bool = False
 ) -> tuple[list[dict[str, Any]], list[ModelScores]]:
@@ -320,7 +327,13 @@ def evaluate_models(
     futures = [
         train_model.submit(config, name, data_path, data_sha256, threads, retrain) for name in names
     ]
-    scores = [future.result() for future in futures]
+    scores_by_name: dict[str, ModelScores] = {}
+    for future in as_completed(futures):  # progress as each model is ready, wherever it ran
+        trained = future.result()
+        scores_by_name[trained.model] = trained
+        done = len(scores_by_name)
+        progress.advance("models", done, len(names), "models", f"{trained.model} ready")
+    scores = [scores_by_name[name] for name in names]
     if scores:
         publish_folds(config, run, scores[0])
         check_models(config, run, scores)

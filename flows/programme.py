@@ -11,7 +11,7 @@ from transforms import tables
 from transforms.config import AuditConfig
 
 
-@task(name="programme-targeting", cache_policy=NO_CACHE)
+@task(name="programme-targeting", task_run_name="programme-targeting", cache_policy=NO_CACHE)
 def measure_programme_targeting(config: AuditConfig, run: RunContext) -> pl.DataFrame | None:
     """Targeting errors of the actual programme by group, with design-based SEs; published."""
     logger = get_run_logger()

@@ -6,9 +6,14 @@ from pathlib import Path
 
 import polars as pl
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 
+from flows.observability import artifact_key
 from transforms.io.warehouse import connect
 from transforms.report.data import ReportData, load_report_data
 from transforms.report.html import render_report, summary_markdown
@@ -27,16 +32,27 @@ def write_report(warehouse: Path, run_id: str, directory: Path) -> tuple[Path, P
     return html, workbook, data
 
 
-@task(name="report", cache_policy=NO_CACHE)
-def publish_report(warehouse: Path, run_id: str, directory: Path) -> str:
-    """Write the report beside the run's outputs and attach a summary to the flow run."""
+@task(name="report", task_run_name="report", cache_policy=NO_CACHE)
+def publish_report(warehouse: Path, run_id: str, directory: Path, audit_name: str) -> str:
+    """Write the report beside the run's outputs and attach a summary, the headline table and a
+    link to the report to the flow run (artifact keys per audit, so audits do not mix)."""
     html, workbook, data = write_report(warehouse, run_id, directory)
     create_markdown_artifact(
-        key="audit-summary", markdown=summary_markdown(data, report_path=str(html))
+        key=artifact_key(audit_name, "summary"),
+        markdown=summary_markdown(data, report_path=str(html)),
     )
     national = data.targeting_errors.filter(pl.col("group_type") == "all")
     columns = ["method", "decision_rule", "programme", "poverty_line"]
     columns += ["coverage", "exclusion_error", "inclusion_error"]
-    create_table_artifact(key="targeting-headline", table=national.select(columns).to_dicts())
+    create_table_artifact(
+        key=artifact_key(audit_name, "targeting-headline"),
+        table=national.select(columns).to_dicts(),
+    )
+    create_link_artifact(
+        key=artifact_key(audit_name, "report"),
+        link=html.resolve().as_uri(),
+        link_text=f"Report of run {run_id}",
+        description=f"The HTML report; the standard tables are in {workbook.resolve()}",
+    )
     get_run_logger().info("Report: %s; standard tables: %s", html, workbook)
     return str(html)

@@ -204,7 +204,7 @@ def quarantine_explanations(files: Sequence[FileSummary], ceiling: float) -> lis
     return [explanation for explanation in found if explanation is not None]
 
 
-@task(name="validate", cache_policy=NO_CACHE)
+@task(name="validate", task_run_name="validate", cache_policy=NO_CACHE)
 def validate_staging(
     config: AuditConfig, run: RunContext, files: list[FileSummary]
 ) -> list[dict[str, Any]]:

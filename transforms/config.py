@@ -867,6 +867,24 @@ class Output(StrictModel):
         return _resolve_path(value, info)
 
 
+class Runtime(StrictModel):
+    """How a run is operated."""
+
+    stage_timeout_minutes: float = Field(
+        default=360,
+        ge=0,
+        description="A stage that can hang (reading the input files, validation, model "
+        "training, the report) and runs longer than this is stopped, and the run fails with a "
+        "timeout instead of holding the warehouse lock; 0: no limit. Raise it for "
+        "registries of tens of millions of households.",
+    )
+
+    @property
+    def stage_timeout_seconds(self) -> float | None:
+        """The timeout in seconds, as Prefect takes it."""
+        return self.stage_timeout_minutes * 60 if self.stage_timeout_minutes else None
+
+
 def resolve_reference(reference: str, base_dir: Path | None) -> str:
     """Check a code reference's syntax; a 'file.py:function' becomes an absolute file path.
 
@@ -1201,6 +1219,7 @@ class AuditConfig(StrictModel):
         default_factory=Fiscal, description="Fiscal cost, financing and the ageing projection."
     )
     output: Output = Field(default_factory=Output, description="Where the run publishes.")
+    runtime: Runtime = Field(default_factory=Runtime, description="How a run is operated.")
     extensions: Extensions = Field(
         default_factory=Extensions, description="Extra flow stages for this audit."
     )
