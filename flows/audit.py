@@ -32,14 +32,14 @@ from flows.observability import (
     on_run_failed,
     tag_flow_run,
 )
-from flows.pmt import evaluate_models, pseudonym_key
+from flows.pmt import evaluate_models
 from flows.programme import measure_programme_targeting
 from flows.report import publish_report
 from flows.runners import subflow_task_runner, thread_runner
 from flows.validate import quarantine_explanations, validate_staging
 from models.pmt import configured_models
 from transforms import tables
-from transforms.config import AuditConfig, config_sha256, load_config
+from transforms.config import AuditConfig, config_sha256, load_config, pseudonym_key
 from transforms.expectations import ValidationFailed, raise_on_errors
 from transforms.household import Analysis, prepare_households
 from transforms.io.hooks import load_user_code

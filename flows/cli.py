@@ -341,7 +341,7 @@ def run(
     On a Dask cluster: welfare-audit run --task-runner dask --dask-address tcp://host:8786
     """
     config = chosen_config(config)
-    from transforms.config import load_config
+    from transforms.config import load_config, pseudonym_key
     from transforms.io.ingest import check_headers
     from transforms.io.warehouse import check_can_start
 
@@ -353,15 +353,19 @@ def run(
     check_can_start(
         warehouse.resolve() if warehouse else loaded.output.warehouse, loaded.output.directory
     )
-    from flows.audit import audit
-    from flows.pmt import pseudonym_key
-    from flows.runners import build_task_runner, local_dask_cluster
-
     if loaded.disclosure.publish_household_scores:
         pseudonym_key()
-    if not debug:
-        quiet_tracebacks()
     start_watchdog()  # stops Prefect's temporary server should this process be killed
+    from flows.observability import start_temporary_api
+
+    starting_api = start_temporary_api()  # its start-up overlaps the imports below
+    from flows.audit import audit
+    from flows.runners import build_task_runner, local_dask_cluster
+
+    if starting_api is not None:
+        starting_api.join()
+    if not debug:
+        quiet_tracebacks()  # after the imports: Prefect's log handlers exist now
     with ExitStack() as stack:
         address = dask_address
         if task_runner == RunnerKind.dask and not address:
@@ -697,6 +701,10 @@ def main() -> None:
     """Entry point of the console script."""
     for key, value in QUIET_DEFAULTS.items():
         os.environ.setdefault(key, value)
+    if os.environ.get("PREFECT_API_URL") == "":
+        # empty means "no server" (as unset): Prefect's temporary API then serves the run, but
+        # an empty URL left set made its events client log "Error emitting event" on every run
+        del os.environ["PREFECT_API_URL"]
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     app()
 

@@ -35,12 +35,10 @@ from models.features import (
 )
 from models.pmt import configured_models, fit_pmt
 from transforms import tables
-from transforms.config import AuditConfig, ConfigError
+from transforms.config import AuditConfig, pseudonym_key
 from transforms.io import warehouse
 from transforms.pmt_evaluation import ModelScores
 from transforms.targeting import unit_weight
-
-PSEUDONYM_KEY_VARIABLE = "WELFARE_AUDIT_PSEUDONYM_KEY"
 
 
 def models_code_sha256() -> str:
@@ -276,17 +274,6 @@ def publish_folds(config: AuditConfig, run: RunContext, scores: ModelScores) -> 
     )
     with run.connect() as con:
         return warehouse.insert_frame(con, "pmt_folds", rows)
-
-
-def pseudonym_key() -> bytes:
-    """The HMAC key for household pseudonyms, from the environment."""
-    key = os.environ.get(PSEUDONYM_KEY_VARIABLE, "")
-    if len(key) < 16:
-        raise ConfigError(
-            f"disclosure.publish_household_scores = true needs the environment variable "
-            f"{PSEUDONYM_KEY_VARIABLE} (a secret of at least 16 characters) to key the pseudonyms"
-        )
-    return key.encode("utf-8")
 
 
 @task(name="household-scores", task_run_name="household-scores", cache_policy=NO_CACHE)

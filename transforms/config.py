@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -1300,3 +1301,17 @@ def load_config(path: Path, *, check_files: bool = True) -> AuditConfig:
 def config_sha256(path: Path) -> str:
     """Hash of the config file's bytes (recorded with every run)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+PSEUDONYM_KEY_VARIABLE = "WELFARE_AUDIT_PSEUDONYM_KEY"
+
+
+def pseudonym_key() -> bytes:
+    """The HMAC key for household pseudonyms, from the environment."""
+    key = os.environ.get(PSEUDONYM_KEY_VARIABLE, "")
+    if len(key) < 16:
+        raise ConfigError(
+            f"disclosure.publish_household_scores = true needs the environment variable "
+            f"{PSEUDONYM_KEY_VARIABLE} (a secret of at least 16 characters) to key the pseudonyms"
+        )
+    return key.encode("utf-8")
