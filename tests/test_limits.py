@@ -1,11 +1,10 @@
-"""Limits: a full disk is one clear error, nothing half-written is published, and a file
-larger than memory is streamed."""
+"""Limits: a killed run's copy does not fill a tight disk for good, a file larger than memory
+is streamed, and an analysis too large for memory stops before any estimate (a full disk
+through the CLI: tests/test_failure_messages.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,21 +14,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests import cgroups
 from tests.bounded_ingest import write_wide_id_survey
 from tests.mounts import tmpfs
-from tests.processes import audit_command, harness_env
 from transforms.io.memory import MemoryLimitError, check_analysis_fits
 from transforms.io.warehouse import connect
 from transforms.sample.files import write_synthetic_survey
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs: far too small for a warehouse."""
-    with tmpfs(tmp_path / "small-disk", 1024) as mount_point:
-        yield mount_point
 
 
 def test_a_killed_runs_copy_does_not_fill_a_tight_disk_for_good(tmp_path: Path) -> None:
@@ -75,60 +67,15 @@ def test_a_killed_runs_copy_does_not_fill_a_tight_disk_for_good(tmp_path: Path) 
         ]
 
 
-@pytest.mark.usefixtures("prefect_harness")
-def test_a_full_disk_is_one_clear_error_and_publishes_nothing(
-    small_disk: Path, tmp_path: Path
-) -> None:
-    survey = tmp_path / "survey"
-    write_synthetic_survey(survey, households=800, seed=4, file_format="parquet")
-    published = small_disk / "audit.duckdb"
-    done = subprocess.run(
-        audit_command(survey / "audit.toml", published),
-        cwd=ROOT,
-        env=harness_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 2, output[-3000:]
-    assert "the disk is full" in output and "No results were published" in output
-    assert str(small_disk) in output  # names where it could not write
-    assert "Traceback" not in output  # one message, no stack dumps (--debug shows them)
-    assert not published.exists()
-
-
 MEMORY_LIMIT_MIB = 600
 WIDE_ID_HOUSEHOLDS = 450_000  # about 4 million members: a 660 MiB file, 690 MiB in memory
 
 
 @pytest.fixture
 def memory_cgroup() -> Iterator[Path]:
-    """A cgroup (v1 or v2) capped at MEMORY_LIMIT_MIB; yields its folder (needs root, as in CI)."""
-    limit = str(MEMORY_LIMIT_MIB * 2**20)
-    name = f"welfare-audit-test-{os.getpid()}"
-    candidates = [
-        (Path("/sys/fs/cgroup/memory"), "memory.limit_in_bytes"),  # v1
-        (Path("/sys/fs/cgroup"), "memory.max"),  # v2
-    ]
-    for root, limit_file in candidates:
-        if not (root / limit_file).exists() and not (root / "cgroup.controllers").exists():
-            continue
-        folder = root / name
-        try:
-            folder.mkdir()
-            (folder / limit_file).write_text(limit)
-        except OSError:
-            if folder.exists():
-                folder.rmdir()
-            continue
-        try:
-            yield folder
-        finally:
-            folder.rmdir()
-        return
-    pytest.skip("cannot create a memory-limited cgroup here (needs root and a memory controller)")
+    """A cgroup capped at MEMORY_LIMIT_MIB; yields its folder (needs root, as in CI)."""
+    with cgroups.memory_cgroup(MEMORY_LIMIT_MIB) as folder:
+        yield folder
 
 
 def oom_kills(cgroup: Path) -> str:
@@ -145,13 +92,11 @@ def test_a_member_file_larger_than_memory_is_streamed(memory_cgroup: Path, tmp_p
     limit = MEMORY_LIMIT_MIB * 2**20
     assert members_file.stat().st_size > limit  # the file alone does not fit
     work = tmp_path / "work"
-    command = " ".join(
-        shlex.quote(part)
-        for part in (sys.executable, "-m", "tests.bounded_ingest", str(config), str(work))
-    )
-    procs = memory_cgroup / "cgroup.procs"
     done = subprocess.run(
-        ["sh", "-c", f"echo $$ > {shlex.quote(str(procs))} && exec {command}"],
+        [
+            *cgroups.in_cgroup(memory_cgroup),
+            *(sys.executable, "-m", "tests.bounded_ingest", str(config), str(work)),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
