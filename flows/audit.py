@@ -157,9 +157,10 @@ def audit(
                 done.append(f"{sum(f.rows_loaded for f in files):,} rows loaded")
             with progress.stage("validate"):
                 checks = validate_staging.with_options(timeout_seconds=timeout)(config, run, files)
-                raise_on_errors(
-                    checks, quarantine_explanations(files, config.validation.max_quarantine_share)
+                explanations = quarantine_explanations(
+                    files, config.validation.max_quarantine_share
                 )
+                raise_on_errors(checks, [*explanations, *data_docs_pointer(run.output_dir)])
             with progress.stage("analysis") as done:
                 households, lines = prepare_analysis(config, run)
                 programme = measure_programme_targeting(config, run)
@@ -209,6 +210,16 @@ def audit(
         "models": models,
         "alerts": alerts,
     }
+
+
+def data_docs_pointer(output_dir: Path) -> list[str]:
+    """Where a failed validation's checks are shown in detail, when the Data Docs exist."""
+    index = output_dir / "data_docs" / "index.html"
+    return (
+        [f"Every check in detail (Great Expectations Data Docs): {index}"]
+        if index.is_file()
+        else []
+    )
 
 
 def input_files(config: AuditConfig) -> int:

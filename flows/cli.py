@@ -15,6 +15,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar, cast
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from flows.progress_view import showing_progress
@@ -84,11 +85,18 @@ def known_errors() -> tuple[type[BaseException], ...]:
     )
 
 
+RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+"""Prefect's loggers of flow and task runs: at ERROR they restate the failure the CLI prints."""
+
+
 class WithoutTraceback(logging.Filter):
-    """Log records keep their one-line message but lose the traceback (shown with --debug)."""
+    """Log records lose their traceback, and Prefect's reports of the failure itself go (the
+    CLI prints the error once); both are shown with --debug."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Drop exc_info; always keep the record."""
+        """Drop a run's failure report; keep every other record without exc_info."""
+        if record.name in RUN_LOGGERS and record.levelno >= logging.ERROR:
+            return False
         record.exc_info = None
         record.exc_text = None
         return True
@@ -129,7 +137,11 @@ def chosen_config(config: Path | None) -> Path:
         return config
     here = Path.cwd().resolve()
     if here.is_relative_to(REPO_ROOT):
-        errors.print(f"note: no --config given: using the embedded sample {SAMPLE_CONFIG}")
+        errors.print(
+            f"note: no --config given: using the embedded sample {SAMPLE_CONFIG}",
+            markup=False,
+            highlight=False,
+        )
         return SAMPLE_CONFIG
     raise ConfigError(
         "--config is required: name the audit's TOML file (outside the welfare-audit "
@@ -173,7 +185,8 @@ def fail(error: BaseException, *, debug: bool) -> None:
     """Print a short message (or the traceback with --debug) and exit with its code."""
     if debug:
         raise error
-    errors.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+    # the message is data (paths, config keys like [validation]), never rich markup
+    errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     errors.print("(run again with --debug for the full traceback)", style="dim")
     raise typer.Exit(code=exit_code(error))
 
@@ -222,9 +235,9 @@ def print_summary(result: dict[str, Any]) -> None:
     if result.get("models"):
         console.print(models_table(result["models"]))
     for alert in result.get("alerts", []):
-        console.print(f"[bold yellow]alert:[/] {alert['message']}", highlight=False)
-    console.print(f"Published to [bold]{result['warehouse']}[/]")
-    console.print(f"Report: [bold]{result['report']}[/]")
+        console.print(f"[bold yellow]alert:[/] {escape(alert['message'])}", highlight=False)
+    console.print(f"Published to [bold]{escape(result['warehouse'])}[/]")
+    console.print(f"Report: [bold]{escape(result['report'])}[/]")
 
 
 def lines_table(rows: list[dict[str, Any]]) -> Table:
@@ -349,12 +362,12 @@ def run(
     if dask_address and task_runner != RunnerKind.dask:
         raise typer.BadParameter("--dask-address needs --task-runner dask")
     check_headers(loaded)  # every mapped column in its file's header, before any heavy import
-    # the lock, output folder, write-ahead log and key checks, before the slow start-up
+    if loaded.disclosure.publish_household_scores:
+        pseudonym_key()  # before anything is created
+    # the lock, output folder and write-ahead log checks, before the slow start-up
     check_can_start(
         warehouse.resolve() if warehouse else loaded.output.warehouse, loaded.output.directory
     )
-    if loaded.disclosure.publish_household_scores:
-        pseudonym_key()
     start_watchdog()  # stops Prefect's temporary server should this process be killed
     from flows.observability import start_temporary_api
 
@@ -374,7 +387,9 @@ def run(
         with showing_progress(console, quiet=quiet):
             result = flow(str(config), str(warehouse) if warehouse else None, retrain)
     if quiet:
-        console.print(f"Audit run {result['run_id']} published to {result['warehouse']}")
+        console.print(
+            f"Audit run {result['run_id']} published to {result['warehouse']}", markup=False
+        )
         return
     print_summary(result)
 
@@ -432,7 +447,7 @@ def print_validation(result: dict[str, Any]) -> None:
         cells = (row["table_name"], row["column_name"] or "", row["expectation"], row["observed"])
         checks.add_row(f"[{style}]{row['severity']}[/]", *cells)
     console.print(checks)
-    console.print(f"Data Docs: {result['data_docs']}")
+    console.print(f"Data Docs: {result['data_docs']}", markup=False)
 
 
 @app.command()
@@ -523,7 +538,9 @@ def report(
         with connect(path, read_only=True) as con:
             run_id = latest_run_id(con)
     html, workbook, _ = write_report(path, run_id, settings.output.directory / "runs" / run_id)
-    console.print(f"Report: [bold]{html}[/]\nStandard tables: [bold]{workbook}[/]")
+    console.print(
+        f"Report: [bold]{escape(str(html))}[/]\nStandard tables: [bold]{escape(str(workbook))}[/]"
+    )
 
 
 WarehouseOption = Annotated[
@@ -599,7 +616,7 @@ def explain(
         chosen = run_id or latest_run_id(con)
         sections = explain_run(con, chosen)
     definition = indicator_definition(indicator) if indicator else None
-    console.print(f"[bold]Run {chosen}[/] in {path}")
+    console.print(f"[bold]Run {escape(chosen)}[/] in {escape(str(path))}")
     for title, frame in sections:
         console.print(f"\n[bold]{title[0].upper()}{title[1:]}[/]")
         console.print(frame_table(frame))

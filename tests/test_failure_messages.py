@@ -358,17 +358,8 @@ CASES = [
     case(input_is_a_folder),
     case(input_gzipped),
     case(input_utf16),
-    defect(
-        input_symlink_loop,
-        "transforms/config.py _resolve_path: Path.resolve() raises RuntimeError('Symlink loop "
-        "from ...') on Python 3.11, which the path validator does not catch: traceback, exit 1",
-    ),
-    defect(
-        bracketed_path,
-        "flows/cli.py fail() prints the message with rich markup on: '[raw]' (any [word]) is "
-        "taken for a style tag and dropped, so the path shown is wrong; the quarantine message "
-        "loses 'raise the ceiling in [validation]' the same way",
-    ),
+    case(input_symlink_loop),
+    case(bracketed_path),
     case(column_missing("run")),
     case(column_missing("validate")),
     case(output_folder_busy),
@@ -465,12 +456,6 @@ def test_quarantine_above_its_ceiling_names_the_file_and_the_columns(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="transforms/expectations.py describe_failures(): the ValidationFailed message does "
-    "not say where the run's Data Docs are (<output>/runs/<run>/data_docs/index.html); only "
-    "`validate` prints them",
-)
 def test_failed_validation_says_where_the_data_docs_are(
     over_ceiling: tuple[Path, Outcome],
 ) -> None:

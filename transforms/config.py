@@ -51,8 +51,15 @@ def _resolve_path(value: Path, info: ValidationInfo) -> Path:
     base = (info.context or {}).get("base_dir")
     path = Path(value).expanduser()
     if path.is_absolute():
-        return path.resolve()
-    return (Path(base) / path).resolve() if base is not None else path
+        joined = path
+    elif base is None:
+        return path
+    else:
+        joined = Path(base) / path
+    try:
+        return joined.resolve()
+    except (RuntimeError, OSError) as error:  # a symlink loop (RuntimeError on Python 3.11)
+        raise ValueError(f"cannot resolve {joined}: {error}") from None
 
 
 class CsvOptions(StrictModel):
