@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,30 @@ def test_every_row_rejected_names_the_reasons_by_column_and_a_hint(tmp_path: Pat
     assert "welfare: not a number: 8 rows" in text
     assert "csv.decimal_comma = true" in text
     assert "Traceback" not in output
+
+
+def test_two_headers_one_name_after_unicode_normalisation_stop_validate(tmp_path: Path) -> None:
+    """A header with 'región' twice, once composed and once with a combining accent: the
+    header check names the file and both spellings before Prefect starts, exit 2."""
+    composed, decomposed = (unicodedata.normalize(form, "región") for form in ("NFC", "NFD"))
+    (tmp_path / "hh.csv").write_text(
+        f"id,{composed},{decomposed},n,y\n1,A,B,2,10\n", encoding="utf-8"
+    )
+    config = small_config(tmp_path, welfare="y")
+    config.write_text(config.read_text().replace('region = "reg"', f'region = "{composed}"'))
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "validate", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+        timeout=120,
+    )
+    output = done.stdout + done.stderr
+    text = " ".join(output.split())
+    assert done.returncode == 2, text
+    assert f"hh.csv: columns '{composed}' and '{decomposed}' are the same name" in text
+    assert "'regi\\xf3n' and 'regio\\u0301n'" in text
+    assert "Traceback" not in output
+    assert not (tmp_path / "out").exists()  # refused before any work
