@@ -197,3 +197,70 @@ def test_two_headers_one_name_after_unicode_normalisation_stop_validate(tmp_path
     assert "'regi\\xf3n' and 'regio\\u0301n'" in text
     assert "Traceback" not in output
     assert not (tmp_path / "out").exists()  # refused before any work
+
+
+def survey_with_members_and_regions(folder: Path, *, members: bytes, regions: str) -> Path:
+    """A three-row household file (ids 1-3, regions A and B) with the given members and
+    regions files, and the config that maps all three."""
+    (folder / "hh.csv").write_text("id,reg,n,y\n1,A,2,10\n2,A,1,12\n3,B,1,7\n")
+    (folder / "members.csv").write_bytes(members)
+    (folder / "regions.csv").write_text(regions)
+    config = small_config(folder, welfare="y")
+    config.write_text(
+        config.read_text()
+        + """[inputs.members]
+path = "members.csv"
+columns = { hh_id = "hh", person_id = "pid", age = "age" }
+[inputs.regions]
+path = "regions.csv"
+columns = { region = "reg", population = "pop" }
+"""
+    )
+    return config
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize(
+    ("members", "regions", "named", "reason", "hint"),
+    [
+        (  # every member row holds a Latin-1 byte: the file is not UTF-8
+            b"hh,pid,age,village\n1,1,30,Pe\xf1a\n2,1,41,Pe\xf1a\n3,1,25,Pe\xf1a\n",
+            "reg,pop\nA,100\nB,200\n",
+            "members.csv: none of its 3 rows passed the row rules",
+            "(row): bytes that are not valid utf8 text (set csv.encoding): 3 rows",
+            "set csv.encoding to the one it was saved in",
+        ),
+        (  # populations with a decimal comma: the regions file, not the households, is named
+            b"hh,pid,age\n1,1,30\n2,1,41\n3,1,25\n",
+            'reg;pop\nA;"100,5"\nB;"200,5"\n',
+            "regions.csv: none of its 2 rows passed the row rules",
+            "population: not a number: 2 rows",
+            "set csv.decimal_comma = true",
+        ),
+    ],
+    ids=["members-encoding", "regions-decimal-comma"],
+)
+def test_every_row_of_another_file_rejected_names_that_file(
+    tmp_path: Path, members: bytes, regions: str, named: str, reason: str, hint: str
+) -> None:
+    """Not only the household file: when no row of the members or regions file passes the
+    row rules, that file is named with its reasons by column, counts and a hint (members
+    all rejected used to pass ingest and fail later; regions all rejected was reported as
+    every household having an unknown region)."""
+    config = survey_with_members_and_regions(tmp_path, members=members, regions=regions)
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "validate", "--config", str(config)],
+        cwd=ROOT,
+        env=harness_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    text = " ".join(output.split())
+    assert done.returncode == 2, text
+    assert named in text
+    assert reason in text
+    assert hint in text
+    assert "hh.csv: none of its" not in text
+    assert "Traceback" not in output

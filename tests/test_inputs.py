@@ -17,7 +17,7 @@ from transforms.config import (
     RegionInput,
     Validation,
 )
-from transforms.expectations import expectations_for, helper_tables
+from transforms.expectations import expectations_for, helper_tables, nothing_loaded
 from transforms.inputs import INPUT_TABLES, input_dictionary_markdown, input_table
 from transforms.rules import ColumnRule, row_rules
 
@@ -137,3 +137,31 @@ def test_a_designed_survey_gets_the_statisticians_checks() -> None:
         "stg_member_features",
         "hh_size_check",
     }
+
+
+def test_a_file_none_of_whose_rows_loaded_is_named_with_reasons_and_hints() -> None:
+    """Any input file, not only the households: the reasons by column, commonest first, with
+    the hint that fits each; a file with some rows loaded passes."""
+    reasons = {
+        "hh_id: household not loaded (unknown or quarantined hh_id)": 40,
+        "(row): line has 3 field(s) but the header has 4": 2,
+        "age: must be <= 120": 1,
+    }
+    message = nothing_loaded("/survey/members.csv", 43, 0, reasons)
+    assert message == (
+        "/survey/members.csv: none of its 43 rows passed the row rules. Commonest reasons "
+        "(column: reason):\n"
+        "  - hh_id: household not loaded (unknown or quarantined hh_id): 40 rows\n"
+        "  - (row): line has 3 field(s) but the header has 4: 2 rows\n"
+        "  - age: must be <= 120: 1 rows\n"
+        "  hint: the members' hh_id does not match the household file's (e.g. '01' vs '1', or "
+        "hh_id mapped to another column in one of the two files)\n"
+        "  hint: the lines split into another number of fields than the header: is "
+        "csv.delimiter right, and are fields holding the delimiter quoted?\n"
+        "`welfare-audit validate` lists every reason; the rows are in audit.quarantine after "
+        "a run."
+    )
+    assert nothing_loaded("/survey/regions.csv", 0, 0, {}) == (
+        "/survey/regions.csv: the file has a header but no data rows"
+    )
+    assert nothing_loaded("/survey/members.csv", 43, 1, reasons) is None

@@ -350,8 +350,27 @@ REJECTION_HINTS = (
         "codes in the config (e.g. yes = [1], no = [2])",
     ),
     (
+        "text (set csv.encoding)",
+        "the file is not saved in the configured encoding: set csv.encoding to the one it "
+        'was saved in ("latin1", "cp1252", "gbk" or "utf16")',
+    ),
+    (
         "region not in the regions file",
         "the region codes differ between the two files (e.g. 1 vs '01')",
+    ),
+    (
+        "household not loaded",
+        "the members' hh_id does not match the household file's (e.g. '01' vs '1', or "
+        "hh_id mapped to another column in one of the two files)",
+    ),
+    (
+        "field(s) but the header has",
+        "the lines split into another number of fields than the header: is csv.delimiter "
+        "right, and are fields holding the delimiter quoted?",
+    ),
+    (
+        "times in the file",
+        "every row repeats a key: is the key mapped to an identifier column, not a category?",
     ),
 )
 """Reason fragments with what usually causes them when every row is rejected."""
@@ -371,6 +390,14 @@ def all_rows_rejected(path: str, rows_read: int, reasons: Mapping[str, int]) -> 
         f"(column: reason):\n{listed}{advice}\n`welfare-audit validate` lists every reason; "
         "the rows are in audit.quarantine after a run."
     )
+
+
+def nothing_loaded(
+    path: str, rows_read: int, rows_loaded: int, reasons: Mapping[str, int]
+) -> str | None:
+    """Why an input file stops the run when none of its rows loaded (every row rejected, or
+    no data rows), or None when some did: any input file, not only the households."""
+    return all_rows_rejected(path, rows_read, reasons) if not rows_loaded else None
 
 
 def raise_on_errors(rows: Sequence[dict[str, Any]], explanations: Sequence[str] = ()) -> None:
