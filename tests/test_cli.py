@@ -264,3 +264,33 @@ def test_every_row_of_another_file_rejected_names_that_file(
     assert hint in text
     assert "hh.csv: none of its" not in text
     assert "Traceback" not in output
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_an_absurd_value_is_one_quarantined_row_not_a_failed_run(tmp_path: Path) -> None:
+    """A weight of 1e300 and a welfare of 1e308 among 40 households: `validate` lists both
+    rows in the quarantine with the contract's bound as the reason and passes (2 of 40 rows
+    is under the 5 % ceiling); nothing overflows later."""
+    rows = [f"{i},{'AB'[i % 2]},{1 + i % 4},{100 + 7 * i}" for i in range(1, 41)]
+    rows[4] = "5,B,2,1e308"
+    (tmp_path / "hh.csv").write_text(
+        "id,reg,n,y,w\n"
+        + "".join(f"{row},{'1e300' if row.startswith('9,') else '10'}\n" for row in rows)
+    )
+    config = small_config(tmp_path, welfare="y")
+    config.write_text(config.read_text().replace('welfare = "y"', 'welfare = "y", weight = "w"'))
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "validate", "--config", str(config)],
+        cwd=ROOT,
+        env=harness_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    text = " ".join(output.replace("│", " ").split())
+    assert done.returncode == 0, text
+    assert "hh.csv weight must be <= 1e+09 1" in text
+    assert "hh.csv welfare must be <= 1e+15 1" in text
+    assert "households 40 38 2" in text
+    assert "Traceback" not in output

@@ -572,3 +572,39 @@ def test_two_headers_one_name_after_normalisation_is_one_clear_error(
         message = str(caught.value)
         assert f"hh.{suffix}: columns {NFC_REGION!r} and {NFD_REGION!r}" in message
         assert "regi\\xf3n" in message and "regio\\u0301n" in message
+
+
+def test_absurd_magnitudes_are_quarantined_with_their_reason(tmp_path: Path) -> None:
+    """One welfare of 1e308 (or Stata's missing code 8.99e307), a weight of 1e300 or inf:
+    each row is quarantined with the contract's bound as its reason, and the other rows
+    load (a weight of 1.7e308 used to pass ingest and crash the analysis with a polars
+    traceback; 1e300 silently made one household the whole population)."""
+    text = (
+        "HHID,prov,wt,size,pcexp,recv,amt\n"
+        "1,A,10,3,100,1,50\n"
+        "2,A,10,3,1e308,1,50\n"
+        "3,A,1e300,3,100,1,50\n"
+        "4,A,inf,3,100,1,50\n"
+        "5,A,10,3,8.98846567431158e307,1,50\n"
+        "6,A,10,3,100,1,1e300\n"
+        "7,A,10,3,100,0,0\n"
+    )
+    columns = {
+        "hh_id": "HHID",
+        "region": "prov",
+        "weight": "wt",
+        "hh_size": "size",
+        "welfare": "pcexp",
+        "receives_benefit": "recv",
+        "benefit_amount": "amt",
+    }
+    checked = households_of(tmp_path, text, columns=columns)
+    assert reasons(checked) == {
+        (2, "welfare"): "must be <= 1e+15",
+        (3, "weight"): "must be <= 1e+09",
+        (4, "weight"): "not a finite number",
+        (5, "welfare"): "must be <= 1e+15",
+        (6, "programmes.programme.amount"): "must be <= 1e+15",
+    }
+    assert checked.read_loaded()["hh_id"].to_list() == ["1", "7"]
+    assert_conserved(checked)

@@ -17,7 +17,14 @@ from pathlib import Path
 import polars as pl
 
 from transforms.config import BoolCoding, HouseholdInput, InputFile, MemberInput, Programme
-from transforms.inputs import PROGRAMME_COLUMNS, Kind, input_table, programme_column
+from transforms.inputs import (
+    NUMERIC_PROXY,
+    PROGRAMME_COLUMNS,
+    InputColumn,
+    Kind,
+    input_table,
+    programme_column,
+)
 from transforms.raw import ROW_PROBLEM, SOURCE_ROW, IngestError, RawTable, as_text, relabelled
 
 RAW = "__raw__"
@@ -38,18 +45,21 @@ class ColumnRule:
     """Appended to an out-of-range reason: where the range comes from and how to change it."""
 
 
+def column_rule(column: InputColumn) -> ColumnRule:
+    """The row rule of one contract column: its type, whether it may be missing and its
+    bounds, exactly as the contract states them (the only place a rule is made from)."""
+    return ColumnRule(
+        column.kind,
+        required=not column.nullable,
+        minimum=column.minimum,
+        maximum=column.maximum,
+        exclusive_minimum=column.exclusive_minimum,
+    )
+
+
 def row_rules(role: str) -> dict[str, ColumnRule]:
     """The row rules of an input file's canonical columns, from the input contract."""
-    return {
-        column.name: ColumnRule(
-            column.kind,
-            required=not column.nullable,
-            minimum=column.minimum,
-            maximum=column.maximum,
-            exclusive_minimum=column.exclusive_minimum,
-        )
-        for column in input_table(role).columns
-    }
+    return {column.name: column_rule(column) for column in input_table(role).columns}
 
 
 def mapped_rules(role: str, mapping: Mapping[str, str]) -> dict[str, ColumnRule]:
@@ -354,9 +364,7 @@ def programme_columns(programmes: Sequence[Programme], *, level: str) -> ColumnM
             template = templates[role]
             mapping[name] = raw
             labels[name] = f"programmes.{programme.name}.{role}"
-            rules[name] = ColumnRule(
-                template.kind, required=not template.nullable, minimum=template.minimum
-            )
+            rules[name] = column_rule(template)
         if programme.receives is not None:
             codings[programme_column("receives", index)] = programme.receipt_codes
     return ColumnMap(mapping, rules, codings, labels)
@@ -385,7 +393,9 @@ def household_columns(
                 f"inputs.households.proxies.{proxy}: a proxy cannot reuse a canonical name"
             )
         mapping[proxy] = proxy_spec.column
-        rules[proxy] = ColumnRule("float" if proxy_spec.kind == "numeric" else "string")
+        rules[proxy] = (
+            column_rule(NUMERIC_PROXY) if proxy_spec.kind == "numeric" else ColumnRule("string")
+        )
     extra = programme_columns(programmes, level="household")
     return ColumnMap(
         {**mapping, **extra.mapping}, {**rules, **extra.rules}, extra.codings, extra.labels
