@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.processes import harness_env
+from tests.processes import audit_command, harness_env
 from transforms.io.warehouse import connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -294,3 +294,90 @@ def test_an_absurd_value_is_one_quarantined_row_not_a_failed_run(tmp_path: Path)
     assert "hh.csv welfare must be <= 1e+15 1" in text
     assert "households 40 38 2" in text
     assert "Traceback" not in output
+
+
+def survey_run_would_fail_on(folder: Path) -> Path:
+    """Eight households in 2 PSUs (the default 5 folds need 5), a national line above every
+    welfare (everybody poor) beside a relative one, and a programme nobody receives."""
+    rows = "".join(f"{i},{'AB'[i % 2]},2,{100 + 10 * i},S,E{i % 2},0\n" for i in range(1, 9))
+    (folder / "hh.csv").write_text("id,reg,n,y,s,ea,b\n" + rows)
+    config = folder / "audit.toml"
+    config.write_text(
+        """[inputs.households]
+path = "hh.csv"
+columns = { hh_id = "id", region = "reg", hh_size = "n", welfare = "y", strata = "s", psu = "ea" }
+[[poverty_lines]]
+name = "national"
+method = "national"
+national_line = 1000000.0
+[[poverty_lines]]
+name = "relative"
+method = "relative_median"
+median_share = 0.9
+[[programmes]]
+name = "cash"
+receives = "b"
+[output]
+directory = "out"
+"""
+    )
+    return config
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_validate_fails_on_what_run_would_fail_on_later(tmp_path: Path) -> None:
+    """Fewer PSUs than folds, everybody poor under a line, a programme without recipients:
+    `validate` lists each as a failed check naming file, column, observed and threshold, and
+    exits 3 (it passed, and `run` then stopped in model training with a traceback)."""
+    config = survey_run_would_fail_on(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "validate", "--config", str(config)],
+        cwd=ROOT,
+        env=harness_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    text = " ".join(output.replace("│", " ").split())
+    assert done.returncode == 3, text
+    assert "expect_psu_count_to_be_at_least_folds" in text
+    assert "hh.csv: 2 PSUs (distinct strata x psu, columns 's' x 'ea'); models.folds = 5" in text
+    assert "poverty line 'national' (national, 1,000,000.00 per person per year)" in text
+    assert "8 of 8 households have pre-transfer welfare (column 'y') below it" in text
+    assert "everybody is poor" in text
+    assert "programme 'cash': 0 of 8 households receive it (column 'b'" in text
+    assert "Traceback" not in output
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_run_stops_at_validation_with_the_same_message(tmp_path: Path) -> None:
+    """`run` on the same survey stops at validation, before any model is trained: exit 3, the
+    failed checks in one message, the run recorded as failed."""
+    config = survey_run_would_fail_on(tmp_path)
+    warehouse = tmp_path / "audit.duckdb"
+    done = subprocess.run(
+        audit_command(config, warehouse),
+        cwd=ROOT,
+        env=harness_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    text = " ".join(output.split())
+    assert done.returncode == 3, text
+    assert "data validation failed (severity error)" in text
+    assert (
+        "analysis.psu: expect_psu_count_to_be_at_least_folds failed; observed "
+        f"{tmp_path / 'hh.csv'}: 2 PSUs (distinct strata x psu, columns 's' x 'ea'); "
+        "models.folds = 5 needs at least 5" in text
+    )
+    assert "a poverty rate of 1; it must be strictly between 0 and 1 (everybody is poor" in text
+    assert "against the welfare column's (welfare.basis, currency per person per year)" in text
+    assert "analysis.programmes.cash.receives: expect_programme_to_have_recipients failed" in text
+    assert "Traceback" not in output
+    assert not (tmp_path / "out" / "models").exists()  # stopped before training
+    with connect(warehouse, read_only=True) as con:
+        runs = con.sql("SELECT status, error FROM audit.runs").fetchall()
+    assert runs[0][0] == "failed" and runs[0][1].startswith("ValidationFailed: ")
