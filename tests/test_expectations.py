@@ -7,7 +7,7 @@ from typing import Any
 import polars as pl
 
 from transforms.config import HouseholdInput, MemberInput, PovertyLine, Programme
-from transforms.expectations import analysis_checks
+from transforms.expectations import analysis_checks, over_quarantine_ceiling
 
 
 def households(**columns: str) -> HouseholdInput:
@@ -117,3 +117,19 @@ def test_the_rate_is_weighted_by_the_unit() -> None:
     assert rows["welfare#1"]["observed"].endswith("a poverty rate of 0.5")
     lopsided = checked(frame(person_weight=[1.0, 1.0, 7.0, 1.0]))
     assert lopsided["welfare#1"]["observed"].endswith("a poverty rate of 0.8")
+
+
+def test_the_quarantine_ceiling_message_names_the_setting_without_brackets() -> None:
+    """The CLI prints errors through rich, which reads '[validation]' as markup and drops it:
+    the message said 'raise the ceiling in  if these rows are rightly left out'."""
+    message = over_quarantine_ceiling(
+        "/survey/hh.csv", 10, 2, {"weight: must be > 0": 2, "hh_size: must be >= 1": 1}, 0.05
+    )
+    assert message == (
+        "/survey/hh.csv: 2 of 10 rows quarantined (20.0%), above "
+        "validation.max_quarantine_share = 0.05. Commonest reasons: weight: must be > 0 "
+        "(2 rows); hh_size: must be >= 1 (1 rows). Fix the data or the column map "
+        "(`welfare-audit validate` lists every reason), or raise "
+        "validation.max_quarantine_share if these rows are rightly left out."
+    )
+    assert over_quarantine_ceiling("/survey/hh.csv", 100, 5, {}, 0.05) is None

@@ -501,8 +501,8 @@ def over_quarantine_ceiling(
         f"{path}: {rows_quarantined:,} of {rows_read:,} rows quarantined "
         f"({rows_quarantined / rows_read:.1%}), above validation.max_quarantine_share = "
         f"{ceiling:g}. Commonest reasons: {listed}. Fix the data or the column map "
-        "(`welfare-audit validate` lists every reason), or raise the ceiling in [validation] "
-        "if these rows are rightly left out."
+        "(`welfare-audit validate` lists every reason), or raise "
+        "validation.max_quarantine_share if these rows are rightly left out."
     )
 
 
