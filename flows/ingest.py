@@ -14,7 +14,7 @@ from flows import progress
 from flows.lifecycle import RunContext, file_sha256
 from transforms.config import AuditConfig, InputFile
 from transforms.contract import publishable
-from transforms.expectations import all_rows_rejected
+from transforms.expectations import nothing_loaded
 from transforms.io import warehouse
 from transforms.io.hooks import LoadedHook, UserCode, apply_hooks
 from transforms.io.ingest import (
@@ -80,7 +80,8 @@ def file_run_name(role: str) -> Callable[[], str]:
 def record_file(
     run: RunContext, role: str, spec_path: Path, checked: CheckedTable, staging_table: str
 ) -> FileSummary:
-    """Stage loaded rows, quarantine the rest, and record the file with its hash."""
+    """Stage loaded rows, quarantine the rest, and record the file with its hash; a file none
+    of whose rows loaded stops the ingest here, once recorded, with the reasons."""
     with run.connect_staging() as staging:
         stage_loaded(staging, checked, staging_table)
     summary = summarise(role, checked)
@@ -115,6 +116,9 @@ def record_file(
         summary.rows_loaded,
         summary.rows_quarantined,
     )
+    problem = nothing_loaded(summary.path, summary.rows_read, summary.rows_loaded, summary.reasons)
+    if problem:
+        raise IngestError(problem)
     return summary
 
 
@@ -228,7 +232,4 @@ def ingest_inputs(
                 run, "projection", config.inputs.projection.path, projection, "stg_projection"
             )
         )
-    if not households.rows_loaded:
-        summary = summarise("households", households)
-        raise IngestError(all_rows_rejected(summary.path, summary.rows_read, summary.reasons))
     return summaries

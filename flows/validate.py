@@ -16,15 +16,18 @@ from flows.gx_duckdb import patch_gx_for_duckdb
 from flows.ingest import FileSummary
 from flows.lifecycle import RunContext
 from transforms.config import AuditConfig
-from transforms.contract import publishable
+from transforms.contract import publishable, quote_identifier
 from transforms.expectations import (
     Expectation,
+    analysis_checks,
     expectations_for,
     helper_tables,
     helper_tables_sql,
     over_quarantine_ceiling,
 )
+from transforms.household import prepare_households, unit_weight_column
 from transforms.io import warehouse
+from transforms.io.memory import check_analysis_fits, usable_memory
 
 
 def stage_file_counts(config: AuditConfig, run: RunContext, files: list[FileSummary]) -> set[str]:
@@ -177,6 +180,52 @@ def name_offending_rows(
     return named
 
 
+def analysis_for_checks(config: AuditConfig, run: RunContext) -> pl.DataFrame:
+    """The analysis frame as the run builds it after validation (flows.audit.build_analysis),
+    without the proxies and derived proxies, which the analysis checks do not read."""
+    proxies = ", ".join(quote_identifier(name) for name in config.inputs.households.proxies)
+    with run.connect_staging(read_only=True) as staging:
+        tables = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
+        households = staging.sql(
+            f"SELECT * {f'EXCLUDE ({proxies})' if proxies else ''} FROM stg_households"
+        ).pl()
+        check_analysis_fits(
+            households=households.height,
+            household_bytes=households.estimated_size(),
+            usable=usable_memory(),
+        )
+        features, regions = (
+            staging.sql(f"SELECT * FROM {name}").pl() if name in tables else None
+            for name in ("stg_member_features", "stg_regions")
+        )
+    return prepare_households(
+        households,
+        features,
+        regions,
+        welfare=config.welfare,
+        programmes=config.programmes,
+        poverty_lines=config.poverty_lines,
+        targeting=config.targeting,
+        level=config.inputs.households.level,
+        poststratify=config.design.poststratify == "region",
+    ).frame
+
+
+def check_analysis(config: AuditConfig, run: RunContext) -> list[dict[str, Any]]:
+    """What the run would fail on after validation, checked now: PSUs for the folds, each
+    line's poverty rate, each programme's recipients (transforms.expectations)."""
+    trains = bool(config.models.enabled or config.models.custom)
+    return analysis_checks(
+        analysis_for_checks(config, run),
+        households=config.inputs.households,
+        members=config.inputs.members,
+        programmes=config.programmes,
+        lines=config.poverty_lines,
+        weight=unit_weight_column(config.targeting.unit),
+        folds=config.models.folds if trains else None,
+    )
+
+
 PREVIOUS_HOUSEHOLDS_SQL = """
 -- households loaded by the last successful run of the same audit (by name)
 SELECT f.rows_loaded
@@ -226,6 +275,7 @@ def validate_staging(
     rows = name_offending_rows(
         run, checks, run_gx(run.staging, checks, run.output_dir / "data_docs")
     )
+    rows += check_analysis(config, run)
     with run.connect() as con:
         warehouse.insert_frame(
             con,

@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from tests.processes import audit_command, harness_env
 from transforms.io.warehouse import connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,3 +113,214 @@ def test_quickstart_run_as_a_newcomer_would(tmp_path: Path) -> None:
         ).fetchall()
     assert status == [("succeeded",)]
     assert households == [(20000,)]
+
+
+def test_two_headers_one_name_after_unicode_normalisation_stop_validate(tmp_path: Path) -> None:
+    """A header with 'región' twice, once composed and once with a combining accent: the
+    header check names the file and both spellings before Prefect starts, exit 2."""
+    composed, decomposed = (unicodedata.normalize(form, "región") for form in ("NFC", "NFD"))
+    (tmp_path / "hh.csv").write_text(
+        f"id,{composed},{decomposed},n,y\n1,A,B,2,10\n", encoding="utf-8"
+    )
+    config = small_config(tmp_path, welfare="y")
+    config.write_text(config.read_text().replace('region = "reg"', f'region = "{composed}"'))
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "validate", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+        timeout=120,
+    )
+    output = done.stdout + done.stderr
+    text = " ".join(output.split())
+    assert done.returncode == 2, text
+    assert f"hh.csv: columns '{composed}' and '{decomposed}' are the same name" in text
+    assert "'regi\\xf3n' and 'regio\\u0301n'" in text
+    assert "Traceback" not in output
+    assert not (tmp_path / "out").exists()  # refused before any work
+
+
+def survey_with_members_and_regions(folder: Path, *, members: bytes, regions: str) -> Path:
+    """A three-row household file (ids 1-3, regions A and B) with the given members and
+    regions files, and the config that maps all three."""
+    (folder / "hh.csv").write_text("id,reg,n,y\n1,A,2,10\n2,A,1,12\n3,B,1,7\n")
+    (folder / "members.csv").write_bytes(members)
+    (folder / "regions.csv").write_text(regions)
+    config = small_config(folder, welfare="y")
+    config.write_text(
+        config.read_text()
+        + """[inputs.members]
+path = "members.csv"
+columns = { hh_id = "hh", person_id = "pid", age = "age" }
+[inputs.regions]
+path = "regions.csv"
+columns = { region = "reg", population = "pop" }
+"""
+    )
+    return config
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize(
+    ("members", "regions", "named", "reason", "hint"),
+    [
+        (  # every member row holds a Latin-1 byte: the file is not UTF-8
+            b"hh,pid,age,village\n1,1,30,Pe\xf1a\n2,1,41,Pe\xf1a\n3,1,25,Pe\xf1a\n",
+            "reg,pop\nA,100\nB,200\n",
+            "members.csv: none of its 3 rows passed the row rules",
+            "(row): bytes that are not valid utf8 text (set csv.encoding): 3 rows",
+            "set csv.encoding to the one it was saved in",
+        ),
+        (  # populations with a decimal comma: the regions file, not the households, is named
+            b"hh,pid,age\n1,1,30\n2,1,41\n3,1,25\n",
+            'reg;pop\nA;"100,5"\nB;"200,5"\n',
+            "regions.csv: none of its 2 rows passed the row rules",
+            "population: not a number: 2 rows",
+            "set csv.decimal_comma = true",
+        ),
+    ],
+    ids=["members-encoding", "regions-decimal-comma"],
+)
+def test_every_row_of_another_file_rejected_names_that_file(
+    tmp_path: Path, members: bytes, regions: str, named: str, reason: str, hint: str
+) -> None:
+    """Not only the household file: when no row of the members or regions file passes the
+    row rules, that file is named with its reasons by column, counts and a hint (members
+    all rejected used to pass ingest and fail later; regions all rejected was reported as
+    every household having an unknown region)."""
+    config = survey_with_members_and_regions(tmp_path, members=members, regions=regions)
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "validate", "--config", str(config)],
+        cwd=ROOT,
+        env=harness_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    text = " ".join(output.split())
+    assert done.returncode == 2, text
+    assert named in text
+    assert reason in text
+    assert hint in text
+    assert "hh.csv: none of its" not in text
+    assert "Traceback" not in output
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_an_absurd_value_is_one_quarantined_row_not_a_failed_run(tmp_path: Path) -> None:
+    """A weight of 1e300 and a welfare of 1e308 among 40 households: `validate` lists both
+    rows in the quarantine with the contract's bound as the reason and passes (2 of 40 rows
+    is under the 5 % ceiling); nothing overflows later."""
+    rows = [f"{i},{'AB'[i % 2]},{1 + i % 4},{100 + 7 * i}" for i in range(1, 41)]
+    rows[4] = "5,B,2,1e308"
+    (tmp_path / "hh.csv").write_text(
+        "id,reg,n,y,w\n"
+        + "".join(f"{row},{'1e300' if row.startswith('9,') else '10'}\n" for row in rows)
+    )
+    config = small_config(tmp_path, welfare="y")
+    config.write_text(config.read_text().replace('welfare = "y"', 'welfare = "y", weight = "w"'))
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "validate", "--config", str(config)],
+        cwd=ROOT,
+        env=harness_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    text = " ".join(output.replace("│", " ").split())
+    assert done.returncode == 0, text
+    assert "hh.csv weight must be <= 1e+09 1" in text
+    assert "hh.csv welfare must be <= 1e+15 1" in text
+    assert "households 40 38 2" in text
+    assert "Traceback" not in output
+
+
+def survey_run_would_fail_on(folder: Path) -> Path:
+    """Eight households in 2 PSUs (the default 5 folds need 5), a national line above every
+    welfare (everybody poor) beside a relative one, and a programme nobody receives."""
+    rows = "".join(f"{i},{'AB'[i % 2]},2,{100 + 10 * i},S,E{i % 2},0\n" for i in range(1, 9))
+    (folder / "hh.csv").write_text("id,reg,n,y,s,ea,b\n" + rows)
+    config = folder / "audit.toml"
+    config.write_text(
+        """[inputs.households]
+path = "hh.csv"
+columns = { hh_id = "id", region = "reg", hh_size = "n", welfare = "y", strata = "s", psu = "ea" }
+[[poverty_lines]]
+name = "national"
+method = "national"
+national_line = 1000000.0
+[[poverty_lines]]
+name = "relative"
+method = "relative_median"
+median_share = 0.9
+[[programmes]]
+name = "cash"
+receives = "b"
+[output]
+directory = "out"
+"""
+    )
+    return config
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_validate_fails_on_what_run_would_fail_on_later(tmp_path: Path) -> None:
+    """Fewer PSUs than folds, everybody poor under a line, a programme without recipients:
+    `validate` lists each as a failed check naming file, column, observed and threshold, and
+    exits 3 (it passed, and `run` then stopped in model training with a traceback)."""
+    config = survey_run_would_fail_on(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "validate", "--config", str(config)],
+        cwd=ROOT,
+        env=harness_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    text = " ".join(output.replace("│", " ").split())
+    assert done.returncode == 3, text
+    assert "expect_psu_count_to_be_at_least_folds" in text
+    assert "hh.csv: 2 PSUs (distinct strata x psu, columns 's' x 'ea'); models.folds = 5" in text
+    assert "poverty line 'national' (national, 1,000,000.00 per person per year)" in text
+    assert "8 of 8 households have pre-transfer welfare (column 'y') below it" in text
+    assert "everybody is poor" in text
+    assert "programme 'cash': 0 of 8 households receive it (column 'b'" in text
+    assert "Traceback" not in output
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_run_stops_at_validation_with_the_same_message(tmp_path: Path) -> None:
+    """`run` on the same survey stops at validation, before any model is trained: exit 3, the
+    failed checks in one message, the run recorded as failed."""
+    config = survey_run_would_fail_on(tmp_path)
+    warehouse = tmp_path / "audit.duckdb"
+    done = subprocess.run(
+        audit_command(config, warehouse),
+        cwd=ROOT,
+        env=harness_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    text = " ".join(output.split())
+    assert done.returncode == 3, text
+    assert "data validation failed (severity error)" in text
+    assert (
+        "analysis.psu: expect_psu_count_to_be_at_least_folds failed; observed "
+        f"{tmp_path / 'hh.csv'}: 2 PSUs (distinct strata x psu, columns 's' x 'ea'); "
+        "models.folds = 5 needs at least 5" in text
+    )
+    assert "a poverty rate of 1; it must be strictly between 0 and 1 (everybody is poor" in text
+    assert "against the welfare column's (welfare.basis, currency per person per year)" in text
+    assert "analysis.programmes.cash.receives: expect_programme_to_have_recipients failed" in text
+    assert "Traceback" not in output
+    assert not (tmp_path / "out" / "models").exists()  # stopped before training
+    with connect(warehouse, read_only=True) as con:
+        runs = con.sql("SELECT status, error FROM audit.runs").fetchall()
+    assert runs[0][0] == "failed" and runs[0][1].startswith("ValidationFailed: ")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -473,3 +474,137 @@ def test_a_header_longer_than_one_block_is_read_whole(tmp_path: Path) -> None:
     assert (tmp_path / "hh.csv").stat().st_size > 64 * 1024
     check_headers(config_for(tmp_path))  # every mapped column is found
     assert households_of(tmp_path, (tmp_path / "hh.csv").read_text()).rows_loaded == 1
+
+
+NFC_REGION = unicodedata.normalize("NFC", "región")
+NFD_REGION = unicodedata.normalize("NFD", "región")
+
+
+def write_survey(frame: pl.DataFrame, path: Path) -> None:
+    """Write a frame in the format its suffix names (CSV, Parquet, Stata 118, SPSS)."""
+    import pyreadstat
+
+    if path.suffix == ".csv":
+        frame.write_csv(path)
+    elif path.suffix == ".parquet":
+        frame.write_parquet(path)
+    elif path.suffix == ".dta":
+        pyreadstat.write_dta(frame.to_pandas(), str(path), version=15)
+    else:
+        pyreadstat.write_sav(frame.to_pandas(), str(path))
+
+
+def region_mapped_to(config: AuditConfig, name: str) -> AuditConfig:
+    """The config with the household file's region mapped to the raw column ``name``."""
+    households = config.inputs.households
+    columns = households.columns.model_copy(update={"region": name})
+    inputs = config.inputs.model_copy(
+        update={"households": households.model_copy(update={"columns": columns})}
+    )
+    return config.model_copy(update={"inputs": inputs})
+
+
+def ingest_configured(config: AuditConfig, tmp_path: Path) -> CheckedTable:
+    """Read the config's household file and apply its row rules."""
+    households = config.inputs.households
+    return ingest_households(
+        read_raw(households, tmp_path / "work"),
+        households,
+        known_regions=None,
+        work_dir=tmp_path / "ingest",
+        programmes=config.programmes,
+    )
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet", "dta", "sav"])
+@pytest.mark.parametrize(
+    ("mapped", "in_file"), [(NFC_REGION, NFD_REGION), (NFD_REGION, NFC_REGION)]
+)
+def test_column_names_match_after_unicode_normalisation(
+    tmp_path: Path, suffix: str, mapped: str, in_file: str
+) -> None:
+    """A config typed with a composed 'ó' reads a header written with 'o' plus a combining
+    accent (macOS file names, some Stata exports), and the other way round: in the header
+    check and in the ingest, in every format."""
+    assert mapped != in_file and len(mapped) != len(in_file)
+    frame = pl.DataFrame(
+        {
+            "HHID": ["1", "2"],
+            in_file: ["Norte", "Sur"],
+            "wt": [1.0, 2.0],
+            "size": [2.0, 3.0],
+            "pcexp": [100.0, 200.0],
+            "recv": [1.0, 0.0],
+        }
+    )
+    write_survey(frame, tmp_path / f"hh.{suffix}")
+    config = region_mapped_to(config_for(tmp_path, {"path": f"hh.{suffix}"}), mapped)
+    check_headers(config)
+    checked = ingest_configured(config, tmp_path)
+    assert checked.read_loaded()["region"].to_list() == ["Norte", "Sur"]
+    assert checked.read_loaded()["welfare"].to_list() == [100.0, 200.0]
+    assert checked.rows_quarantined == 0
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_two_headers_one_name_after_normalisation_is_one_clear_error(
+    tmp_path: Path, suffix: str
+) -> None:
+    """Two columns that differ only in how 'ó' is encoded: no column map can say which it
+    means, so the file is refused, naming both spellings (not one picked at random), in the
+    header check and in the ingest."""
+    frame = pl.DataFrame(
+        {
+            "HHID": ["1"],
+            NFC_REGION: ["Norte"],
+            NFD_REGION: ["Sur"],
+            "wt": [1.0],
+            "size": [2],
+            "pcexp": [100.0],
+            "recv": [1],
+        }
+    )
+    write_survey(frame, tmp_path / f"hh.{suffix}")
+    config = region_mapped_to(config_for(tmp_path, {"path": f"hh.{suffix}"}), NFC_REGION)
+    for attempt in (check_headers, lambda c: ingest_configured(c, tmp_path)):
+        with pytest.raises(IngestError) as caught:
+            attempt(config)
+        message = str(caught.value)
+        assert f"hh.{suffix}: columns {NFC_REGION!r} and {NFD_REGION!r}" in message
+        assert "regi\\xf3n" in message and "regio\\u0301n" in message
+
+
+def test_absurd_magnitudes_are_quarantined_with_their_reason(tmp_path: Path) -> None:
+    """One welfare of 1e308 (or Stata's missing code 8.99e307), a weight of 1e300 or inf:
+    each row is quarantined with the contract's bound as its reason, and the other rows
+    load (a weight of 1.7e308 used to pass ingest and crash the analysis with a polars
+    traceback; 1e300 silently made one household the whole population)."""
+    text = (
+        "HHID,prov,wt,size,pcexp,recv,amt\n"
+        "1,A,10,3,100,1,50\n"
+        "2,A,10,3,1e308,1,50\n"
+        "3,A,1e300,3,100,1,50\n"
+        "4,A,inf,3,100,1,50\n"
+        "5,A,10,3,8.98846567431158e307,1,50\n"
+        "6,A,10,3,100,1,1e300\n"
+        "7,A,10,3,100,0,0\n"
+    )
+    columns = {
+        "hh_id": "HHID",
+        "region": "prov",
+        "weight": "wt",
+        "hh_size": "size",
+        "welfare": "pcexp",
+        "receives_benefit": "recv",
+        "benefit_amount": "amt",
+    }
+    checked = households_of(tmp_path, text, columns=columns)
+    assert reasons(checked) == {
+        (2, "welfare"): "must be <= 1e+15",
+        (3, "weight"): "must be <= 1e+09",
+        (4, "weight"): "not a finite number",
+        (5, "welfare"): "must be <= 1e+15",
+        (6, "programmes.programme.amount"): "must be <= 1e+15",
+    }
+    assert checked.read_loaded()["hh_id"].to_list() == ["1", "7"]
+    assert_conserved(checked)

@@ -168,10 +168,15 @@ TABLES: tuple[Table, ...] = (
     Table(
         "validation_results",
         "run × expectation",
-        "Great Expectations results for every staging table.",
+        "Great Expectations results for every staging table, and the checks on the analysis "
+        "frame (table_name 'analysis').",
         (
             RUN_ID,
-            Column("table_name", "VARCHAR", "Staging table validated."),
+            Column(
+                "table_name",
+                "VARCHAR",
+                "Staging table validated ('analysis': the analysis frame the run builds).",
+            ),
             Column("expectation", "VARCHAR", "Expectation type."),
             Column("column_name", "VARCHAR", "Column checked (NULL for table-level checks)."),
             Column("severity", "VARCHAR", "error (stops the run) or warning (recorded)."),

@@ -20,6 +20,18 @@ Each expectation names a Great Expectations (GX Core 1.x) expectation class, its
 a severity: ``error`` stops the run, ``warning`` is recorded. Checks on a derived quantity run
 on a small helper table that :func:`helper_tables_sql` builds in the staging database.
 :mod:`flows.validate` turns these into GX suites and runs them inside DuckDB.
+
+Three more checks (errors) read the analysis frame the run builds after validation
+(:func:`analysis_checks`), so that `validate` and the validation step of `run` stop on
+what would otherwise fail later, during model training or in every rate:
+
+- at least ``models.folds`` PSUs (each cross-validation fold holds whole PSUs);
+- under every poverty line, a poverty rate strictly between 0 and 1 (someone poor, not
+  everybody);
+- every programme with at least one recipient.
+
+They give rows in the shape GX results take, each naming the file, the column, what was
+observed and the threshold.
 """
 
 from __future__ import annotations
@@ -28,7 +40,16 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from transforms.config import HouseholdInput, Programme, RegionInput, Validation
+import polars as pl
+
+from transforms.config import (
+    HouseholdInput,
+    MemberInput,
+    PovertyLine,
+    Programme,
+    RegionInput,
+    Validation,
+)
 from transforms.rules import household_columns
 
 Severity = Literal["error", "warning"]
@@ -305,6 +326,153 @@ def expectations_for(
     return checks + quarantine_expectations(validation.max_quarantine_share)
 
 
+ANALYSIS_TABLE = "analysis"
+"""The table name analysis checks are recorded under: the frame every stage after validation
+reads, built from the staged households, member features and regions."""
+
+
+def check_row(column: str, expectation: str, *, success: bool, observed: str) -> dict[str, Any]:
+    """An analysis check's result in the shape of a GX result row (severity error)."""
+    return {
+        "table_name": ANALYSIS_TABLE,
+        "expectation": expectation,
+        "column_name": column,
+        "severity": "error",
+        "success": success,
+        "observed": observed,
+    }
+
+
+def psu_check(frame: pl.DataFrame, households: HouseholdInput, *, folds: int) -> dict[str, Any]:
+    """At least ``folds`` PSUs: each cross-validation fold holds whole PSUs (``psu`` of the
+    analysis frame: strata x psu, or each household when psu is not mapped)."""
+    mapped = households.columns
+    found = frame["psu"].n_unique()
+    if mapped.psu is None:
+        counted = f"each household its own PSU, as psu is not mapped (column {mapped.hh_id!r})"
+    elif mapped.strata is None:
+        counted = f"distinct values of column {mapped.psu!r}"
+    else:
+        counted = f"distinct strata x psu, columns {mapped.strata!r} x {mapped.psu!r}"
+    observed = f"{households.path}: {found:,} PSUs ({counted}); models.folds = {folds}"
+    if found < folds:
+        observed += (
+            f" needs at least {folds}: every cross-validation fold holds whole PSUs, so model "
+            "training would stop. Lower models.folds, or check the psu (and strata) mapping"
+        )
+    return check_row(
+        "psu", "expect_psu_count_to_be_at_least_folds", success=found >= folds, observed=observed
+    )
+
+
+def line_text(values: pl.Series) -> str:
+    """A line's value, or its range where it varies by region."""
+    low, high = values.min(), values.max()
+    if low is None or high is None:
+        return "no value"
+    return f"{low:,.2f}" if low == high else f"{low:,.2f} to {high:,.2f} by region"
+
+
+def poverty_rate_checks(
+    frame: pl.DataFrame,
+    households: HouseholdInput,
+    lines: Sequence[PovertyLine],
+    *,
+    weight: str,
+) -> list[dict[str, Any]]:
+    """Under every line, a poverty rate strictly between 0 and 1 (``is_poor__j`` of the
+    analysis frame, weighted by ``weight``): with nobody or everybody poor there is nothing
+    to target, and a classifier cannot be trained."""
+    rows = []
+    total = float(frame[weight].sum())
+    for index, line in enumerate(lines):
+        poor = frame[f"is_poor__{index}"].fill_null(False)
+        n_poor = int(poor.sum())
+        rate = float(frame.filter(poor)[weight].sum()) / total if total else 0.0
+        value = line_text(frame[f"poverty_line__{index}"])
+        observed = (
+            f"{households.path}: poverty line {line.label!r} ({line.method}, {value} per "
+            f"person per year): {n_poor:,} of {frame.height:,} households have pre-transfer "
+            f"welfare (column {households.columns.welfare!r}) below it, a poverty rate of "
+            f"{rate:.4g}"
+        )
+        success = 0 < n_poor < frame.height
+        if not success:
+            who = "nobody is poor" if n_poor == 0 else "everybody is poor"
+            observed += (
+                f"; it must be strictly between 0 and 1 ({who}: no targeting to audit, no "
+                "model to train). Check the line's value and unit against the welfare "
+                "column's (welfare.basis, currency per person per year)"
+            )
+        rows.append(
+            check_row(
+                "welfare",
+                "expect_poverty_rate_to_be_strictly_between_0_and_1",
+                success=success,
+                observed=observed,
+            )
+        )
+    return rows
+
+
+def recipient_checks(
+    frame: pl.DataFrame,
+    households: HouseholdInput,
+    members: MemberInput | None,
+    programmes: Sequence[Programme],
+) -> list[dict[str, Any]]:
+    """Every programme has at least one recipient (``receives_benefit__i`` of the analysis
+    frame): a programme nobody receives has no coverage or targeting to measure."""
+    rows = []
+    for index, programme in enumerate(programmes):
+        recipients = int(frame[f"receives_benefit__{index}"].fill_null(False).sum())
+        source = members if programme.level == "member" and members is not None else households
+        key = f"programmes.{programme.name}"
+        if programme.receives is not None:
+            codes = ", ".join(repr(code) for code in programme.receipt_codes.true)
+            read = f"column {programme.receives!r}, true codes {codes}"
+            setting = f"{key}.receives and {key}.receipt_codes"
+        else:
+            read = f"column {programme.amount!r} > 0"
+            setting = f"{key}.amount"
+        observed = (
+            f"{source.path}: programme {programme.name!r}: {recipients:,} of {frame.height:,} "
+            f"households receive it ({read})"
+        )
+        if not recipients:
+            observed += (
+                "; it needs at least 1 recipient for coverage and targeting errors to mean "
+                f"anything. Check {setting} against the file's codes"
+            )
+        rows.append(
+            check_row(
+                f"{key}.{'receives' if programme.receives is not None else 'amount'}",
+                "expect_programme_to_have_recipients",
+                success=recipients > 0,
+                observed=observed,
+            )
+        )
+    return rows
+
+
+def analysis_checks(
+    frame: pl.DataFrame,
+    *,
+    households: HouseholdInput,
+    members: MemberInput | None,
+    programmes: Sequence[Programme],
+    lines: Sequence[PovertyLine],
+    weight: str,
+    folds: int | None,
+) -> list[dict[str, Any]]:
+    """The checks on the analysis frame (see the module docstring): PSUs against the folds
+    (``folds`` None: no model is trained), each line's poverty rate, each programme's
+    recipients. Requires psu, is_poor__j, poverty_line__j, receives_benefit__i, ``weight``."""
+    rows = [psu_check(frame, households, folds=folds)] if folds is not None else []
+    rows += poverty_rate_checks(frame, households, lines, weight=weight)
+    return rows + recipient_checks(frame, households, members, programmes)
+
+
 class ValidationFailed(Exception):
     """Expectations of severity 'error' failed; the message lists them with what was observed."""
 
@@ -333,8 +501,8 @@ def over_quarantine_ceiling(
         f"{path}: {rows_quarantined:,} of {rows_read:,} rows quarantined "
         f"({rows_quarantined / rows_read:.1%}), above validation.max_quarantine_share = "
         f"{ceiling:g}. Commonest reasons: {listed}. Fix the data or the column map "
-        "(`welfare-audit validate` lists every reason), or raise the ceiling in [validation] "
-        "if these rows are rightly left out."
+        "(`welfare-audit validate` lists every reason), or raise "
+        "validation.max_quarantine_share if these rows are rightly left out."
     )
 
 
@@ -350,8 +518,27 @@ REJECTION_HINTS = (
         "codes in the config (e.g. yes = [1], no = [2])",
     ),
     (
+        "text (set csv.encoding)",
+        "the file is not saved in the configured encoding: set csv.encoding to the one it "
+        'was saved in ("latin1", "cp1252", "gbk" or "utf16")',
+    ),
+    (
         "region not in the regions file",
         "the region codes differ between the two files (e.g. 1 vs '01')",
+    ),
+    (
+        "household not loaded",
+        "the members' hh_id does not match the household file's (e.g. '01' vs '1', or "
+        "hh_id mapped to another column in one of the two files)",
+    ),
+    (
+        "field(s) but the header has",
+        "the lines split into another number of fields than the header: is csv.delimiter "
+        "right, and are fields holding the delimiter quoted?",
+    ),
+    (
+        "times in the file",
+        "every row repeats a key: is the key mapped to an identifier column, not a category?",
     ),
 )
 """Reason fragments with what usually causes them when every row is rejected."""
@@ -371,6 +558,14 @@ def all_rows_rejected(path: str, rows_read: int, reasons: Mapping[str, int]) -> 
         f"(column: reason):\n{listed}{advice}\n`welfare-audit validate` lists every reason; "
         "the rows are in audit.quarantine after a run."
     )
+
+
+def nothing_loaded(
+    path: str, rows_read: int, rows_loaded: int, reasons: Mapping[str, int]
+) -> str | None:
+    """Why an input file stops the run when none of its rows loaded (every row rejected, or
+    no data rows), or None when some did: any input file, not only the households."""
+    return all_rows_rejected(path, rows_read, reasons) if not rows_loaded else None
 
 
 def raise_on_errors(rows: Sequence[dict[str, Any]], explanations: Sequence[str] = ()) -> None:

@@ -72,6 +72,21 @@ class InputTable:
 
 CURRENCY_YEAR_PERSON = "currency/person/year"
 
+MONEY_LIMIT = 1e15
+"""Largest magnitude of an amount of money per year (currency units): above any survey's
+welfare, benefit or line in any currency, and far below where sums over millions of
+weighted households overflow. A larger value is a missing-value code (Stata stores . as
+8.99e307, SPSS -1.8e308) or a unit error: its row is quarantined, not let through to
+overflow later."""
+WEIGHT_LIMIT = 1e9
+"""Largest sampling weight: no sampled unit stands for more than a billion households."""
+POPULATION_LIMIT = 1e10
+"""Largest population of a region or projection cell (the world has about 8e9 people)."""
+PSU_LIMIT = 1e9
+"""Largest number of PSUs in a stratum's population (the finite population correction)."""
+PRICE_INDEX_LIMIT = 1e3
+"""Largest spatial price index (national = 1, or 100 where the index is based at 100)."""
+
 HOUSEHOLDS = InputTable(
     "households",
     "One row per household (or per person for a person-level file): identity, design, "
@@ -104,6 +119,8 @@ HOUSEHOLDS = InputTable(
             "for income), bottom-coded at 0, or quarantined (the default for consumption).",
             "required",
             nullable=False,
+            minimum=-MONEY_LIMIT,
+            maximum=MONEY_LIMIT,
             unit="currency/year, per [welfare] basis",
         ),
         InputColumn("urban", "bool", "Urban (true) or rural (boolean)."),
@@ -115,6 +132,7 @@ HOUSEHOLDS = InputTable(
             nullable=False,
             minimum=0.0,
             exclusive_minimum=True,
+            maximum=WEIGHT_LIMIT,
             unit="households per sampled household",
         ),
         InputColumn("strata", "string", "Sampling stratum.", nullable=False),
@@ -133,6 +151,7 @@ HOUSEHOLDS = InputTable(
             nullable=False,
             minimum=0.0,
             exclusive_minimum=True,
+            maximum=PSU_LIMIT,
             unit="PSUs",
         ),
         InputColumn(
@@ -175,10 +194,22 @@ PROGRAMME_COLUMNS: tuple[InputColumn, ...] = (
         "Benefit received, per the programme's benefit_period (a member-level programme's "
         "amounts are summed over the household's members).",
         minimum=0.0,
+        maximum=MONEY_LIMIT,
         unit="currency per benefit_period",
     ),
 )
 """The columns each [[programmes]] entry maps in the household or members file."""
+
+NUMERIC_PROXY = InputColumn(
+    "proxy",
+    "float",
+    "A numeric proxy (inputs.households.proxies with kind = 'numeric'): missing values are "
+    "imputed by the models; a magnitude beyond any count, area or amount is a missing-value "
+    "code or a unit error.",
+    minimum=-MONEY_LIMIT,
+    maximum=MONEY_LIMIT,
+)
+"""The rule every numeric proxy of the household file follows (categorical proxies are text)."""
 
 MEMBERS = InputTable(
     "members",
@@ -249,6 +280,7 @@ REGIONS = InputTable(
             nullable=False,
             minimum=0.0,
             exclusive_minimum=True,
+            maximum=MONEY_LIMIT,
             unit=CURRENCY_YEAR_PERSON,
         ),
         InputColumn(
@@ -259,6 +291,7 @@ REGIONS = InputTable(
             nullable=False,
             minimum=0.0,
             exclusive_minimum=True,
+            maximum=PRICE_INDEX_LIMIT,
             unit="ratio",
         ),
         InputColumn(
@@ -266,6 +299,7 @@ REGIONS = InputTable(
             "float",
             "Programme's per-capita guaranteed minimum in the region (currency/year).",
             minimum=0.0,
+            maximum=MONEY_LIMIT,
             unit=CURRENCY_YEAR_PERSON,
         ),
         InputColumn(
@@ -274,6 +308,7 @@ REGIONS = InputTable(
             "Population of the region.",
             minimum=0.0,
             exclusive_minimum=True,
+            maximum=POPULATION_LIMIT,
             unit="persons",
         ),
     ),
@@ -309,6 +344,7 @@ PROJECTION = InputTable(
             "required",
             nullable=False,
             minimum=0.0,
+            maximum=POPULATION_LIMIT,
             unit="persons",
         ),
         InputColumn("region", "string", "Region, when the projection is by region."),
@@ -373,5 +409,14 @@ def input_dictionary_markdown() -> str:
         missing = "allowed" if c.nullable else "quarantined"
         cells = [c.kind, missing, c.bounds_text(), c.unit, c.description]
         lines.append(f"| `{c.name}` | " + " | ".join(cells) + " |")
-    lines.append("")
+    c = NUMERIC_PROXY
+    lines += [
+        "",
+        "## Numeric proxies (`inputs.households.proxies`)",
+        "",
+        "| column | type | missing values | allowed values | description |",
+        "|---|---|---|---|---|",
+        f"| *(each numeric proxy)* | {c.kind} | allowed | {c.bounds_text()} | {c.description} |",
+        "",
+    ]
     return "\n".join(lines)

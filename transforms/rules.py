@@ -9,6 +9,7 @@ never dropped silently: rows_read = rows_loaded + rows_quarantined.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,7 +17,14 @@ from pathlib import Path
 import polars as pl
 
 from transforms.config import BoolCoding, HouseholdInput, InputFile, MemberInput, Programme
-from transforms.inputs import PROGRAMME_COLUMNS, Kind, input_table, programme_column
+from transforms.inputs import (
+    NUMERIC_PROXY,
+    PROGRAMME_COLUMNS,
+    InputColumn,
+    Kind,
+    input_table,
+    programme_column,
+)
 from transforms.raw import ROW_PROBLEM, SOURCE_ROW, IngestError, RawTable, as_text, relabelled
 
 RAW = "__raw__"
@@ -37,24 +45,63 @@ class ColumnRule:
     """Appended to an out-of-range reason: where the range comes from and how to change it."""
 
 
+def column_rule(column: InputColumn) -> ColumnRule:
+    """The row rule of one contract column: its type, whether it may be missing and its
+    bounds, exactly as the contract states them (the only place a rule is made from)."""
+    return ColumnRule(
+        column.kind,
+        required=not column.nullable,
+        minimum=column.minimum,
+        maximum=column.maximum,
+        exclusive_minimum=column.exclusive_minimum,
+    )
+
+
 def row_rules(role: str) -> dict[str, ColumnRule]:
     """The row rules of an input file's canonical columns, from the input contract."""
-    return {
-        column.name: ColumnRule(
-            column.kind,
-            required=not column.nullable,
-            minimum=column.minimum,
-            maximum=column.maximum,
-            exclusive_minimum=column.exclusive_minimum,
-        )
-        for column in input_table(role).columns
-    }
+    return {column.name: column_rule(column) for column in input_table(role).columns}
 
 
 def mapped_rules(role: str, mapping: Mapping[str, str]) -> dict[str, ColumnRule]:
     """The rules of the canonical columns a file maps."""
     rules = row_rules(role)
     return {name: rules[name] for name in mapping}
+
+
+def normalised_name(name: str) -> str:
+    """A column name in Unicode NFC, the form names are compared in: 'ó' typed as one code
+    point or as 'o' plus a combining accent is one name."""
+    return unicodedata.normalize("NFC", name)
+
+
+def spelled(name: str) -> str:
+    """A name with its code points visible (non-ASCII escaped), to tell look-alikes apart."""
+    return ascii(name)
+
+
+def colliding_columns(path: Path, columns: Sequence[str]) -> IngestError | None:
+    """The error naming two columns of a file that are one name after Unicode normalisation
+    (NFC), or None when every name is distinct."""
+    seen: dict[str, str] = {}
+    for name in columns:
+        first = seen.setdefault(normalised_name(name), name)
+        if first != name:
+            return IngestError(
+                f"{path}: columns {first!r} and {name!r} are the same name once Unicode is "
+                f"normalised (they are spelled {spelled(first)} and {spelled(name)}), so a "
+                "column map cannot tell them apart; rename or drop one of them in the file"
+            )
+    return None
+
+
+def header_matches(columns: Sequence[str], mapping: Mapping[str, str]) -> dict[str, str]:
+    """Canonical name -> the file's own spelling of the mapped column, compared after Unicode
+    normalisation (a mapped name the file lacks is kept as configured)."""
+    spelled_in_file = {normalised_name(name): name for name in columns}
+    return {
+        canonical: spelled_in_file.get(normalised_name(name), name)
+        for canonical, name in mapping.items()
+    }
 
 
 def missing_columns(
@@ -66,8 +113,14 @@ def missing_columns(
     labels: Mapping[str, str] | None = None,
 ) -> IngestError | None:
     """The error naming the mapped raw columns a file lacks (with the config key, the columns
-    found and a delimiter hint), or None when it has them all."""
-    missing = {canonical: name for canonical, name in mapping.items() if name not in columns}
+    found and a delimiter hint), or None when it has them all. Names are compared after
+    Unicode normalisation."""
+    present = {normalised_name(name) for name in columns}
+    missing = {
+        canonical: name
+        for canonical, name in mapping.items()
+        if normalised_name(name) not in present
+    }
     if not missing:
         return None
     wanted = ", ".join(
@@ -84,6 +137,21 @@ def missing_columns(
     )
 
 
+def header_problem(
+    path: Path,
+    columns: Sequence[str],
+    mapping: Mapping[str, str],
+    *,
+    role: str,
+    labels: Mapping[str, str] | None = None,
+) -> IngestError | None:
+    """Why a file's columns cannot serve its column map (two look-alike names, or mapped names
+    it lacks), or None; the header check and the ingest ask this same question."""
+    return colliding_columns(path, columns) or missing_columns(
+        path, columns, mapping, role=role, labels=labels
+    )
+
+
 def select_mapped(
     raw: RawTable,
     mapping: Mapping[str, str],
@@ -91,12 +159,14 @@ def select_mapped(
     role: str,
     labels: Mapping[str, str] | None = None,
 ) -> pl.LazyFrame:
-    """Pick and rename the mapped raw columns; a missing raw column is one clear error naming
-    the config key (``labels``: a staged name's key, e.g. programmes.<name>.receives)."""
-    problem = missing_columns(raw.path, raw.columns, mapping, role=role, labels=labels)
+    """Pick and rename the mapped raw columns (names compared after Unicode normalisation); a
+    missing or ambiguous raw column is one clear error naming the config key (``labels``: a
+    staged name's key, e.g. programmes.<name>.receives)."""
+    problem = header_problem(raw.path, raw.columns, mapping, role=role, labels=labels)
     if problem:
         raise problem
-    renamed = [pl.col(name).alias(canonical) for canonical, name in mapping.items()]
+    found = header_matches(raw.columns, mapping)
+    renamed = [pl.col(name).alias(canonical) for canonical, name in found.items()]
     return raw.frame.select(SOURCE_ROW, ROW_PROBLEM, *renamed)
 
 
@@ -294,9 +364,7 @@ def programme_columns(programmes: Sequence[Programme], *, level: str) -> ColumnM
             template = templates[role]
             mapping[name] = raw
             labels[name] = f"programmes.{programme.name}.{role}"
-            rules[name] = ColumnRule(
-                template.kind, required=not template.nullable, minimum=template.minimum
-            )
+            rules[name] = column_rule(template)
         if programme.receives is not None:
             codings[programme_column("receives", index)] = programme.receipt_codes
     return ColumnMap(mapping, rules, codings, labels)
@@ -325,7 +393,9 @@ def household_columns(
                 f"inputs.households.proxies.{proxy}: a proxy cannot reuse a canonical name"
             )
         mapping[proxy] = proxy_spec.column
-        rules[proxy] = ColumnRule("float" if proxy_spec.kind == "numeric" else "string")
+        rules[proxy] = (
+            column_rule(NUMERIC_PROXY) if proxy_spec.kind == "numeric" else ColumnRule("string")
+        )
     extra = programme_columns(programmes, level="household")
     return ColumnMap(
         {**mapping, **extra.mapping}, {**rules, **extra.rules}, extra.codings, extra.labels

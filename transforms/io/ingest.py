@@ -34,10 +34,10 @@ from transforms.rules import (
     WHY,
     check_columns,
     flag_not_in,
+    header_problem,
     household_columns,
     mapped_rules,
     member_columns,
-    missing_columns,
     problem_mask,
     quarantine_entries,
     select_mapped,
@@ -407,8 +407,9 @@ def mapped_inputs(
 
 
 def check_headers(config: AuditConfig) -> None:
-    """Every column the config maps is in its file's header, checked before any work (files
-    with a pre-processing hook are checked at ingest: the hook may add columns)."""
+    """Every column the config maps is in its file's header, and no two headers are one name
+    after Unicode normalisation, checked before any work (files with a pre-processing hook
+    are checked at ingest: the hook may add columns)."""
     for role, spec, mapping, labels in mapped_inputs(config):
         if spec.preprocess:
             continue
@@ -419,7 +420,7 @@ def check_headers(config: AuditConfig) -> None:
         names = header_names(spec)
         if names is None:
             continue
-        problem = missing_columns(spec.path, names, mapping, role=role, labels=labels)
+        problem = header_problem(spec.path, names, mapping, role=role, labels=labels)
         if problem:
             raise problem
 
