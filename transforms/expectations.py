@@ -367,9 +367,10 @@ def psu_check(frame: pl.DataFrame, households: HouseholdInput, *, folds: int) ->
 
 def line_text(values: pl.Series) -> str:
     """A line's value, or its range where it varies by region."""
-    low, high = values.min(), values.max()
-    if low is None or high is None:
+    if values.drop_nulls().is_empty():
         return "no value"
+    numbers = values.cast(pl.Float64).drop_nulls().to_list()
+    low, high = min(numbers), max(numbers)
     return f"{low:,.2f}" if low == high else f"{low:,.2f} to {high:,.2f} by region"
 
 
