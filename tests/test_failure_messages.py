@@ -349,12 +349,7 @@ CASES = [
     case(wrong_type),
     case(required_key_missing),
     case(input_file_missing),
-    defect(
-        input_file_unreadable,
-        "flows/cli.py storage_failure() turns every EACCES into 'cannot write the audit's "
-        "output: permission denied ... Free space (or fix permissions)', also when the header "
-        "check cannot read an input file",
-    ),
+    case(input_file_unreadable),
     case(input_is_a_folder),
     case(input_gzipped),
     case(input_utf16),

@@ -406,11 +406,32 @@ def mapped_inputs(
     return found
 
 
+def unreadable_problem(path: Path, role: str) -> str | None:
+    """Why an input file cannot be read (permissions, an I/O error), or None: found by opening
+    it, so access lists and a dropped root capability count too."""
+    if not path.is_file():
+        return None  # a missing file or a folder has its own message
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except PermissionError:
+        return (
+            f"{path}: cannot read the file (permission denied; inputs.{role}.path). Give the "
+            "account that runs the audit read access, e.g. chmod o+r, or copy the file"
+        )
+    except OSError as error:
+        return f"{path}: cannot read the file ({error.strerror}; inputs.{role}.path)"
+    return None
+
+
 def check_headers(config: AuditConfig) -> None:
     """Every column the config maps is in its file's header, and no two headers are one name
     after Unicode normalisation, checked before any work (files with a pre-processing hook
     are checked at ingest: the hook may add columns)."""
     for role, spec, mapping, labels in mapped_inputs(config):
+        unreadable = unreadable_problem(spec.path, role)
+        if unreadable:
+            raise IngestError(unreadable)
         if spec.preprocess:
             continue
         if spec.path.is_file() and spec.resolved_format == "csv":
