@@ -367,7 +367,7 @@ def psu_check(frame: pl.DataFrame, households: HouseholdInput, *, folds: int) ->
 
 def line_text(values: pl.Series) -> str:
     """A line's value, or its range where it varies by region."""
-    low, high = values.min(), values.max()
+    low, high = values.to_frame().select(pl.all().min(), pl.all().max().name.suffix("_")).row(0)
     if low is None or high is None:
         return "no value"
     return f"{low:,.2f}" if low == high else f"{low:,.2f} to {high:,.2f} by region"
