@@ -329,7 +329,7 @@ def test_workbook_formats_follow_the_catalogue(tmp_path: Path) -> None:
     cells = read_sheet(path, "fiscal_indicators")
     columns = columns_by_header(cells, strings)
     values = [cells[f"{columns['Value']}{row}"][1] for row in range(2, 6)]
-    assert values == ["#,##0", "0.0%", "0", "#,##0.0000"]  # money, percent, year, number
+    assert values == ["#,##0", "0.0%", "0", "0.000"]  # money (no currency known), %, year, index
     first_label = cells[f"{columns['Label']}2"][0]
     assert cell_text(first_label, strings) == label(FISCAL, "spending")
     cells = read_sheet(path, "targeting_errors")
