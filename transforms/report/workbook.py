@@ -1,14 +1,24 @@
-"""The standard tables of one run as an Excel workbook (the ASPIRE/CEQ-style output workbook).
+"""The standard tables of one run as an Excel workbook, ADePT SP style (issue #18).
 
-One sheet per published table, readable headers, every row's dimensions (programme, poverty
-line, unit) in the columns after the run id, the header row frozen and filterable. Values
-are written as numbers (never pre-formatted text), so analysts can recompute; suppressed cells
-stay empty with ``Suppressed`` = TRUE. Number formats follow the catalogue's display kinds and
-units (:mod:`transforms.report.number_formats`): fractions as %, money with thousands
-separators, no decimals and the run's currency, years as integers, counts as integers,
-indices to three decimals; in the long tables (matching_indicators, fiscal_indicators) per
-row, from the row's indicator, with its label beside its name. Every string is written as
-text, never as a formula or a link, whatever the data holds.
+Sheets, in order:
+
+- **Contents**: the run, every sheet with its title and what it holds, the definitions of
+  the indicators the cross-tabs show (from the catalogue and the contract), the poverty lines
+  and programmes of the run, the disclosure rule (:mod:`transforms.report.contents`);
+- **cross-tabs**, one sheet per indicator family (coverage, incidence, adequacy, targeting,
+  poverty impact, budgets, projection, overlap): numbered tables with a title, a unit line,
+  groups or methods or years down and programmes across, 95 % CIs where the warehouse has
+  them, notes under each (:mod:`transforms.report.crosstab_sheets`);
+- **data sheets**, one per published table: every row of the run, readable headers, the
+  header row frozen and filterable.
+
+Values are written as numbers (never pre-formatted text), so analysts can recompute; number
+formats follow the catalogue's display kinds (:mod:`transforms.report.number_formats`):
+fractions as %, money with thousands separators, no decimals and the run's currency, years
+as integers, counts as integers; in the long data tables (matching_indicators,
+fiscal_indicators) per row, from the row's indicator. Suppressed cells are empty in the data
+sheets (``Suppressed`` TRUE) and read 'suppressed' in the cross-tabs. Every string is written
+as text, never as a formula or a link, whatever the data holds.
 """
 
 from __future__ import annotations
@@ -23,7 +33,12 @@ from xlsxwriter.worksheet import Worksheet
 
 from transforms.catalogue import TARGETING, Display, display_of, indicators_of, lookup
 from transforms.contract import table
+from transforms.report import dimensions as dims
+from transforms.report.contents import CONTENTS, contents_sheet
+from transforms.report.crosstab_sheets import crosstab_sheets
+from transforms.report.crosstabs import TOTAL, Context, Crosstab, CrosstabSheet, Number, Text, Value
 from transforms.report.data import ReportData
+from transforms.report.disclosure import disclosure_rule
 from transforms.report.number_formats import (
     NUMBER,
     PERCENT,
@@ -45,7 +60,7 @@ SHEETS = (
     "input_files",
     "runs",
 )
-"""One sheet per published table, in this order."""
+"""The data sheets, after Contents and the cross-tabs: one per published table."""
 WORKBOOK_OPTIONS = {
     "strings_to_formulas": False,  # a region named '=HYPERLINK(…)' stays text
     "strings_to_urls": False,
@@ -68,7 +83,17 @@ LONG_TABLES = {  # tables with one indicator per row (column `indicator`) and th
 }
 RATE_TABLES = (TARGETING, "model_metrics")  # wide tables whose rate columns are catalogued
 NUMERIC_TYPES = ("DOUBLE", "BIGINT", "INTEGER")
-STYLES: dict[str, dict[str, Any]] = {}
+CONTENTS_WIDTHS = (30, 44, 90, 18, 24, 24)
+STYLES: dict[str, dict[str, Any]] = {
+    "title": {"bold": True, "font_size": 12},
+    "unit": {"italic": True},
+    "header": {"bold": True, "text_wrap": True, "valign": "top", "bottom": 1},
+    "group": {"bold": True, "text_wrap": True, "align": "center", "bottom": 1},
+    "label": {"valign": "top"},
+    "mark": {"align": "right", "italic": True, "font_color": "#7F7F7F"},
+    "note": {"italic": True, "font_size": 9, "font_color": "#595959"},
+    "link": {"font_color": "#0563C1", "underline": 1, "valign": "top"},
+}
 
 
 class Styles:
@@ -91,6 +116,121 @@ class Styles:
         if key not in self.added:
             self.added[key] = self.workbook.add_format(properties)
         return self.added[key]
+
+
+# ---------------------------------------------------------------- cross-tabs
+
+
+def write_value(
+    sheet: Worksheet, styles: Styles, at: tuple[int, int], value: Value, *, bold: bool, wrap: bool
+) -> None:
+    """One cell of a cross-tab: a number in its format, a label, a mark, or a sheet link."""
+    row, column = at
+    if isinstance(value, Number):
+        style = styles.get("label", number_format=value.number_format, bold=bold)
+        sheet.write_number(row, column, value.value, style)
+    elif value.role == "sheet":
+        link = f"internal:'{value.text}'!A1"
+        sheet.write_url(row, column, link, styles.get("link"), string=value.text)
+    elif value.role in ("suppressed", "missing"):
+        sheet.write_string(row, column, value.text, styles.get("mark", bold=bold))
+    else:
+        sheet.write_string(row, column, value.text, styles.get("label", bold=bold, wrap=wrap))
+
+
+def write_heading(
+    sheet: Worksheet, at: tuple[int, int], span: tuple[int, int], text: str, style: Format
+) -> None:
+    """A heading over ``span`` (rows, columns), merged when it covers more than one cell."""
+    row, column = at
+    rows, columns = span
+    if rows == 1 and columns == 1:
+        sheet.write_string(row, column, text, style)
+    else:
+        sheet.merge_range(row, column, row + rows - 1, column + columns - 1, text, style)
+
+
+def write_headings(sheet: Worksheet, styles: Styles, crosstab: Crosstab, row: int) -> int:
+    """The stub and column headings (two rows when a heading has sub-headings); the next row."""
+    if not crosstab.headers:
+        return row
+    depth = 2 if crosstab.has_subheadings else 1
+    header = styles.get("header")
+    write_heading(sheet, (row, 0), (depth, 1), crosstab.stub, header)
+    column = 1
+    for heading in crosstab.headers:
+        if heading.columns:
+            span = (1, heading.width)
+            write_heading(sheet, (row, column), span, heading.label, styles.get("group"))
+            for offset, sub in enumerate(heading.columns):
+                sheet.write_string(row + 1, column + offset, sub, header)
+        else:
+            write_heading(sheet, (row, column), (depth, 1), heading.label, header)
+        column += heading.width
+    return row + depth
+
+
+def write_crosstab(
+    sheet: Worksheet, styles: Styles, crosstab: Crosstab, row: int, *, wrap: bool = False
+) -> int:
+    """One table from ``row``: title, unit line, headings, rows, notes; the next free row."""
+    sheet.write_string(row, 0, crosstab.title, styles.get("title"))
+    row += 1
+    if crosstab.unit:
+        sheet.write_string(row, 0, crosstab.unit, styles.get("unit"))
+        row += 1
+    row = write_headings(sheet, styles, crosstab, row)
+    for values in crosstab.rows:
+        total = isinstance(values[0], Text) and values[0].text == TOTAL
+        for column, value in enumerate(values):
+            write_value(sheet, styles, (row, column), value, bold=total, wrap=wrap)
+        row += 1
+    for note in crosstab.notes:
+        sheet.write_string(row, 0, note, styles.get("note"))
+        row += 1
+    return row + 1
+
+
+def column_widths(crosstabs: tuple[Crosstab, ...]) -> list[int]:
+    """Widths of a cross-tab sheet's columns: the labels' column as wide as its longest label
+    (within limits), the others as their sub-headings or values need."""
+    widths: dict[int, int] = {}
+    for crosstab in crosstabs:
+        for values in crosstab.rows:
+            for column, value in enumerate(values):
+                size = len(value.text) if isinstance(value, Text) else 12
+                widths[column] = max(widths.get(column, 0), size)
+        column = 1
+        for heading in crosstab.headers:
+            for offset, sub in enumerate(heading.columns):
+                widths[column + offset] = max(widths.get(column + offset, 0), len(sub))
+            column += heading.width
+    if not widths:
+        return []
+    first = min(max(widths.get(0, 0) + 2, 24), 60)
+    return [first, *(min(max(widths.get(c, 0) + 2, 12), 30) for c in range(1, max(widths) + 1))]
+
+
+def write_crosstab_sheet(
+    workbook: Workbook, styles: Styles, crosstab_sheet: CrosstabSheet, *, contents: bool = False
+) -> None:
+    """A sheet of cross-tabs (or the Contents), one table under the other; a sheet whose family
+    the run did not publish says so."""
+    sheet = workbook.add_worksheet(crosstab_sheet.name)
+    sheet.hide_gridlines(2)
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)
+    widths = list(CONTENTS_WIDTHS) if contents else column_widths(crosstab_sheet.tables)
+    for column, width in enumerate(widths):
+        sheet.set_column(column, column, width)
+    sheet.write_string(0, 0, crosstab_sheet.title, styles.get("title"))
+    sheet.write_string(1, 0, crosstab_sheet.description, styles.get("unit"))
+    row = 3
+    if not crosstab_sheet.tables:
+        reason = f"Not available in this run: {crosstab_sheet.unavailable}."
+        sheet.write_string(row, 0, reason, styles.get("note"))
+    for crosstab in crosstab_sheet.tables:
+        row = write_crosstab(sheet, styles, crosstab, row, wrap=contents)
 
 
 # ---------------------------------------------------------------- data sheets
@@ -196,11 +336,34 @@ def write_data_sheet(
 # ---------------------------------------------------------------- the workbook
 
 
-def write_standard_tables(data: ReportData, path: Path) -> None:
-    """Write one sheet per standard table of the run to an .xlsx file at ``path``."""
+def crosstab_context(data: ReportData, currency: str, suppressed_note: str) -> Context:
+    """What every cross-tab of the run needs."""
+    return Context(
+        run_id=str(data.run.get("run_id") or "unknown run"),
+        currency=currency,
+        suppressed_note=suppressed_note,
+        lines=tuple(dims.line_order(data)),
+        programmes=tuple(dims.programme_order(data)),
+    )
+
+
+def write_standard_tables(data: ReportData, path: Path, *, min_cell_n: int | None = None) -> None:
+    """Write the run's workbook to an .xlsx file at ``path``: Contents, the cross-tabs, then
+    one data sheet per published table.
+
+    ``min_cell_n`` is the run's disclosure threshold when the caller knows it; otherwise it is
+    read back from the run's configuration file (:mod:`transforms.report.disclosure`).
+    """
     currency = currency_of(data)
+    rule = disclosure_rule(data, min_cell_n)
+    crosstabs = crosstab_sheets(data, crosstab_context(data, currency, rule.cell_note()))
+    contents = contents_sheet(data, crosstabs, SHEETS, currency=currency, rule=rule)
     path.parent.mkdir(parents=True, exist_ok=True)
     with Workbook(str(path), WORKBOOK_OPTIONS) as workbook:
         styles = Styles(workbook)
+        write_crosstab_sheet(workbook, styles, contents, contents=True)
+        for crosstab_sheet in crosstabs:
+            write_crosstab_sheet(workbook, styles, crosstab_sheet)
         for name in SHEETS:
             write_data_sheet(workbook, styles, data, name, currency)
+        workbook.get_worksheet_by_name(CONTENTS).activate()
