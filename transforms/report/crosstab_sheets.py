@@ -47,6 +47,7 @@ from transforms.report.crosstabs import (
 )
 from transforms.report.data import ReportData
 from transforms.report.dimensions import Key
+from transforms.report.formats import pct
 from transforms.report.number_formats import COUNT, PERCENT, unit_text
 
 MATCHING_COVERAGE, BENEFICIARY_INCIDENCE, BENEFIT_INCIDENCE, ADEQUACY = require(
@@ -61,6 +62,7 @@ REGIONAL_STANDARDS = require(
     "regional_coefficient",
 )
 TARGETING_RATES = require(TARGETING, "coverage", "exclusion_error", "inclusion_error")
+POVERTY_RATE = require(TARGETING, "poverty_rate")[0]
 POVERTY_IMPACT = require(
     FISCAL,
     "fgt0_pre",
@@ -106,6 +108,8 @@ PROJECTED = require(FISCAL, "projected_cost", "cost_share_gdp", "projected_benef
 CROSSED_YEAR, THRESHOLD = require(FISCAL, "threshold_crossed_year", "sustainability_threshold")
 NOT_CROSSED = Text("not within the projection")
 CURRENT = "current"
+OVERLAP = table("programme_overlap").name
+"""The published table of programme combinations (its name checked against the contract)."""
 """The scenario of the survey-year fiscal rows."""
 QUANTILE_WORDS = {
     "quintile": "quintile of pre-transfer welfare per person (Q1 poorest)",
@@ -217,6 +221,12 @@ def incidence_sheet(data: ReportData, ctx: Context) -> CrosstabSheet:
     )
 
 
+def unit_words(name: str, ctx: Context) -> str:
+    """A matching indicator's unit in words, the currency named."""
+    facts = described(MATCHING, name)
+    return unit_text(facts.unit, facts.display, ctx.currency)
+
+
 def standards_crosstab(data: ReportData, ctx: Context) -> Crosstab | None:
     """Each region's benefit standard against its needs-based standard: regions down, the
     standards across (from the regions file: one programme's rows, no CI)."""
@@ -234,11 +244,7 @@ def standards_crosstab(data: ReportData, ctx: Context) -> Crosstab | None:
         (Text(str(region)), *(estimate(found.get((region, n)), "value", formats[n]) for n in names))
         for region in sorted({str(r) for r in rows["group_value"].to_list()})
     )
-    units = "; ".join(
-        f"{described(MATCHING, n).label}: "
-        f"{unit_text(described(MATCHING, n).unit, described(MATCHING, n).display, ctx.currency)}"
-        for n in names
-    )
+    units = "; ".join(f"{described(MATCHING, n).label}: {unit_words(n, ctx)}" for n in names)
     return Crosstab(
         title="Regional benefit standards against needs-based standards",
         unit=f"Units: {units}",
@@ -309,9 +315,9 @@ def targeting_crosstab(rows: pl.DataFrame, line: Key, ctx: Context) -> Crosstab:
     unit = indicator_unit(TARGETING, TARGETING_RATES[0], ctx.currency) + population_words(
         rows, "unit"
     )
-    poverty = rows.filter(pl.col("method") == dims.PROGRAM)["poverty_rate"].drop_nulls()
+    poverty = rows.filter(pl.col("method") == dims.PROGRAM)[POVERTY_RATE].drop_nulls()
     poverty_words = (
-        f" Poverty rate (before the transfer) against this line: {poverty[0]:.1%}."
+        f" {described(TARGETING, POVERTY_RATE).label} against this line: {pct(poverty[0])}."
         if poverty.len()
         else ""
     )
@@ -531,17 +537,18 @@ def combination_size(programmes: str) -> int:
     return 0 if programmes == "none" else len(programmes.split(" + "))
 
 
-def overlap_sheet(data: ReportData, ctx: Context) -> CrosstabSheet:
-    """Who receives which combination of programmes (ADePT SP overlap)."""
-    frame = data.programme_overlap
+def overlap_crosstab(frame: pl.DataFrame, ctx: Context) -> Crosstab | None:
+    """Each combination of programmes received (the fewest programmes first, then the most
+    common): its share with 95 % CI, its weighted population and households surveyed."""
     ordered = sorted(
         frame.to_dicts(),
         key=lambda r: (combination_size(str(r["programmes"])), -(r.get("share") or 0.0)),
     )
+    if not ordered:
+        return None
     units = dims.first_seen(dims.column_values(frame, "population_unit"))
     unit = str(units[0]) if len(units) == 1 and units[0] else "population"
-    with_ci = has_ci(frame)
-    columns = ("share", "ci_low", "ci_high") if with_ci else ("share",)
+    columns = ("share", "ci_low", "ci_high") if has_ci(frame) else ("share",)
     body = tuple(
         (
             Text(str(row["programmes"])),
@@ -551,38 +558,36 @@ def overlap_sheet(data: ReportData, ctx: Context) -> CrosstabSheet:
         )
         for row in ordered
     )
-    share = table("programme_overlap")
-    tables = (
-        (
-            Crosstab(
-                title="Programme overlap: who receives which combination of programmes",
-                unit=f"Unit: share of {unit} (%); {unit}; households",
-                stub="Programmes received",
-                headers=(
-                    Header(f"Share of {unit}", ESTIMATE_CI if with_ci else ()),
-                    Header(unit.capitalize()),
-                    Header("Households surveyed"),
-                ),
-                rows=body,
-                notes=(
-                    f"Unit: share of {unit}, shown as %; weighted {unit}; unweighted households.",
-                    source_note(share.name, ["share", "population", "n_obs"], ctx.run_id),
-                    "'none': receives none of the programmes. Combinations do not depend on the "
-                    "poverty line.",
-                    *((DESIGN_NOTE,) if with_ci else ()),
-                    ctx.suppressed_note,
-                ),
-                shows=(("programme_overlap", "share"), ("programme_overlap", "population")),
-            ),
-        )
-        if ordered
-        else ()
+    return Crosstab(
+        title="Programme overlap: who receives which combination of programmes",
+        unit=f"Unit: share of {unit} (%); {unit}; households",
+        stub="Programmes received",
+        headers=(
+            Header(f"Share of {unit}", ESTIMATE_CI if len(columns) > 1 else ()),
+            Header(unit.capitalize()),
+            Header("Households surveyed"),
+        ),
+        rows=body,
+        notes=(
+            f"Unit: share of {unit}, shown as %; weighted {unit}; unweighted households.",
+            source_note(OVERLAP, ["share", "population", "n_obs"], ctx.run_id),
+            "'none': receives none of the programmes. Combinations do not depend on the "
+            "poverty line.",
+            *((DESIGN_NOTE,) if len(columns) > 1 else ()),
+            ctx.suppressed_note,
+        ),
+        shows=((OVERLAP, "share"), (OVERLAP, "population")),
     )
+
+
+def overlap_sheet(data: ReportData, ctx: Context) -> CrosstabSheet:
+    """Who receives which combination of programmes (ADePT SP overlap)."""
+    overlap = overlap_crosstab(data.programme_overlap, ctx)
     return CrosstabSheet(
         "Overlap",
         "Programme overlap",
         "Share of the population receiving exactly each combination of programmes, with 95 % CIs.",
-        tables,
+        (overlap,) if overlap else (),
         "the run published no programme overlap (audit.programme_overlap)",
     )
 
