@@ -20,6 +20,8 @@ from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
 
+from tests.audit_run import AuditRun, run_small_audit  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
@@ -32,3 +34,10 @@ def prefect_harness() -> Iterator[None]:
         temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
         yield
+
+
+@pytest.fixture(scope="session")
+def audit_run(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> AuditRun:
+    """One audit of a generated 1,500-household survey (PMT ols only, 3 folds), shared by the
+    tests that only read what it published (the report, the workbook): about a minute, once."""
+    return run_small_audit(tmp_path_factory.mktemp("audit-run"))
