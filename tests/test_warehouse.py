@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from transforms.contract import TABLES, data_dictionary_markdown
@@ -53,6 +54,40 @@ def test_publish_replaces_atomically_and_keeps_no_work_file(tmp_path: Path) -> N
     assert not work.exists()
     with warehouse.connect(published, read_only=True) as con:
         assert con.sql("SELECT run_id, status FROM audit.runs").fetchall() == [("r1", "running")]
+
+
+def test_the_published_file_keeps_the_storage_version_every_client_reads(tmp_path: Path) -> None:
+    """DuckDB 2.0 writes format 69 by default, which no 1.x client opens; every run writes and
+    publishes the pinned older version instead, also when it copies the last published file."""
+    published = tmp_path / "welfare_audit.duckdb"
+    for run_id in ("r1", "r2"):
+        work = warehouse.open_workspace(published, run_id)
+        with warehouse.connect(work) as con:
+            warehouse.record_run_start(con, record(run_id))
+        warehouse.publish(work, published)
+        assert warehouse.storage_version(published) == "v1.0.0+"
+    assert warehouse.STORAGE_VERSION == "v1.0.0"
+
+
+def test_a_warehouse_in_duckdb_2_format_is_rewritten_in_the_readable_one(tmp_path: Path) -> None:
+    """A warehouse published before the version was pinned is in 2.0's format; DuckDB cannot
+    lower a file's version in place, so the run's working copy is rewritten in the old one."""
+    published = tmp_path / "welfare_audit.duckdb"
+    with duckdb.connect(str(published)) as con:  # DuckDB 2.0's default format
+        con.execute("CREATE SCHEMA audit")
+        con.execute("CREATE TABLE audit.runs (run_id VARCHAR, status VARCHAR)")
+        con.execute("INSERT INTO audit.runs VALUES ('old', 'succeeded')")
+    assert warehouse.storage_version(published) == "v2.0.0+"
+    work = warehouse.open_workspace(published, "r1")
+    assert warehouse.storage_version(work) == "v1.0.0+"
+    assert warehouse.storage_version(published) == "v2.0.0+"  # untouched until published
+    with warehouse.connect(work, read_only=True) as con:
+        assert con.sql("SELECT run_id, status FROM audit.runs").fetchall() == [("old", "succeeded")]
+        comments = con.sql(
+            "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'audit' "
+            "AND table_name = 'runs' AND comment IS NULL"
+        ).fetchall()[0][0]
+    assert comments == 0  # the contract's columns and comments were added to the old table
 
 
 def killed_run(published: Path, run_id: str) -> Path:

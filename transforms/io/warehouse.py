@@ -151,18 +151,52 @@ def connect_database(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyC
     return duckdb.connect(str(path), read_only=read_only, config=duckdb_config(path))
 
 
-def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open a warehouse file under the catalog alias ``warehouse``.
+STORAGE_VERSION = "v1.0.0"
+"""The DuckDB storage format of the published warehouse: the oldest that every 1.x and 2.x
+client reads (DuckDB 2.0's own default, storage version 69, is unreadable before 2.0). It keeps
+the warehouse open to the DuckDB CLI and to BI tools and R clients still on 1.x, at the cost of
+the newer formats' compression (the sample warehouse: 3.9 MB instead of 3.4 MB)."""
 
-    A file named audit.duckdb opened directly becomes catalog ``audit``, and then
-    ``audit.runs`` is ambiguous between catalog and schema (DuckDB refuses it).
-    Attaching under another alias keeps the contract's ``audit.<table>`` names working.
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a warehouse file under the catalog alias ``warehouse``; writing keeps it in
+    :data:`STORAGE_VERSION` (a new file is created in it, an older one is raised to it).
+
+    The alias makes any file name work here, even a warehouse named audit.duckdb from before
+    such names were refused (opened directly, that file's catalog ``audit`` would make
+    ``audit.<table>`` ambiguous with the schema).
     """
     con = duckdb.connect(config=duckdb_config(Path(path)))
-    mode = " (READ_ONLY)" if read_only else ""
+    mode = " (READ_ONLY)" if read_only else f" (STORAGE_VERSION {quote_literal(STORAGE_VERSION)})"
     con.execute(f"ATTACH {quote_literal(str(path))} AS warehouse{mode}")
     con.execute("USE warehouse")
     return con
+
+
+def storage_version(path: Path) -> str:
+    """The storage format a DuckDB file is written in, as DuckDB tags it (e.g. 'v1.0.0+')."""
+    with duckdb.connect() as con:
+        con.execute(f"ATTACH {quote_literal(str(path))} AS inspected (READ_ONLY)")
+        tags = con.sql(
+            "SELECT tags FROM duckdb_databases() WHERE database_name = 'inspected'"
+        ).fetchall()[0][0]
+    return str(tags.get("storage_version", ""))
+
+
+def copy_warehouse(source: Path, target: Path) -> None:
+    """Copy a warehouse byte for byte when it is in :data:`STORAGE_VERSION`; otherwise (one
+    written in DuckDB 2.0's default format before the version was pinned) rewrite it in that
+    version, which DuckDB cannot do in place: it refuses to lower a file's version."""
+    if storage_version(source) == f"{STORAGE_VERSION}+":
+        shutil.copyfile(source, target)
+        return
+    with duckdb.connect(config=duckdb_config(target)) as con:
+        con.execute(f"ATTACH {quote_literal(str(source))} AS source (READ_ONLY)")
+        con.execute(
+            f"ATTACH {quote_literal(str(target))} AS target "
+            f"(STORAGE_VERSION {quote_literal(STORAGE_VERSION)})"
+        )
+        con.execute("COPY FROM DATABASE source TO target")
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -381,7 +415,7 @@ def open_workspace(published: Path, run_id: str) -> Path:
     work = work_path(published, run_id)
     try:
         if published.exists():
-            shutil.copyfile(published, work)
+            copy_warehouse(published, work)
         with connect(work) as con:
             ensure_schema(con)
     except (OSError, duckdb.Error) as error:
