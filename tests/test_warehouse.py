@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
-from transforms.contract import TABLES, data_dictionary_markdown
+from transforms.contract import TABLES, data_dictionary_markdown, table
 from transforms.io import warehouse
 
 
@@ -35,8 +36,127 @@ def test_every_contract_column_is_created_with_a_comment(tmp_path: Path) -> None
     expected = {(t.name, c.name) for t in TABLES for c in t.columns}
     assert expected <= created
     assert all(comment and "PII:" in comment for t, c, comment in columns if (t, c) in expected)
-    assert "latest_targeting_errors" in views
+    assert "latest_targeting_errors" in views and "changes" in views
     assert "runs" not in {v.removeprefix("latest_") for v in views}
+
+
+def test_every_view_and_view_column_carries_a_comment(tmp_path: Path) -> None:
+    """Analysts are told to query the latest_* views and audit.changes: duckdb_columns() and
+    duckdb_views() describe them as they describe the tables (a replaced view loses its
+    comments, so every run adds them again)."""
+    published = tmp_path / "welfare_audit.duckdb"
+    for run_id in ("r1", "r2"):
+        warehouse.publish(warehouse.open_workspace(published, run_id), published)
+    with warehouse.connect(published, read_only=True) as con:
+        views = dict(
+            con.sql(
+                "SELECT view_name, comment FROM duckdb_views() WHERE schema_name = 'audit'"
+            ).fetchall()
+        )
+        columns = con.sql(
+            "SELECT table_name, column_name, comment FROM duckdb_columns() "
+            "WHERE schema_name = 'audit' AND table_name IN (SELECT view_name FROM duckdb_views())"
+        ).fetchall()
+    latest = {f"latest_{spec.name}" for spec in TABLES if spec.has_latest_view}
+    assert set(views) == {*latest, "changes"}
+    assert all(comment for comment in views.values())
+    assert views["latest_targeting_errors"].startswith(
+        "The rows of audit.targeting_errors written by the last successful run."
+    )
+    assert len(columns) > 100 and all(comment for _, _, comment in columns)
+    exclusion = [
+        c for t, name, c in columns if (t, name) == ("latest_targeting_errors", "exclusion_error")
+    ]
+    assert exclusion == [
+        next(c.comment() for c in table("targeting_errors").columns if c.name == "exclusion_error")
+    ]
+
+
+DAY = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def targeting_rows(run_id: str, rates: dict[str, float]) -> pl.DataFrame:
+    """The programme's exclusion error by group, as a run publishes it (other columns NULL)."""
+    return pl.DataFrame(
+        {
+            "run_id": run_id,
+            "method": "program",
+            "decision_rule": "actual",
+            "programme": "dibao",
+            "poverty_line": "regional",
+            "unit": "persons",
+            "group_type": ["all" if group == "all" else "region" for group in rates],
+            "group_value": list(rates),
+            "exclusion_error": list(rates.values()),
+        }
+    )
+
+
+def audit_history(path: Path, runs: list[tuple[str, str, str, int]]) -> Path:
+    """A warehouse whose runs (run_id, config_name, status, hours after DAY) each published
+    exclusion errors and a matching indicator."""
+    work = warehouse.open_workspace(path, "setup")
+    rates = {
+        "old": {"all": 0.30, "north": 0.40},
+        "other-audit": {"all": 0.90, "north": 0.90},
+        "failed": {"all": 0.80, "north": 0.80},
+        "new": {"all": 0.25, "south": 0.10},
+    }
+    with warehouse.connect(work) as con:
+        for run_id, config_name, status, hours in runs:
+            finished = DAY + timedelta(hours=hours)
+            runs_row = {"run_id": run_id, "config_name": config_name, "status": status}
+            warehouse.insert_frame(
+                con,
+                "runs",
+                pl.DataFrame([{**runs_row, "started_at": finished, "finished_at": finished}]),
+            )
+            warehouse.insert_frame(con, "targeting_errors", targeting_rows(run_id, rates[run_id]))
+            matching = {"run_id": run_id, "programme": "dibao", "poverty_line": "regional"}
+            matching |= {"population_unit": "persons", "group_type": "all", "group_value": "all"}
+            matching |= {"indicator": "adequacy", "value": 0.2 + hours / 100, "unit": "ratio"}
+            warehouse.insert_frame(con, "matching_indicators", pl.DataFrame([matching]))
+    warehouse.publish(work, path)
+    return path
+
+
+CHANGED = """
+SELECT group_value, previous_run_id, previous, current, change
+FROM audit.changes
+WHERE table_name = 'targeting_errors' AND indicator = 'exclusion_error'
+ORDER BY group_value
+"""
+
+
+def test_changes_compares_the_last_run_with_the_previous_one_of_the_same_audit(
+    tmp_path: Path,
+) -> None:
+    """Another audit's run and a failed run between the two are not compared; a group
+    published by one run only keeps its row, the other side NULL."""
+    history = [
+        ("old", "sample", "succeeded", 0),
+        ("other-audit", "another", "succeeded", 1),
+        ("failed", "sample", "failed", 2),
+        ("new", "sample", "succeeded", 3),
+    ]
+    path = audit_history(tmp_path / "welfare_audit.duckdb", history)
+    with duckdb.connect(str(path), read_only=True) as con:  # as an analyst opens it
+        rows = con.sql(CHANGED).fetchall()
+        adequacy = con.sql(
+            "SELECT run_id, population_unit, unit, previous, current FROM audit.changes "
+            "WHERE table_name = 'matching_indicators'"
+        ).fetchall()
+    assert rows[0][:4] == ("all", "old", 0.30, 0.25)
+    assert rows[0][4] == pytest.approx(-0.05)
+    assert rows[1:] == [("north", "old", 0.40, None, None), ("south", "old", None, 0.10, None)]
+    assert adequacy == [("new", "persons", "ratio", 0.2, 0.23)]
+
+
+def test_changes_of_a_first_run_have_no_previous_values(tmp_path: Path) -> None:
+    path = audit_history(tmp_path / "welfare_audit.duckdb", [("new", "sample", "succeeded", 3)])
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.sql(CHANGED).fetchall()
+    assert rows == [("all", None, None, 0.25, None), ("south", None, None, 0.10, None)]
 
 
 def test_data_dictionary_lists_every_table() -> None:

@@ -31,10 +31,10 @@ from transforms.contract import (
     Table,
     comment_sql,
     create_table_sql,
-    latest_view_sql,
     quote_identifier,
     quote_literal,
     table,
+    views,
 )
 from transforms.io.memory import usable_memory
 
@@ -200,8 +200,9 @@ def copy_warehouse(source: Path, target: Path) -> None:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create schema, contract tables, comments and latest_* views if missing; add to a table
-    written by an older version the columns the contract has gained (NULL in its old rows)."""
+    """Create schema, contract tables and comments if missing, and the views (latest_* and
+    changes) with theirs; add to a table written by an older version the columns the contract
+    has gained (NULL in its old rows)."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     for spec in TABLES:
         con.execute(create_table_sql(spec))
@@ -209,9 +210,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(statement)
         for statement in comment_sql(spec):
             con.execute(statement)
-    for spec in TABLES:
-        if spec.has_latest_view:
-            con.execute(latest_view_sql(spec))
+    for view, create in views():  # replacing a view drops its comments: add them again
+        con.execute(create)
+        for statement in comment_sql(view, kind="VIEW"):
+            con.execute(statement)
 
 
 def add_columns_sql(con: duckdb.DuckDBPyConnection, spec: Table) -> list[str]:
