@@ -108,13 +108,13 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from flows.audit import audit
 
     audit(str(config), None)
-    return out / "audit.duckdb"
+    return out / "welfare_audit.duckdb"
 
 
 @pytest.fixture(scope="module")
 def two_runs(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy holding the run plus a clone of it as the run before, its exclusion errors −0.02."""
-    copy = tmp_path_factory.mktemp("two-runs") / "audit.duckdb"
+    copy = tmp_path_factory.mktemp("two-runs") / "welfare_audit.duckdb"
     shutil.copyfile(warehouse, copy)
     with connect(copy) as con:
         for spec in TABLES:
@@ -141,7 +141,7 @@ SHIFTED = ("value", "coverage", "exclusion_error", "inclusion_error", "auc")
 def other_dimensions(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy where every row also appears under another programme, line and sample, its
     rates shifted by 0.5: an example that does not pin each of them answers differently."""
-    copy = tmp_path_factory.mktemp("other-dimensions") / "audit.duckdb"
+    copy = tmp_path_factory.mktemp("other-dimensions") / "welfare_audit.duckdb"
     shutil.copyfile(warehouse, copy)
     with connect(copy) as con:
         for spec in TABLES:

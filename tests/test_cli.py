@@ -88,7 +88,7 @@ def test_validate_reports_rows_reasons_and_failed_expectations(tmp_path: Path) -
     assert "must be >= 1" in text
     assert "must be >= 0" in text
     assert "quarantined_share" in text
-    assert not (tmp_path / "audit.duckdb").exists()  # validate publishes nothing
+    assert not (tmp_path / "welfare_audit.duckdb").exists()  # validate publishes nothing
 
 
 def test_generate_writes_a_survey_and_its_config(tmp_path: Path) -> None:
@@ -102,7 +102,7 @@ def test_generate_writes_a_survey_and_its_config(tmp_path: Path) -> None:
 
 def test_quickstart_run_as_a_newcomer_would(tmp_path: Path) -> None:
     """`welfare-audit run` on the embedded sample, as a subprocess with Prefect's local API."""
-    warehouse = tmp_path / "audit.duckdb"
+    warehouse = tmp_path / "welfare_audit.duckdb"
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
     env.pop("PREFECT_API_URL", None)
     executable = Path(sys.executable).parent / "welfare-audit"
@@ -141,7 +141,7 @@ def test_a_missing_column_is_one_message_before_any_work(tmp_path: Path, command
     assert text.count("mapped in the config are not in the file") == 1
     assert "hh.csv" in text and "welfare -> 'income'" in text
     assert "Traceback" not in result.output
-    assert not (tmp_path / "out").exists() and not (tmp_path / "audit.duckdb").exists()
+    assert not (tmp_path / "out").exists() and not (tmp_path / "welfare_audit.duckdb").exists()
 
 
 @pytest.mark.usefixtures("prefect_harness")

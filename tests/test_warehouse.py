@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from transforms.config import Output
 from transforms.contract import TABLES, data_dictionary_markdown, table
 from transforms.io import warehouse
 
@@ -20,7 +21,7 @@ def record(run_id: str) -> warehouse.RunRecord:
 
 
 def test_every_contract_column_is_created_with_a_comment(tmp_path: Path) -> None:
-    work = warehouse.open_workspace(tmp_path / "audit.duckdb", "r1")
+    work = warehouse.open_workspace(tmp_path / "welfare_audit.duckdb", "r1")
     with warehouse.connect(work, read_only=True) as con:
         columns = con.sql(
             "SELECT table_name, column_name, comment FROM duckdb_columns() "
@@ -166,7 +167,7 @@ def test_data_dictionary_lists_every_table() -> None:
 
 
 def test_publish_replaces_atomically_and_keeps_no_work_file(tmp_path: Path) -> None:
-    published = tmp_path / "audit.duckdb"
+    published = tmp_path / "welfare_audit.duckdb"
     work = warehouse.open_workspace(published, "r1")
     with warehouse.connect(work) as con:
         warehouse.record_run_start(con, record("r1"))
@@ -229,7 +230,7 @@ def history(path: Path) -> list[tuple[str, str, str | None]]:
 
 
 def test_interrupted_runs_are_recovered_from_their_work_files(tmp_path: Path) -> None:
-    published = tmp_path / "audit.duckdb"
+    published = tmp_path / "welfare_audit.duckdb"
     started = killed_run(published, "20260101T000000Z-aaaaaa")
     torn = warehouse.work_path(published, "20260101T000001Z-bbbbbb")
     torn.write_bytes(b"half a copied file")  # killed while copying
@@ -246,7 +247,7 @@ def test_interrupted_runs_are_recovered_from_their_work_files(tmp_path: Path) ->
 def test_runs_killed_in_a_row_all_reach_the_history(tmp_path: Path) -> None:
     """Run A is killed; run B records A, then is killed too; run C must record both (before,
     C read only B's working file and A was lost)."""
-    published = tmp_path / "audit.duckdb"
+    published = tmp_path / "welfare_audit.duckdb"
     first = warehouse.open_workspace(published, "20260101T000000Z-000000")
     with warehouse.connect(first) as con:
         warehouse.record_run_start(con, record("20260101T000000Z-000000"))
@@ -268,7 +269,7 @@ def test_runs_killed_in_a_row_all_reach_the_history(tmp_path: Path) -> None:
 def test_killed_runs_survive_a_kill_between_sweep_and_record(tmp_path: Path) -> None:
     """The sweep deletes a killed run's file before copying the warehouse; until the new copy
     records the run, a pending file keeps it."""
-    published = tmp_path / "audit.duckdb"
+    published = tmp_path / "welfare_audit.duckdb"
     killed_run(published, "20260101T000000Z-aaaaaa")
     warehouse.collect_interrupted(published)  # then killed before recording them
     assert not warehouse.stale_workspaces(published)
@@ -278,7 +279,7 @@ def test_killed_runs_survive_a_kill_between_sweep_and_record(tmp_path: Path) -> 
 
 def test_a_failed_start_leaves_no_working_copy(tmp_path: Path) -> None:
     """A working copy that cannot be prepared (here: the warehouse is not DuckDB) is deleted."""
-    published = tmp_path / "audit.duckdb"
+    published = tmp_path / "welfare_audit.duckdb"
     published.write_bytes(b"not a DuckDB file" * 1000)
     with pytest.raises(warehouse.WarehouseError, match="cannot prepare the working copy"):
         warehouse.open_workspace(published, "20260101T000000Z-aaaaaa")
@@ -286,9 +287,9 @@ def test_a_failed_start_leaves_no_working_copy(tmp_path: Path) -> None:
 
 
 def test_a_stale_write_ahead_log_is_found_before_any_work(tmp_path: Path) -> None:
-    """A client that crashed while writing leaves audit.duckdb.wal; publishing beside it would
-    make the new warehouse unreadable, so the run refuses to start and says what to do."""
-    published = tmp_path / "audit.duckdb"
+    """A client that crashed while writing leaves welfare_audit.duckdb.wal; publishing beside it
+    would make the new warehouse unreadable, so the run refuses to start and says what to do."""
+    published = tmp_path / "welfare_audit.duckdb"
     first = warehouse.open_workspace(published, "r0")
     warehouse.publish(first, published)
     crash = (
@@ -300,11 +301,41 @@ def test_a_stale_write_ahead_log_is_found_before_any_work(tmp_path: Path) -> Non
         "os._exit(0)\n"
     )
     subprocess.run([sys.executable, "-c", crash, str(published)], check=True)
-    assert published.with_name("audit.duckdb.wal").exists()
+    assert published.with_name("welfare_audit.duckdb.wal").exists()
     with pytest.raises(warehouse.WarehouseError, match="write-ahead log") as refused:
         warehouse.check_can_start(published, tmp_path / "output")
     assert "CHECKPOINT" in str(refused.value)
     assert not warehouse.stale_workspaces(published)
+
+
+@pytest.mark.parametrize("name", ["audit.duckdb", "Audit.duckdb", "audit.v2.db"])
+def test_a_warehouse_named_like_the_schema_is_refused_before_anything_is_written(
+    tmp_path: Path, name: str
+) -> None:
+    """DuckDB names a file opened directly after it (up to the first dot): audit.duckdb would
+    make every audit.<table> ambiguous, so no run publishes under such a name."""
+    published = tmp_path / name
+    refused = pytest.raises(warehouse.WarehouseError, match="ambiguous reference")
+    with refused as early:
+        warehouse.check_can_start(published, tmp_path / "output")
+    assert f"mv {published} {tmp_path / ('welfare_' + name)}" in str(early.value)
+    with pytest.raises(warehouse.WarehouseError, match="ambiguous reference"):
+        warehouse.open_workspace(published, "r1")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_default_warehouse_name_opens_directly_with_no_attach(tmp_path: Path) -> None:
+    """The name every configuration starts from is not refused and reads as audit.<table>."""
+    default = Output().warehouse
+    assert default == Path("welfare_audit.duckdb")
+    published = tmp_path / default
+    warehouse.check_can_start(published, tmp_path / "output")
+    work = warehouse.open_workspace(published, "r1")
+    with warehouse.connect(work) as con:
+        warehouse.record_run_start(con, record("r1"))
+    warehouse.publish(work, published)
+    with duckdb.connect(str(published), read_only=True) as con:
+        assert con.sql("SELECT run_id FROM audit.runs").fetchall() == [("r1",)]
 
 
 def test_a_busy_output_folder_is_refused_at_once(tmp_path: Path) -> None:
@@ -316,7 +347,7 @@ def test_a_busy_output_folder_is_refused_at_once(tmp_path: Path) -> None:
 
 
 def test_a_second_writer_is_refused_with_a_clear_message(tmp_path: Path) -> None:
-    published = tmp_path / "audit.duckdb"
+    published = tmp_path / "welfare_audit.duckdb"
     refused = pytest.raises(warehouse.WarehouseError, match="another audit run is writing")
     with warehouse.exclusive_lock(published), refused, warehouse.exclusive_lock(published):
         pass
@@ -326,7 +357,7 @@ def test_unwritable_output_folder_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the output folder should be")
     not_writable = pytest.raises(warehouse.WarehouseError, match="not writable")
-    with not_writable, warehouse.exclusive_lock(blocker / "audit.duckdb"):
+    with not_writable, warehouse.exclusive_lock(blocker / "welfare_audit.duckdb"):
         pass
 
 

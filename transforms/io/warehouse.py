@@ -403,9 +403,39 @@ def stale_wal_problem(published: Path) -> str | None:
     )
 
 
+def database_name(path: Path) -> str:
+    """The name DuckDB gives a database file opened directly: its file name up to the first
+    dot (``duckdb data/welfare_audit.duckdb`` opens catalog ``welfare_audit``)."""
+    return path.name.split(".")[0]
+
+
+def name_problem(published: Path) -> str | None:
+    """A message when the warehouse's file name would break ``audit.<table>``, else None.
+
+    Opened directly (the DuckDB CLI, a BI tool, ``duckdb.connect(path)``), a file named
+    audit.duckdb becomes catalog ``audit`` beside schema ``audit``: every query and view that
+    names ``audit.`` then fails as an ambiguous reference.
+    """
+    if database_name(published).casefold() != SCHEMA:
+        return None
+    renamed = published.with_name(f"welfare_{published.name}")
+    return (
+        f"{published}: a warehouse file named {published.name} cannot be queried: opened "
+        f"directly, DuckDB names the database {database_name(published)!r} after the file, "
+        f"and every {SCHEMA}.<table> becomes an ambiguous reference to that database or the "
+        f"schema {SCHEMA!r}. Publish it under another name, e.g. {renamed.name} (the "
+        f"default; output.warehouse or --warehouse); to keep the history of the existing "
+        f"warehouse, rename it first: mv {published} {renamed}. Nothing was changed."
+    )
+
+
 def check_can_start(published: Path, output_directory: Path) -> None:
-    """What would stop a run at once, checked before any slow start-up: the warehouse or the
-    output folder in use or not writable, or a stale write-ahead log."""
+    """What would stop a run at once, checked before any slow start-up: a warehouse name that
+    clashes with the schema, the warehouse or the output folder in use or not writable, or a
+    stale write-ahead log."""
+    problem = name_problem(published)
+    if problem:
+        raise WarehouseError(problem)
     with exclusive_lock(published), output_lock(output_directory):
         problem = stale_wal_problem(published)
     if problem:
@@ -414,6 +444,9 @@ def check_can_start(published: Path, output_directory: Path) -> None:
 
 def open_workspace(published: Path, run_id: str) -> Path:
     """Copy the published warehouse (if any) to the run's working file and return its path."""
+    problem = name_problem(published)
+    if problem:
+        raise WarehouseError(problem)
     work = work_path(published, run_id)
     try:
         if published.exists():
