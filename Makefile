@@ -13,7 +13,7 @@ export DO_NOT_TRACK ?= 1
 export GX_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 
-.PHONY: setup setup-dev run test lint format bench sample docs clean
+.PHONY: setup setup-dev run test lint format bench sample docs clean check-clients
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -66,6 +66,9 @@ docs: setup ## regenerate the generated docs: output and input data dictionaries
 	$(BIN)/python -c "from transforms.inputs import input_dictionary_markdown as d; open('docs/input-dictionary.md', 'w', encoding='utf-8').write(d())"
 	$(BIN)/python -c "from transforms.report.config_reference import configuration_reference_markdown as c; open('docs/configuration.md', 'w', encoding='utf-8').write(c())"
 	$(BIN)/python -c "from transforms.report.config_reference import config_json_schema_text as s; open('docs/audit.schema.json', 'w', encoding='utf-8').write(s())"
+
+check-clients: setup ## open the sample's warehouse with DuckDB 1.x clients from PyPI and run every analyst query (#18)
+	bash .ci/check_duckdb_clients.sh
 
 clean:
 	rm -rf $(VENV) $(TOOLS) data/welfare_audit.duckdb data/output .pytest_cache .mypy_cache .ruff_cache
