@@ -13,7 +13,7 @@ export DO_NOT_TRACK ?= 1
 export GX_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 
-.PHONY: setup setup-dev run test lint format bench sample docs clean
+.PHONY: setup setup-dev run test lint format bench sample docs clean check-clients
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -39,8 +39,8 @@ setup: $(VENV)/.runtime ## create .venv and install the locked runtime dependenc
 
 setup-dev: $(VENV)/.development ## the runtime plus the development tools (make test, lint, bench)
 
-run: setup ## run the audit on the embedded sample -> data/audit.duckdb
-	$(BIN)/welfare-audit run --config data/sample/audit.toml --warehouse data/audit.duckdb
+run: setup ## run the audit on the embedded sample -> data/welfare_audit.duckdb
+	$(BIN)/welfare-audit run --config data/sample/audit.toml --warehouse data/welfare_audit.duckdb
 
 test: setup-dev lint ## lint, type-check and run the test suite
 	$(BIN)/pytest
@@ -59,7 +59,7 @@ bench: setup-dev ## benchmarks at 1M households (BENCH_ARGS=--scale 10m for the 
 
 sample: setup ## regenerate the embedded sample (deterministic: same bytes)
 	$(BIN)/welfare-audit generate --households 20000 --seed 20261127 --format parquet --out data/sample \
-		--warehouse ../audit.duckdb --output-directory ../output
+		--warehouse ../welfare_audit.duckdb --output-directory ../output
 
 docs: setup ## regenerate the generated docs: output and input data dictionaries, configuration reference and its JSON Schema
 	$(BIN)/python -c "from transforms.contract import data_dictionary_markdown as d; open('docs/data-dictionary.md', 'w', encoding='utf-8').write(d())"
@@ -67,5 +67,8 @@ docs: setup ## regenerate the generated docs: output and input data dictionaries
 	$(BIN)/python -c "from transforms.report.config_reference import configuration_reference_markdown as c; open('docs/configuration.md', 'w', encoding='utf-8').write(c())"
 	$(BIN)/python -c "from transforms.report.config_reference import config_json_schema_text as s; open('docs/audit.schema.json', 'w', encoding='utf-8').write(s())"
 
+check-clients: setup ## open the sample's warehouse with DuckDB 1.x clients from PyPI and run every analyst query (#18)
+	bash .ci/check_duckdb_clients.sh
+
 clean:
-	rm -rf $(VENV) $(TOOLS) data/audit.duckdb data/output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) data/welfare_audit.duckdb data/output .pytest_cache .mypy_cache .ruff_cache

@@ -349,7 +349,7 @@ def run(
 ) -> None:
     """Run the full audit and publish it to the warehouse.
 
-    Example: welfare-audit run --config data/sample/audit.toml --warehouse data/audit.duckdb
+    Example: welfare-audit run --config data/sample/audit.toml --warehouse data/welfare_audit.duckdb
 
     On a Dask cluster: welfare-audit run --task-runner dask --dask-address tcp://host:8786
     """
@@ -465,7 +465,7 @@ def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("synthetic"),
     warehouse: Annotated[
         str, typer.Option(help="The written config's output.warehouse (relative to --out).")
-    ] = "audit.duckdb",
+    ] = "welfare_audit.duckdb",
     output_directory: Annotated[
         str, typer.Option(help="The written config's output.directory (relative to --out).")
     ] = "output",
@@ -558,7 +558,7 @@ def runs(
 ) -> None:
     """List the runs recorded in the warehouse, newest first, with their status.
 
-    Example: welfare-audit runs --warehouse data/audit.duckdb
+    Example: welfare-audit runs --warehouse data/welfare_audit.duckdb
     """
     from transforms.io.warehouse import connect
 
@@ -606,7 +606,7 @@ def explain(
     """Where a published number comes from: its run, config hash, input file hashes, code
     version, validation results and model artifacts (docs/queries/provenance.sql).
 
-    Example: welfare-audit explain --warehouse data/audit.duckdb --indicator exclusion_error
+    Example: welfare-audit explain --warehouse data/welfare_audit.duckdb --indicator exclusion_error
     """
     from transforms.io.provenance import explain_run, indicator_definition, latest_run_id
     from transforms.io.warehouse import connect

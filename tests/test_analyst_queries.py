@@ -1,8 +1,8 @@
 """Every worked example of docs/analyst-queries.md runs on a freshly audited warehouse.
 
 One audit run of a small generated survey (two models, a few bad rows so that the quarantine
-has something to show) feeds every example. The documented path data/audit.duckdb is replaced
-by the test warehouse; nothing else in an example is changed.
+has something to show) feeds every example. The documented path data/welfare_audit.duckdb is
+replaced by the test warehouse; nothing else in an example is changed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import io
 import re
 import shutil
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,13 @@ import duckdb
 import polars as pl
 import pytest
 
-from transforms.contract import TABLES
+from tests.duckdb_clients import DOCUMENTED_WAREHOUSE, Example, check, examples, what_changed_query
+from transforms.contract import CHANGES, TABLES
 from transforms.io.warehouse import connect
 from transforms.sample.files import write_synthetic_survey
 
-ROOT = Path(__file__).resolve().parents[1]
-GUIDE = ROOT / "docs" / "analyst-queries.md"
-DOCUMENTED_WAREHOUSE = "data/audit.duckdb"
 LISTS_EVERY_RUN = "1. Open the warehouse read-only"
-COMPARES_RUNS = "10. A rate in the last two runs"
+COMPARES_RUNS = "10. What changed since the previous run"
 FILTERED_COLUMNS = (
     "method",
     "decision_rule",
@@ -38,41 +35,20 @@ FILTERED_COLUMNS = (
     "programme",
     "poverty_line",
     "sample",
+    "table_name",
 )
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")  # the audit run reports to it
-
-
-@dataclass(frozen=True)
-class Example:
-    """One fenced code block of the guide under its section heading."""
-
-    section: str
-    language: str
-    code: str
-
-
-def examples(language: str) -> list[Example]:
-    """The guide's ```<language> blocks, each with the '## ' heading it sits under."""
-    found: list[Example] = []
-    section = ""
-    pattern = r"^## ([^\n]+)$|^```(\w+)[ \t]*\n(.*?)^```[ \t]*$"
-    for match in re.finditer(pattern, GUIDE.read_text(encoding="utf-8"), re.M | re.S):
-        if match.group(1):
-            section = match.group(1).strip()
-        elif match.group(2) == language:
-            found.append(Example(section, language, match.group(3)))
-    return found
 
 
 SQL = examples("sql")
 
 
 def run_sql(example: Example, warehouse: Path) -> list[tuple[Any, ...]]:
-    """Execute every statement of an example; return the rows of its last query."""
+    """Execute every statement of an example on the file opened directly, as an analyst's
+    client does (no ATTACH); return the rows of its last query."""
     code = example.code.replace(DOCUMENTED_WAREHOUSE, str(warehouse))
-    opens_itself = "ATTACH" in code  # as in the DuckDB CLI: no connection given
-    with duckdb.connect() if opens_itself else connect(warehouse, read_only=True) as con:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
         rows: list[tuple[Any, ...]] | None = None
         for statement in con.extract_statements(code):
             result = con.execute(statement.query)
@@ -108,13 +84,13 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from flows.audit import audit
 
     audit(str(config), None)
-    return out / "audit.duckdb"
+    return out / "welfare_audit.duckdb"
 
 
 @pytest.fixture(scope="module")
 def two_runs(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy holding the run plus a clone of it as the run before, its exclusion errors −0.02."""
-    copy = tmp_path_factory.mktemp("two-runs") / "audit.duckdb"
+    copy = tmp_path_factory.mktemp("two-runs") / "welfare_audit.duckdb"
     shutil.copyfile(warehouse, copy)
     with connect(copy) as con:
         for spec in TABLES:
@@ -141,7 +117,7 @@ SHIFTED = ("value", "coverage", "exclusion_error", "inclusion_error", "auc")
 def other_dimensions(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy where every row also appears under another programme, line and sample, its
     rates shifted by 0.5: an example that does not pin each of them answers differently."""
-    copy = tmp_path_factory.mktemp("other-dimensions") / "audit.duckdb"
+    copy = tmp_path_factory.mktemp("other-dimensions") / "welfare_audit.duckdb"
     shutil.copyfile(warehouse, copy)
     with connect(copy) as con:
         for spec in TABLES:
@@ -188,7 +164,7 @@ def test_the_values_the_examples_filter_on_are_published(warehouse: Path) -> Non
     assert {column for column, _, _ in wanted} == set(FILTERED_COLUMNS)
     with connect(warehouse, read_only=True) as con:
         for column, operator, value in sorted(wanted):
-            holders = [spec.name for spec in TABLES if column in spec.column_names()]
+            holders = [s.name for s in (*TABLES, CHANGES) if column in s.column_names()]
             union = " UNION ALL ".join(
                 f"SELECT {column} AS v FROM audit.{name}" for name in holders
             )
@@ -202,10 +178,47 @@ def test_the_run_comparison_shows_the_change_since_the_run_before(two_runs: Path
     (example,) = [e for e in SQL if e.section == COMPARES_RUNS]
     rows = run_sql(example, two_runs)
     assert len(rows) == 15  # the nation and 14 regions
-    for _type, _value, previous_run, previous, current, change, _significant in rows:
+    for _type, _value, previous_run, previous, current, change in rows:
         assert previous_run == "previous-run"
         assert change == pytest.approx(0.02, abs=0.0011)  # rounded to 3 decimals
         assert current - previous == pytest.approx(0.02, abs=0.0011)
+
+
+def test_the_one_line_query_lists_exactly_what_changed(warehouse: Path, two_runs: Path) -> None:
+    """The run before differs only in its exclusion errors (0.02 lower): the guide's one line
+    lists those and nothing else; on a first run, every number is new."""
+    query = what_changed_query()
+    with duckdb.connect(str(two_runs), read_only=True) as con:
+        changed = con.sql(query).fetchall()
+        expected = con.sql(
+            "SELECT count(exclusion_error) FROM audit.latest_targeting_errors"
+        ).fetchall()[0][0]
+        columns = [column[0] for column in con.sql(query).description]
+    named = [dict(zip(columns, row, strict=True)) for row in changed]
+    assert len(named) == expected > 100
+    assert {(row["table_name"], row["indicator"]) for row in named} == {
+        ("targeting_errors", "exclusion_error")
+    }
+    assert all(row["change"] == pytest.approx(0.02) for row in named)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        first = con.sql(query).fetchall()
+        numbers = con.sql("SELECT count(*) FROM audit.changes").fetchall()[0][0]
+        keys = con.sql(
+            "SELECT count(DISTINCT (table_name, method, decision_rule, sample, programme, "
+            "poverty_line, population_unit, group_type, group_value, scenario, year, indicator)) "
+            "FROM audit.changes"
+        ).fetchall()[0][0]
+    assert keys == numbers  # one row per number: the dimensions identify it
+    assert 0 < len(first) <= numbers
+    assert all(row[columns.index("previous_run_id")] is None for row in first)
+
+
+def test_an_analysts_client_passes_every_check_with_the_projects_duckdb(warehouse: Path) -> None:
+    """The check .ci/check_duckdb_clients.sh runs with DuckDB 1.x clients, here with 2.x."""
+    results = check(warehouse)
+    assert len(results) == len(SQL) + 2  # the views, each example, the one-line query
+    assert [(r.name, r.problem) for r in results if r.problem] == []
+    assert all(r.rows for r in results[1:])
 
 
 def test_the_python_example_opens_the_warehouse_read_only(warehouse: Path) -> None:

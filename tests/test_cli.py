@@ -75,7 +75,7 @@ def test_validate_reports_rows_reasons_and_failed_expectations(tmp_path: Path) -
     assert "must be >= 1" in text
     assert "must be >= 0" in text
     assert "quarantined_share" in text
-    assert not (tmp_path / "audit.duckdb").exists()  # validate publishes nothing
+    assert not (tmp_path / "welfare_audit.duckdb").exists()  # validate publishes nothing
 
 
 def test_generate_writes_a_survey_and_its_config(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_generate_writes_a_survey_and_its_config(tmp_path: Path) -> None:
 
 def test_quickstart_run_as_a_newcomer_would(tmp_path: Path) -> None:
     """`welfare-audit run` on the embedded sample, as a subprocess with Prefect's local API."""
-    warehouse = tmp_path / "audit.duckdb"
+    warehouse = tmp_path / "welfare_audit.duckdb"
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
     env.pop("PREFECT_API_URL", None)
     executable = Path(sys.executable).parent / "welfare-audit"
@@ -298,7 +298,7 @@ def test_run_stops_at_validation_with_the_same_message(tmp_path: Path) -> None:
     """`run` on the same survey stops at validation, before any model is trained: exit 3, the
     failed checks in one message, the run recorded as failed."""
     config = survey_run_would_fail_on(tmp_path)
-    warehouse = tmp_path / "audit.duckdb"
+    warehouse = tmp_path / "welfare_audit.duckdb"
     done = subprocess.run(
         audit_command(config, warehouse),
         cwd=ROOT,

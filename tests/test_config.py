@@ -40,7 +40,7 @@ def error_of(path: Path) -> str:
 def test_minimal_config_resolves_paths_relative_to_the_file(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, MINIMAL))
     assert config.inputs.households.path == (tmp_path / "hh.csv").resolve()
-    assert config.output.warehouse == (tmp_path / "audit.duckdb").resolve()
+    assert config.output.warehouse == (tmp_path / "welfare_audit.duckdb").resolve()
     assert config.models.folds == 5
     assert config.disclosure.min_cell_n == 10
 
@@ -96,7 +96,9 @@ def test_invalid_toml_and_missing_config(tmp_path: Path) -> None:
 def test_sample_config_is_valid() -> None:
     sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "audit.toml"
     config = load_config(sample)
-    assert config.output.warehouse == sample.parent.parent.joinpath("audit.duckdb").resolve()
+    assert (
+        config.output.warehouse == sample.parent.parent.joinpath("welfare_audit.duckdb").resolve()
+    )
 
 
 @pytest.mark.parametrize(

@@ -115,7 +115,7 @@ def test_rows_give_type_default_and_unit_from_the_schema() -> None:
         "| `need_tier_bands` | table of integer, keys `extreme_poor`, `poor`, `near_poor` or "
         "`non_poor` | not set |  |",
         "| `params` | table of any value | `{}` |  |",
-        '| `warehouse` | path | `"audit.duckdb"` |  |',
+        '| `warehouse` | path | `"welfare_audit.duckdb"` |  |',
         '| `financing` | array of tables | `[{ source = "central_transfer", rule = "share", '
         'share = 0.6 }, { source = "local_budget", rule = "remainder" }]` |  |',
     ]:

@@ -89,7 +89,7 @@ def published(survey: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     """A warehouse holding one successful run, copied by each test."""
     from flows.audit import audit
 
-    warehouse = tmp_path_factory.mktemp("published") / "audit.duckdb"
+    warehouse = tmp_path_factory.mktemp("published") / "welfare_audit.duckdb"
     return warehouse, str(audit(str(survey / "audit.toml"), str(warehouse))["run_id"])
 
 
@@ -123,7 +123,7 @@ def test_kill_minus_nine_leaves_the_published_state(
 ) -> None:
     from flows.audit import audit
 
-    warehouse = tmp_path / "audit.duckdb"
+    warehouse = tmp_path / "welfare_audit.duckdb"
     shutil.copyfile(published[0], warehouse)
     before = snapshot(warehouse)
     for old in (survey / "output" / "runs").glob("*"):  # markers must come from the new run
@@ -154,7 +154,7 @@ def test_kill_minus_nine_leaves_the_published_state(
     interrupted = [r for r in runs if r[1] == "failed"]
     assert len(interrupted) == 1
     assert interrupted[0][2].startswith("interrupted")
-    assert not list(tmp_path.glob(".audit.duckdb.*.work"))
+    assert not list(tmp_path.glob(".welfare_audit.duckdb.*.work"))
     assert raw_copies <= {interrupted[0][0]}
     left = [path.name for path in (runs_folder / interrupted[0][0]).glob("*")]
     assert not set(left) & set(RAW_COPIES)  # the next run deleted them (raw identifiers)

@@ -181,7 +181,7 @@ def test_the_flow_runs_every_extension(
     )
     result = audit(str(config), None)
 
-    with connect(folder / "audit.duckdb", read_only=True) as con:
+    with connect(folder / "welfare_audit.duckdb", read_only=True) as con:
         metrics = con.sql("SELECT * FROM audit.latest_model_metrics").pl()
         errors = con.sql("SELECT * FROM audit.latest_targeting_errors").pl()
         matching = con.sql(

@@ -110,7 +110,7 @@ Scene = Callable[[Path], AbstractContextManager[Failure]]
 
 def run_in(folder: Path) -> list[str]:
     """`welfare-audit run` on the folder's audit file and warehouse."""
-    return audit_command(folder / "audit.toml", folder / "audit.duckdb")
+    return audit_command(folder / "audit.toml", folder / "welfare_audit.duckdb")
 
 
 @contextmanager
@@ -221,7 +221,7 @@ def column_missing(command: str) -> Scene:
             [*run_in(folder)] if command == "run" else cli_command(command, "-c", str(config)),
             USER_ERROR,
             ("hh.csv", "mapped in the config are not in the file", "welfare -> 'income'"),
-            absent=(folder / "out", folder / "audit.duckdb"),
+            absent=(folder / "out", folder / "welfare_audit.duckdb"),
         )
 
     scene.__name__ = f"column_missing_{command}"
@@ -232,14 +232,17 @@ def column_missing(command: str) -> Scene:
 def output_folder_busy(folder: Path) -> Iterator[Failure]:
     with warehouse.output_lock(folder / "out"):
         names = (str(folder / "out"), "another audit run or validation is using this output")
-        yield Failure(run_in(folder), USER_ERROR, names, absent=(folder / "audit.duckdb",))
+        yield Failure(run_in(folder), USER_ERROR, names, absent=(folder / "welfare_audit.duckdb",))
 
 
 @contextmanager
 def warehouse_busy(folder: Path) -> Iterator[Failure]:
-    with warehouse.exclusive_lock(folder / "audit.duckdb"):
-        names = (str(folder / "audit.duckdb"), "another audit run is writing this warehouse")
-        yield Failure(run_in(folder), USER_ERROR, names, absent=(folder / "audit.duckdb",))
+    with warehouse.exclusive_lock(folder / "welfare_audit.duckdb"):
+        names = (
+            str(folder / "welfare_audit.duckdb"),
+            "another audit run is writing this warehouse",
+        )
+        yield Failure(run_in(folder), USER_ERROR, names, absent=(folder / "welfare_audit.duckdb",))
 
 
 @contextmanager
@@ -247,7 +250,7 @@ def output_folder_read_only(folder: Path) -> Iterator[Failure]:
     with tmpfs(folder / "read-only", 1024, read_only=True) as mount_point:
         edit(folder / "audit.toml", 'directory = "out"', 'directory = "read-only/out"')
         names = (str(mount_point / "out"), "read-only", "not writable")
-        yield Failure(run_in(folder), USER_ERROR, names, absent=(folder / "audit.duckdb",))
+        yield Failure(run_in(folder), USER_ERROR, names, absent=(folder / "welfare_audit.duckdb",))
 
 
 @contextmanager
@@ -258,14 +261,14 @@ def pseudonym_key_missing(folder: Path) -> Iterator[Failure]:
         run_in(folder),
         USER_ERROR,
         ("disclosure.publish_household_scores", "WELFARE_AUDIT_PSEUDONYM_KEY"),
-        absent=(folder / "audit.duckdb",),
+        absent=(folder / "welfare_audit.duckdb",),
         unset=("WELFARE_AUDIT_PSEUDONYM_KEY",),
     )
 
 
 @contextmanager
 def unknown_run_id(folder: Path) -> Iterator[Failure]:
-    published = folder / "audit.duckdb"
+    published = folder / "welfare_audit.duckdb"
     work = warehouse.open_workspace(published, "20260101T000000Z-aaaaaa")
     with warehouse.connect(work) as con:
         started = datetime(2026, 1, 1, tzinfo=UTC)
@@ -281,8 +284,10 @@ def unknown_run_id(folder: Path) -> Iterator[Failure]:
 
 @contextmanager
 def warehouse_not_duckdb(folder: Path) -> Iterator[Failure]:
-    (folder / "audit.duckdb").write_text("name,value\nnot,a database\n")
-    yield Failure(run_in(folder), USER_ERROR, (str(folder / "audit.duckdb"),), starts_flow=True)
+    (folder / "welfare_audit.duckdb").write_text("name,value\nnot,a database\n")
+    yield Failure(
+        run_in(folder), USER_ERROR, (str(folder / "welfare_audit.duckdb"),), starts_flow=True
+    )
 
 
 @contextmanager
@@ -299,7 +304,7 @@ def disk_full(folder: Path) -> Iterator[Failure]:
     survey = folder / "survey"
     write_synthetic_survey(survey, households=800, seed=4, file_format="parquet")
     with tmpfs(folder / "small-disk", 1024) as disk:  # far too small for a warehouse
-        published = disk / "audit.duckdb"
+        published = disk / "welfare_audit.duckdb"
         yield Failure(
             audit_command(survey / "audit.toml", published),
             USER_ERROR,
@@ -395,7 +400,7 @@ def test_a_user_error_is_one_short_message_without_traceback(
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     config = tmp_path / "audit.toml"
     config.write_text('name = "an unclosed string\n')
-    outcome = run_cli(audit_command(config, tmp_path / "audit.duckdb", "--debug"))
+    outcome = run_cli(audit_command(config, tmp_path / "welfare_audit.duckdb", "--debug"))
     assert outcome.code == 1  # an exception left uncaught, as an internal error
     assert "Traceback (most recent call last)" in outcome.output
     assert "transforms.config.ConfigError: " in outcome.output
@@ -427,7 +432,7 @@ def test_failed_validation_names_the_check_the_observed_share_and_its_ceiling(
             "(33.3%), above validation.max_quarantine_share = 0.05",
         ),
     )
-    with warehouse.connect(folder / "audit.duckdb", read_only=True) as con:
+    with warehouse.connect(folder / "welfare_audit.duckdb", read_only=True) as con:
         runs = con.sql("SELECT status, error FROM audit.runs").fetchall()
         results = con.sql("SELECT count(*) FROM audit.targeting_errors").fetchall()
     assert [(status, error.split(":")[0]) for status, error in runs] == [

@@ -40,7 +40,7 @@ def audited(
 ) -> tuple[Path, dict[str, object]]:
     """One audit of the survey, shared by the tests that only read what it published (a
     test that runs the flow differently runs its own)."""
-    warehouse = tmp_path_factory.mktemp("audited") / "audit.duckdb"
+    warehouse = tmp_path_factory.mktemp("audited") / "welfare_audit.duckdb"
     return warehouse, run_audit(survey / "audit.toml", warehouse)
 
 
@@ -49,7 +49,7 @@ def test_run_publishes_a_succeeded_run_with_conserved_rows(
 ) -> None:
     warehouse, result = audited
     assert warehouse.exists()
-    assert not list(warehouse.parent.glob(".audit.duckdb.*.work"))  # nothing left aside
+    assert not list(warehouse.parent.glob(".welfare_audit.duckdb.*.work"))  # nothing left aside
     with connect(warehouse, read_only=True) as con:
         runs = con.sql("SELECT * FROM audit.runs").pl()
         files = con.sql("SELECT * FROM audit.input_files").pl()
@@ -119,7 +119,7 @@ def test_household_scores_need_a_key_and_are_pseudonymised(
     text = text.replace("min_cell_n = 10", "min_cell_n = 10\npublish_household_scores = true")
     text = text.replace('enabled = ["ols", "logit", "hgb", "rf"]', 'enabled = ["logit"]')
     (allowed / "audit.toml").write_text(text)
-    warehouse = tmp_path / "audit.duckdb"
+    warehouse = tmp_path / "welfare_audit.duckdb"
     monkeypatch.delenv("WELFARE_AUDIT_PSEUDONYM_KEY", raising=False)
     from transforms.config import ConfigError
 
@@ -156,7 +156,7 @@ def test_second_run_appends_and_does_not_trust_a_tampered_cache(
 ) -> None:
     """The second run reuses the checked training cache, except the entry tampered with: it
     retrains that model and publishes the same numbers as the first run."""
-    warehouse = tmp_path / "audit.duckdb"
+    warehouse = tmp_path / "welfare_audit.duckdb"
     shutil.copyfile(audited[0], warehouse)  # the first run, as it was published
     first = audited[1]
     [entry_folder] = (survey / "output" / "models").iterdir()
@@ -199,7 +199,7 @@ def test_validation_error_fails_the_run_and_records_it(survey: Path, tmp_path: P
     households.with_columns(
         pl.when(pl.int_range(pl.len()) % 3 == 0).then(0.0).otherwise(pl.col(weight)).alias(weight)
     ).write_parquet(bad / "households.parquet")
-    warehouse = tmp_path / "audit.duckdb"
+    warehouse = tmp_path / "welfare_audit.duckdb"
     from transforms.expectations import ValidationFailed
 
     with pytest.raises(ValidationFailed) as caught:
@@ -225,7 +225,7 @@ def test_validation_error_fails_the_run_and_records_it(survey: Path, tmp_path: P
 def test_alerts_fire_on_a_perturbed_second_input(
     survey: Path, audited: tuple[Path, dict[str, object]], tmp_path: Path
 ) -> None:
-    warehouse = tmp_path / "audit.duckdb"
+    warehouse = tmp_path / "welfare_audit.duckdb"
     shutil.copyfile(audited[0], warehouse)  # the unperturbed run comes first
     perturbed = tmp_path / "perturbed"
     shutil.copytree(survey, perturbed)

@@ -61,7 +61,7 @@ def test_the_stata_tutorial_runs_end_to_end(tmp_path: Path) -> None:
     assert len(list(survey.glob("output/runs/*/report.html"))) == 1
     assert "Anlan" in printed[-1] and "pmt:hgb" in printed[-1]  # the documented query answers
 
-    with connect(survey / "audit.duckdb", read_only=True) as con:
+    with connect(survey / "welfare_audit.duckdb", read_only=True) as con:
         files = con.sql("SELECT role, rows_read, rows_quarantined FROM audit.input_files").pl()
         targeting = con.sql("SELECT * FROM audit.latest_targeting_errors").pl()
         metrics = con.sql("SELECT * FROM audit.latest_model_metrics").pl()

@@ -176,7 +176,7 @@ def test_every_published_indicator_is_catalogued(tmp_path: Path) -> None:
     )
     audit(str(config), None)
 
-    with warehouse.connect(tmp_path / "audit.duckdb", read_only=True) as con:
+    with warehouse.connect(tmp_path / "welfare_audit.duckdb", read_only=True) as con:
         published = {
             name: con.sql(f"SELECT DISTINCT indicator, unit FROM audit.{name}").fetchall()
             for name in LONG_TABLES

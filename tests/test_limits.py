@@ -51,7 +51,7 @@ def test_a_killed_runs_copy_does_not_fill_a_tight_disk_for_good(tmp_path: Path) 
     size_kib = (tmp_path / "sizing.duckdb").stat().st_size // 1024
     # room for the warehouse, one copy and its growth; not for a second copy
     with tmpfs(tmp_path / "tight", 2 * size_kib + 384) as disk:
-        published = disk / "audit.duckdb"
+        published = disk / "welfare_audit.duckdb"
         publish_one_run(published)
         killed = warehouse.work_path(published, "20260101T000000Z-aaaaaa")
         killed.write_bytes(published.read_bytes())  # a copy left by a run killed at once
@@ -138,7 +138,7 @@ def test_an_analysis_too_large_for_memory_is_one_clear_error(
 
     survey = tmp_path / "survey"
     write_synthetic_survey(survey, households=800, seed=4, file_format="parquet")
-    warehouse = tmp_path / "audit.duckdb"
+    warehouse = tmp_path / "welfare_audit.duckdb"
     monkeypatch.setattr(audit_flow, "usable_memory", lambda: 2**29)  # a 512 MiB container
     with pytest.raises(MemoryLimitError, match=r"800 households .* allows 0.5 GiB"):
         audit_flow.audit(str(survey / "audit.toml"), str(warehouse))

@@ -36,7 +36,7 @@ def test_readers_see_the_old_or_the_new_state_never_half_a_run(tmp_path: Path) -
     config.write_text(
         config.read_text().replace('enabled = ["ols", "logit", "hgb", "rf"]', 'enabled = ["logit"]')
     )
-    warehouse = tmp_path / "audit.duckdb"
+    warehouse = tmp_path / "welfare_audit.duckdb"
     first = audit(str(config), str(warehouse))
     old_state = reader_view(warehouse)
     assert old_state[0] == 1 and old_state[2] == first["run_id"]

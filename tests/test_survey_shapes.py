@@ -402,7 +402,7 @@ def test_a_person_level_income_survey_with_losses_runs_from_its_config(tmp_path:
         "disclosure": {"min_cell_n": 1},
     }
     (tmp_path / "audit.toml").write_text(tomli_w.dumps(config))
-    warehouse = tmp_path / "audit.duckdb"
+    warehouse = tmp_path / "welfare_audit.duckdb"
     run_audit(tmp_path / "audit.toml", warehouse)
     with connect(warehouse, read_only=True) as con:
         national = (
@@ -465,7 +465,7 @@ def test_a_person_file_mapped_as_households_is_refused_with_the_fix(tmp_path: Pa
     }  # fmt: skip
     (tmp_path / "audit.toml").write_text(tomli_w.dumps(config))
     with pytest.raises(IngestError) as refused:
-        run_audit(tmp_path / "audit.toml", tmp_path / "audit.duckdb")
+        run_audit(tmp_path / "audit.toml", tmp_path / "welfare_audit.duckdb")
     message = str(refused.value)
     assert "people.csv: 5 of 6 rows repeat a household id (column 'hhid')" in message
     assert "inputs.members" in message and 'level = "persons"' in message
@@ -508,7 +508,7 @@ def test_a_household_survey_without_size_or_programme_counts_members(
     config["disclosure"] = {"min_cell_n": 10, "publish_household_scores": True}
     (tmp_path / "audit.toml").write_text(tomli_w.dumps(config))
     monkeypatch.setenv("WELFARE_AUDIT_PSEUDONYM_KEY", KEY)
-    warehouse = tmp_path / "audit.duckdb"
+    warehouse = tmp_path / "welfare_audit.duckdb"
     run_audit(tmp_path / "audit.toml", warehouse)
 
     households = pl.read_parquet(tmp_path / "households.parquet")
@@ -580,7 +580,7 @@ def test_a_real_budget_survey_by_config_alone(
     docs/examples/budget_food.toml, as documented."""
     shutil.copyfile(EXAMPLES / "budget_food.toml", budget_food / "audit.toml")
     monkeypatch.setenv("WELFARE_AUDIT_PSEUDONYM_KEY", KEY)
-    warehouse = budget_food / "audit.duckdb"
+    warehouse = budget_food / "welfare_audit.duckdb"
     run_audit(budget_food / "audit.toml", warehouse)
 
     raw = pl.read_csv(budget_food / "budget_food.csv")

@@ -297,7 +297,7 @@ def test_committed_sample_is_what_the_generator_writes(tmp_path: Path) -> None:
         households=20_000,
         seed=20261127,
         file_format="parquet",
-        output={"warehouse": "../audit.duckdb", "directory": "../output"},
+        output={"warehouse": "../welfare_audit.duckdb", "directory": "../output"},
     )
     for name in (
         "households.parquet",

@@ -93,7 +93,7 @@ def test_a_killed_run_leaves_no_temporary_prefect_server(tmp_path: Path) -> None
     write_synthetic_survey(survey, households=300, seed=2, file_format="parquet")
     env = {**os.environ, "PREFECT_API_URL": "", "PREFECT_HOME": str(tmp_path / "prefect")}
     child = subprocess.Popen(
-        audit_command(survey / "audit.toml", survey / "audit.duckdb"),
+        audit_command(survey / "audit.toml", survey / "welfare_audit.duckdb"),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -153,7 +153,7 @@ def test_an_output_folder_that_cannot_be_written_stops_the_run_before_any_copy(
 ) -> None:
     from transforms.io import warehouse
 
-    published = tmp_path / "audit.duckdb"
+    published = tmp_path / "welfare_audit.duckdb"
     warehouse.publish(warehouse.open_workspace(published, "r0"), published)
     blocked = tmp_path / "output"
     blocked.write_text("a file where the output folder should be")
@@ -167,7 +167,7 @@ def test_a_read_only_output_folder_stops_the_run_before_any_copy(tmp_path: Path)
     left the full copy behind when the output folder could not be made)."""
     from transforms.io import warehouse
 
-    published = tmp_path / "audit.duckdb"
+    published = tmp_path / "welfare_audit.duckdb"
     warehouse.publish(warehouse.open_workspace(published, "r0"), published)
     with (
         tmpfs(tmp_path / "read-only", 1024, read_only=True) as mount_point,

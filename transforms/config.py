@@ -857,7 +857,7 @@ class Output(StrictModel):
     """Where the run publishes."""
 
     warehouse: Path = Field(
-        default=Path("audit.duckdb"),
+        default=Path("welfare_audit.duckdb"),
         validate_default=True,
         description="The published DuckDB file, relative to the configuration file "
         "(the CLI's --warehouse overrides it).",

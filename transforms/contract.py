@@ -463,6 +463,154 @@ def table(name: str) -> Table:
     raise KeyError(name)
 
 
+CHANGE_DIMENSIONS: tuple[Column, ...] = (
+    Column(
+        "table_name",
+        "VARCHAR",
+        f"The table that publishes the number ({SCHEMA}.<table_name>).",
+    ),
+    Column(
+        "method",
+        "VARCHAR",
+        "program or pmt:<model> (targeting_errors; model_metrics, whose model is prefixed "
+        "with 'pmt:'); NULL for the other tables.",
+    ),
+    Column("decision_rule", "VARCHAR", "actual, rate:… or line; NULL where it does not apply."),
+    Column("sample", "VARCHAR", "out_of_fold or in_sample (model_metrics); NULL for the others."),
+    PROGRAMME,
+    POVERTY_LINE,
+    POPULATION_UNIT,
+    Column(
+        "group_type",
+        "VARCHAR",
+        "Kind of group: all, region, urban, quintile, …; 'programmes' for "
+        "programme_overlap, whose group_value is the combination received.",
+    ),
+    Column("group_value", "VARCHAR", "The group's value ('all' for the whole population)."),
+    Column("scenario", "VARCHAR", "current or a projection scenario (fiscal_indicators)."),
+    Column("year", "INTEGER", "Year the value refers to (fiscal_indicators)."),
+    Column(
+        "indicator",
+        "VARCHAR",
+        "The indicator: the indicator column of a long table, the column's name for a wide "
+        "one (targeting_errors: coverage, exclusion_error, …).",
+    ),
+)
+"""What identifies one published number across runs in audit.changes (with ``indicator``)."""
+
+
+@dataclass(frozen=True)
+class Compared:
+    """A table whose numbers audit.changes compares between runs."""
+
+    table: str
+    dimensions: dict[str, str]
+    """Dimension of audit.changes -> the table's column or an SQL expression filling it."""
+    measures: tuple[str, ...] = ()
+    """A wide table's numeric columns, one row each; empty for a long table (its indicator,
+    value and unit columns)."""
+
+
+TARGETING_MEASURES = ("population", *[i.name for i in catalogue.indicators_of(catalogue.TARGETING)])
+COMPARED: tuple[Compared, ...] = (
+    Compared(
+        "targeting_errors",
+        {
+            "method": "method",
+            "decision_rule": "decision_rule",
+            "programme": "programme",
+            "poverty_line": "poverty_line",
+            "population_unit": "unit",
+            "group_type": "group_type",
+            "group_value": "group_value",
+        },
+        TARGETING_MEASURES,
+    ),
+    Compared(
+        "model_metrics",
+        {
+            "method": "'pmt:' || model",
+            "decision_rule": "decision_rule",
+            "sample": "sample",
+            "programme": "programme",
+            "poverty_line": "poverty_line",
+            "population_unit": "unit",
+        },
+        ("auc", "coverage", "inclusion_error", "exclusion_error", "cgh", "fold_spread"),
+    ),
+    Compared(
+        "matching_indicators",
+        {
+            "programme": "programme",
+            "poverty_line": "poverty_line",
+            "population_unit": "population_unit",
+            "group_type": "group_type",
+            "group_value": "group_value",
+        },
+    ),
+    Compared(
+        "fiscal_indicators",
+        {
+            "programme": "programme",
+            "poverty_line": "poverty_line",
+            "population_unit": "population_unit",
+            "scenario": "scenario",
+            "year": "year",
+        },
+    ),
+    Compared(
+        "programme_overlap",
+        {
+            "population_unit": "population_unit",
+            "group_type": "'programmes'",
+            "group_value": "programmes",
+        },
+        ("population", "share"),
+    ),
+)
+
+CHANGES = Table(
+    "changes",
+    "compared table × dimensions × indicator",
+    "Every published number of the last successful run (the run the latest_* views show) "
+    "beside its value in the previous successful run of the same audit (same config_name): "
+    "rates, counts and indicators of "
+    + ", ".join(source.table for source in COMPARED)
+    + ". A number published in only one of the two runs has the other side NULL.",
+    (
+        Column(
+            "run_id",
+            "VARCHAR",
+            "The run compared: the last successful run, as in the latest_* views.",
+        ),
+        Column(
+            "previous_run_id",
+            "VARCHAR",
+            "The successful run of the same audit that finished before it; NULL when there "
+            "is none (then previous is NULL throughout).",
+        ),
+        *CHANGE_DIMENSIONS,
+        Column("unit", "VARCHAR", "Unit of previous, current and change."),
+        Column(
+            "previous",
+            "DOUBLE",
+            "The number in the previous run (NULL: not published then, or suppressed).",
+        ),
+        Column(
+            "current",
+            "DOUBLE",
+            "The number in the last run (NULL: no longer published, or suppressed).",
+        ),
+        Column(
+            "change",
+            "DOUBLE",
+            "current − previous, in the unit (fraction points for fractions).",
+        ),
+    ),
+    has_latest_view=False,
+)
+
+
 def publishable(
     table_name: str, frame: pl.DataFrame, *, run_id: str, min_cell_n: int | None = None
 ) -> pl.DataFrame:
@@ -514,10 +662,10 @@ def create_table_sql(spec: Table) -> str:
     return f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{spec.name} (\n    {body}\n)"
 
 
-def comment_sql(spec: Table) -> list[str]:
-    """COMMENT ON statements for a table and each of its columns."""
+def comment_sql(spec: Table, *, kind: str = "TABLE") -> list[str]:
+    """COMMENT ON statements for a table (or, with kind VIEW, a view) and each of its columns."""
     statements = [
-        f"COMMENT ON TABLE {SCHEMA}.{spec.name} IS "
+        f"COMMENT ON {kind} {SCHEMA}.{spec.name} IS "
         + quote_literal(f"{spec.description} Grain: {spec.grain}.")
     ]
     for column in spec.columns:
@@ -526,6 +674,17 @@ def comment_sql(spec: Table) -> list[str]:
             + quote_literal(column.comment())
         )
     return statements
+
+
+def latest_view(spec: Table) -> Table:
+    """The view latest_<table> described as a table: the table's columns and comments."""
+    return Table(
+        f"latest_{spec.name}",
+        spec.grain,
+        f"The rows of {SCHEMA}.{spec.name} written by the last successful run. " + spec.description,
+        spec.columns,
+        has_latest_view=False,
+    )
 
 
 def latest_view_sql(spec: Table) -> str:
@@ -543,6 +702,123 @@ WHERE t.run_id = (
 )"""
 
 
+def _numbers_sql(source: Compared) -> str:
+    """The CTE of audit.changes that lists one table's numbers of the two runs compared, long:
+    one row per dimensions × indicator, in the columns of CHANGE_DIMENSIONS."""
+    spec = table(source.table)
+    select = ["run_id", f"{quote_literal(source.table)} AS table_name"]
+    for column in CHANGE_DIMENSIONS[1:-1]:  # between table_name and indicator
+        expression = source.dimensions.get(column.name, f"CAST(NULL AS {column.sql_type})")
+        select.append(expression if expression == column.name else f"{expression} AS {column.name}")
+    select += ["indicator", "value"]
+    if source.measures:
+        population = source.dimensions["population_unit"]
+        units = [
+            f"WHEN {quote_literal(c.name)} THEN "
+            + (population if c.unit == "persons or households" else quote_literal(c.unit))
+            for c in spec.columns
+            if c.name in source.measures and c.unit
+        ]
+        select.append("CASE indicator\n            " + "\n            ".join(units))
+        select[-1] += "\n        END AS unit"
+        measures = ",\n        ".join(source.measures)
+        origin = (
+            f"FROM {SCHEMA}.{spec.name}\n"
+            "    -- each numeric column becomes a row, its name the indicator; NULLs (suppressed\n"
+            "    -- cells) are kept, so a number that becomes suppressed shows as a change\n"
+            f"    UNPIVOT INCLUDE NULLS (value FOR indicator IN (\n        {measures}\n    ))"
+        )
+    else:
+        select.append("unit")
+        origin = f"FROM {SCHEMA}.{spec.name}  -- already one row per indicator"
+    columns = ",\n        ".join(select)
+    return (
+        f"{spec.name}_numbers AS (\n"
+        f"    SELECT\n        {columns}\n"
+        f"    {origin}\n"
+        "    WHERE run_id IN (SELECT run_id FROM compared_runs)\n"
+        ")"
+    )
+
+
+def changes_view_sql() -> str:
+    """The view audit.changes: the last successful run's numbers against the previous
+    successful run of the same audit, one row per number (see CHANGES)."""
+    numbers = "\n    UNION ALL\n".join(
+        f"    SELECT * FROM {source.table}_numbers" for source in COMPARED
+    )
+    names = [column.name for column in CHANGE_DIMENSIONS]
+    keys = "\n".join(
+        f"    AND c.{name} IS NOT DISTINCT FROM p.{name}"  # NULL where a table lacks it
+        for name in names
+        if name not in ("table_name", "indicator")
+    )
+    coalesced = "\n".join(f"    coalesce(c.{name}, p.{name}) AS {name}," for name in names)
+    sources = ",\n\n".join(_numbers_sql(source) for source in COMPARED)
+    return f"""CREATE OR REPLACE VIEW {SCHEMA}.changes AS
+WITH latest AS (
+    -- the last successful run: the run the latest_* views show
+    SELECT run_id, config_name, finished_at
+    FROM {SCHEMA}.runs
+    WHERE status = 'succeeded'
+    ORDER BY finished_at DESC
+    LIMIT 1
+),
+
+previous AS (
+    -- the successful run of the same audit (config_name) that finished before it
+    SELECT r.run_id
+    FROM {SCHEMA}.runs AS r
+    JOIN latest AS l
+        ON r.config_name = l.config_name
+        AND r.finished_at < l.finished_at
+    WHERE r.status = 'succeeded'
+    ORDER BY r.finished_at DESC
+    LIMIT 1
+),
+
+compared_runs AS (
+    SELECT run_id FROM latest
+    UNION ALL
+    SELECT run_id FROM previous
+),
+
+{sources},
+
+numbers AS (
+{numbers}
+),
+
+current_numbers AS (
+    SELECT * FROM numbers WHERE run_id = (SELECT run_id FROM latest)
+),
+
+previous_numbers AS (
+    SELECT * FROM numbers WHERE run_id = (SELECT run_id FROM previous)
+)
+
+SELECT
+    (SELECT run_id FROM latest) AS run_id,
+    (SELECT run_id FROM previous) AS previous_run_id,
+{coalesced}
+    coalesce(c.unit, p.unit) AS unit,
+    p.value AS previous,
+    c.value AS current,
+    c.value - p.value AS change  -- in the unit: fraction points for fractions
+FROM current_numbers AS c
+-- full join: a number published in only one of the two runs keeps its row
+FULL JOIN previous_numbers AS p
+    ON c.table_name = p.table_name
+    AND c.indicator = p.indicator
+{keys}"""
+
+
+def views() -> list[tuple[Table, str]]:
+    """Every published view, described as a table, with its CREATE statement."""
+    latest = [(latest_view(spec), latest_view_sql(spec)) for spec in TABLES if spec.has_latest_view]
+    return [*latest, (CHANGES, changes_view_sql())]
+
+
 def data_dictionary_markdown() -> str:
     """The data dictionary as Markdown, one section per table."""
     lines = [
@@ -555,12 +831,31 @@ def data_dictionary_markdown() -> str:
         "",
     ]
     for spec in TABLES:
-        lines += [f"## `{SCHEMA}.{spec.name}`", "", f"{spec.description} Grain: {spec.grain}.", ""]
-        lines += ["| column | type | unit | PII | description |", "|---|---|---|---|---|"]
-        for c in spec.columns:
-            lines.append(f"| `{c.name}` | {c.sql_type} | {c.unit} | {c.pii} | {c.description} |")
-        lines.append("")
+        lines += _dictionary_section(spec, "##")
+    latest = ", ".join(f"`latest_{spec.name}`" for spec in TABLES if spec.has_latest_view)
+    lines += [
+        "## Views",
+        "",
+        f"`{SCHEMA}.latest_<table>` ({latest}): the rows of the table written by the last "
+        "successful run, with the table's columns and comments.",
+        "",
+        *_dictionary_section(CHANGES, "###"),
+    ]
     return "\n".join(lines + indicator_catalogue_lines())
+
+
+def _dictionary_section(spec: Table, heading: str) -> list[str]:
+    """A table's (or view's) section of the data dictionary: description and columns."""
+    lines = [
+        f"{heading} `{SCHEMA}.{spec.name}`",
+        "",
+        f"{spec.description} Grain: {spec.grain}.",
+        "",
+    ]
+    lines += ["| column | type | unit | PII | description |", "|---|---|---|---|---|"]
+    for c in spec.columns:
+        lines.append(f"| `{c.name}` | {c.sql_type} | {c.unit} | {c.pii} | {c.description} |")
+    return [*lines, ""]
 
 
 def _markdown_cell(text: str) -> str:

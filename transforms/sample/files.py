@@ -241,7 +241,7 @@ def write_synthetic_survey(
     """Write households, members, regions, projection, audit.toml and truth.json to out_dir.
 
     ``output`` sets the config's [output] section (warehouse and directory, relative to
-    out_dir); by default audit.duckdb and output/ inside out_dir.
+    out_dir); by default welfare_audit.duckdb and output/ inside out_dir.
     Chunks are whole blocks of ~10,000 households, so parquet/csv memory is bounded by
     max(chunk_households, ~10,000) households; dta holds the whole table (see module doc).
     """

@@ -970,7 +970,7 @@ def fiscal_section(population: float) -> dict[str, Any]:
     }
 
 
-DEFAULT_OUTPUT = {"warehouse": "audit.duckdb", "directory": "output"}
+DEFAULT_OUTPUT = {"warehouse": "welfare_audit.duckdb", "directory": "output"}
 
 
 def audit_config(
