@@ -284,10 +284,11 @@ def unknown_run_id(folder: Path) -> Iterator[Failure]:
 
 @contextmanager
 def warehouse_not_duckdb(folder: Path) -> Iterator[Failure]:
+    """Caught before Prefect starts, naming the file given (not a working copy), and no stray
+    copy is left beside it."""
     (folder / "welfare_audit.duckdb").write_text("name,value\nnot,a database\n")
-    yield Failure(
-        run_in(folder), USER_ERROR, (str(folder / "welfare_audit.duckdb"),), starts_flow=True
-    )
+    names = (str(folder / "welfare_audit.duckdb"), "not a DuckDB database")
+    yield Failure(run_in(folder), USER_ERROR, names, absent=(folder / "out",))
 
 
 @contextmanager
@@ -367,13 +368,7 @@ CASES = [
     case(output_folder_read_only),
     case(pseudonym_key_missing),
     case(unknown_run_id),
-    defect(
-        warehouse_not_duckdb,
-        "transforms/io/warehouse.py check_can_start() does not open --warehouse: a file that "
-        "is not DuckDB is found only after Prefect starts (~15 s), and the message names the "
-        "run's working copy ('.audit.duckdb.<run>.work: cannot prepare the working copy'), "
-        "not the file given",
-    ),
+    case(warehouse_not_duckdb),
     case(too_little_memory),
     case(disk_full),
     case(every_row_rejected),

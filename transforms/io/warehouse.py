@@ -436,11 +436,31 @@ def name_problem(published: Path) -> str | None:
     )
 
 
+DUCKDB_MAGIC = b"DUCK"
+"""DuckDB's file signature, at bytes 8-11 of every database file."""
+
+
+def not_duckdb_problem(published: Path) -> str | None:
+    """A message when the warehouse path is an existing file that is not a DuckDB database
+    (read from its first 12 bytes; nothing is opened or changed), else None."""
+    if not published.is_file() or published.stat().st_size == 0:
+        return None
+    with published.open("rb") as handle:
+        signature = handle.read(12)[8:12]
+    if signature == DUCKDB_MAGIC:
+        return None
+    return (
+        f"{published}: this file is not a DuckDB database, so it cannot be the audit's "
+        "warehouse. Point --warehouse (or output.warehouse) at the audit's warehouse, or at a "
+        "new file name to start one. Nothing was changed."
+    )
+
+
 def check_can_start(published: Path, output_directory: Path) -> None:
     """What would stop a run at once, checked before any slow start-up: a warehouse name that
     clashes with the schema, the warehouse or the output folder in use or not writable, or a
     stale write-ahead log."""
-    problem = name_problem(published)
+    problem = name_problem(published) or not_duckdb_problem(published)
     if problem:
         raise WarehouseError(problem)
     with exclusive_lock(published), output_lock(output_directory):
