@@ -60,9 +60,13 @@ def test_each_display_kind_has_its_format() -> None:
     assert formatted("percent", 0.00791, digits=2) == "0.79 %"
     assert formatted("points", 0.347) == "+34.7 pp"
     assert points(0.0139, signed=False) == "1.4 pp"
-    assert formatted("money", 4.2e9) == "4,200,000,000"
+    assert formatted("money", 4.2e9) == "4.20 billion"
     assert formatted("money", 1860.25) == "1,860"
-    assert money(4.2e9, "XOF") == "4,200,000,000 XOF"  # once the run's currency is published
+    assert money(4.2e9, "XOF") == "4.20 billion XOF"  # the currency of audit.poverty_lines
+    assert money(99_999.4, "LCU") == "99,999 LCU"  # in full below 100,000
+    assert money(215_700.0, "LCU") == "216 thousand LCU"
+    assert money(-47_280_086_600.0, "LCU", signed=True) == "-47.3 billion LCU"
+    assert money(2.5e7) == "25.0 million"
     assert formatted("year", 2035.0) == "2035" and year(2035) == "2035"
     assert formatted("number", 0.47554) == "0.476"
     assert formatted("number", 2.1371) == "2.14"
@@ -112,7 +116,7 @@ def test_indicator_cells_use_the_catalogue_display() -> None:
     crossed = {"indicator": "threshold_crossed_year", "value": 2035.0, "unit": "year"}
     assert indicator_cell(FISCAL, crossed) == Cell("2035")
     spending = {"indicator": "spending", "value": 4.2e9}
-    assert indicator_cell(FISCAL, spending, "XOF") == Cell("4,200,000,000 XOF")
+    assert indicator_cell(FISCAL, spending, "XOF") == Cell("4.20 billion XOF")
 
 
 def test_labels_come_from_the_catalogue_and_unknown_names_show_as_themselves() -> None:

@@ -40,6 +40,7 @@ from transforms.report.names import (
     STANDARD_GAP,
     THRESHOLD,
 )
+from transforms.report.words import method_text, unit_text
 
 EXCLUSION_COLOUR = "#1f4e79"
 INCLUSION_COLOUR = "#c55a11"
@@ -135,9 +136,9 @@ def display_axis(
     return ""
 
 
-def axis_label(text: str, scale: str) -> str:
-    """An axis label with its scale words: 'currency/year, millions'."""
-    return f"{plain_label(text)}{', ' + scale if scale else ''}"
+def axis_label(unit: str, scale: str, currency: str = "") -> str:
+    """A money axis label in words with its scale: 'LCU per year, millions'."""
+    return f"{plain_label(unit_text(unit, currency))}{', ' + scale if scale else ''}"
 
 
 def ci_errors(
@@ -294,10 +295,8 @@ def coverage_by_quintile(matching: pl.DataFrame) -> str:
 
 
 def method_label(method: str) -> str:
-    """'pmt:ols' -> 'PMT ols'; 'program' -> 'programme (actual)'."""
-    if method == "program":
-        return "programme (actual)"
-    return f"PMT {method.removeprefix('pmt:')}" if method.startswith("pmt:") else method
+    """'pmt:ols' -> 'PMT (OLS)'; 'program' -> 'programme (actual receipt)'."""
+    return method_text(method)
 
 
 def targeting_curves(curves: pl.DataFrame) -> str:
@@ -396,7 +395,7 @@ def money_scale(maximum: float) -> tuple[float, str]:
     return 1.0, ""
 
 
-def regional_standards(standards: pl.DataFrame) -> str:
+def regional_standards(standards: pl.DataFrame, *, currency: str = "") -> str:
     """Each region's benefit standard against its needs-based standard, gap as a label.
 
     ``standards`` holds matching_indicators rows of group_type 'region' with the indicators of
@@ -443,7 +442,7 @@ def regional_standards(standards: pl.DataFrame) -> str:
         ax.invert_yaxis()
         ax.grid(axis="y", visible=False)
         unit = lookup(MATCHING, BENEFIT_STANDARD).unit
-        ax.set_xlabel(f"standard ({axis_label(unit, scale)}); labels: standard gap")
+        ax.set_xlabel(f"standard ({axis_label(unit, scale, currency)}); labels: standard gap")
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
         return figure_svg(fig, "regional-standards")
 
@@ -458,6 +457,7 @@ def fiscal_projection(
     *,
     threshold: float | None,
     crossings: dict[str, int | None] | None = None,
+    currency: str = "",
 ) -> str:
     """Projected programme cost and its share of GDP by year, one line per scenario.
 
@@ -491,7 +491,7 @@ def fiscal_projection(
             ax.set_title(plain_label(entry.label))
             scale = display_axis(ax, entry.display, maximum=largest(rows["value"]), decimals=2)
             if entry.display == "money":
-                ax.set_ylabel(axis_label(entry.unit, scale))
+                ax.set_ylabel(axis_label(entry.unit, scale, currency))
             if name == COST_SHARE_GDP:
                 threshold_line(ax, rows, threshold, crossings or {})
             else:

@@ -18,7 +18,6 @@ from transforms.report import dimensions as dims
 from transforms.report.blocks import Block, Cell, Figure, Section, Table, Unavailable
 from transforms.report.cells import (
     CI,
-    GROUP_TYPES,
     catalogue_order,
     cells,
     currency_code,
@@ -41,6 +40,7 @@ from transforms.report.names import (
     STANDARDS,
     THRESHOLD,
 )
+from transforms.report.words import group_type_words, unit_text
 
 
 def programme_headers(programmes: Sequence[Key], unnamed: str) -> tuple[str, ...]:
@@ -92,7 +92,7 @@ def indicator_table(
         line += [indicator_cell(MATCHING, r, currency) for r in row]
         rows.append((*line, Cell(count(n_obs))) if has_n else tuple(line))
     kinds = {kind for kind, _ in groups}
-    first = GROUP_TYPES.get(next(iter(kinds)), "Group") if len(kinds) == 1 else "Group"
+    first = group_type_words(next(iter(kinds))) if len(kinds) == 1 else "Group"
     headers: tuple[str, ...] = (first, *(described(MATCHING, name).label for name in names))
     headers += ("Households surveyed",) if has_n else ()
     return Table(headers, tuple(rows), caption=caption, css="compact")
@@ -115,7 +115,7 @@ def crosstab(frame: pl.DataFrame, name: str, programmes: Sequence[Key], *, capti
             )
         )
     headers = (
-        GROUP_TYPES["quintile"],
+        group_type_words("quintile"),
         *programme_headers(programmes, f"{described(MATCHING, name).label}, {CI}"),
     )
     headers, body = with_surveyed(headers, table_rows, counts)
@@ -165,14 +165,15 @@ def standards_blocks(frame: pl.DataFrame, data: ReportData, currency: str) -> li
         "regional cost-of-living coefficient). Labels: standard gap = (benefit standard − "
         "needs-based) ÷ needs-based; a negative gap (red) means the standard falls short."
     )
-    figure = Figure("regional-standards", charts.regional_standards(standards), caption)
-    unit = described(MATCHING, BENEFIT_STANDARD).unit
+    svg = charts.regional_standards(standards, currency=currency)
+    figure = Figure("regional-standards", svg, caption)
+    unit = unit_text(described(MATCHING, BENEFIT_STANDARD).unit, currency)
     caption = (
         f"Regional standards ({unit}), from the regions file."
         if unit
         else "Regional standards, from the regions file."
     )
-    return [figure, indicator_table(standards, STANDARDS, caption=caption, currency=currency)]
+    return [figure, indicator_table(standards, STANDARDS, caption=caption)]  # unit in caption
 
 
 def overall_table(frame: pl.DataFrame, programmes: Sequence[Key], currency: str = "") -> Table:
@@ -188,8 +189,10 @@ def overall_table(frame: pl.DataFrame, programmes: Sequence[Key], currency: str 
         rows.append(
             (
                 Cell(described(MATCHING, name).label),
-                Cell(described(MATCHING, name, units[0] if units else None).unit),
-                *(indicator_cell(MATCHING, r, currency, compact=True) for r in by_programme),
+                Cell(
+                    unit_text(described(MATCHING, name, units[0] if units else None).unit, currency)
+                ),
+                *(indicator_cell(MATCHING, r, compact=True) for r in by_programme),
             )
         )
     headers = ("Indicator", "Unit", *programme_headers(programmes, f"Value ({CI})"))
@@ -206,7 +209,7 @@ def matching_section(data: ReportData) -> Section:
         reason = "the run published no resource-matching indicators"
         return section("matching", "Resource matching", title, Unavailable(reason))
     frame = dims.first_line_of(data.matching_indicators, data)
-    currency = currency_code(data.run)
+    currency = currency_code(data.run, data.poverty_lines)
     blocks = [*quintile_blocks(frame, data), *standards_blocks(frame, data, currency)]
     overall = frame.filter(pl.col("group_type") == "all")
     if overall.height:
@@ -264,7 +267,7 @@ def projection_rows(
 
 def current_fiscal_table(current: pl.DataFrame, programmes: Sequence[Key], currency: str) -> Table:
     """The survey-year fiscal indicators (spending, leakage, effectiveness, budgets): one row
-    per indicator, one column per programme."""
+    per indicator, one column per programme, the unit (with the currency) in the last."""
     found: dict[tuple[Key, str], dict[str, Any]] = {
         (r.get("programme"), r["indicator"]): r for r in current.to_dicts()
     }
@@ -275,10 +278,9 @@ def current_fiscal_table(current: pl.DataFrame, programmes: Sequence[Key], curre
         units = [r.get("unit") for r in by_programme if r]
         facts = described(FISCAL, str(name), units[0] if units else None)
         values = (
-            formatted(facts.display, None if r is None else r.get("value"), currency=currency)
-            for r in by_programme
+            formatted(facts.display, None if r is None else r.get("value")) for r in by_programme
         )
-        rows.append(cells(facts.label, *values, facts.unit))
+        rows.append(cells(facts.label, *values, unit_text(facts.unit, currency)))
     caption = (
         f"Survey year{line_words(current)}: spending, leakage, poverty and inequality effects, "
         "budget scenarios."
@@ -294,7 +296,7 @@ def projected(fiscal: pl.DataFrame) -> pl.DataFrame:
     return fiscal.filter(pl.col("indicator").is_in(PROJECTION) & pl.col("year").is_not_null())
 
 
-def projection_blocks(frame: pl.DataFrame, whose: str) -> list[Block]:
+def projection_blocks(frame: pl.DataFrame, whose: str, currency: str = "") -> list[Block]:
     """The cost projection by scenario (chart) and the first year above the threshold (table)."""
     projection = projected(frame)
     if projection.height == 0:
@@ -308,7 +310,9 @@ def projection_blocks(frame: pl.DataFrame, whose: str) -> list[Block]:
         + ("; red rings: first year above the threshold" if crossings else "")
         + "."
     )
-    svg = charts.fiscal_projection(projection, threshold=threshold, crossings=crossings)
+    svg = charts.fiscal_projection(
+        projection, threshold=threshold, crossings=crossings, currency=currency
+    )
     blocks: list[Block] = [Figure("fiscal-projection", svg, caption)]
     shares = projection.filter(pl.col("indicator") == COST_SHARE_GDP)
     if shares.height:
@@ -338,8 +342,9 @@ def fiscal_section(data: ReportData) -> Section:
     programmes = dims.programmes_in(frame, data)
     first = programmes[0] if programmes else None
     whose = "Programme " if first is None else f"Programme {dims.programme_label(first)}: "
-    blocks = projection_blocks(dims.select(frame, programme=first), whose)
+    currency = currency_code(data.run, data.poverty_lines)
+    blocks = projection_blocks(dims.select(frame, programme=first), whose, currency)
     if current.height:
         programmes = dims.programmes_in(current, data)
-        blocks.append(current_fiscal_table(current, programmes, currency_code(data.run)))
+        blocks.append(current_fiscal_table(current, programmes, currency))
     return section("fiscal", "Fiscal", title, *blocks)
