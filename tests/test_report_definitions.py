@@ -14,6 +14,7 @@ import pytest
 from tests.report_html import section_html, text_of
 from transforms.contract import TABLES
 from transforms.io.warehouse import connect
+from transforms.report.charts import CHART_TITLES
 from transforms.report.data import ReportData, load_report_data
 from transforms.report.formats import money, pct
 from transforms.report.html import render_report
@@ -182,3 +183,17 @@ def test_a_survey_without_programmes_has_pmt_errors_and_poverty_by_region(
         f"{pct(national['poverty_rate'])} of the population are poor before any transfer"
     )
     assert f"would miss {pct(national['exclusion_error'])} of the poor" in headline
+
+
+def test_every_chart_is_a_figure_with_a_caption_and_an_accessible_title(
+    programmes: tuple[ReportData, str],
+) -> None:
+    _, document = programmes
+    figures = re.findall(r'<figure id="chart-([\w-]+)"[^>]*>(.*?)</figure>', document, re.S)
+    assert {chart for chart, _ in figures} == set(CHART_TITLES)  # every chart drawn for this run
+    for chart, body in figures:
+        title = CHART_TITLES[chart]
+        assert body.lstrip().startswith(f'<svg role="img" aria-label="{title}"'), chart
+        assert f"<title>{title}</title>" in body
+        caption = re.search(r"<figcaption>(.+?)</figcaption>", body, re.S)
+        assert caption is not None and len(caption[1]) > 40, chart

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
 import matplotlib
 import numpy as np
@@ -65,6 +66,15 @@ STYLE: dict[RcKeyType, Any] = {
     "errorbar.capsize": 2.5,
 }
 SUPPRESSED_LABEL = "suppressed (n < threshold)"
+CHART_TITLES = {
+    "errors-by-region": "Exclusion and inclusion errors by region, with 95 % confidence intervals",
+    "coverage-by-quintile": "Coverage and benefit incidence by quintile of pre-transfer welfare",
+    "targeting-curves": "Exclusion error by coverage and ROC curve of each PMT model",
+    "regional-standards": "Benefit standard against needs-based standard, by region",
+    "fiscal-projection": "Projected programme cost and its share of GDP, by scenario and year",
+}
+"""Each chart's accessible name: the SVG's <title> and aria-label (the report's <figcaption>
+says more)."""
 
 
 @contextmanager
@@ -98,9 +108,13 @@ def figure_svg(fig: Figure, chart_id: str) -> str:
     svg = re.sub(r"<[^>]+>", prefix_ids, svg)
     width = re.search(r'<svg[^>]*?\swidth="([\d.]+)pt"', svg)
     max_width = f"max-width:{width.group(1)}pt;" if width else ""
+    title = CHART_TITLES.get(chart_id, chart_id)
     svg = re.sub(
-        r'<svg([^>]*?)\swidth="[^"]*"\s+height="[^"]*"',
-        rf'<svg\1 role="img" style="width:100%;height:auto;{max_width}"',
+        r'<svg([^>]*?)\swidth="[^"]*"\s+height="[^"]*"([^>]*)>',
+        lambda tag: (
+            f'<svg{tag[1]} role="img" aria-label={quoteattr(title)} '
+            f'style="width:100%;height:auto;{max_width}"{tag[2]}>\n<title>{escape(title)}</title>'
+        ),
         svg,
         count=1,
     )
