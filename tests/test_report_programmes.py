@@ -360,20 +360,20 @@ def test_a_survey_without_programmes_shows_the_models_by_region(data: ReportData
     assert "Not available" not in groups
     assert 'data-chart="errors-by-region"' in groups
     assert "This survey records no programme" in groups
-    assert "PMT (OLS) (rule: coverage equal to the poverty rate; line regional)" in groups
+    assert "PMT (OLS) (rule: coverage equal to the poverty rate; line regional)" in text_of(groups)
     first, every = tables(groups)
     assert first[1] == "Region R1 500 20.0 % 46.6 % (44.6–48.6 %) 23.3 %"  # with its CIs
     assert every[0].startswith("Group Value Exclusion error, PMT (OLS) Inclusion error, PMT (OLS)")
     assert every[1] == "whole population 46.6 % 23.3 % 47.2 % 23.6 %"
     assert every[2] == "Region R1 46.6 % 23.3 % 47.2 % 23.6 %"
     headline = text_of(section_html(document, "headline"))
-    assert "20.0 % of the population are poor before any transfer against the line regional" in (
+    assert "20.0 % of the population are poor before any transfer (line regional; 95 % CI" in (
         headline
     )
     assert "PMT (OLS), selecting as many as are poor, would miss 46.6 % of the poor" in headline
     profile = tables(section_html(document, "profile"))[0]
     assert profile[1:] == [  # one line with rates by group: the models' line
-        "whole population 20.0 % 1,000",
+        "Whole population 20.0 % 1,000",
         "Region R1 20.0 % 500",
         "Region R2 20.0 % 500",
     ]

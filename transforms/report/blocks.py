@@ -63,10 +63,11 @@ class Unavailable:
 
 @dataclass(frozen=True)
 class Paragraph:
-    """A paragraph of plain text."""
+    """A paragraph of plain text; ``css`` 'headline' sets it off as the headline."""
 
     kind: ClassVar[str] = "paragraph"
     text: str
+    css: str = ""
 
 
 @dataclass(frozen=True)

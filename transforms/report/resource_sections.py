@@ -98,6 +98,12 @@ def indicator_table(
     return Table(headers, tuple(rows), caption=caption, css="compact")
 
 
+BENEFIT_INCIDENCE_COUNT = (
+    " A quintile's benefit incidence is suppressed when too few of its households are paid a "
+    "benefit (the count is of paid households, not of the quintile; see Definitions)."
+)
+
+
 def crosstab(frame: pl.DataFrame, name: str, programmes: Sequence[Key], *, caption: str) -> Table:
     """One matching indicator by quintile: quintiles down, programmes across, with 95 % CIs."""
     rows = frame.filter(pl.col("indicator") == name).to_dicts()
@@ -145,6 +151,7 @@ def quintile_blocks(frame: pl.DataFrame, data: ReportData) -> list[Block]:
         caption = (
             f"{label} by quintile of pre-transfer welfare (Q1 poorest), one column per "
             f"programme{line_words(quintiles)}, with 95 % CIs."
+            + (BENEFIT_INCIDENCE_COUNT if name == QUINTILE_SERIES[1] else "")
         )
         blocks.append(crosstab(quintiles, name, programmes, caption=caption))
     return blocks

@@ -238,17 +238,18 @@ def model_rate_rows(data: ReportData) -> pl.DataFrame:
 def model_headline(row: dict[str, Any], line: Key) -> Paragraph:
     """Poverty and what the first model's selection would miss, in one paragraph."""
     poor, _, population = unit_words(row.get("unit"))
-    against = "" if line is None else f" against the line {line}"
+    against = "" if line is None else f"line {line}; "
     return Paragraph(
         f"{capitalised(rate_text(POVERTY_RATE, row.get(POVERTY_RATE)))} of {population} are "
-        f"poor before any transfer{against} (95 % CI {ci_text(row, POVERTY_RATE)}). This survey "
+        f"poor before any transfer ({against}95 % CI {ci_text(row, POVERTY_RATE)}). This survey "
         "records no programme, so the report shows how well a proxy-means test would target: "
         f"{method_text(row['method'])}, selecting as many as are poor, would miss "
         f"{rate_text(EXCLUSION_ERROR, row.get(EXCLUSION_ERROR))} of {poor} (95 % CI "
         f"{ci_text(row, EXCLUSION_ERROR)}), and "
         f"{rate_text(INCLUSION_ERROR, row.get(INCLUSION_ERROR))} of those it selects would "
         f"not be poor (95 % CI {ci_text(row, INCLUSION_ERROR)}). Rates are out of sample; by "
-        "region and group below."
+        "region and group below.",
+        css="headline",
     )
 
 
@@ -382,8 +383,8 @@ def profile_row(
     found = [rows.get((kind, value)) for rows in by_line]
     n_obs = next((r.get("n_obs") for r in found if r is not None), None)
     return (
-        Cell(group_type_words(kind) if kind != "all" else ""),
-        Cell(group_label(kind, value)),
+        Cell(group_type_words(kind) if kind != "all" else "Whole population"),
+        Cell(group_label(kind, value) if kind != "all" else ""),
         *(rate_cell(row, POVERTY_RATE) for row in found),
         Cell(count(n_obs)),
     )

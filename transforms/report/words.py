@@ -55,8 +55,11 @@ BAND = re.compile(r"^band(\d+)$")
 
 
 def method_text(method: str) -> str:
-    """A method in words: 'pmt:ols' -> 'PMT (OLS)', 'program' -> 'programme (actual receipt)'."""
-    return "programme (actual receipt)" if method == PROGRAMME_METHOD else method_words(method)
+    """A method in words: 'pmt:ols' -> 'PMT (OLS)' (a no-break space keeps it on one line),
+    'program' -> 'programme (actual receipt)'."""
+    if method == PROGRAMME_METHOD:
+        return "programme (actual receipt)"
+    return method_words(method).replace("PMT (", "PMT\u00a0(")
 
 
 def rule_words(rule: str | None, programme: str | None = None) -> str:
