@@ -146,6 +146,10 @@ def test_no_label_is_an_internal_key(run: str, request: pytest.FixtureRequest) -
     found = [key for key in KEYS if re.search(rf"(?<![A-Za-z]){re.escape(key)}(?![a-z])", words)]
     assert found == []  # lower-case keys: 'PMT (OLS)' is the words for 'pmt:ols'
     assert "PMT (OLS)" in words
+    if run == "programmes":  # tier cells 'extreme_poor|band0' read as words
+        matching = text_of(section_html(document, "matching"))
+        assert "Need tier No benefit Benefit band 1" in matching
+        assert "Extreme poor (below half the line)" in matching
     assert "Budget needed to close the poverty gap, PMT (OLS)" in words or run == "no_programmes"
 
 

@@ -348,3 +348,42 @@ def test_workbook_formats_follow_the_catalogue(tmp_path: Path) -> None:
 )
 def test_the_report_entry_points_stay_importable_from_html(name: str) -> None:
     assert hasattr(html, name)
+
+
+def test_published_keys_read_as_words() -> None:
+    from transforms.catalogue import suffix_words
+    from transforms.report import words
+
+    assert words.method_text("pmt:ols") == "PMT\u00a0(OLS)"
+    assert words.method_text("pmt:my_forest") == "PMT\u00a0(my_forest)"  # a custom model's name
+    assert words.rule_words("rate:programme_coverage", "dibao") == "coverage equal to dibao's"
+    assert words.rule_words("line") == "predicted poor"
+    assert words.group_type_words("quintile_post") == "Welfare quintile after the transfer"
+    assert words.group_type_words("female_headed") == "Female headed"  # a configured group
+    assert words.quantile_words("decile_post", "1") == "D1\u00a0(poorest)"
+    assert words.tier_words("extreme_poor|band0") == (
+        "Extreme poor (below half the line)",
+        "No benefit",
+    )
+    assert words.tier_words("near_poor|band3") == (
+        "Near-poor (below 1.5 × the line)",
+        "Benefit band 3",
+    )
+    assert words.unit_text("currency/person/year", "XOF") == "XOF per person per year"
+    assert words.unit_text("fraction") == "share"
+    assert words.unit_text("difference of fractions") == "percentage points"
+    assert words.line_method_words("relative_median").startswith("Relative: a share of the median")
+    assert words.expectation_words("expect_column_values_to_be_between") == (
+        "Column values to be between"
+    )
+    assert label(FISCAL, "budget_pmt_flat:ols") == (
+        "Budget needed to close the poverty gap, PMT (OLS): flat transfer to those selected"
+    )
+    assert label(FISCAL, "poverty_reduction_with_current_budget:perfect_targeting").endswith(
+        "allocated by perfect targeting"
+    )
+    assert label(FISCAL, "age_beneficiary_rate:0-14") == (
+        "Share of people aged 0–14 in beneficiary households"
+    )
+    assert suffix_words("<group>", "all") == "of all ages"
+    assert suffix_words("<source>", "central_transfer") == "central_transfer"  # configured

@@ -8,6 +8,7 @@ programme); a chart shows one programme and its caption says which.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -39,8 +40,9 @@ from transforms.report.names import (
     STANDARD_GAP,
     STANDARDS,
     THRESHOLD,
+    TIER_SHARE,
 )
-from transforms.report.words import group_type_words, unit_text
+from transforms.report.words import NEED_TIERS, group_type_words, tier_words, unit_text
 
 
 def programme_headers(programmes: Sequence[Key], unnamed: str) -> tuple[str, ...]:
@@ -183,6 +185,56 @@ def standards_blocks(frame: pl.DataFrame, data: ReportData, currency: str) -> li
     return [figure, indicator_table(standards, STANDARDS, caption=caption)]  # unit in caption
 
 
+TIER = "tier"
+"""The group_type of tier_share rows; group_value '<need tier>|band<k>'."""
+
+
+def band_order(band: str) -> tuple[int, str]:
+    """Benefit bands in numeric order: 'No benefit' (band 0), then band 1, 2, …"""
+    number = band.rsplit(" ", 1)[-1]
+    return (int(number), band) if number.isdigit() else (0, band)
+
+
+def tier_table(tiers: pl.DataFrame, programme: Key, *, first: bool = True) -> Table:
+    """One programme's need tier × benefit band matrix of population shares, in words; the
+    first table's caption says what the cells are, the others' refer to it."""
+    cells_by = {tier_words(r["group_value"]): r for r in tiers.to_dicts()}
+    needs = [need for need in NEED_TIERS.values() if any(n == need for n, _ in cells_by)]
+    bands = sorted({band for _, band in cells_by}, key=band_order)
+    rows = tuple(
+        (
+            Cell(need),
+            *(
+                replace(indicator_cell(MATCHING, cells_by.get((need, band))), ci="")
+                for band in bands
+            ),
+        )
+        for need in needs
+    )
+    unit = dims.first_seen(dims.column_values(tiers, "population_unit"))
+    share = f"share of {unit[0] if unit and unit[0] else 'the population'}"
+    whose = "" if programme is None else f"Programme {dims.programme_label(programme)}: "
+    caption = f"{whose}the same, {share} by need tier and benefit band."
+    if first:
+        caption = (
+            f"{whose}{share} in each need tier (rows: pre-transfer welfare against the poverty "
+            f"line{line_words(tiers).removeprefix(', line')}) and benefit band (columns: benefit "
+            "per person, band 1 the lowest paid, as the programme's benefit tier bounds set them); "
+            "the cells add up to 100 %, their 95 % CIs are in the workbook."
+        )
+    headers = ("Need tier", *bands)
+    return Table(headers, rows, caption=caption, css="compact")
+
+
+def tier_blocks(frame: pl.DataFrame, data: ReportData) -> list[Block]:
+    """The need tier × benefit band matrix of each programme that has one."""
+    tiers = frame.filter((pl.col("group_type") == TIER) & (pl.col("indicator") == TIER_SHARE))
+    return [
+        tier_table(dims.select(tiers, programme=programme), programme, first=index == 0)
+        for index, programme in enumerate(dims.programmes_in(tiers, data))
+    ]
+
+
 def overall_table(frame: pl.DataFrame, programmes: Sequence[Key], currency: str = "") -> Table:
     """Whole-population matching indicators, one per row in catalogue order, programmes across."""
     found = {(r.get("programme"), r["indicator"]): r for r in frame.to_dicts()}
@@ -218,6 +270,7 @@ def matching_section(data: ReportData) -> Section:
     frame = dims.first_line_of(data.matching_indicators, data)
     currency = currency_code(data.run, data.poverty_lines)
     blocks = [*quintile_blocks(frame, data), *standards_blocks(frame, data, currency)]
+    blocks += tier_blocks(frame, data)
     overall = frame.filter(pl.col("group_type") == "all")
     if overall.height:
         blocks.append(overall_table(overall, dims.programmes_in(overall, data), currency))
