@@ -187,6 +187,8 @@ def test_a_survey_without_programmes_has_pmt_errors_and_poverty_by_region(
         f"{pct(national['poverty_rate'])} of the population are poor before any transfer"
     )
     assert f"would miss {pct(national['exclusion_error'])} of the poor" in headline
+    for section_id in ("matching", "fiscal"):  # says why, not what a programme run lacks
+        assert "the survey records no programme" in section_html(document, section_id)
 
 
 def test_every_chart_is_a_figure_with_a_caption_and_an_accessible_title(

@@ -137,7 +137,10 @@ def quintile_blocks(frame: pl.DataFrame, data: ReportData) -> list[Block]:
         (pl.col("group_type") == "quintile") & pl.col("indicator").is_in(QUINTILE_SERIES)
     )
     if quintiles.height == 0:
-        return [Unavailable("no coverage or benefit incidence by quintile")]
+        reason = "no coverage or benefit incidence by quintile"
+        if not dims.records_programmes(data):
+            reason = "the survey records no programme, so no coverage or benefit incidence"
+        return [Unavailable(reason)]
     programmes = dims.programmes_in(quintiles, data)
     drawn = dims.ANY if dims.ANY in programmes else programmes[0]
     whose = "" if drawn is None else f"Programme {dims.programme_label(drawn)}: "
@@ -356,9 +359,14 @@ def projected(fiscal: pl.DataFrame) -> pl.DataFrame:
     return fiscal.filter(pl.col("indicator").is_in(PROJECTION) & pl.col("year").is_not_null())
 
 
-def projection_blocks(frame: pl.DataFrame, whose: str, currency: str = "") -> list[Block]:
-    """The cost projection by scenario (chart) and the first year above the threshold (table)."""
+def projection_blocks(
+    frame: pl.DataFrame, whose: str, currency: str = "", *, programmes: bool = True
+) -> list[Block]:
+    """The cost projection by scenario (chart) and the first year above the threshold (table);
+    ``programmes`` False: the survey records no programme, so there is no cost to project."""
     projection = projected(frame)
+    if projection.height == 0 and not programmes:
+        return [Unavailable("the survey records no programme, so there is no cost to project")]
     if projection.height == 0:
         return [Unavailable("no projection (it needs a population projection and fiscal.gdp)")]
     threshold = published_threshold(frame)
@@ -403,7 +411,12 @@ def fiscal_section(data: ReportData) -> Section:
     first = programmes[0] if programmes else None
     whose = "Programme " if first is None else f"Programme {dims.programme_label(first)}: "
     currency = currency_code(data.run, data.poverty_lines)
-    blocks = projection_blocks(dims.select(frame, programme=first), whose, currency)
+    blocks = projection_blocks(
+        dims.select(frame, programme=first),
+        whose,
+        currency,
+        programmes=dims.records_programmes(data),
+    )
     if current.height:
         programmes = dims.programmes_in(current, data)
         blocks.append(current_fiscal_table(current, programmes, currency))
