@@ -38,6 +38,13 @@ def prefect_harness() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def audit_run(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> AuditRun:
-    """One audit of a generated 1,500-household survey (PMT ols only, 3 folds), shared by the
-    tests that only read what it published (the report, the workbook): about a minute, once."""
-    return run_small_audit(tmp_path_factory.mktemp("audit-run"))
+    """One audit of a generated 1,500-household survey with three programmes (PMT ols only,
+    3 folds, money in XOF), shared by the tests that only read what it published (the report,
+    the workbook): about a minute, once."""
+    return run_small_audit(tmp_path_factory.mktemp("audit-run"), programmes=True)
+
+
+@pytest.fixture(scope="session")
+def no_programme_run(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> AuditRun:
+    """The same survey audited without its programmes (a survey without programme data)."""
+    return run_small_audit(tmp_path_factory.mktemp("no-programme-run"), programmes=False)

@@ -378,12 +378,12 @@ def test_models_table_puts_programme_beside_each_model_and_rule(document: str) -
         for table in re.findall(r"<table.*?</table>", models, re.S)
     )
     assert rules == [
-        "PMT ols rate: coverage = poverty rate 0.824 20.8 % 46.5 % (44.2–48.7 %) 46.5 % 2.04 "
-        "1.4 pp",
-        "PMT ols line: predicted poor 0.824 11.7 % 65.5 % 38.9 % — 2.2 pp",
+        "PMT (OLS) coverage equal to the poverty rate 0.824 20.8 % 46.5 % (44.2–48.7 %) 46.5 % "
+        "2.04 1.4 pp",
+        "PMT (OLS) predicted poor 0.824 11.7 % 65.5 % 38.9 % — 2.2 pp",
     ]
     assert like[0].startswith("dibao actual receipt — 16.3 % 56.2 % (54.3–58.1 %)")
-    assert like[1] == "dibao PMT ols 0.824 16.3 % 55.1 % (53.0–57.2 %) 42.1 % — 1.5 pp"
+    assert like[1] == "dibao PMT (OLS) 0.824 16.3 % 55.1 % (53.0–57.2 %) 42.1 % — 1.5 pp"
     assert "against the line national (the line the models learn)" in text_of(models)
 
 
@@ -432,8 +432,8 @@ def test_fiscal_section_uses_published_crossing_years_and_lists_the_survey_year(
     rows = [text_of(row) for row in re.findall(r"<tr>(.*?)</tr>", fiscal, re.S)]
     assert "baseline not within the projection 0.79 % in 2035" in rows
     assert "fast ageing 2035 1.03 % in 2035" in rows  # as published, not recomputed
-    assert "Share of spending on the non-poor 31.0 % fraction" in rows
-    assert "Programme spending 4,200,000,000 currency/year" in rows
+    assert "Share of spending on the non-poor 31.0 % share" in rows
+    assert "Programme spending 4.20 billion LCU per year" in rows  # audit.poverty_lines currency
     assert "sustainability threshold (" not in fiscal  # no threshold value was published
 
 

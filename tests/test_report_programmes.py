@@ -243,8 +243,10 @@ def test_the_lines_section_states_each_line_and_what_poor_means(document: str) -
     lines = section_html(document, "lines")
     (table,) = tables(lines)
     assert table[1:] == [
-        "regional regional — regions file 4,800–8,280 in 3 regions LCU 20.0 %",
-        "relative relative_median persons 60 % of the median 7,223 LCU 29.0 %",
+        "regional Regional lines, from the regions file — regions file 4,800–8,280 in 3 regions "
+        "LCU 20.0 %",
+        "relative Relative: a share of the median pre-transfer welfare persons 60 % of the "
+        "median 7,223 LCU 29.0 %",
     ]
     words = text_of(lines)
     assert "the value in each region is in audit.poverty_lines" in words
@@ -256,21 +258,21 @@ def test_the_lines_section_states_each_line_and_what_poor_means(document: str) -
 def test_the_models_name_the_programme_whose_coverage_they_match(document: str) -> None:
     rules, like = tables(section_html(document, "models"))
     assert [row.split(" 0.8")[0] for row in rules[1:]] == [
-        "PMT ols rate: coverage = poverty rate",
-        "PMT logit rate: coverage = poverty rate",
+        "PMT (OLS) coverage equal to the poverty rate",
+        "PMT (logit) coverage equal to the poverty rate",
     ]
     assert [" ".join(row.split(" ")[:3]) for row in like[1:]] == [
         "dibao actual receipt",
-        "dibao PMT ols",
-        "dibao PMT logit",
+        "dibao PMT (OLS)",
+        "dibao PMT (logit)",
         "child_grant actual receipt",
-        "child_grant PMT ols",
-        "child_grant PMT logit",
+        "child_grant PMT (OLS)",
+        "child_grant PMT (logit)",
         "any (at least",
         "any (at least",
         "any (at least",
     ]
-    assert like[6].startswith("child_grant PMT logit 0.822 16.8 % 50.0 % (48.0–52.0 %)")
+    assert like[6].startswith("child_grant PMT (logit) 0.822 16.8 % 50.0 % (48.0–52.0 %)")
 
 
 def test_groups_show_the_first_programme_and_every_programme_by_region(document: str) -> None:
@@ -279,9 +281,9 @@ def test_groups_show_the_first_programme_and_every_programme_by_region(document:
     assert "Programme dibao, line regional (actual receipt): exclusion and inclusion" in groups
     by_region, first = tables(groups)
     assert by_region[0] == (
-        "Region dibao: exclusion error dibao: inclusion error child_grant: exclusion error "
-        "child_grant: inclusion error any (at least one): exclusion error "
-        "any (at least one): inclusion error"
+        "Region Exclusion error, dibao Inclusion error, dibao Exclusion error, child_grant "
+        "Inclusion error, child_grant Exclusion error, any (at least one) "
+        "Inclusion error, any (at least one)"
     )
     assert by_region[1:] == [
         "R1 10.0 % 5.0 % 10.0 % 5.0 % 10.0 % 5.0 %",
@@ -309,7 +311,7 @@ def test_fiscal_puts_programmes_across_against_the_first_line(document: str) -> 
     (current,) = tables(section_html(document, "fiscal"))
     assert current == [
         "Indicator dibao child_grant any (at least one) Unit",
-        "Programme spending 1,000,000,000 2,000,000,000 3,000,000,000 currency/year",
+        "Programme spending 1.00 billion 2.00 billion 3.00 billion LCU per year",
     ]
 
 
@@ -357,12 +359,24 @@ def test_a_survey_without_programmes_shows_the_models_by_region(data: ReportData
     groups = section_html(document, "groups")
     assert "Not available" not in groups
     assert 'data-chart="errors-by-region"' in groups
-    assert "No programme data in this run: PMT ols (rule rate: coverage = poverty rate" in groups
-    (table,) = tables(groups)
-    assert table[0].startswith("Group Value PMT ols: exclusion error PMT ols: inclusion error")
-    assert table[1] == "whole population 46.6 % 23.3 % 47.2 % 23.6 %"
-    assert table[2] == "Region R1 46.6 % 23.3 % 47.2 % 23.6 %"
-    assert "Not available in this run" in section_html(document, "headline")
+    assert "This survey records no programme" in groups
+    assert "PMT (OLS) (rule: coverage equal to the poverty rate; line regional)" in text_of(groups)
+    first, every = tables(groups)
+    assert first[1] == "Region R1 500 20.0 % 46.6 % (44.6–48.6 %) 23.3 %"  # with its CIs
+    assert every[0].startswith("Group Value Exclusion error, PMT (OLS) Inclusion error, PMT (OLS)")
+    assert every[1] == "whole population 46.6 % 23.3 % 47.2 % 23.6 %"
+    assert every[2] == "Region R1 46.6 % 23.3 % 47.2 % 23.6 %"
+    headline = text_of(section_html(document, "headline"))
+    assert "20.0 % of the population are poor before any transfer (line regional; 95 % CI" in (
+        headline
+    )
+    assert "PMT (OLS), selecting as many as are poor, would miss 46.6 % of the poor" in headline
+    profile = tables(section_html(document, "profile"))[0]
+    assert profile[1:] == [  # one line with rates by group: the models' line
+        "Whole population 20.0 % 1,000",
+        "Region R1 20.0 % 500",
+        "Region R2 20.0 % 500",
+    ]
     assert '<section id="overlap">' not in document  # no combinations: no section
 
 

@@ -60,9 +60,13 @@ def test_each_display_kind_has_its_format() -> None:
     assert formatted("percent", 0.00791, digits=2) == "0.79 %"
     assert formatted("points", 0.347) == "+34.7 pp"
     assert points(0.0139, signed=False) == "1.4 pp"
-    assert formatted("money", 4.2e9) == "4,200,000,000"
+    assert formatted("money", 4.2e9) == "4.20 billion"
     assert formatted("money", 1860.25) == "1,860"
-    assert money(4.2e9, "XOF") == "4,200,000,000 XOF"  # once the run's currency is published
+    assert money(4.2e9, "XOF") == "4.20 billion XOF"  # the currency of audit.poverty_lines
+    assert money(99_999.4, "LCU") == "99,999 LCU"  # in full below 100,000
+    assert money(215_700.0, "LCU") == "216 thousand LCU"
+    assert money(-47_280_086_600.0, "LCU", signed=True) == "-47.3 billion LCU"
+    assert money(2.5e7) == "25.0 million"
     assert formatted("year", 2035.0) == "2035" and year(2035) == "2035"
     assert formatted("number", 0.47554) == "0.476"
     assert formatted("number", 2.1371) == "2.14"
@@ -112,7 +116,7 @@ def test_indicator_cells_use_the_catalogue_display() -> None:
     crossed = {"indicator": "threshold_crossed_year", "value": 2035.0, "unit": "year"}
     assert indicator_cell(FISCAL, crossed) == Cell("2035")
     spending = {"indicator": "spending", "value": 4.2e9}
-    assert indicator_cell(FISCAL, spending, "XOF") == Cell("4,200,000,000 XOF")
+    assert indicator_cell(FISCAL, spending, "XOF") == Cell("4.20 billion XOF")
 
 
 def test_labels_come_from_the_catalogue_and_unknown_names_show_as_themselves() -> None:
@@ -345,3 +349,42 @@ def test_workbook_formats_follow_the_catalogue(tmp_path: Path) -> None:
 )
 def test_the_report_entry_points_stay_importable_from_html(name: str) -> None:
     assert hasattr(html, name)
+
+
+def test_published_keys_read_as_words() -> None:
+    from transforms.catalogue import suffix_words
+    from transforms.report import words
+
+    assert words.method_text("pmt:ols") == "PMT\u00a0(OLS)"
+    assert words.method_text("pmt:my_forest") == "PMT\u00a0(my_forest)"  # a custom model's name
+    assert words.rule_words("rate:programme_coverage", "dibao") == "coverage equal to dibao's"
+    assert words.rule_words("line") == "predicted poor"
+    assert words.group_type_words("quintile_post") == "Welfare quintile after the transfer"
+    assert words.group_type_words("female_headed") == "Female headed"  # a configured group
+    assert words.quantile_words("decile_post", "1") == "D1\u00a0(poorest)"
+    assert words.tier_words("extreme_poor|band0") == (
+        "Extreme poor (below half the line)",
+        "No benefit",
+    )
+    assert words.tier_words("near_poor|band3") == (
+        "Near-poor (below 1.5 × the line)",
+        "Benefit band 3",
+    )
+    assert words.unit_text("currency/person/year", "XOF") == "XOF per person per year"
+    assert words.unit_text("fraction") == "share"
+    assert words.unit_text("difference of fractions") == "percentage points"
+    assert words.line_method_words("relative_median").startswith("Relative: a share of the median")
+    assert words.expectation_words("expect_column_values_to_be_between") == (
+        "Column values to be between"
+    )
+    assert label(FISCAL, "budget_pmt_flat:ols") == (
+        "Budget needed to close the poverty gap, PMT (OLS): flat transfer to those selected"
+    )
+    assert label(FISCAL, "poverty_reduction_with_current_budget:perfect_targeting").endswith(
+        "allocated by perfect targeting"
+    )
+    assert label(FISCAL, "age_beneficiary_rate:0-14") == (
+        "Share of people aged 0–14 in beneficiary households"
+    )
+    assert suffix_words("<group>", "all") == "of all ages"
+    assert suffix_words("<source>", "central_transfer") == "central_transfer"  # configured

@@ -115,9 +115,9 @@ def test_contents_defines_the_indicators_from_the_catalogue(written: Written) ->
     for table_name, name in ((MATCHING, "coverage"), (TARGETING, "exclusion_error")):
         row, item = rows[f"{table_name}.{name}"], lookup(table_name, name)
         assert [row[c].value for c in "BCE"] == [item.label, item.definition, item.source]
-        assert row["D"].value == unit_text(item.unit, item.display, "LCU")
+        assert row["D"].value == unit_text(item.unit, item.display, "XOF")
     spending = rows[f"{FISCAL}.spending"]
-    assert spending["D"].value == "LCU per year"  # the currency named, from poverty_lines
+    assert spending["D"].value == "XOF per year"  # the currency named, from poverty_lines
     assert spending["F"].value == "Budgets"  # the sheet that shows it
 
 
@@ -231,7 +231,7 @@ def test_money_percent_year_and_count_cells_have_their_formats(written: Written)
         budgets, "Spending, leakage and effectiveness", "Programme spending", programme
     )
     assert money.value == pytest.approx(spending, rel=1e-12)
-    assert money.number_format == '#,##0 "LCU"'  # thousands, no decimals, the currency
+    assert money.number_format == '#,##0 "XOF"'  # thousands, no decimals, the currency
     impact = written.sheets["Poverty impact"]
     headcount = table_cell(
         impact, "Poverty and inequality", lookup(FISCAL, "fgt0_pre").label, programme
@@ -278,7 +278,7 @@ def test_data_sheets_are_filterable_frozen_and_formatted_per_column(written: Wri
                 row[headers["Value"]].number_format
             )
             assert row[headers["Year"]].number_format == "0"
-    assert formats["spending"] == {'#,##0 "LCU"'}
+    assert formats["spending"] == {'#,##0 "XOF"'}
     assert formats["leakage_share"] == {"0.0%"}
     assert formats["gini_pre"] == {"0.000"}
     assert formats["projected_beneficiaries"] == {"#,##0"}  # persons: a count

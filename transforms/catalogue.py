@@ -84,10 +84,52 @@ class Indicator:
         """The name before any ``:<…>`` suffix placeholder."""
         return self.name.split(":", 1)[0]
 
+    @property
+    def placeholder(self) -> str:
+        """The suffix placeholder of the name ('<model>'), '' for a name without suffix."""
+        return self.name.split(":", 1)[1] if ":" in self.name else ""
+
     def label_for(self, published: str) -> str:
-        """The display label of a published name (its suffix put into the label)."""
+        """The display label of a published name, its suffix put into the label in words
+        (:func:`suffix_words`): 'budget_pmt:ols' -> '…, PMT (OLS), …'."""
         suffix = published.split(":", 1)[1] if ":" in published else ""
-        return self.label.replace("{suffix}", suffix)
+        return self.label.replace("{suffix}", suffix_words(self.placeholder, suffix))
+
+
+MODEL_WORDS = {"ols": "OLS", "logit": "logit", "hgb": "gradient boosting", "rf": "random forest"}
+"""The built-in PMT models as a reader names them (a custom model keeps its configured name)."""
+ALLOCATION_WORDS = {
+    "programme": "the programme as paid",
+    "perfect_targeting": "perfect targeting",
+    "universal": "a universal transfer",
+}
+"""How poverty_reduction_with_current_budget allocates today's spending, in words."""
+PMT_METHOD = "pmt:"
+
+
+def model_words(model: str) -> str:
+    """A PMT model in words: 'ols' -> 'OLS', 'hgb' -> 'gradient boosting'."""
+    return MODEL_WORDS.get(model, model)
+
+
+def method_words(method: str) -> str:
+    """A targeting method in words: 'pmt:ols' -> 'PMT (OLS)', 'program' -> 'programme'."""
+    if method.startswith(PMT_METHOD):
+        return f"PMT ({model_words(method.removeprefix(PMT_METHOD))})"
+    return "programme" if method == "program" else method
+
+
+def suffix_words(placeholder: str, suffix: str) -> str:
+    """A published name's suffix in words, by what its placeholder stands for: a model
+    ('PMT (OLS)' reads 'OLS'), an allocation ('perfect targeting', 'PMT (OLS)'), an age group
+    ('aged 0–14', 'of all ages'); a financing source keeps its configured name."""
+    if placeholder == "<model>":
+        return model_words(suffix)
+    if placeholder == "<scenario>":
+        return ALLOCATION_WORDS.get(suffix) or method_words(suffix)
+    if placeholder == "<group>":
+        return "of all ages" if suffix == "all" else "aged " + suffix.replace("-", "–")
+    return suffix
 
 
 def _matching(
@@ -397,7 +439,7 @@ FISCAL_INDICATORS: tuple[Indicator, ...] = (
     ),
     _fiscal(
         "budget_perfect_targeting",
-        "Budget to close the gap with perfect targeting",
+        "Budget needed to close the poverty gap, perfect targeting",
         "currency/year",
         "Cost of closing the gap paying every poor person exactly g: Σ ω·g "
         "(= poverty_gap_total). " + _CURRENT,
@@ -412,7 +454,8 @@ FISCAL_INDICATORS: tuple[Indicator, ...] = (
     ),
     _fiscal(
         "budget_pmt:<model>",
-        "Budget to close the gap, each household selected by PMT {suffix} paid its own gap",
+        "Budget needed to close the poverty gap, PMT ({suffix}): each selected household paid "
+        "its gap",
         "currency/year",
         "Cost when each household PMT model m selects is paid its own gap n·g: Σ ω·g·S_m "
         "(the poor it misses stay poor). " + _PMT_SELECTION + " " + _CURRENT,
@@ -420,7 +463,7 @@ FISCAL_INDICATORS: tuple[Indicator, ...] = (
     ),
     _fiscal(
         "budget_pmt_flat:<model>",
-        "Budget to close the gap, flat transfer to the households PMT {suffix} selects",
+        "Budget needed to close the poverty gap, PMT ({suffix}): flat transfer to those selected",
         "currency/year",
         "Cost of paying ḡ per person to the households model m selects: ḡ·Σ ω·S_m. "
         + _PMT_SELECTION
@@ -430,7 +473,7 @@ FISCAL_INDICATORS: tuple[Indicator, ...] = (
     ),
     _fiscal(
         "budget_universal",
-        "Budget to close the gap with a universal transfer",
+        "Budget needed to close the poverty gap, universal flat transfer",
         "currency/year",
         "Cost of paying ḡ to every person: ḡ·Σ ω. " + _CURRENT,
         GROSH,
@@ -467,7 +510,7 @@ FISCAL_INDICATORS: tuple[Indicator, ...] = (
     ],
     _fiscal(
         "age_beneficiary_rate:<group>",
-        "Share of people aged {suffix} in beneficiary households",
+        "Share of people {suffix} in beneficiary households",
         "fraction",
         "Base-year share of age group a receiving the programme: Σ w·B·n_a / Σ w·n_a, a one of "
         "0-14, 15-64, 65+ (n_a from member ages), or all (n_a = n) when the survey has no "
@@ -476,7 +519,7 @@ FISCAL_INDICATORS: tuple[Indicator, ...] = (
     ),
     _fiscal(
         "age_benefit_per_beneficiary:<group>",
-        "Benefit per beneficiary aged {suffix}",
+        "Benefit per beneficiary {suffix}",
         "currency/person/year",
         "Base-year benefit per beneficiary person of age group a: Σ w·(T/n_c)·n_a / Σ w·B·n_a, "
         "n_c the household's counted members (the benefit shared equally among them). Scenario "

@@ -24,6 +24,7 @@ from transforms.config import (
     Targeting,
     WelfareDefinition,
 )
+from transforms.definitions import analysis_notes, design_summary
 from transforms.inputs import programme_column
 from transforms.survey import poststratify
 
@@ -540,6 +541,10 @@ def prepare_households(
             f"{negative} households with negative welfare, {welfare.negative_policy} "
             f"(welfare.negative; concept {welfare.concept})"
         )
+    design = design_summary(
+        analysis, has_strata="strata" in households.columns, has_psus="psu" in households.columns
+    )
+    notes += analysis_notes(welfare, design)  # the report's definitions (transforms.definitions)
     # the file's row order, whatever the joins did: folds and tie-breaks depend on it
     if "__source_row" in analysis.columns:
         analysis = analysis.sort("__source_row")

@@ -29,6 +29,7 @@ from transforms.config import (
     Targeting,
 )
 from transforms.contract import publishable
+from transforms.definitions import disclosure_note
 from transforms.fiscal import fiscal_indicators, project_costs
 from transforms.household import view
 from transforms.matching import matching_indicators, population_shares
@@ -484,7 +485,8 @@ def matching(
     run_id: str,
 ) -> Published:
     """matching_indicators of each programme against each line: coverage, incidence,
-    adequacy, gap closure, tiers, regional standards and the declared indicators."""
+    adequacy, gap closure, tiers, regional standards and the declared indicators; the notes
+    start with the disclosure threshold (:func:`transforms.definitions.disclosure_note`)."""
     pieces, notes = [], []
     for measure in measured:
         result = matching_indicators(
@@ -505,7 +507,10 @@ def matching(
     rows = publishable(
         "matching_indicators", pl.concat(pieces), run_id=run_id, min_cell_n=disclosure.min_cell_n
     )
-    return Published({"matching_indicators": rows}, merged_notes(notes))
+    # every run has this stage: its notes also state the disclosure threshold, for the report
+    return Published(
+        {"matching_indicators": rows}, [disclosure_note(disclosure), *merged_notes(notes)]
+    )
 
 
 def fiscal(

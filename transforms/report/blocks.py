@@ -63,10 +63,11 @@ class Unavailable:
 
 @dataclass(frozen=True)
 class Paragraph:
-    """A paragraph of plain text."""
+    """A paragraph of plain text; ``css`` 'headline' sets it off as the headline."""
 
     kind: ClassVar[str] = "paragraph"
     text: str
+    css: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,11 @@ class ModelNote:
 
 @dataclass(frozen=True)
 class Facts:
-    """Term–value pairs (the run's provenance)."""
+    """Term–value pairs (the run's provenance, the report's definitions)."""
 
     kind: ClassVar[str] = "facts"
     items: tuple[tuple[str, Cell], ...]
+    css: str = "provenance"
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,23 @@ class Bullets:
 
     kind: ClassVar[str] = "bullets"
     items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A relative link to a file of the run's folder, with what it holds."""
+
+    text: str
+    href: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Links:
+    """Links to the run's other outputs (the workbook, the validation Data Docs)."""
+
+    kind: ClassVar[str] = "links"
+    items: tuple[Link, ...]
 
 
 Block = (
@@ -131,6 +150,7 @@ Block = (
     | ModelNote
     | Facts
     | Bullets
+    | Links
 )
 
 
@@ -157,3 +177,4 @@ class ReportView:
     code_version: str
     schema: str
     sections: tuple[Section, ...]
+    links: tuple[Link, ...] = ()

@@ -10,24 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import polars as pl
+
 from transforms.catalogue import TARGETING, Display, display_of, indicators_of, lookup
 from transforms.report.blocks import SUPPRESSED_CELL, Block, Cell, Section
-from transforms.report.formats import MISSING, formatted, interval, rate_interval, text
+from transforms.report.formats import MISSING, formatted, interval, rate_interval
+from transforms.report.words import (
+    GROUP_TYPES,
+    group_type_words,
+    key_words,
+    quantile_words,
+    rule_words,
+)
 
-DECISION_RULES = {
-    "actual": "actual receipt",
-    "rate:poverty_rate": "rate: coverage = poverty rate",
-    "rate:programme_coverage": "rate: coverage = programme's",
-    "line": "line: predicted poor",
-}
-GROUP_TYPES = {
-    "region": "Region",
-    "urban": "Urban",
-    "quintile": "Welfare quintile",
-    "head_sex": "Sex of household head",
-    "has_elderly": "Has a member aged 65+",
-    "has_disabled": "Has a member with disability",
-}
 CI = "95 % CI"
 
 
@@ -46,7 +41,7 @@ def described(table_name: str, name: str, unit: str | None = None) -> Described:
     try:
         item = lookup(table_name, name)
     except KeyError:
-        return Described(name.replace("_", " "), unit or "", display_of(unit or ""))
+        return Described(key_words(name), unit or "", display_of(unit or ""))
     return Described(item.label_for(name), item.unit, item.display)
 
 
@@ -60,13 +55,16 @@ def rate_text(rate: str, value: float | None) -> str:
     return formatted(described(TARGETING, rate).display, value)
 
 
-def currency_code(run: dict[str, Any]) -> str:
-    """The currency code money values are written with; '' while no table publishes it.
-
-    Money indicators are in the audit's currency (unit ``currency/…``). When ``audit.runs``
-    gains a ``currency`` column, every amount reads '4,200,000,000 XOF' with no other change.
-    """
-    return str(run.get("currency") or "")
+def currency_code(run: dict[str, Any], lines: pl.DataFrame | None = None) -> str:
+    """The currency money values are written in: the run's ``currency`` when a warehouse
+    records it there, else the one audit.poverty_lines names (welfare.currency); '' when
+    neither does (an older warehouse)."""
+    if run.get("currency"):
+        return str(run["currency"])
+    if lines is not None and "currency" in lines.columns:
+        named = lines["currency"].drop_nulls()
+        return str(named[0]) if named.len() else ""
+    return ""
 
 
 def catalogue_order(table_name: str, name: str) -> int:
@@ -80,10 +78,8 @@ def catalogue_order(table_name: str, name: str) -> int:
 
 def rule_text(rule: str | None, programme: str | None = None) -> str:
     """A decision rule in words; the programme-coverage rule names its programme when known:
-    'rate: coverage = dibao's'."""
-    if rule == "rate:programme_coverage" and programme is not None:
-        return f"rate: coverage = {programme}'s"
-    return DECISION_RULES.get(rule or "", text(rule))
+    'coverage equal to dibao's'."""
+    return rule_words(rule, programme)
 
 
 def is_suppressed(row: dict[str, Any]) -> bool:
@@ -103,8 +99,9 @@ def group_label(kind: str, value: object) -> str:
     label = str(value)
     if kind == "all":
         return "whole population"
-    if kind == "quintile" and label.isdigit():
-        return f"Q{label}" + ("\u00a0(poorest)" if label == "1" else "")
+    quantile = quantile_words(kind, label)
+    if quantile is not None:
+        return quantile
     return {"true": "yes", "false": "no"}.get(label, label)
 
 
@@ -112,15 +109,15 @@ def group_text(kind: str, value: object) -> str:
     """Group type and value in words: 'Region R01', 'whole population'."""
     if kind == "all":
         return group_label(kind, value)
-    return f"{GROUP_TYPES.get(kind, kind)} {group_label(kind, value)}"
+    return f"{group_type_words(kind)} {group_label(kind, value)}"
 
 
 def group_sort_key(kind: str, value: object) -> tuple[int, str, str]:
-    """The whole population first, then known group types in a fixed order; quintiles
+    """The whole population first, then known group types in a fixed order; quantiles
     numerically."""
     order = ["all", *GROUP_TYPES]
     label = str(value)
-    if kind == "quintile" and label.isdigit():
+    if label.isdigit():
         label = label.zfill(4)
     return (order.index(kind) if kind in order else len(order), kind, label)
 

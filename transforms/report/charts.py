@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
 import matplotlib
 import numpy as np
@@ -38,8 +39,8 @@ from transforms.report.names import (
     PROJECTION,
     QUINTILE_SERIES,
     STANDARD_GAP,
-    THRESHOLD,
 )
+from transforms.report.words import method_text, unit_text
 
 EXCLUSION_COLOUR = "#1f4e79"
 INCLUSION_COLOUR = "#c55a11"
@@ -64,6 +65,15 @@ STYLE: dict[RcKeyType, Any] = {
     "errorbar.capsize": 2.5,
 }
 SUPPRESSED_LABEL = "suppressed (n < threshold)"
+CHART_TITLES = {
+    "errors-by-region": "Exclusion and inclusion errors by region, with 95 % confidence intervals",
+    "coverage-by-quintile": "Coverage and benefit incidence by quintile of pre-transfer welfare",
+    "targeting-curves": "Exclusion error by coverage and ROC curve of each PMT model",
+    "regional-standards": "Benefit standard against needs-based standard, by region",
+    "fiscal-projection": "Projected programme cost and its share of GDP, by scenario and year",
+}
+"""Each chart's accessible name: the SVG's <title> and aria-label (the report's <figcaption>
+says more)."""
 
 
 @contextmanager
@@ -97,9 +107,13 @@ def figure_svg(fig: Figure, chart_id: str) -> str:
     svg = re.sub(r"<[^>]+>", prefix_ids, svg)
     width = re.search(r'<svg[^>]*?\swidth="([\d.]+)pt"', svg)
     max_width = f"max-width:{width.group(1)}pt;" if width else ""
+    title = CHART_TITLES.get(chart_id, chart_id)
     svg = re.sub(
-        r'<svg([^>]*?)\swidth="[^"]*"\s+height="[^"]*"',
-        rf'<svg\1 role="img" style="width:100%;height:auto;{max_width}"',
+        r'<svg([^>]*?)\swidth="[^"]*"\s+height="[^"]*"([^>]*)>',
+        lambda tag: (
+            f'<svg{tag[1]} role="img" aria-label={quoteattr(title)} '
+            f'style="width:100%;height:auto;{max_width}"{tag[2]}>\n<title>{escape(title)}</title>'
+        ),
         svg,
         count=1,
     )
@@ -135,9 +149,9 @@ def display_axis(
     return ""
 
 
-def axis_label(text: str, scale: str) -> str:
-    """An axis label with its scale words: 'currency/year, millions'."""
-    return f"{plain_label(text)}{', ' + scale if scale else ''}"
+def axis_label(unit: str, scale: str, currency: str = "") -> str:
+    """A money axis label in words with its scale: 'LCU per year, millions'."""
+    return f"{plain_label(unit_text(unit, currency))}{', ' + scale if scale else ''}"
 
 
 def ci_errors(
@@ -294,10 +308,8 @@ def coverage_by_quintile(matching: pl.DataFrame) -> str:
 
 
 def method_label(method: str) -> str:
-    """'pmt:ols' -> 'PMT ols'; 'program' -> 'programme (actual)'."""
-    if method == "program":
-        return "programme (actual)"
-    return f"PMT {method.removeprefix('pmt:')}" if method.startswith("pmt:") else method
+    """'pmt:ols' -> 'PMT (OLS)'; 'program' -> 'programme (actual receipt)'."""
+    return method_text(method)
 
 
 def targeting_curves(curves: pl.DataFrame) -> str:
@@ -396,7 +408,7 @@ def money_scale(maximum: float) -> tuple[float, str]:
     return 1.0, ""
 
 
-def regional_standards(standards: pl.DataFrame) -> str:
+def regional_standards(standards: pl.DataFrame, *, currency: str = "") -> str:
     """Each region's benefit standard against its needs-based standard, gap as a label.
 
     ``standards`` holds matching_indicators rows of group_type 'region' with the indicators of
@@ -443,7 +455,7 @@ def regional_standards(standards: pl.DataFrame) -> str:
         ax.invert_yaxis()
         ax.grid(axis="y", visible=False)
         unit = lookup(MATCHING, BENEFIT_STANDARD).unit
-        ax.set_xlabel(f"standard ({axis_label(unit, scale)}); labels: standard gap")
+        ax.set_xlabel(f"standard ({axis_label(unit, scale, currency)}); labels: standard gap")
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
         return figure_svg(fig, "regional-standards")
 
@@ -458,6 +470,7 @@ def fiscal_projection(
     *,
     threshold: float | None,
     crossings: dict[str, int | None] | None = None,
+    currency: str = "",
 ) -> str:
     """Projected programme cost and its share of GDP by year, one line per scenario.
 
@@ -491,7 +504,7 @@ def fiscal_projection(
             ax.set_title(plain_label(entry.label))
             scale = display_axis(ax, entry.display, maximum=largest(rows["value"]), decimals=2)
             if entry.display == "money":
-                ax.set_ylabel(axis_label(entry.unit, scale))
+                ax.set_ylabel(axis_label(entry.unit, scale, currency))
             if name == COST_SHARE_GDP:
                 threshold_line(ax, rows, threshold, crossings or {})
             else:
@@ -521,7 +534,7 @@ def threshold_line(
         return
     ax.axhline(threshold, color=THRESHOLD_COLOUR, linestyle="--", linewidth=1.2)
     ax.annotate(
-        f"{plain_label(label(FISCAL, THRESHOLD))}: {pct(threshold, 2)}",
+        f"sustainability threshold: {pct(threshold, 2)}",  # the caption names it in full
         xy=(0.01, threshold),
         xycoords=("axes fraction", "data"),
         xytext=(0, 3),

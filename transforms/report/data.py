@@ -76,6 +76,9 @@ class ReportData:
     programme_overlap: pl.DataFrame = field(default_factory=_empty("programme_overlap"))
     pmt_folds: pl.DataFrame = field(default_factory=_empty("pmt_folds"))
     notes: list[str] = field(default_factory=list)
+    run_notes: pl.DataFrame = field(default_factory=_empty("run_notes"))
+    """The run's audit.run_notes rows (stage, note): ``notes`` as a table, for the definitions
+    the run records there (:mod:`transforms.definitions`)."""
 
 
 def query(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> pl.DataFrame:
@@ -114,7 +117,7 @@ def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str) -> ReportData:
     runs = query(con, f"SELECT * FROM {SCHEMA}.runs WHERE run_id = ?", [run_id])
     if runs.height == 0:
         raise LookupError(f"run {run_id!r} is not in {SCHEMA}.runs")
-    frames: dict[str, pl.DataFrame] = {}
+    frames: dict[str, pl.DataFrame] = {"run_notes": empty_frame("run_notes")}
     notes: list[str] = []
     for name in FRAME_TABLES:
         if name in existing:
@@ -123,7 +126,8 @@ def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str) -> ReportData:
             frames[name] = empty_frame(name)
             notes.append(f"Table {SCHEMA}.{name} does not exist in this warehouse.")
     if "run_notes" in existing:  # what the run itself skipped or assumed, and why
-        sql = f"SELECT * FROM {SCHEMA}.run_notes WHERE run_id = ?"
-        recorded = query(con, sql, [run_id]).to_dicts()
+        sql = run_rows_sql("run_notes", existing["run_notes"])
+        frames["run_notes"] = conform(query(con, sql, [run_id]), "run_notes")
+        recorded = frames["run_notes"].to_dicts()
         notes = [f"{r.get('stage') or 'run'}: {r.get('note')}" for r in recorded] + notes
     return ReportData(run=runs.row(0, named=True), notes=notes, **frames)

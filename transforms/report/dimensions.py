@@ -75,6 +75,12 @@ def programme_rows(data: ReportData) -> pl.DataFrame:
     return actual_rows(data.targeting_errors)
 
 
+def records_programmes(data: ReportData) -> bool:
+    """Whether the run measured a programme's actual receipt (a survey without programme data
+    has only model rows)."""
+    return programme_rows(data).height > 0 or data.programme_overlap.height > 0
+
+
 def model_rows(frame: pl.DataFrame) -> pl.DataFrame:
     """Rows of a targeting frame measuring a PMT model."""
     return frame.filter(pl.col("method").str.starts_with(PMT_PREFIX))

@@ -53,16 +53,35 @@ def number(value: float | None, digits: int | None = None, *, signed: bool = Fal
     return f"{value:{'+' if signed else ''},.{digits}f}"
 
 
-def money(value: float | None, currency: str = "", *, signed: bool = False) -> str:
-    """An amount of money with thousands separators and no decimals: '4,200,000,000'.
+SCALES = ((1e9, "billion"), (1e6, "million"), (1e3, "thousand"))
+"""Money from 100,000 up is written in the largest of these that keeps a number >= 1."""
+SCALE_FROM = 1e5
 
-    ``currency`` is the run's currency code, written after the amount ('4,200,000,000 XOF');
-    no published table names it yet, so callers pass '' (see ``view.currency_code``).
+
+def scaled(value: float) -> tuple[float, str]:
+    """An amount and its scale word: 4.2e9 -> (4.2, 'billion'); below 100,000 -> (value, '')."""
+    if abs(value) < SCALE_FROM:
+        return value, ""
+    divisor, word = next((d, w) for d, w in SCALES if abs(value) >= d)
+    return value / divisor, word
+
+
+def money(value: float | None, currency: str = "", *, signed: bool = False) -> str:
+    """An amount of money in the run's currency, scaled from 100,000 up with its scale named
+    and three significant digits: '7,025 LCU', '216 thousand LCU', '4.20 billion XOF'.
+
+    ``currency`` is the run's currency code (``cells.run_currency``), '' when unknown.
     """
     if value is None or math.isnan(value):
         return MISSING
-    amount = f"{value:{'+' if signed else ''},.0f}"
-    return f"{amount} {currency}" if currency else amount
+    amount, word = scaled(value)
+    sign = "+" if signed else ""
+    if not word:
+        digits = f"{amount:{sign},.0f}"
+    else:
+        decimals = 2 if abs(amount) < 10 else 1 if abs(amount) < 100 else 0
+        digits = f"{amount:{sign},.{decimals}f} {word}"
+    return f"{digits} {currency}" if currency else digits
 
 
 def year(value: float | None) -> str:
@@ -86,7 +105,7 @@ def formatted(
     kind: Display, value: float | None, *, digits: int | None = None, currency: str = ""
 ) -> str:
     """A value of a display kind as text: percent '56.2 %', points '+12.3 pp', money
-    '4,200,000,000', year '2035', number '0.476'."""
+    '4.20 billion XOF', year '2035', number '0.476'."""
     if kind == "percent":
         return pct(value, 1 if digits is None else digits)
     if kind == "points":

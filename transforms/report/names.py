@@ -19,6 +19,8 @@ QUINTILE_SERIES = require(MATCHING, "coverage", "benefit_incidence")
 STANDARDS = require(MATCHING, "benefit_standard", "needs_based_standard", "standard_gap")
 """Matching indicators of each region's guaranteed minimum against its needs."""
 BENEFIT_STANDARD, NEEDS_BASED_STANDARD, STANDARD_GAP = STANDARDS
+TIER_SHARE = require(MATCHING, "tier_share")[0]
+"""Shares of the need tier × benefit band cells (group_type tier)."""
 
 PROJECTION = require(FISCAL, "projected_cost", "cost_share_gdp")
 """Fiscal indicators drawn by scenario and year."""

@@ -8,6 +8,7 @@ programme); a chart shows one programme and its caption says which.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -18,7 +19,6 @@ from transforms.report import dimensions as dims
 from transforms.report.blocks import Block, Cell, Figure, Section, Table, Unavailable
 from transforms.report.cells import (
     CI,
-    GROUP_TYPES,
     catalogue_order,
     cells,
     currency_code,
@@ -40,7 +40,9 @@ from transforms.report.names import (
     STANDARD_GAP,
     STANDARDS,
     THRESHOLD,
+    TIER_SHARE,
 )
+from transforms.report.words import NEED_TIERS, group_type_words, tier_words, unit_text
 
 
 def programme_headers(programmes: Sequence[Key], unnamed: str) -> tuple[str, ...]:
@@ -92,10 +94,16 @@ def indicator_table(
         line += [indicator_cell(MATCHING, r, currency) for r in row]
         rows.append((*line, Cell(count(n_obs))) if has_n else tuple(line))
     kinds = {kind for kind, _ in groups}
-    first = GROUP_TYPES.get(next(iter(kinds)), "Group") if len(kinds) == 1 else "Group"
+    first = group_type_words(next(iter(kinds))) if len(kinds) == 1 else "Group"
     headers: tuple[str, ...] = (first, *(described(MATCHING, name).label for name in names))
     headers += ("Households surveyed",) if has_n else ()
     return Table(headers, tuple(rows), caption=caption, css="compact")
+
+
+BENEFIT_INCIDENCE_COUNT = (
+    " A quintile's benefit incidence is suppressed when too few of its households are paid a "
+    "benefit (the count is of paid households, not of the quintile; see Definitions)."
+)
 
 
 def crosstab(frame: pl.DataFrame, name: str, programmes: Sequence[Key], *, caption: str) -> Table:
@@ -115,7 +123,7 @@ def crosstab(frame: pl.DataFrame, name: str, programmes: Sequence[Key], *, capti
             )
         )
     headers = (
-        GROUP_TYPES["quintile"],
+        group_type_words("quintile"),
         *programme_headers(programmes, f"{described(MATCHING, name).label}, {CI}"),
     )
     headers, body = with_surveyed(headers, table_rows, counts)
@@ -129,7 +137,10 @@ def quintile_blocks(frame: pl.DataFrame, data: ReportData) -> list[Block]:
         (pl.col("group_type") == "quintile") & pl.col("indicator").is_in(QUINTILE_SERIES)
     )
     if quintiles.height == 0:
-        return [Unavailable("no coverage or benefit incidence by quintile")]
+        reason = "no coverage or benefit incidence by quintile"
+        if not dims.records_programmes(data):
+            reason = "the survey records no programme, so no coverage or benefit incidence"
+        return [Unavailable(reason)]
     programmes = dims.programmes_in(quintiles, data)
     drawn = dims.ANY if dims.ANY in programmes else programmes[0]
     whose = "" if drawn is None else f"Programme {dims.programme_label(drawn)}: "
@@ -145,6 +156,7 @@ def quintile_blocks(frame: pl.DataFrame, data: ReportData) -> list[Block]:
         caption = (
             f"{label} by quintile of pre-transfer welfare (Q1 poorest), one column per "
             f"programme{line_words(quintiles)}, with 95 % CIs."
+            + (BENEFIT_INCIDENCE_COUNT if name == QUINTILE_SERIES[1] else "")
         )
         blocks.append(crosstab(quintiles, name, programmes, caption=caption))
     return blocks
@@ -165,14 +177,65 @@ def standards_blocks(frame: pl.DataFrame, data: ReportData, currency: str) -> li
         "regional cost-of-living coefficient). Labels: standard gap = (benefit standard − "
         "needs-based) ÷ needs-based; a negative gap (red) means the standard falls short."
     )
-    figure = Figure("regional-standards", charts.regional_standards(standards), caption)
-    unit = described(MATCHING, BENEFIT_STANDARD).unit
+    svg = charts.regional_standards(standards, currency=currency)
+    figure = Figure("regional-standards", svg, caption)
+    unit = unit_text(described(MATCHING, BENEFIT_STANDARD).unit, currency)
     caption = (
         f"Regional standards ({unit}), from the regions file."
         if unit
         else "Regional standards, from the regions file."
     )
-    return [figure, indicator_table(standards, STANDARDS, caption=caption, currency=currency)]
+    return [figure, indicator_table(standards, STANDARDS, caption=caption)]  # unit in caption
+
+
+TIER = "tier"
+"""The group_type of tier_share rows; group_value '<need tier>|band<k>'."""
+
+
+def band_order(band: str) -> tuple[int, str]:
+    """Benefit bands in numeric order: 'No benefit' (band 0), then band 1, 2, …"""
+    number = band.rsplit(" ", 1)[-1]
+    return (int(number), band) if number.isdigit() else (0, band)
+
+
+def tier_table(tiers: pl.DataFrame, programme: Key, *, first: bool = True) -> Table:
+    """One programme's need tier × benefit band matrix of population shares, in words; the
+    first table's caption says what the cells are, the others' refer to it."""
+    cells_by = {tier_words(r["group_value"]): r for r in tiers.to_dicts()}
+    needs = [need for need in NEED_TIERS.values() if any(n == need for n, _ in cells_by)]
+    bands = sorted({band for _, band in cells_by}, key=band_order)
+    rows = tuple(
+        (
+            Cell(need),
+            *(
+                replace(indicator_cell(MATCHING, cells_by.get((need, band))), ci="")
+                for band in bands
+            ),
+        )
+        for need in needs
+    )
+    unit = dims.first_seen(dims.column_values(tiers, "population_unit"))
+    share = f"share of {unit[0] if unit and unit[0] else 'the population'}"
+    whose = "" if programme is None else f"Programme {dims.programme_label(programme)}: "
+    caption = f"{whose}the same, {share} by need tier and benefit band."
+    if first:
+        caption = (
+            f"{whose}{share} in each need tier (rows: pre-transfer welfare against the poverty "
+            f"line{line_words(tiers).removeprefix(', line')}) and benefit band (columns: benefit "
+            "per person, band 1 the lowest paid, as the programme's benefit tier bounds set them); "
+            "the cells add up to 100 %, their 95 % CIs are in the workbook."
+        )
+    headers = ("Need tier", *bands)
+    return Table(headers, rows, caption=caption, css="compact")
+
+
+def tier_blocks(frame: pl.DataFrame, data: ReportData) -> list[Block]:
+    """The need tier × benefit band matrix of each programme that has one."""
+    tiers = frame.filter((pl.col("group_type") == TIER) & (pl.col("indicator") == TIER_SHARE))
+    return [
+        tier_table(dims.select(tiers, programme=programme), programme, first=index == 0)
+        for index, programme in enumerate(dims.programmes_in(tiers, data))
+    ]
 
 
 def overall_table(frame: pl.DataFrame, programmes: Sequence[Key], currency: str = "") -> Table:
@@ -188,8 +251,10 @@ def overall_table(frame: pl.DataFrame, programmes: Sequence[Key], currency: str 
         rows.append(
             (
                 Cell(described(MATCHING, name).label),
-                Cell(described(MATCHING, name, units[0] if units else None).unit),
-                *(indicator_cell(MATCHING, r, currency, compact=True) for r in by_programme),
+                Cell(
+                    unit_text(described(MATCHING, name, units[0] if units else None).unit, currency)
+                ),
+                *(indicator_cell(MATCHING, r, compact=True) for r in by_programme),
             )
         )
     headers = ("Indicator", "Unit", *programme_headers(programmes, f"Value ({CI})"))
@@ -206,8 +271,9 @@ def matching_section(data: ReportData) -> Section:
         reason = "the run published no resource-matching indicators"
         return section("matching", "Resource matching", title, Unavailable(reason))
     frame = dims.first_line_of(data.matching_indicators, data)
-    currency = currency_code(data.run)
+    currency = currency_code(data.run, data.poverty_lines)
     blocks = [*quintile_blocks(frame, data), *standards_blocks(frame, data, currency)]
+    blocks += tier_blocks(frame, data)
     overall = frame.filter(pl.col("group_type") == "all")
     if overall.height:
         blocks.append(overall_table(overall, dims.programmes_in(overall, data), currency))
@@ -264,7 +330,7 @@ def projection_rows(
 
 def current_fiscal_table(current: pl.DataFrame, programmes: Sequence[Key], currency: str) -> Table:
     """The survey-year fiscal indicators (spending, leakage, effectiveness, budgets): one row
-    per indicator, one column per programme."""
+    per indicator, one column per programme, the unit (with the currency) in the last."""
     found: dict[tuple[Key, str], dict[str, Any]] = {
         (r.get("programme"), r["indicator"]): r for r in current.to_dicts()
     }
@@ -275,10 +341,9 @@ def current_fiscal_table(current: pl.DataFrame, programmes: Sequence[Key], curre
         units = [r.get("unit") for r in by_programme if r]
         facts = described(FISCAL, str(name), units[0] if units else None)
         values = (
-            formatted(facts.display, None if r is None else r.get("value"), currency=currency)
-            for r in by_programme
+            formatted(facts.display, None if r is None else r.get("value")) for r in by_programme
         )
-        rows.append(cells(facts.label, *values, facts.unit))
+        rows.append(cells(facts.label, *values, unit_text(facts.unit, currency)))
     caption = (
         f"Survey year{line_words(current)}: spending, leakage, poverty and inequality effects, "
         "budget scenarios."
@@ -294,9 +359,14 @@ def projected(fiscal: pl.DataFrame) -> pl.DataFrame:
     return fiscal.filter(pl.col("indicator").is_in(PROJECTION) & pl.col("year").is_not_null())
 
 
-def projection_blocks(frame: pl.DataFrame, whose: str) -> list[Block]:
-    """The cost projection by scenario (chart) and the first year above the threshold (table)."""
+def projection_blocks(
+    frame: pl.DataFrame, whose: str, currency: str = "", *, programmes: bool = True
+) -> list[Block]:
+    """The cost projection by scenario (chart) and the first year above the threshold (table);
+    ``programmes`` False: the survey records no programme, so there is no cost to project."""
     projection = projected(frame)
+    if projection.height == 0 and not programmes:
+        return [Unavailable("the survey records no programme, so there is no cost to project")]
     if projection.height == 0:
         return [Unavailable("no projection (it needs a population projection and fiscal.gdp)")]
     threshold = published_threshold(frame)
@@ -308,7 +378,9 @@ def projection_blocks(frame: pl.DataFrame, whose: str) -> list[Block]:
         + ("; red rings: first year above the threshold" if crossings else "")
         + "."
     )
-    svg = charts.fiscal_projection(projection, threshold=threshold, crossings=crossings)
+    svg = charts.fiscal_projection(
+        projection, threshold=threshold, crossings=crossings, currency=currency
+    )
     blocks: list[Block] = [Figure("fiscal-projection", svg, caption)]
     shares = projection.filter(pl.col("indicator") == COST_SHARE_GDP)
     if shares.height:
@@ -338,8 +410,14 @@ def fiscal_section(data: ReportData) -> Section:
     programmes = dims.programmes_in(frame, data)
     first = programmes[0] if programmes else None
     whose = "Programme " if first is None else f"Programme {dims.programme_label(first)}: "
-    blocks = projection_blocks(dims.select(frame, programme=first), whose)
+    currency = currency_code(data.run, data.poverty_lines)
+    blocks = projection_blocks(
+        dims.select(frame, programme=first),
+        whose,
+        currency,
+        programmes=dims.records_programmes(data),
+    )
     if current.height:
         programmes = dims.programmes_in(current, data)
-        blocks.append(current_fiscal_table(current, programmes, currency_code(data.run)))
+        blocks.append(current_fiscal_table(current, programmes, currency))
     return section("fiscal", "Fiscal", title, *blocks)

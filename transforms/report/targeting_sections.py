@@ -32,8 +32,6 @@ from transforms.report.blocks import (
 )
 from transforms.report.cells import (
     CI,
-    DECISION_RULES,
-    GROUP_TYPES,
     cells,
     described,
     group_label,
@@ -62,6 +60,12 @@ from transforms.report.formats import (
     text,
 )
 from transforms.report.names import CGH, COVERAGE, EXCLUSION_ERROR, INCLUSION_ERROR, POVERTY_RATE
+from transforms.report.words import (
+    DECISION_RULES,
+    group_type_words,
+    line_method_words,
+    method_text,
+)
 
 ERRORS = (EXCLUSION_ERROR, INCLUSION_ERROR)
 SHORT_ERRORS = {EXCLUSION_ERROR: "exclusion error", INCLUSION_ERROR: "inclusion error"}
@@ -172,8 +176,9 @@ def other_lines_table(
     return Table(headers, rows, caption=caption, css="compact")
 
 
-def rates_table(row: dict[str, Any], programme: Key, line: Key) -> Table:
-    """Every targeting rate of one national row with its CI and SE."""
+def rates_table(row: dict[str, Any], programme: Key, line: Key, *, method: str = "") -> Table:
+    """Every targeting rate of one national row with its CI and SE (``method`` names a model
+    row's method instead of the programme)."""
     rows = tuple(
         cells(
             rate_label(rate),
@@ -183,8 +188,9 @@ def rates_table(row: dict[str, Any], programme: Key, line: Key) -> Table:
         )
         for rate in targeting_rates()
     )
+    whose = who(programme, line) if not method else f"{method}{', line ' + line if line else ''}"
     caption = (
-        f"{capitalised(who(programme, line))}: whole population, {count(row.get('n_obs'))} "
+        f"{capitalised(whose)}: whole population, {count(row.get('n_obs'))} "
         f"households surveyed; rates are shares of {row.get('unit') or 'persons'}, "
         f"{CI}s design-based."
     )
@@ -200,8 +206,7 @@ def headline_section(data: ReportData) -> Section:
     reach = "the programmes reach" if several else "the programme reaches"
     title = f"Headline: how well {reach} the poor"
     if not programmes:
-        reason = "the run published no targeting errors for the actual programme"
-        return section("headline", "Headline", title, Unavailable(reason))
+        return model_headline_section(data)
     national = national_rows(rows)
     first, line = programmes[0], lines[0]
     row = national.get((first, line))
@@ -218,6 +223,49 @@ def headline_section(data: ReportData) -> Section:
         blocks.append(other_lines_table(national, programmes, lines[1:]))
     if row is not None and not is_suppressed(row):
         blocks.append(rates_table(row, first, line))
+    return section("headline", "Headline", title, *blocks)
+
+
+def model_rate_rows(data: ReportData) -> pl.DataFrame:
+    """The models' rows under the poverty-rate rule against the line they learn, without a
+    programme: what a survey without programme data has to say about targeting."""
+    rows = dims.select(dims.model_rows(data.targeting_errors), poverty_line=dims.models_line(data))
+    return dims.select(rows, programme=None).filter(
+        pl.col("decision_rule") == dims.POVERTY_RATE_RULE
+    )
+
+
+def model_headline(row: dict[str, Any], line: Key) -> Paragraph:
+    """Poverty and what the first model's selection would miss, in one paragraph."""
+    poor, _, population = unit_words(row.get("unit"))
+    against = "" if line is None else f"line {line}; "
+    return Paragraph(
+        f"{capitalised(rate_text(POVERTY_RATE, row.get(POVERTY_RATE)))} of {population} are "
+        f"poor before any transfer ({against}95 % CI {ci_text(row, POVERTY_RATE)}). This survey "
+        "records no programme, so the report shows how well a proxy-means test would target: "
+        f"{method_text(row['method'])}, selecting as many as are poor, would miss "
+        f"{rate_text(EXCLUSION_ERROR, row.get(EXCLUSION_ERROR))} of {poor} (95 % CI "
+        f"{ci_text(row, EXCLUSION_ERROR)}), and "
+        f"{rate_text(INCLUSION_ERROR, row.get(INCLUSION_ERROR))} of those it selects would "
+        f"not be poor (95 % CI {ci_text(row, INCLUSION_ERROR)}). Rates are out of sample; by "
+        "region and group below.",
+        css="headline",
+    )
+
+
+def model_headline_section(data: ReportData) -> Section:
+    """For a survey without programme data: its poverty rate and the first model's errors."""
+    title = "Headline: poverty, and how well a proxy-means test would reach the poor"
+    national = model_rate_rows(data).filter(pl.col("group_type") == "all").to_dicts()
+    if not national:
+        reason = "the run published no targeting errors for a programme or a model"
+        return section("headline", "Headline", title, Unavailable(reason))
+    row = national[0]
+    if is_suppressed(row):
+        return section("headline", "Headline", title, SuppressedNational())
+    line = row.get("poverty_line")
+    blocks: list[Block] = [model_headline(row, line)]
+    blocks.append(rates_table(row, None, line, method=method_text(row["method"])))
     return section("headline", "Headline", title, *blocks)
 
 
@@ -251,7 +299,7 @@ def line_row(data: ReportData, line: Key, rows: Sequence[dict[str, Any]]) -> tup
     first = rows[0] if rows else {}
     return (
         Cell(dims.line_label(line), style="strong"),
-        Cell(text(first.get("method"))),
+        Cell(line_method_words(first.get("method"))),
         Cell(text(first.get("unit"))),
         Cell(text(first.get("source"))),
         Cell(line_value(rows)),
@@ -309,6 +357,69 @@ def lines_section(data: ReportData) -> Section:
     return section("lines", "Poverty lines", title, table, lines_paragraph(data))
 
 
+# ---------------------------------------------------------------- poverty profile
+
+QUANTILE_GROUPS = ("quintile", "decile", "quintile_post", "decile_post")
+"""Groups cut on welfare itself: their poverty rates say nothing new, the profile leaves them
+out."""
+
+
+def poverty_rows(data: ReportData, line: Key) -> pl.DataFrame:
+    """Targeting rows against a line that carry its poverty rate by group: one programme's
+    (the rate does not depend on the programme), else one model's under one rule."""
+    against = dims.select(data.targeting_errors, poverty_line=line)
+    for rows in (dims.actual_rows(against), dims.model_rows(against)):
+        if rows.height:
+            first = rows.row(0, named=True)
+            keys = {k: first.get(k) for k in ("method", "decision_rule", "programme")}
+            return dims.select(rows, **keys)
+    return against
+
+
+def profile_row(
+    kind: str, value: str, by_line: Sequence[dict[tuple[str, str], dict[str, Any]]]
+) -> tuple[Cell, ...]:
+    """One group: its type, its value, its poverty rate against each line, households."""
+    found = [rows.get((kind, value)) for rows in by_line]
+    n_obs = next((r.get("n_obs") for r in found if r is not None), None)
+    return (
+        Cell(group_type_words(kind) if kind != "all" else "Whole population"),
+        Cell(group_label(kind, value) if kind != "all" else ""),
+        *(rate_cell(row, POVERTY_RATE) for row in found),
+        Cell(count(n_obs)),
+    )
+
+
+def profile_section(data: ReportData) -> Section | None:
+    """The poverty rate (before any transfer) by region and group against each line, with
+    95 % CIs; None when the run published no rates by group."""
+    lines, by_line = [], []
+    for line in dims.line_order(data):
+        rows = poverty_rows(data, line).filter(~pl.col("group_type").is_in(QUANTILE_GROUPS))
+        if rows.filter(pl.col("group_type") != "all").height:
+            lines.append(line)
+            by_line.append({(r["group_type"], r["group_value"]): r for r in rows.to_dicts()})
+    if not lines:
+        return None
+    groups = sorted({g for rows in by_line for g in rows}, key=lambda g: group_sort_key(*g))
+    table_rows = tuple(profile_row(kind, value, by_line) for kind, value in groups)
+    headers = (
+        "Group",
+        "Value",
+        *(f"Poverty rate, line {dims.line_label(line)}, {CI}" for line in lines),
+        "Households surveyed",
+    )
+    units = {str(u) for u in poverty_rows(data, lines[0])["unit"].drop_nulls().to_list()}
+    unit = units.pop() if len(units) == 1 else "persons"
+    caption = (
+        f"Share of {unit} poor before any transfer (pre-transfer welfare below the line), by "
+        "region and group, with design-based 95 % CIs; every line with rates by group. Welfare "
+        "quintiles are left out: they are cut on the welfare that defines poverty."
+    )
+    table = Table(headers, table_rows, numeric_from=2, caption=caption)
+    return section("profile", "Poverty profile", "Poverty profile", table)
+
+
 # ---------------------------------------------------------------- overlap
 
 
@@ -355,8 +466,8 @@ def overlap_section(data: ReportData) -> Section | None:
 
 
 def method_cell(method: str) -> Cell:
-    """A method as a reader sees it: 'PMT ols'."""
-    return Cell(charts.method_label(method))
+    """A method as a reader sees it: 'PMT (OLS)'."""
+    return Cell(method_text(method))
 
 
 def model_metric_cells(metric: dict[str, Any], row: dict[str, Any] | None) -> tuple[Cell, ...]:
@@ -528,7 +639,7 @@ def group_rows(groups: pl.DataFrame) -> tuple[tuple[Cell, ...], ...]:
     )
     return tuple(
         (
-            Cell(GROUP_TYPES.get(row["group_type"], row["group_type"])),
+            Cell(group_type_words(row["group_type"])),
             Cell(group_label(row["group_type"], row["group_value"])),
             Cell(count(row.get("n_obs"))),
             SUPPRESSED_CELL if is_suppressed(row) else Cell(rate_text(COVERAGE, row.get(COVERAGE))),
@@ -555,17 +666,19 @@ def pairs_table(series: Sequence[tuple[str, pl.DataFrame]], caption: str) -> Tab
     }
     groups = sorted({(kind, value) for _, kind, value in found}, key=lambda g: group_sort_key(*g))
     kinds = {kind for kind, _ in groups}
-    single = GROUP_TYPES.get(next(iter(kinds)), "Group") if len(kinds) == 1 else ""
+    single = group_type_words(next(iter(kinds))) if len(kinds) == 1 else ""
     rows = tuple(
         (
-            *(() if single else (Cell(GROUP_TYPES.get(kind, kind) if kind != "all" else ""),)),
+            *(() if single else (Cell(group_type_words(kind) if kind != "all" else ""),)),
             Cell(group_label(kind, value)),
             *(point_cell(found.get((name, kind, value)), r) for name, _ in series for r in ERRORS),
         )
         for kind, value in groups
     )
     leading = (single,) if single else ("Group", "Value")
-    headers = leading + tuple(f"{name}: {SHORT_ERRORS[r]}" for name, _ in series for r in ERRORS)
+    headers = leading + tuple(
+        f"{capitalised(SHORT_ERRORS[r])}, {name}" for name, _ in series for r in ERRORS
+    )
     return Table(headers, rows, numeric_from=len(leading), caption=caption, css="compact")
 
 
@@ -613,30 +726,42 @@ def programme_group_blocks(data: ReportData, rows: pl.DataFrame) -> list[Block]:
 
 
 def model_group_blocks(data: ReportData) -> list[Block]:
-    """Without programme data: each model's errors by region and group under the poverty-rate
-    rule, against the models' line."""
+    """Without programme data: the first model's errors by region (chart) and by every group
+    (table, with CIs), and every model's by group, under the poverty-rate rule, against the
+    models' line."""
     line = dims.models_line(data)
-    rows = dims.select(dims.model_rows(data.targeting_errors), poverty_line=line).filter(
-        pl.col("decision_rule") == dims.POVERTY_RATE_RULE
-    )
+    rows = model_rate_rows(data)
     methods = [str(m) for m in dims.first_seen(rows["method"].to_list())]
     if rows.filter(pl.col("group_type") != "all").height == 0:
         return []
     own = rows.filter(pl.col("method") == methods[0])
     rule = DECISION_RULES[dims.POVERTY_RATE_RULE]
+    first = f"{method_text(methods[0])} (rule: {rule}; line {dims.line_label(line)})"
+    blocks: list[Block] = [
+        Paragraph(
+            "This survey records no programme: the errors below are those a proxy-means test "
+            "would make, out of sample, selecting the households most likely to be poor until "
+            "it reaches as many as are poor."
+        )
+    ]
     caption = (
-        f"No programme data in this run: {charts.method_label(methods[0])} (rule {rule}, line "
-        f"{dims.line_label(line)}), out-of-sample exclusion and inclusion errors by region, with "
-        "95 % confidence intervals; dashed lines are its national rates."
+        f"{first}: exclusion and inclusion errors by region, with 95 % confidence intervals; "
+        "dashed lines are its national rates."
     )
     regions = own.filter(pl.col("group_type") == "region")
-    blocks = [region_figure(regions, national_row(own), caption)]
-    series = [(charts.method_label(m), rows.filter(pl.col("method") == m)) for m in methods]
+    blocks.append(region_figure(regions, national_row(own), caption))
     caption = (
-        f"Each PMT model by group (rule {rule}, line {dims.line_label(line)}), out of sample: "
-        "point estimates; their 95 % CIs are in the workbook's targeting_errors sheet."
+        f"{first} by region and group. A dash means the rate is undefined (no poor, or no one "
+        "selected, in the group)."
     )
-    blocks.append(pairs_table(series, caption))
+    blocks.append(group_table(own.filter(pl.col("group_type") != "all"), caption))
+    if len(methods) > 1:
+        series = [(method_text(m), rows.filter(pl.col("method") == m)) for m in methods]
+        caption = (
+            f"Every PMT model by group (rule: {rule}; line {dims.line_label(line)}), out of "
+            "sample: point estimates; their 95 % CIs are in the workbook's targeting_errors sheet."
+        )
+        blocks.append(pairs_table(series, caption))
     return blocks
 
 
@@ -649,6 +774,7 @@ def groups_section(data: ReportData) -> Section:
         blocks = programme_group_blocks(data, programme)
     else:
         blocks = [] if programme.height else model_group_blocks(data)
+        title = title if programme.height else "Proxy-means-test errors by region and group"
     if not blocks:
         reason = "the run published no programme targeting errors by group"
         return section("groups", "By group", title, Unavailable(reason))

@@ -25,6 +25,7 @@ import polars as pl
 
 from transforms.catalogue import TARGETING
 from transforms.contract import SCHEMA
+from transforms.definitions import is_definition
 from transforms.report import charts
 from transforms.report import dimensions as dims
 from transforms.report.blocks import (
@@ -50,6 +51,7 @@ from transforms.report.cells import (
     section,
 )
 from transforms.report.data import ReportData
+from transforms.report.definitions import definitions_section, output_links
 from transforms.report.formats import change as change_text
 from transforms.report.formats import count, formatted, text, timestamp
 from transforms.report.names import COVERAGE, EXCLUSION_ERROR, INCLUSION_ERROR
@@ -61,7 +63,9 @@ from transforms.report.targeting_sections import (
     lines_section,
     models_section,
     overlap_section,
+    profile_section,
 )
+from transforms.report.words import expectation_words
 
 __all__ = [
     "described",
@@ -95,12 +99,12 @@ def validation_section(data: ReportData) -> Section:
     failed = frame.filter(~pl.col("success"))
     if failed.height:
         listed = tuple(
-            cells(
-                text(r["severity"]),
-                text(r["table_name"]),
-                r.get("column_name") or "",
-                text(r["expectation"]),
-                text(r.get("observed")),
+            (
+                Cell(text(r["severity"])),
+                Cell(text(r["table_name"]), style="code"),
+                Cell(r.get("column_name") or "", style="code" if r.get("column_name") else ""),
+                Cell(expectation_words(text(r["expectation"]))),
+                Cell(text(r.get("observed"))),
             )
             for r in failed.sort(["severity", "table_name"]).to_dicts()
         )
@@ -113,7 +117,7 @@ def validation_section(data: ReportData) -> Section:
 
 
 def alert_method(row: dict[str, Any]) -> str:
-    """Where an alert's indicator moved: 'programme dibao', 'PMT ols (line: predicted poor)'."""
+    """Where an alert's indicator moved: 'programme dibao', 'PMT (OLS) (predicted poor)'."""
     method = row.get("method") or ""
     if method == dims.PROGRAM:
         programme = row.get("programme")
@@ -144,7 +148,7 @@ def alerts_section(data: ReportData) -> Section:
     title = "Alerts"
     if data.alerts.height == 0:
         return section("alerts", "Alerts", title, Paragraph("No alerts were raised for this run."))
-    currency = currency_code(data.run)
+    currency = currency_code(data.run, data.poverty_lines)
     rows = tuple(alert_row(r, currency) for r in data.alerts.to_dicts())
     headers = ("Indicator", "Method", "Line", "Group", "Previous", "Current", "Change", "Rule")
     previous: list[str] = []
@@ -205,15 +209,19 @@ def provenance_section(data: ReportData) -> Section:
 
 
 def notes_section(data: ReportData) -> Section | None:
-    """Free-text notes attached to the report (absent tables, caveats); None without notes."""
-    if not data.notes:
+    """Free-text notes attached to the report (absent tables, caveats); None without notes.
+    The notes that record a definition are stated in the Definitions section instead."""
+    notes = tuple(note for note in data.notes if not is_definition(note.partition(": ")[2]))
+    if not notes:
         return None
-    return section("notes", "Notes", "Notes", Bullets(tuple(data.notes)))
+    return section("notes", "Notes", "Notes", Bullets(notes))
 
 
 SECTIONS: tuple[Callable[[ReportData], Section | None], ...] = (
     headline_section,
+    definitions_section,
     lines_section,
+    profile_section,
     overlap_section,
     models_section,
     groups_section,
@@ -245,6 +253,7 @@ def report_view(data: ReportData) -> ReportView:
         code_version=text(run.get("code_version")),
         schema=SCHEMA,
         sections=present(build(data) for build in SECTIONS),
+        links=output_links(data),
     )
 
 
