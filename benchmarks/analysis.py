@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from flows.audit import build_analysis
+from flows.analysis import build_analysis
 from transforms.config import AuditConfig, InputFile, load_config
 from transforms.io.ingest import (
     ingest_households,

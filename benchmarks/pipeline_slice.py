@@ -32,7 +32,7 @@ from benchmarks.slice_common import (
     survey_dir,
     write_result,
 )
-from flows.audit import build_analysis
+from flows.analysis import build_analysis
 from transforms import tables
 from transforms.config import AuditConfig, load_config
 from transforms.contract import quote_literal

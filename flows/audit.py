@@ -12,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import progress
 from flows.alerts import raise_alerts
+from flows.analysis import build_analysis
 from flows.extensions import run_extension_stages
 from flows.fiscal import measure_fiscal
 from flows.ingest import FileSummary, ingest_inputs
@@ -41,32 +42,9 @@ from models.pmt import configured_models
 from transforms import tables
 from transforms.config import AuditConfig, config_sha256, load_config, pseudonym_key
 from transforms.expectations import ValidationFailed, raise_on_errors
-from transforms.household import Analysis, prepare_households
 from transforms.io.hooks import load_user_code
 from transforms.io.memory import check_analysis_fits, usable_memory
 from transforms.io.warehouse import exclusive_lock, output_lock
-
-
-def build_analysis(
-    households: pl.DataFrame,
-    features: pl.DataFrame | None,
-    regions: pl.DataFrame | None,
-    config: AuditConfig,
-) -> Analysis:
-    """The analysis frame from the staged tables, with the config's sections passed down (the
-    benchmarks build it the same way)."""
-    return prepare_households(
-        households,
-        features,
-        regions,
-        welfare=config.welfare,
-        programmes=config.programmes,
-        poverty_lines=config.poverty_lines,
-        targeting=config.targeting,
-        level=config.inputs.households.level,
-        derived=config.inputs.households.derived,
-        poststratify=config.design.poststratify == "region",
-    )
 
 
 @task(name="prepare-analysis", task_run_name="prepare-analysis", cache_policy=NO_CACHE)

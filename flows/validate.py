@@ -12,6 +12,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.analysis import build_analysis
 from flows.gx_duckdb import patch_gx_for_duckdb
 from flows.ingest import FileSummary
 from flows.lifecycle import RunContext
@@ -25,7 +26,7 @@ from transforms.expectations import (
     helper_tables_sql,
     over_quarantine_ceiling,
 )
-from transforms.household import prepare_households, unit_weight_column
+from transforms.household import unit_weight_column
 from transforms.io import warehouse
 from transforms.io.memory import check_analysis_fits, usable_memory
 
@@ -181,7 +182,7 @@ def name_offending_rows(
 
 
 def analysis_for_checks(config: AuditConfig, run: RunContext) -> pl.DataFrame:
-    """The analysis frame as the run builds it after validation (flows.audit.build_analysis),
+    """The analysis frame as the run builds it after validation (flows.analysis.build_analysis),
     without the proxies and derived proxies, which the analysis checks do not read."""
     proxies = ", ".join(quote_identifier(name) for name in config.inputs.households.proxies)
     with run.connect_staging(read_only=True) as staging:
@@ -198,17 +199,7 @@ def analysis_for_checks(config: AuditConfig, run: RunContext) -> pl.DataFrame:
             staging.sql(f"SELECT * FROM {name}").pl() if name in tables else None
             for name in ("stg_member_features", "stg_regions")
         )
-    return prepare_households(
-        households,
-        features,
-        regions,
-        welfare=config.welfare,
-        programmes=config.programmes,
-        poverty_lines=config.poverty_lines,
-        targeting=config.targeting,
-        level=config.inputs.households.level,
-        poststratify=config.design.poststratify == "region",
-    ).frame
+    return build_analysis(households, features, regions, config, derived=False).frame
 
 
 def check_analysis(config: AuditConfig, run: RunContext) -> list[dict[str, Any]]:
