@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.processes import audit_command, harness_env
+from tests.processes import audit_command, cli_command, run_cli
 from transforms.io.warehouse import connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,17 +191,10 @@ def test_every_row_of_another_file_rejected_names_that_file(
     all rejected used to pass ingest and fail later; regions all rejected was reported as
     every household having an unknown region)."""
     config = survey_with_members_and_regions(tmp_path, members=members, regions=regions)
-    done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "validate", "--config", str(config)],
-        cwd=ROOT,
-        env=harness_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    output = done.stdout + done.stderr
+    done = run_cli(cli_command("validate", "--config", str(config)))
+    output = done.output
     text = " ".join(output.split())
-    assert done.returncode == 2, text
+    assert done.code == 2, text
     assert named in text
     assert reason in text
     assert hint in text
@@ -222,17 +215,10 @@ def test_an_absurd_value_is_one_quarantined_row_not_a_failed_run(tmp_path: Path)
     )
     config = small_config(tmp_path, welfare="y")
     config.write_text(config.read_text().replace('welfare = "y"', 'welfare = "y", weight = "w"'))
-    done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "validate", "--config", str(config)],
-        cwd=ROOT,
-        env=harness_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    output = done.stdout + done.stderr
+    done = run_cli(cli_command("validate", "--config", str(config)))
+    output = done.output
     text = " ".join(output.replace("│", " ").split())
-    assert done.returncode == 0, text
+    assert done.code == 0, text
     assert "hh.csv weight must be <= 1e+09 1" in text
     assert "hh.csv welfare must be <= 1e+15 1" in text
     assert "households 40 38 2" in text
@@ -273,17 +259,10 @@ def test_validate_fails_on_what_run_would_fail_on_later(tmp_path: Path) -> None:
     `validate` lists each as a failed check naming file, column, observed and threshold, and
     exits 3 (it passed, and `run` then stopped in model training with a traceback)."""
     config = survey_run_would_fail_on(tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "validate", "--config", str(config)],
-        cwd=ROOT,
-        env=harness_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    output = done.stdout + done.stderr
+    done = run_cli(cli_command("validate", "--config", str(config)))
+    output = done.output
     text = " ".join(output.replace("│", " ").split())
-    assert done.returncode == 3, text
+    assert done.code == 3, text
     assert "expect_psu_count_to_be_at_least_folds" in text
     assert "hh.csv: 2 PSUs (distinct strata x psu, columns 's' x 'ea'); models.folds = 5" in text
     assert "poverty line 'national' (national, 1,000,000.00 per person per year)" in text
@@ -299,17 +278,10 @@ def test_run_stops_at_validation_with_the_same_message(tmp_path: Path) -> None:
     failed checks in one message, the run recorded as failed."""
     config = survey_run_would_fail_on(tmp_path)
     warehouse = tmp_path / "welfare_audit.duckdb"
-    done = subprocess.run(
-        audit_command(config, warehouse),
-        cwd=ROOT,
-        env=harness_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    output = done.stdout + done.stderr
+    done = run_cli(audit_command(config, warehouse))
+    output = done.output
     text = " ".join(output.split())
-    assert done.returncode == 3, text
+    assert done.code == 3, text
     assert "data validation failed (severity error)" in text
     assert (
         "analysis.psu: expect_psu_count_to_be_at_least_folds failed; observed "

@@ -13,7 +13,6 @@ import gzip
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import pytest
 from flows.cli import USER_ERROR, VALIDATION_FAILED
 from tests import cgroups
 from tests.mounts import tmpfs
-from tests.processes import audit_command, cli_command, harness_env
+from tests.processes import Outcome, audit_command, cli_command, run_cli
 from tests.test_cli import small_config
 from transforms.io import warehouse
 from transforms.io.memory import FIXED_NEED
@@ -39,20 +38,6 @@ OVER_CEILING = "id,reg,n,y\n1,A,2,10\n2,A,0,10\n3,A,2,-1\n4,A,2,7\n5,B,1,3\n6,B,
 """Two of six rows break a row rule (hh_size 0, welfare -1): 33 %, above the 5 % ceiling."""
 SMALL_MACHINE_MIB = 960
 """A container below the analysis' fixed need (1 GiB), above what the CLI itself takes."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a child process of the CLI returned and printed."""
-
-    code: int
-    output: str
-    """stdout and stderr together, as a terminal shows them."""
-
-    @property
-    def text(self) -> str:
-        """The output with every run of whitespace as one space (messages may wrap)."""
-        return " ".join(self.output.split())
 
 
 @dataclass(frozen=True)
@@ -71,17 +56,6 @@ class Failure:
     """Found only inside the Prefect flow: the child needs the session's test API."""
     unset: tuple[str, ...] = ()
     """Environment variables the child must not see."""
-
-
-def run_cli(command: Sequence[str], *, unset: Sequence[str] = ()) -> Outcome:
-    """Run a command line of the CLI in a child process, as a user would, and collect it."""
-    env = harness_env()
-    for name in unset:
-        env.pop(name, None)
-    done = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600
-    )
-    return Outcome(done.returncode, done.stdout + done.stderr)
 
 
 def assert_readable(outcome: Outcome, code: int, names: Sequence[str] = ()) -> None:
