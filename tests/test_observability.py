@@ -11,7 +11,7 @@ from rich.console import Console
 
 from flows.observability import artifact_key, audit_name_of, audit_slug, audit_tags
 from flows.progress import PROGRESS_LOGGER, StageEvent, stage
-from flows.progress_view import plain_line, showing_progress
+from flows.progress_view import LiveProgress, PlainProgress, plain_line, showing_progress
 
 
 @pytest.mark.parametrize(
@@ -61,4 +61,30 @@ def test_progress_goes_to_the_console_and_quiet_shows_nothing(tmp_path: Path) ->
     lines = written.read_text().splitlines()
     assert len(lines) == 1
     assert lines[0].endswith("Fiscal feedback: done in 0.0 s (3 scenarios)")
-    assert not logging.getLogger(PROGRESS_LOGGER).handlers  # nothing left behind
+    assert not ours_left()  # nothing left behind
+
+
+def test_live_progress_on_a_terminal_counts_models_and_finishes_each_stage() -> None:
+    import io
+
+    from flows.progress import advance
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=160)
+    with showing_progress(console, quiet=False):
+        with stage("models", total=2, unit="models"):
+            advance("models", 1, 2, "models", "ols ready")
+            advance("models", 2, 2, "models", "logit ready")
+        with stage("report"):
+            pass
+    shown = screen.getvalue()
+    assert "Training and scoring the PMT models" in shown
+    assert "2 of 2 models" in shown
+    assert "Report and standard tables" in shown
+    assert not ours_left()
+
+
+def ours_left() -> list[logging.Handler]:
+    """Progress handlers still attached after the display ended (there must be none)."""
+    handlers = logging.getLogger(PROGRESS_LOGGER).handlers
+    return [handler for handler in handlers if isinstance(handler, LiveProgress | PlainProgress)]
