@@ -1,10 +1,11 @@
 """The disclosure rule as the workbook states it: the run's threshold and what it suppressed.
 
-``audit.runs`` does not record ``disclosure.min_cell_n`` and :class:`ReportData` does not carry
-the configuration, so the threshold is read back from the run's configuration file, and only
-when that file is still there unchanged (its SHA-256 equals ``runs.config_sha256``) and agrees
-with the published rows (every suppressed cell below it, every other cell at or above it).
-Otherwise the rule is stated without a number, with the bounds the published rows imply.
+The threshold is the one the run recorded in ``audit.run_notes`` (the same note the report's
+Definitions read, :mod:`transforms.definitions`). A run from before that note existed has it
+read back from its configuration file, only when that file is still there unchanged (its
+SHA-256 equals ``runs.config_sha256``). Either way it is kept only when it agrees with the
+published rows (every suppressed cell below it, every other cell at or above it); otherwise
+the rule is stated without a number, with the bounds the published rows imply.
 The rule itself is applied once, at publication (:func:`transforms.contract.publishable`).
 """
 
@@ -20,6 +21,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from transforms.config import Disclosure
+from transforms.definitions import read_definitions
 from transforms.report.data import ReportData
 
 SUPPRESSIBLE_TABLES = ("targeting_errors", "matching_indicators", "programme_overlap")
@@ -109,6 +111,12 @@ def agrees(min_cell_n: int, data: ReportData) -> bool:
     return bool((hidden < min_cell_n).all() and (shown >= min_cell_n).all())
 
 
+def recorded_min_cell_n(data: ReportData) -> int | None:
+    """The threshold the run recorded in its notes, or None (a run from before the note)."""
+    notes = data.run_notes["note"].to_list() if "note" in data.run_notes.columns else []
+    return read_definitions(notes).min_cell_n
+
+
 def configured_min_cell_n(run: dict[str, Any]) -> int | None:
     """``disclosure.min_cell_n`` of the run's configuration file, when that file is still at
     ``runs.config_path`` with the bytes ``runs.config_sha256`` recorded; None otherwise."""
@@ -131,7 +139,11 @@ def configured_min_cell_n(run: dict[str, Any]) -> int | None:
 def disclosure_rule(data: ReportData, min_cell_n: int | None = None) -> DisclosureRule:
     """The run's disclosure rule: ``min_cell_n`` as given, else as configured (see the module
     doc), kept only when the published rows agree with it."""
-    threshold = min_cell_n if min_cell_n is not None else configured_min_cell_n(data.run)
+    threshold = min_cell_n
+    if threshold is None:
+        threshold = recorded_min_cell_n(data)
+    if threshold is None:
+        threshold = configured_min_cell_n(data.run)
     if threshold is not None and not agrees(threshold, data):
         threshold = None
     bounds = None if threshold is not None else implied_bounds(data)
