@@ -11,7 +11,6 @@ households, rows) as ``#,##0``, other plain numbers (indices, ratios) as ``0.000
 from __future__ import annotations
 
 from transforms.catalogue import Display
-from transforms.report.data import ReportData
 
 PERCENT = "0.0%"
 """A fraction as a percentage; also a difference of fractions (-3.2% reads 3.2 points down)."""
@@ -21,15 +20,6 @@ NUMBER = "0.000"
 """Indices (Gini, concentration, Kakwani) and ratios: three decimals."""
 COUNT_UNITS = frozenset({"persons", "households", "persons or households", "rows", "bytes", "PSUs"})
 """Units whose values are counts, even when estimated (weighted persons are not whole)."""
-
-
-def currency_of(data: ReportData) -> str:
-    """The run's currency code: ``audit.runs.currency`` when a warehouse has it, else the
-    currency ``audit.poverty_lines`` states for the run's lines (welfare.currency); '' if none."""
-    if data.run.get("currency"):
-        return str(data.run["currency"])
-    named = data.poverty_lines["currency"].drop_nulls().unique(maintain_order=True).to_list()
-    return str(named[0]) if len(named) == 1 else ""
 
 
 def money_format(currency: str) -> str:

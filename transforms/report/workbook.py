@@ -34,6 +34,7 @@ from xlsxwriter.worksheet import Worksheet
 from transforms.catalogue import TARGETING, Display, display_of, indicators_of, lookup
 from transforms.contract import table
 from transforms.report import dimensions as dims
+from transforms.report.cells import currency_code
 from transforms.report.contents import CONTENTS, contents_sheet
 from transforms.report.crosstab_sheets import crosstab_sheets
 from transforms.report.crosstabs import TOTAL, Context, Crosstab, CrosstabSheet, Number, Text, Value
@@ -43,7 +44,6 @@ from transforms.report.number_formats import (
     NUMBER,
     PERCENT,
     YEAR,
-    currency_of,
     number_format,
 )
 from transforms.report.sheet_headers import readable_header
@@ -354,7 +354,7 @@ def write_standard_tables(data: ReportData, path: Path, *, min_cell_n: int | Non
     ``min_cell_n`` is the run's disclosure threshold when the caller knows it; otherwise it is
     read back from the run's configuration file (:mod:`transforms.report.disclosure`).
     """
-    currency = currency_of(data)
+    currency = currency_code(data.run, data.poverty_lines)
     rule = disclosure_rule(data, min_cell_n)
     crosstabs = crosstab_sheets(data, crosstab_context(data, currency, rule.cell_note()))
     contents = contents_sheet(data, crosstabs, SHEETS, currency=currency, rule=rule)
