@@ -152,16 +152,22 @@ def cases(scale: str) -> dict[str, Case]:
             "the same ingest + indicators with this project's functions",
         ),
     }
-    if not large:  # R would take about 20 minutes at 10M
+    if not large:  # R would take about 20 minutes at 10M; 30 publications of 40M scores, hours
         selected["programme_targeting"] = Case(
             module_case("programme_targeting", "--scale", scale),
             "<= 4 s and >= 20x faster than R survey, equal to 6 decimals",
+        )
+        selected["publication"] = Case(
+            module_case("publication", "--households", str(households), "--runs", "30"),
+            "publication after 30 runs (household scores published) <= 1.5x the first run's",
         )
     return selected
 
 
 def details(case: str, scale: str) -> str:
     """Figures a case measured inside itself (from its own JSON), for the table."""
+    if case == "publication":
+        return publication_details()
     path = RESULTS / f"{case}-{scale}.json"
     if not path.is_file():
         return ""
@@ -180,6 +186,20 @@ def details(case: str, scale: str) -> str:
     if case in ("pandas_baseline", "pipeline_slice"):
         return f"in-process {data['seconds']} s, peak {data['peak_rss_mib']} MiB"
     return ""
+
+
+def publication_details() -> str:
+    """The publication case's figures (benchmarks/results/publication.json): run 1, 10, last."""
+    path = RESULTS / "publication.json"
+    if not path.is_file():
+        return ""
+    data = json.loads(path.read_text())
+    runs = data["runs"]
+    shown = ", ".join(f"run {r['run']} {r['total_seconds']} s" for r in runs if r["run"] in (1, 10))
+    return (
+        f"{shown}, run {runs[-1]['run']} {runs[-1]['total_seconds']} s: "
+        f"{data['ratio_last_to_first']}x ({'busy' if data['busy'] else 'idle'} machine)"
+    )
 
 
 def markdown(results: list[Measurement], info: dict[str, object]) -> str:
