@@ -13,7 +13,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from transforms import tables
+from transforms import contract, tables
 from transforms.config import AuditConfig, config_sha256
 from transforms.io import warehouse
 
@@ -56,8 +56,9 @@ def file_sha256(path: Path) -> str:
 
 @task(name="start-run", task_run_name="start-run", cache_policy=NO_CACHE)
 def start_run(config: AuditConfig, config_path: Path, published: Path) -> RunContext:
-    """Record killed runs and sweep what they left, copy the published warehouse aside, record
-    the run as running. The caller holds the warehouse and output-folder locks."""
+    """Record killed runs and sweep what they left (working copies, raw-data copies, files of
+    tables stored in files), copy the published warehouse aside, record the run as running.
+    The caller holds the warehouse and output-folder locks."""
     logger = get_run_logger()
     problem = warehouse.stale_wal_problem(published)
     if problem:
@@ -65,6 +66,9 @@ def start_run(config: AuditConfig, config_path: Path, published: Path) -> RunCon
     interrupted = warehouse.collect_interrupted(published)  # frees their copies first
     for folder in sweep_raw_copies(config.output.directory, keep=published.parent):
         logger.info("Deleted the raw-data copies a killed run left in %s", folder)
+    swept = warehouse.sweep_run_files(published)
+    if swept:
+        logger.info("Deleted %d file(s) of runs that never published", len(swept))
     started = datetime.now(UTC)
     run_id = warehouse.new_run_id(started)
     work = warehouse.open_workspace(published, run_id)
@@ -97,10 +101,12 @@ def start_run(config: AuditConfig, config_path: Path, published: Path) -> RunCon
 
 @task(name="finish-run", task_run_name="finish-run-{status}", cache_policy=NO_CACHE)
 def finish_run(run: RunContext, *, status: str, error: str | None = None) -> None:
-    """Complete the run's row with totals over its input files, then publish atomically."""
+    """Complete the run's row with totals over its input files, point the views of the tables
+    stored in files at the run's files (when it succeeded), then publish atomically."""
     with run.connect() as con:
         if status != "succeeded":
             drop_partial_results(con, run.run_id)
+            warehouse.remove_run_files(run.published, run.run_id)
         totals = con.execute(
             """SELECT sum(rows_read), sum(rows_loaded), sum(rows_quarantined)
                FROM audit.input_files WHERE run_id = ?""",
@@ -108,6 +114,7 @@ def finish_run(run: RunContext, *, status: str, error: str | None = None) -> Non
         ).fetchall()[0]
         counts = dict(zip(("rows_read", "rows_loaded", "rows_quarantined"), totals, strict=True))
         warehouse.record_run_end(con, run.run_id, status=status, error=error, counts=counts)
+        warehouse.refresh_file_views(con, run.published)
         con.execute("CHECKPOINT")
     discard_staging(run)  # before the replace: a kill after it must not leave raw copies
     warehouse.publish(run.work, run.published)
@@ -178,20 +185,25 @@ RESULT_TABLES = (
 
 
 def drop_partial_results(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Remove a failed run's result rows; its run record, inputs and quarantine stay as evidence."""
+    """Remove a failed run's result rows; its run record, inputs and quarantine stay as evidence.
+    (Its files of tables stored in files: warehouse.remove_run_files.)"""
     for name in RESULT_TABLES:
-        con.execute(f"DELETE FROM audit.{name} WHERE run_id = ?", [run_id])
+        if not contract.table(name).stored_in_files:
+            con.execute(f"DELETE FROM audit.{name} WHERE run_id = ?", [run_id])
 
 
 def write_tables(run: RunContext, published: tables.Published, *, stage: str = "") -> None:
-    """Append each publishable table to the run's warehouse copy, and the stage's notes to
-    audit.run_notes (and the log)."""
+    """Append each publishable table to the run's warehouse copy (a table stored in files: the
+    run's file beside the warehouse), and the stage's notes to audit.run_notes (and the log)."""
     logger = get_run_logger()
     for note in published.notes:
         logger.info("%s: %s", stage, note)
     with run.connect() as con:
         for name, rows in published.tables.items():
-            warehouse.insert_frame(con, name, rows)
+            if contract.table(name).stored_in_files:
+                warehouse.write_run_file(run.published, name, rows)
+            else:
+                warehouse.insert_frame(con, name, rows)
         if published.notes:
             notes = tables.run_notes(stage, published.notes, run_id=run.run_id)
             warehouse.insert_frame(con, "run_notes", notes)

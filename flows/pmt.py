@@ -280,7 +280,8 @@ def publish_folds(config: AuditConfig, run: RunContext, scores: ModelScores) -> 
 def publish_household_scores(
     config: AuditConfig, run: RunContext, scores: list[ModelScores]
 ) -> int:
-    """Per household and model: pseudonym, region, p_poor, selection (poverty-rate rule)."""
+    """Per household and model: pseudonym, region, p_poor, selection (poverty-rate rule), as the
+    run's file of the table (stored in files beside the warehouse)."""
     line, _ = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
     rows = tables.household_scores(
         pl.read_parquet(run.analysis_path),
@@ -290,8 +291,7 @@ def publish_household_scores(
         key=pseudonym_key(),
         run_id=run.run_id,
     )
-    with run.connect() as con:
-        return warehouse.insert_frame(con, "household_scores", rows)
+    return warehouse.write_run_file(run.published, "household_scores", rows)
 
 
 @flow(

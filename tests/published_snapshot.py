@@ -57,7 +57,11 @@ def dump(warehouse: Path, out: Path, run_id: str | None) -> list[str]:
         row[0]
         for row in con.sql(
             "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'audit' "
-            "AND database_name = 'snapshot'"
+            "AND database_name = 'snapshot' UNION ALL "
+            # tables stored in files (#19) are views named like the table, with a run_id
+            "SELECT view_name FROM duckdb_views() WHERE schema_name = 'audit' "
+            "AND database_name = 'snapshot' AND view_name NOT LIKE 'latest\\_%' ESCAPE '\\' "
+            "AND view_name <> 'changes'"
         ).fetchall()
     ]
     for name in sorted(names):

@@ -39,6 +39,9 @@ FILTERED_COLUMNS = (
 )
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")  # the audit run reports to it
+INSIDE = [spec for spec in TABLES if not spec.stored_in_files]
+"""The tables inside the warehouse file, which the fixtures below extend in place (this survey
+publishes no household scores, which are stored in files)."""
 
 
 SQL = examples("sql")
@@ -93,7 +96,7 @@ def two_runs(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     copy = tmp_path_factory.mktemp("two-runs") / "welfare_audit.duckdb"
     shutil.copyfile(warehouse, copy)
     with connect(copy) as con:
-        for spec in TABLES:
+        for spec in INSIDE:
             replaced = ["'previous-run' AS run_id"]
             if spec.name == "runs":
                 replaced += [
@@ -120,7 +123,7 @@ def other_dimensions(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) 
     copy = tmp_path_factory.mktemp("other-dimensions") / "welfare_audit.duckdb"
     shutil.copyfile(warehouse, copy)
     with connect(copy) as con:
-        for spec in TABLES:
+        for spec in INSIDE:
             names = spec.column_names()
             replaced = [f"'other' AS {column}" for column in DIMENSIONS if column in names]
             replaced += [f"{column} + 0.5 AS {column}" for column in SHIFTED if column in names]

@@ -45,6 +45,10 @@ class Table:
     description: str
     columns: tuple[Column, ...]
     has_latest_view: bool = True
+    stored_in_files: bool = False
+    """Kept outside the warehouse file, one Parquet file per run, read through a view of the
+    table's name (:func:`files_view_sql`): a table that grows with households, so that
+    publishing a run does not copy its history (issue #19)."""
 
     def column_names(self) -> list[str]:
         """Column names in contract order."""
@@ -357,6 +361,7 @@ TABLES: tuple[Table, ...] = (
             Column("is_poor", "BOOLEAN", "Poor before the transfer, against poverty_line."),
             Column("receives_benefit", "BOOLEAN", "Receives a programme ('any' when several)."),
         ),
+        stored_in_files=True,
     ),
     Table(
         "pmt_folds",
@@ -664,9 +669,10 @@ def create_table_sql(spec: Table) -> str:
 
 def comment_sql(spec: Table, *, kind: str = "TABLE") -> list[str]:
     """COMMENT ON statements for a table (or, with kind VIEW, a view) and each of its columns."""
+    storage = f" {storage_note(spec)}" if spec.stored_in_files else ""
     statements = [
         f"COMMENT ON {kind} {SCHEMA}.{spec.name} IS "
-        + quote_literal(f"{spec.description} Grain: {spec.grain}.")
+        + quote_literal(f"{spec.description} Grain: {spec.grain}.{storage}")
     ]
     for column in spec.columns:
         statements.append(
@@ -674,6 +680,47 @@ def comment_sql(spec: Table, *, kind: str = "TABLE") -> list[str]:
             + quote_literal(column.comment())
         )
     return statements
+
+
+FILES_SUFFIX = ".files"
+"""The folder beside the warehouse file that holds the tables stored in files:
+<warehouse>.files/<table>/<run_id>.parquet."""
+
+
+def storage_note(spec: Table) -> str:
+    """Where a table stored in files lives, for its comment and the data dictionary."""
+    return (
+        "Stored outside the warehouse file: one Parquet file per run in the folder "
+        f"`<warehouse>{FILES_SUFFIX}/{spec.name}/` beside it, read through this view by "
+        "absolute path, so the folder must stay where the audit wrote it."
+    )
+
+
+def files_view_sql(spec: Table, paths: list[str]) -> str:
+    """The view of a table stored in files over the given Parquet files (absolute paths, one
+    per run), in the contract's columns and types; an empty view when there are none."""
+    if not paths:
+        nulls = ",\n    ".join(
+            f"CAST(NULL AS {c.sql_type}) AS {quote_identifier(c.name)}" for c in spec.columns
+        )
+        return (
+            f"CREATE OR REPLACE VIEW {SCHEMA}.{spec.name} AS\n"
+            f"-- no run has published {spec.name} yet\n"
+            f"SELECT\n    {nulls}\nWHERE false"
+        )
+    columns = ",\n    ".join(
+        f"CAST({quote_identifier(c.name)} AS {c.sql_type}) AS {quote_identifier(c.name)}"
+        for c in spec.columns
+    )
+    files = ",\n    ".join(quote_literal(path) for path in paths)
+    return f"""CREATE OR REPLACE VIEW {SCHEMA}.{spec.name} AS
+-- one Parquet file per run that published it, by absolute path: a relative path in a view
+-- resolves against the reader's working directory, not the warehouse file's folder
+SELECT
+    {columns}
+FROM read_parquet([
+    {files}
+], union_by_name = true)"""
 
 
 def latest_view(spec: Table) -> Table:
@@ -846,10 +893,11 @@ def data_dictionary_markdown() -> str:
 
 def _dictionary_section(spec: Table, heading: str) -> list[str]:
     """A table's (or view's) section of the data dictionary: description and columns."""
+    storage = f" {storage_note(spec)}" if spec.stored_in_files else ""
     lines = [
         f"{heading} `{SCHEMA}.{spec.name}`",
         "",
-        f"{spec.description} Grain: {spec.grain}.",
+        f"{spec.description} Grain: {spec.grain}.{storage}",
         "",
     ]
     lines += ["| column | type | unit | PII | description |", "|---|---|---|---|---|"]

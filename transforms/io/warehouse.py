@@ -5,6 +5,31 @@ to a private working file beside it, writes there, and publishes with one
 ``os.replace``: a reader sees the previous state or the new one, never half a
 run. Working files left by a killed run are found by the next run, which
 records that run as failed (interrupted).
+
+Tables that grow with households (``household_scores``: households × models
+rows per run, 99.8 % of a 1M-household warehouse) are kept out of the file, so
+that the copy, and with it publication, does not grow with history (issue
+#19): each run writes its rows as one immutable Parquet file,
+``<warehouse>.files/<table>/<run_id>.parquet``, complete and on disk before
+any warehouse names it, and the working copy's view of the table lists the
+files of the runs it records as succeeded. A reader of the previous
+publication keeps its list, so it still sees old or new, never a mix; a file
+is deleted only when no publication names it (its run failed or was killed
+before publishing). The price, measured with DuckDB 1.0.0, 1.5.6 and 2.0.1:
+the view names its files by absolute path, because a relative path in a view
+resolves against the reader's working directory, not the warehouse file's
+folder, a table function cannot take the file's own path from a subquery
+("Table function cannot contain subqueries"), and ``file_search_path`` is a
+setting of the reader's session that a plain ``duckdb.connect(path)`` does not
+set. So the warehouse opens from any working directory, and every other table
+goes wherever the file goes, but those tables read only while the folder stays
+where the audit wrote it.
+
+Rejected: keeping one file and bringing the file the last publication replaced
+up to date instead of copying (a "previous generation"). It is flat, but
+writing the previous run's 4M score rows into it again cost as much as writing
+the run's own (about 9-10 s at 1M), so publication took twice the first run's;
+copying bytes costs far less per row than re-encoding them.
 """
 
 from __future__ import annotations
@@ -26,11 +51,13 @@ import duckdb
 import polars as pl
 
 from transforms.contract import (
+    FILES_SUFFIX,
     SCHEMA,
     TABLES,
     Table,
     comment_sql,
     create_table_sql,
+    files_view_sql,
     quote_identifier,
     quote_literal,
     table,
@@ -199,20 +226,27 @@ def copy_warehouse(source: Path, target: Path) -> None:
         con.execute("COPY FROM DATABASE source TO target")
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create schema, contract tables and comments if missing, and the views (latest_* and
-    changes) with theirs; add to a table written by an older version the columns the contract
-    has gained (NULL in its old rows). One transaction: its ~430 statements committed one by
-    one took three times as long."""
+def ensure_schema(con: duckdb.DuckDBPyConnection, published: Path) -> None:
+    """Create schema, contract tables and comments if missing, the views of the tables stored
+    in files (moving such a table out of a warehouse written before #19), and the views
+    (latest_* and changes) with theirs; add to a table written by an older version the
+    columns the contract has gained (NULL in its old rows). One transaction: its ~430
+    statements committed one by one took three times as long."""
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        present = base_tables(con)
         for spec in TABLES:
+            if spec.stored_in_files:
+                if spec.name in present:
+                    move_table_to_files(con, spec, published)
+                continue
             con.execute(create_table_sql(spec))
             for statement in add_columns_sql(con, spec):
                 con.execute(statement)
             for statement in comment_sql(spec):
                 con.execute(statement)
+        refresh_file_views(con, published)
         for view, create in views():  # replacing a view drops its comments: add them again
             con.execute(create)
             for statement in comment_sql(view, kind="VIEW"):
@@ -248,14 +282,12 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table_name: str, frame: pl.Data
     makes identical runs publish identical numbers (at ~1e-7 relative, far below any SE).
     """
     spec = table(table_name)
-    unknown = set(frame.columns) - set(spec.column_names())
-    if unknown:
-        raise WarehouseError(
-            f"{SCHEMA}.{table_name}: columns not in the contract: {sorted(unknown)}"
-        )
+    if spec.stored_in_files:
+        raise WarehouseError(f"{SCHEMA}.{table_name} is stored in files: use write_run_file")
+    check_columns(spec, frame)
     if frame.height == 0:
         return 0
-    frame = frame.with_columns(pl.col(pl.Float64).round_sig_figs(PUBLISHED_SIGNIFICANT_DIGITS))
+    frame = published_floats(frame)
     columns = ", ".join(quote_identifier(name) for name in frame.columns)
     con.register("_incoming", frame)
     try:
@@ -265,6 +297,128 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table_name: str, frame: pl.Data
     finally:
         con.unregister("_incoming")
     return frame.height
+
+
+def check_columns(spec: Table, frame: pl.DataFrame) -> None:
+    """Refuse a frame with a column the contract table does not have."""
+    unknown = set(frame.columns) - set(spec.column_names())
+    if unknown:
+        raise WarehouseError(
+            f"{SCHEMA}.{spec.name}: columns not in the contract: {sorted(unknown)}"
+        )
+
+
+def published_floats(frame: pl.DataFrame) -> pl.DataFrame:
+    """Floats rounded to the published significant digits (see insert_frame)."""
+    return frame.with_columns(pl.col(pl.Float64).round_sig_figs(PUBLISHED_SIGNIFICANT_DIGITS))
+
+
+def files_folder(published: Path) -> Path:
+    """The folder beside the warehouse holding its tables stored in files, by absolute path
+    (the views name their files by it; symbolic links are kept as the user named them)."""
+    return Path(os.path.abspath(published.with_name(published.name + FILES_SUFFIX)))
+
+
+def run_file(published: Path, table_name: str, run_id: str) -> Path:
+    """The Parquet file of one run's rows of a table stored in files."""
+    return files_folder(published) / table_name / f"{run_id}.parquet"
+
+
+def write_run_file(published: Path, table_name: str, frame: pl.DataFrame) -> int:
+    """Write one run's rows of a table stored in files as its Parquet file, complete and on
+    disk before any warehouse names it (a temporary name, fsync, rename); returns the rows.
+
+    The rows carry one run id; a second write for the same run replaces the first.
+    """
+    spec = table(table_name)
+    check_columns(spec, frame)
+    if frame.height == 0:
+        return 0
+    run_ids = frame["run_id"].unique().to_list()
+    if len(run_ids) != 1:
+        raise WarehouseError(f"{SCHEMA}.{table_name}: one run's rows per file, got {run_ids}")
+    path = run_file(published, table_name, str(run_ids[0]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    columns = [name for name in spec.column_names() if name in frame.columns]
+    published_floats(frame.select(columns)).write_parquet(
+        temporary, compression="zstd", compression_level=1, statistics=True
+    )
+    with temporary.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    fsync_directory(path.parent)
+    return frame.height
+
+
+def stored_tables() -> list[Table]:
+    """The contract tables stored in files."""
+    return [spec for spec in TABLES if spec.stored_in_files]
+
+
+def succeeded_runs(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The runs the warehouse of ``con`` records as succeeded."""
+    rows = con.execute(f"SELECT run_id FROM {SCHEMA}.runs WHERE status = 'succeeded'").fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def refresh_file_views(con: duckdb.DuckDBPyConnection, published: Path) -> None:
+    """(Re)create the view of each table stored in files over the files of the runs the
+    warehouse of ``con`` records as succeeded, with its comments."""
+    succeeded = succeeded_runs(con)
+    for spec in stored_tables():
+        folder = files_folder(published) / spec.name
+        paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+        con.execute(files_view_sql(spec, [str(p) for p in paths if p.stem in succeeded]))
+        for statement in comment_sql(spec, kind="VIEW"):
+            con.execute(statement)
+
+
+def move_table_to_files(con: duckdb.DuckDBPyConnection, spec: Table, published: Path) -> None:
+    """Move a table written inside the warehouse by a version before #19 to its files, one
+    per run, then drop it (once; the working copy publishes the change)."""
+    run_ids = con.execute(f"SELECT DISTINCT run_id FROM {SCHEMA}.{spec.name} ORDER BY 1")
+    for (run_id,) in run_ids.fetchall():
+        rows = con.sql(f"SELECT * FROM {SCHEMA}.{spec.name} WHERE run_id = ?", params=[run_id])
+        write_run_file(published, spec.name, rows.pl())
+    con.execute(f"DROP TABLE {SCHEMA}.{spec.name}")
+
+
+def base_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The tables (not views) of schema audit in the current database."""
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? "
+        "AND database_name = current_database()",
+        [SCHEMA],
+    ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def sweep_run_files(published: Path) -> list[Path]:
+    """Delete the files of runs the published warehouse does not record as succeeded (runs
+    that failed or were killed before publishing: no publication names their files), and
+    half-written ones. Only safe under the warehouse lock."""
+    folder = files_folder(published)
+    if not folder.is_dir():
+        return []
+    kept: set[str] = set()
+    if published.exists():
+        with connect(published, read_only=True) as con:
+            kept = succeeded_runs(con)
+    swept = [
+        path
+        for path in sorted(folder.glob("*/*"))
+        if path.suffix != ".parquet" or path.stem not in kept
+    ]
+    for path in swept:
+        path.unlink(missing_ok=True)
+    return swept
+
+
+def remove_run_files(published: Path, run_id: str) -> None:
+    """Delete a run's files (a failed run's results; never named by a publication)."""
+    for spec in stored_tables():
+        run_file(published, spec.name, run_id).unlink(missing_ok=True)
 
 
 IDENTIFIER_COLUMNS = ("hh_id", "person_id")
@@ -479,7 +633,7 @@ def open_workspace(published: Path, run_id: str) -> Path:
         if published.exists():
             copy_warehouse(published, work)
         with connect(work) as con:
-            ensure_schema(con)
+            ensure_schema(con, published)
     except (OSError, duckdb.Error) as error:
         remove_workspace(work)
         raise WarehouseError(f"{work}: cannot prepare the working copy ({error})") from None
@@ -615,8 +769,13 @@ def publish(work: Path, published: Path) -> None:
     with work.open("rb") as handle:
         os.fsync(handle.fileno())
     os.replace(work, published)
-    directory = os.open(published.parent, os.O_RDONLY)
+    fsync_directory(published.parent)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make the renames in a folder durable."""
+    descriptor = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(directory)
+        os.fsync(descriptor)
     finally:
-        os.close(directory)
+        os.close(descriptor)
