@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from flows.lifecycle import RAW_COPIES
 from tests import raw_identifiers
 from tests.processes import audit_command, harness_env
 from transforms.config import load_config
-from transforms.io.warehouse import connect
+from transforms.io.warehouse import connect, files_folder, refresh_file_views
 from transforms.sample.files import write_synthetic_survey
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,12 +25,14 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 def snapshot(warehouse: Path) -> dict[str, object]:
-    """Everything a reader sees: every table's row count and the runs table."""
+    """Everything a reader sees: every table's row count (household_scores through its view
+    over files) and the runs table."""
     with connect(warehouse, read_only=True) as con:
         tables = [
             row[0]
             for row in con.sql(
-                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'audit' ORDER BY 1"
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'audit' "
+                "UNION ALL SELECT 'household_scores' ORDER BY 1"
             ).fetchall()
         ]
         counts = {
@@ -71,17 +73,35 @@ def kill_when(
     child.wait()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def pseudonym_key() -> Iterator[None]:
+    """The key household scores need, for this module's runs and their child processes."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WELFARE_AUDIT_PSEUDONYM_KEY", "crash-test-key-of-some-length")
+        yield
+
+
 @pytest.fixture(scope="module")
 def survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A CSV survey (slower to read than Parquet, so stages last) audited with two models."""
+    """A CSV survey (slower to read than Parquet, so stages last) audited with two models,
+    publishing household scores (stored in files beside the warehouse)."""
     out = tmp_path_factory.mktemp("crash-survey")
     write_synthetic_survey(out, households=2500, seed=21, file_format="csv")
     config = out / "audit.toml"
     text = config.read_text().replace(
         'enabled = ["ols", "logit", "hgb", "rf"]', 'enabled = ["logit", "rf"]'
     )
-    config.write_text(text)
+    assert "min_cell_n = 10" in text
+    config.write_text(
+        text.replace("min_cell_n = 10", "min_cell_n = 10\npublish_household_scores = true")
+    )
     return out
+
+
+def score_files(warehouse: Path) -> list[str]:
+    """The runs whose household-score files lie beside the warehouse."""
+    folder = files_folder(warehouse) / "household_scores"
+    return sorted(path.name for path in folder.iterdir()) if folder.is_dir() else []
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +145,11 @@ def test_kill_minus_nine_leaves_the_published_state(
 
     warehouse = tmp_path / "welfare_audit.duckdb"
     shutil.copyfile(published[0], warehouse)
+    shutil.copytree(files_folder(published[0]), files_folder(warehouse))
+    with connect(warehouse) as con:  # its view names the fixture's files: name these instead
+        refresh_file_views(con, warehouse)
     before = snapshot(warehouse)
+    assert before["counts"]["household_scores"] == 2500 * 2  # type: ignore[index]
     for old in (survey / "output" / "runs").glob("*"):  # markers must come from the new run
         for marker in (old / "data_docs", old / "analysis.parquet"):
             if marker.is_dir():
@@ -155,6 +179,10 @@ def test_kill_minus_nine_leaves_the_published_state(
     assert len(interrupted) == 1
     assert interrupted[0][2].startswith("interrupted")
     assert not list(tmp_path.glob(".welfare_audit.duckdb.*.work"))
+    # the killed run's score file (written before the replace) was swept; published ones stay
+    assert score_files(warehouse) == sorted(
+        [f"{published[1]}.parquet", f"{after['run_id']}.parquet"]
+    )
     assert raw_copies <= {interrupted[0][0]}
     left = [path.name for path in (runs_folder / interrupted[0][0]).glob("*")]
     assert not set(left) & set(RAW_COPIES)  # the next run deleted them (raw identifiers)
