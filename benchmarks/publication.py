@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -43,6 +44,8 @@ TARGET_RATIO = 1.5
 BUSY_CORES = 0.25
 """Other processes using more than this many cores on average make the machine 'busy'."""
 PSEUDONYM_KEY = "benchmark-publication-key-not-a-secret"
+SPAN = 5
+"""Runs whose median is reported at each end too: one run's seconds swing on a busy machine."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,11 @@ def publish_once(
     )
 
 
+def median_total(runs: list[Publication]) -> float:
+    """The median of the runs' total seconds."""
+    return round(statistics.median(r.total_seconds for r in runs), 2)
+
+
 def cpu_ticks() -> tuple[int, int]:
     """The machine's busy and total CPU ticks so far (/proc/stat; zeros elsewhere)."""
     try:
@@ -223,6 +231,7 @@ def main() -> None:
     others = others_cores(ticks_start, cpu_ticks(), own_cpu() - cpu_start)
     shutil.rmtree(history, ignore_errors=True)
     first, last = runs[0].total_seconds, runs[-1].total_seconds
+    head, tail = median_total(runs[:SPAN]), median_total(runs[-SPAN:])
     payload = {
         "label": args.label,
         "machine": machine(),
@@ -231,6 +240,9 @@ def main() -> None:
         "target": f"publication after {args.runs} runs <= {TARGET_RATIO}x the first run's",
         "ratio_last_to_first": round(last / first, 2),
         "met": last <= TARGET_RATIO * first,
+        f"median_first_{SPAN}_seconds": head,
+        f"median_last_{SPAN}_seconds": tail,
+        "ratio_of_medians": round(tail / head, 2),
         "load_average_start": [round(v, 2) for v in load_start],
         "load_average_end": [round(v, 2) for v in os.getloadavg()],
         "other_processes_cores": others,
@@ -250,7 +262,8 @@ def main() -> None:
     state = "busy" if payload["busy"] else "idle"
     print(
         f"run {args.runs} / run 1: {payload['ratio_last_to_first']}x "
-        f"(target <= {TARGET_RATIO}x); machine {state}: other processes used {others} cores, "
+        f"(target <= {TARGET_RATIO}x); median of the last {SPAN} / of the first {SPAN}: "
+        f"{payload['ratio_of_medians']}x; machine {state}: other processes used {others} cores, "
         f"load {payload['load_average_start']} -> {payload['load_average_end']}"
     )
 
