@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Does the published warehouse open anywhere (#18)? Audits the embedded sample into a
-# temporary warehouse (or takes WAREHOUSE as $1), then opens it directly, read-only and with
-# no ATTACH, with the project's DuckDB and with DuckDB 1.x clients installed from PyPI into
-# throwaway environments (the Python client, and the command-line client where PyPI has it),
-# and runs every query of docs/analyst-queries.md plus its one-line 'what changed' query
+# temporary warehouse (or takes WAREHOUSE as $1), publishing household scores, which are kept
+# in Parquet files beside the warehouse behind a view (#19), then opens it directly, read-only
+# and with no ATTACH, from the repository root, with the project's DuckDB and with DuckDB 1.x
+# clients installed from PyPI into throwaway environments (the Python client, and the
+# command-line client where PyPI has it), reads every view (the scores' included) and runs
+# every query of docs/analyst-queries.md plus its one-line 'what changed' query
 # (tests/duckdb_clients.py). Needs PyPI, so it stays out of `make test`: `make check-clients`.
 #
 #   DUCKDB_CLIENTS="1.5.6 1.2.2 1.1.3 1.0.0"   Python client versions to try (default)
@@ -21,10 +23,17 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 warehouse=${1:-}
 if [[ -z $warehouse ]]; then
     warehouse="$scratch/welfare_audit.duckdb"
-    echo "== auditing the embedded sample into $warehouse"
+    echo "== auditing the embedded sample into $warehouse, with household scores"
     start=$SECONDS
-    # the report and the training cache go where `make run` puts them (data/output)
-    .venv/bin/welfare-audit run --config data/sample/audit.toml --warehouse "$warehouse" \
+    # the sample's config with household scores published; its input files stay in
+    # data/sample, the report and the training cache go where `make run` puts them (data/output)
+    sample=$(pwd)/data/sample
+    sed -e "s|^path = \"|path = \"$sample/|" -e "s|^directory = \"\.\./output\"|directory = \"$(pwd)/data/output\"|" \
+        -e 's|^min_cell_n = 10$|min_cell_n = 10\npublish_household_scores = true|' \
+        data/sample/audit.toml >"$scratch/audit.toml"
+    grep -q '^publish_household_scores = true' "$scratch/audit.toml"
+    WELFARE_AUDIT_PSEUDONYM_KEY=check-clients-key-not-a-secret \
+        .venv/bin/welfare-audit run --config "$scratch/audit.toml" --warehouse "$warehouse" \
         >"$scratch/run.log" 2>&1 || { tail -40 "$scratch/run.log"; exit 1; }
     echo "   done in $((SECONDS - start)) s"
 fi

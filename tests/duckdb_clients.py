@@ -1,8 +1,9 @@
 """What an analyst's DuckDB client must be able to do with a published warehouse.
 
 Opened directly and read-only (no ATTACH), the warehouse answers every ``sql`` example of
-docs/analyst-queries.md and the guide's one-line 'what changed' query, and every view and view
-column carries a comment. Needs only the standard library and ``duckdb`` (a 1.x client also
+docs/analyst-queries.md, the guide's one-line 'what changed' query and a query of the household
+scores (kept in Parquet files beside it, behind a view), and every view and view column
+carries a comment. Needs only the standard library and ``duckdb`` (a 1.x client also
 needs ``pytz`` for timestamp columns), so .ci/check_duckdb_clients.sh runs it with other
 DuckDB versions in throwaway environments; the test suite runs it with the project's own:
 
@@ -54,13 +55,26 @@ def what_changed_query(guide: Path = GUIDE) -> str:
     return str(query)
 
 
+STORED_IN_FILES = (
+    "SELECT run_id, model, count(*) AS households, avg(p_poor) AS p_poor "
+    "FROM audit.household_scores GROUP BY ALL ORDER BY ALL;"
+)
+"""Household scores are kept in Parquet files beside the warehouse, behind a view (#19):
+every client must read them through it (no rows where the run published none)."""
+
+
 def queries(warehouse: Path, guide: Path = GUIDE) -> dict[str, str]:
-    """Every query to run, by name: the guide's sql examples and the one-line query."""
+    """Every query to run, by name: the guide's sql examples, the one-line query, and the
+    household scores read through their view over files."""
     found = {
         e.section: e.code.replace(DOCUMENTED_WAREHOUSE, str(warehouse))
         for e in examples("sql", guide)
     }
-    return {**found, "what changed (one line)": what_changed_query(guide)}
+    return {
+        **found,
+        "what changed (one line)": what_changed_query(guide),
+        "household scores (Parquet files behind a view)": STORED_IN_FILES,
+    }
 
 
 def views_problems(con: duckdb.DuckDBPyConnection) -> list[str]:

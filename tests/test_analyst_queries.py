@@ -40,8 +40,8 @@ FILTERED_COLUMNS = (
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")  # the audit run reports to it
 INSIDE = [spec for spec in TABLES if not spec.stored_in_files]
-"""The tables inside the warehouse file, which the fixtures below extend in place (this survey
-publishes no household scores, which are stored in files)."""
+"""The tables inside the warehouse file, which the fixtures below extend in place (household
+scores are files beside it, behind a view: their copies read the original's)."""
 
 
 SQL = examples("sql")
@@ -63,14 +63,18 @@ def run_sql(example: Example, warehouse: Path) -> list[tuple[Any, ...]]:
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The warehouse of one audit run: 1,500 generated households, 5 of them rejected."""
+    """The warehouse of one audit run: 1,500 generated households, 5 of them rejected, with
+    household scores (kept in Parquet files beside the warehouse)."""
     out = tmp_path_factory.mktemp("analyst-survey")
     write_synthetic_survey(out, households=1500, seed=3, file_format="parquet")
     config = out / "audit.toml"
     text = config.read_text()
     assert 'enabled = ["ols", "logit", "hgb", "rf"]' in text
+    assert "min_cell_n = 10" in text
     config.write_text(
-        text.replace('enabled = ["ols", "logit", "hgb", "rf"]', 'enabled = ["ols", "logit"]')
+        text.replace(
+            'enabled = ["ols", "logit", "hgb", "rf"]', 'enabled = ["ols", "logit"]'
+        ).replace("min_cell_n = 10", "min_cell_n = 10\npublish_household_scores = true")
     )
     columns = tomllib.loads(text)["inputs"]["households"]["columns"]
     weight, size = columns["weight"], columns["hh_size"]
@@ -86,7 +90,9 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ).write_parquet(out / "households.parquet")
     from flows.audit import audit
 
-    audit(str(config), None)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WELFARE_AUDIT_PSEUDONYM_KEY", "analyst-queries-key-of-some-length")
+        audit(str(config), None)
     return out / "welfare_audit.duckdb"
 
 
@@ -219,7 +225,7 @@ def test_the_one_line_query_lists_exactly_what_changed(warehouse: Path, two_runs
 def test_an_analysts_client_passes_every_check_with_the_projects_duckdb(warehouse: Path) -> None:
     """The check .ci/check_duckdb_clients.sh runs with DuckDB 1.x clients, here with 2.x."""
     results = check(warehouse)
-    assert len(results) == len(SQL) + 2  # the views, each example, the one-line query
+    assert len(results) == len(SQL) + 3  # the views, each example, one-line query, scores
     assert [(r.name, r.problem) for r in results if r.problem] == []
     assert all(r.rows for r in results[1:])
 
