@@ -71,4 +71,4 @@ check-clients: setup ## open the sample's warehouse with DuckDB 1.x clients from
 	bash .ci/check_duckdb_clients.sh
 
 clean:
-	rm -rf $(VENV) $(TOOLS) data/welfare_audit.duckdb data/output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) data/welfare_audit.duckdb data/welfare_audit.duckdb.files data/output .pytest_cache .mypy_cache .ruff_cache

@@ -516,3 +516,19 @@ def test_scores_inside_a_warehouse_written_before_move_to_files(tmp_path: Path) 
             "SELECT table_type FROM information_schema.tables WHERE table_name = 'household_scores'"
         ).fetchall()
     assert kinds == [("VIEW",)]
+
+
+def test_a_warehouse_moved_with_its_folder_is_pointed_at_it_by_the_next_run(
+    tmp_path: Path,
+) -> None:
+    """The view names files by absolute path: after the warehouse and its folder move, the
+    next run lists the files where they now are."""
+    before = tmp_path / "old" / "welfare_audit.duckdb"
+    before.parent.mkdir()
+    publish_scores(before, "r1")
+    shutil.move(before.parent, tmp_path / "new")
+    moved = tmp_path / "new" / "welfare_audit.duckdb"
+    with pytest.raises(duckdb.IOException, match="No files found"):
+        scores_seen(moved)
+    publish_scores(moved, "r2")
+    assert scores_seen(moved) == [("r1", 3), ("r2", 3)]
