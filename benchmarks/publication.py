@@ -59,6 +59,9 @@ class Publication:
     total_seconds: float
     warehouse_mib: float
     disk_mib: float
+    reader_seconds: float
+    """An analyst's query of the latest run's household scores right after, for the record:
+    not part of publication."""
 
 
 def scores_config(survey: Path) -> Path:
@@ -164,6 +167,7 @@ def publish_once(
         finish_run.fn(run, status="succeeded")
         done = time.perf_counter()
     return Publication(
+        reader_seconds=read_latest_scores(published),
         run=number,
         prepare_seconds=round(prepared - started, 2),
         write_seconds=round(written - prepared, 2),
@@ -177,6 +181,16 @@ def publish_once(
 def median_total(runs: list[Publication]) -> float:
     """The median of the runs' total seconds."""
     return round(statistics.median(r.total_seconds for r in runs), 2)
+
+
+def read_latest_scores(published: Path) -> float:
+    """Seconds an analyst's plain connection takes to summarise the latest run's scores."""
+    started = time.perf_counter()
+    with duckdb.connect(str(published), read_only=True) as con:
+        con.sql(
+            "SELECT model, count(*), avg(p_poor) FROM audit.latest_household_scores GROUP BY 1"
+        ).fetchall()
+    return round(time.perf_counter() - started, 2)
 
 
 def cpu_ticks() -> tuple[int, int]:
@@ -252,12 +266,14 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(payload, indent=2) + "\n")
     shown = [r for r in runs if r.run in (1, 10, 30, args.runs)]
-    print("| run | prepare s | write s | publish s | total s | warehouse MiB | disk MiB |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| run | prepare s | write s | publish s | total s | warehouse MiB | disk MiB | reader s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for r in shown:
         print(
             f"| {r.run} | {r.prepare_seconds} | {r.write_seconds} | {r.publish_seconds} | "
-            f"{r.total_seconds} | {r.warehouse_mib} | {r.disk_mib} |"
+            f"{r.total_seconds} | {r.warehouse_mib} | {r.disk_mib} | {r.reader_seconds} |"
         )
     state = "busy" if payload["busy"] else "idle"
     print(
