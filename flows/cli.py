@@ -369,17 +369,16 @@ def run(
         warehouse.resolve() if warehouse else loaded.output.warehouse, loaded.output.directory
     )
     start_watchdog()  # stops Prefect's temporary server should this process be killed
-    from flows.observability import start_temporary_api
+    from flows import temporary_api
 
-    starting_api = start_temporary_api()  # its start-up overlaps the imports below
+    starting_api = temporary_api.start_temporary_api()  # starts while we import below
     from flows.audit import audit
     from flows.runners import build_task_runner, local_dask_cluster
 
-    if starting_api is not None:
-        starting_api.join()
     if not debug:
         quiet_tracebacks()  # after the imports: Prefect's log handlers exist now
     with ExitStack() as stack:
+        stack.enter_context(temporary_api.using(starting_api))
         address = dask_address
         if task_runner == RunnerKind.dask and not address:
             address = stack.enter_context(local_dask_cluster(dask_workers))
@@ -410,12 +409,15 @@ def validate(config: ConfigOption = None, debug: DebugOption = False) -> None:
     check_headers(loaded)  # every mapped column in its file's header, before any heavy import
     with output_lock(loaded.output.directory):  # busy or not writable: say so now
         pass
+    start_watchdog()  # stops Prefect's temporary server should this process be killed
+    from flows import temporary_api
+
+    starting_api = temporary_api.start_temporary_api()  # starts while we import below
     from flows.audit import check_inputs
 
     if not debug:
         quiet_tracebacks()
-    start_watchdog()  # stops Prefect's temporary server should this process be killed
-    with console.status("Reading and validating the inputs…"):
+    with temporary_api.using(starting_api), console.status("Reading and validating the inputs…"):
         result = check_inputs(str(config))
     print_validation(result)
     if any(not row["success"] and row["severity"] == "error" for row in result["validation"]):
