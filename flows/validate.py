@@ -58,13 +58,17 @@ def stage_file_counts(config: AuditConfig, run: RunContext, files: list[FileSumm
 
 
 def observed_text(result: dict[str, Any]) -> str:
-    """A short text of what GX observed: counts, a few unexpected values, or the observed value
-    (lists sorted, so identical runs record identical text)."""
+    """A short text of what GX observed: counts, a few unexpected (or missing) values, or the
+    observed value (lists sorted, so identical runs record identical text)."""
     if result.get("unexpected_count") is not None:
         sample = sorted(result.get("partial_unexpected_list") or [], key=str)
         shown = json.dumps(sample[:5], default=str)
         share = result.get("unexpected_percent") or 0.0
         return f"{result['unexpected_count']} unexpected ({share:.2f} %), e.g. {shown}"
+    if result.get("missing_count") is not None:  # a set the column must contain
+        missing = sorted(result.get("partial_missing_list") or [], key=str)
+        example = f", e.g. {json.dumps(missing[:5], default=str)}" if missing else ""
+        return f"{result['missing_count']} of the expected values missing{example}"
     observed = result.get("observed_value")
     if isinstance(observed, list):  # GX lists distinct values in no fixed order
         observed = sorted(observed, key=str)
@@ -110,7 +114,9 @@ def run_gx(staging: Path, checks: list[Expectation], docs_dir: Path) -> list[dic
         ).add_batch_definition_whole_table("all")
         expectations = [
             getattr(gxe, check.kind)(
-                **check.kwargs, severity="critical" if check.severity == "error" else "warning"
+                **check.kwargs,
+                severity="critical" if check.severity == "error" else "warning",
+                meta={"expected": check.expected},
             )
             for check in checks
             if check.table == table_name
@@ -148,15 +154,14 @@ def run_gx(staging: Path, checks: list[Expectation], docs_dir: Path) -> list[dic
             )
             rows.append(
                 {
-                    "table_name": validation.asset_name
-                    if hasattr(validation, "asset_name")
-                    else expectation.meta,
+                    "table_name": validation.suite_name,  # one suite per table, named so
                     "expectation": expectation.type,
                     "column_name": column,
                     "severity": "error"
                     if "CRITICAL" in str(expectation.severity).upper()
                     else "warning",
                     "success": bool(result.success),
+                    "expected": (expectation.meta or {}).get("expected"),
                     "observed": f"error: {result.exception_info.get('exception_message')}"
                     if raised
                     else observed_text(result.result),

@@ -181,6 +181,12 @@ TABLES: tuple[Table, ...] = (
             Column("column_name", "VARCHAR", "Column checked (NULL for table-level checks)."),
             Column("severity", "VARCHAR", "error (stops the run) or warning (recorded)."),
             Column("success", "BOOLEAN", "Whether the expectation held."),
+            Column(
+                "expected",
+                "VARCHAR",
+                "What the check requires, in words: its threshold or condition (NULL in runs "
+                "before it was recorded).",
+            ),
             Column("observed", "VARCHAR", "What was observed (counts, values)."),
         ),
     ),
