@@ -25,8 +25,11 @@ from transforms.report.words import line_method_words
 
 WORKBOOK = "standard_tables.xlsx"
 """The run's workbook, written beside report.html (transforms.report.workbook)."""
-DATA_DOCS = "data_docs/index.html"
-"""The Great Expectations Data Docs of the run, in its folder beside report.html."""
+DATA_DOCS_FOLDER = "data_docs"
+"""The run's validation pages (:mod:`transforms.report.validation_docs`), beside report.html."""
+DATA_DOCS_INDEX = "index.html"
+DATA_DOCS = f"{DATA_DOCS_FOLDER}/{DATA_DOCS_INDEX}"
+"""The Data Docs' index page, relative to report.html."""
 NOT_RECORDED = "not recorded by this run (its warehouse predates these notes)"
 
 
@@ -39,7 +42,7 @@ def output_links(data: ReportData) -> tuple[Link, ...]:
     """Relative links to the workbook and, when the run validated its inputs, the Data Docs."""
     links = [Link(WORKBOOK, WORKBOOK, "every published table of this run, one sheet each")]
     if data.validation_results.height:
-        docs = "the Great Expectations checks of the inputs, expectation by expectation"
+        docs = "every validation check of the inputs, expectation by expectation"
         links.append(Link("Data Docs", DATA_DOCS, docs))
     return tuple(links)
 
