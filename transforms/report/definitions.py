@@ -20,7 +20,7 @@ from transforms.report import dimensions as dims
 from transforms.report.blocks import Cell, Facts, Link, Links, Section
 from transforms.report.cells import currency_code, section
 from transforms.report.data import ReportData
-from transforms.report.formats import MISSING, SUPPRESSED, count, money
+from transforms.report.formats import COMPLEMENTARY, MISSING, SUPPRESSED, count, money
 from transforms.report.words import line_method_words
 
 WORKBOOK = "standard_tables.xlsx"
@@ -161,10 +161,18 @@ def suppression_fact(threshold: int | None) -> str:
     )
     return (
         f"an estimate resting on {fewer} is withheld: its cell reads “{SUPPRESSED}” and the "
-        "warehouse holds NULL. The count is the households in the group, except that benefit "
-        "incidence counts the households paid a benefit and beneficiary incidence the "
-        "beneficiary households, so a quintile's benefit incidence can be suppressed while its "
-        "coverage is shown. National fiscal values and model metrics are not suppressed."
+        "warehouse holds NULL (suppression 'primary'). Where such a group would otherwise be "
+        "the whole less the other groups of its kind (the regions add up to the whole "
+        "population, incidence shares to 100 %), the group with the fewest households "
+        f"among the others is withheld too and reads “{COMPLEMENTARY}” (suppression "
+        "'complementary'), so neither can be found by subtraction. That protects populations, "
+        "counts, amounts and shares, and rates through their numerators and denominators; it "
+        "does not hide bounds (a withheld value lies between 0 and what the others leave) or "
+        "what combining different tables gives. The count is the households in the group, "
+        "except that benefit incidence counts the households paid a benefit and beneficiary "
+        "incidence the beneficiary households, so a quintile's benefit incidence can be "
+        "suppressed while its coverage is shown. National fiscal values and model metrics "
+        "are not suppressed."
     )
 
 
