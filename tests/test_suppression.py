@@ -135,6 +135,23 @@ def test_a_ratio_without_a_published_whole_has_no_complement() -> None:
     assert withheld(frame, "matching_indicators", 10) == {"1": None, "2": None, "3": PRIMARY}
 
 
+def test_a_domain_withheld_in_targeting_errors_is_withheld_in_matching_indicators() -> None:
+    counts = {"A": 5, "B": 40, "C": 25, "D": 30}
+    targeting = contract_frame("targeting_errors", regions(counts))
+    coverage = [
+        {"programme": "cash", "poverty_line": "national", "population_unit": "persons"}
+        | {"group_type": kind, "group_value": value, "indicator": "coverage", "n_obs": n}
+        for kind, value, n in [
+            ("all", "all", sum(counts.values())),
+            *(("region", *c) for c in counts.items()),
+        ]
+    ]
+    matching = contract_frame("matching_indicators", coverage)
+    assert withheld(matching, "matching_indicators", 10) == withheld(
+        targeting, "targeting_errors", 10
+    )
+
+
 def test_publication_nulls_complementary_cells_and_says_why() -> None:
     frame = contract_frame("targeting_errors", regions({"A": 5, "B": 40, "C": 25}))
     published = publishable("targeting_errors", frame, run_id="r", min_cell_n=10)
@@ -264,7 +281,7 @@ def known_cells(published: pl.DataFrame, column: str) -> pl.DataFrame:
     return published.select((pl.col(column).is_not_null() | (pl.col("n_obs") == 0)).alias("known"))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(surveys())
 def test_no_withheld_targeting_cell_follows_from_the_published_ones(survey: dict[str, Any]) -> None:
     threshold = survey["threshold"]
@@ -301,7 +318,7 @@ def share_tables(draw: st.DrawFn) -> tuple[list[int], int]:
     return counts, draw(st.integers(1, 25))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(share_tables())
 def test_no_withheld_share_follows_from_the_published_ones(table_: tuple[list[int], int]) -> None:
     counts, threshold = table_
