@@ -16,7 +16,14 @@ import pytest
 
 from transforms.catalogue import FISCAL, MATCHING, TARGETING, label, targeting_rates
 from transforms.report import charts, html
-from transforms.report.blocks import SUPPRESSED_CELL, Cell, Figure, Table, Unavailable
+from transforms.report.blocks import (
+    COMPLEMENTARY_CELL,
+    SUPPRESSED_CELL,
+    Cell,
+    Figure,
+    Table,
+    Unavailable,
+)
 from transforms.report.data import ReportData, empty_frame
 from transforms.report.formats import (
     MISSING,
@@ -99,6 +106,16 @@ def test_a_suppressed_cell_says_so_and_shows_no_number() -> None:
     assert Cell(SUPPRESSED, suppressed=True) == SUPPRESSED_CELL
     matching = {"indicator": "coverage", "value": None, "suppressed": True}
     assert indicator_cell(MATCHING, matching) == SUPPRESSED_CELL
+
+
+def test_a_complementary_cell_says_it_protects_another() -> None:
+    row = {"exclusion_error": None, "suppressed": True, "suppression": "complementary"}
+    assert rate_cell(row, "exclusion_error") == COMPLEMENTARY_CELL
+    assert COMPLEMENTARY_CELL.text == "suppressed (complementary)"
+    matching = {"indicator": "coverage", "value": None} | row
+    assert indicator_cell(MATCHING, matching) == COMPLEMENTARY_CELL
+    older = {"exclusion_error": None, "suppressed": True, "suppression": None}  # before it
+    assert rate_cell(older, "exclusion_error") == SUPPRESSED_CELL
 
 
 def test_rate_cells_carry_their_ci_and_fall_back_to_the_model_estimate() -> None:
