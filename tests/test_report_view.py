@@ -196,7 +196,8 @@ def test_the_run_summary_uses_the_catalogue_labels_and_escapes_pipes() -> None:
     assert "| method | rule | programme | poverty line |" in text
     rows = [line for line in text.splitlines() if line.startswith(("| p", "| P"))]
     assert rows == [  # the programmes first
-        "| programme (actual receipt) | actual receipt | dibao | a\\|b | 16.3 % | 56.2 % | 44.3 % |",
+        "| programme (actual receipt) | actual receipt | dibao | a\\|b "
+        "| 16.3 % | 56.2 % | 44.3 % |",
         "| PMT (OLS) | predicted poor | — | national | 20.0 % | 40.0 % | — |",
     ]  # methods and rules in words, as in the report (no keys such as pmt:ols)
     assert text.endswith("Full report: `x.html`")
