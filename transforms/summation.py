@@ -1,0 +1,136 @@
+"""Exact sums: the same result whatever the order, chunking or partitioning of the rows.
+
+A floating-point sum depends on the order of its additions: polars and DuckDB add in parallel,
+in an order that changes with threads, chunks and (for polars' group_by) a hash seed drawn per
+process, so the last bits of an estimate differ between two identical runs. Here every value of
+a column becomes an integer in units of 2^-shift (fixed point, Int128), where ``shift`` puts the
+column's largest magnitude just under 2^FRACTION_BITS; integers add exactly, in any order, and
+the total is rounded once back to a float. Partial sums of partitions combine by adding their
+integers, as long as they share the column's shift (the largest magnitude, itself an
+order-independent reduction, is found first).
+
+Each value loses only what lies below 2^-shift (at most 2^-96 of the column's largest
+magnitude, truncated toward zero); 31 bits of the Int128 are left for carries, room for 2^31
+values. NaN and infinite values are not encoded: a sum that meets one is NaN or ±inf, as IEEE
+addition would make it in any order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+FRACTION_BITS = 96
+"""Bits kept below a column's largest magnitude (the Int128 keeps 31 more for carries)."""
+LARGEST_SHIFT = 1000
+"""2^1000 is still a normal float; columns of magnitude below 2^-904 keep fewer bits."""
+_NONFINITE = "__nonfinite_"
+
+
+@dataclass(frozen=True)
+class FixedPoint:
+    """A column's values as integers in units of 2^-shift (Int128), and their sums back."""
+
+    shift: int
+    has_nonfinite: bool = False
+
+    def encode(self, value: pl.Expr) -> pl.Expr:
+        """value·2^shift truncated toward zero, as Int128; null for null, NaN and ±inf."""
+        return (value.cast(pl.Float64) * 2.0**self.shift).cast(pl.Int128, strict=False)
+
+    def decode(self, total: pl.Expr) -> pl.Expr:
+        """An Int128 sum back to Float64: rounded once to nearest, then scaled exactly."""
+        return total.cast(pl.Float64) * 2.0**-self.shift
+
+
+def fixed_point(largest: float, *, has_nonfinite: bool = False) -> FixedPoint:
+    """The fixed point of a column whose largest finite magnitude is ``largest``."""
+    if not largest > 0.0:  # all zeros (or nothing finite): any shift is exact
+        return FixedPoint(0, has_nonfinite)
+    _, exponent = math.frexp(largest)  # largest < 2^exponent
+    return FixedPoint(min(FRACTION_BITS - exponent, LARGEST_SHIFT), has_nonfinite)
+
+
+def fixed_points(
+    frame: pl.DataFrame | pl.LazyFrame, columns: Sequence[str]
+) -> dict[str, FixedPoint]:
+    """Each float column's fixed point, from its largest finite magnitude (one pass)."""
+    if not columns:
+        return {}
+    finite = [pl.col(c).cast(pl.Float64) for c in columns]
+    row = (
+        frame.lazy()
+        .select(
+            *[
+                pl.when(value.is_finite()).then(value.abs()).max().alias(c)
+                for c, value in zip(columns, finite, strict=True)
+            ],
+            *[
+                (~value.is_finite()).any().alias(f"{_NONFINITE}{c}")
+                for c, value in zip(columns, finite, strict=True)
+            ],
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    return {
+        c: fixed_point(row[c] or 0.0, has_nonfinite=bool(row[f"{_NONFINITE}{c}"])) for c in columns
+    }
+
+
+def exact_sums(
+    frame: pl.DataFrame | pl.LazyFrame, *, by: Sequence[str], columns: Sequence[str]
+) -> pl.DataFrame:
+    """Σ of each of ``columns`` per group of ``by`` (one row when ``by`` is empty), exactly.
+
+    Float columns go through their fixed point; integer columns add as they are. Groups come
+    out sorted by ``by``, so even the row order does not depend on the run.
+    """
+    lazy = frame.lazy()
+    schema = lazy.collect_schema()
+    floats = [c for c in columns if schema[c].is_float()]
+    points = fixed_points(lazy, floats)
+    nonfinite = [c for c in floats if points[c].has_nonfinite]
+    encoded = lazy.with_columns(
+        *[
+            pl.when(pl.col(c).is_finite()).then(0.0).otherwise(pl.col(c)).alias(f"{_NONFINITE}{c}")
+            for c in nonfinite
+        ],
+        *[points[c].encode(pl.col(c)).alias(c) for c in floats],
+    )
+    sums = [pl.col(c).sum() for c in [*columns, *(f"{_NONFINITE}{c}" for c in nonfinite)]]
+    grouped = (
+        encoded.group_by(by).agg(sums).sort(by, nulls_last=True) if by else encoded.select(sums)
+    )
+    decoded = [points[c].decode(pl.col(c)).alias(c) for c in floats]
+    added = [(pl.col(c) + pl.col(f"{_NONFINITE}{c}")).alias(c) for c in nonfinite]
+    return (
+        grouped.with_columns(decoded)
+        .with_columns(added)
+        .drop(f"{_NONFINITE}{c}" for c in nonfinite)
+        .collect()
+    )
+
+
+def exact_total(values: pl.Series | np.ndarray) -> float:
+    """Σ values, exactly (then rounded once); 0.0 for no values."""
+    series = values if isinstance(values, pl.Series) else pl.Series(np.asarray(values, dtype=float))
+    return float(exact_sums(series.alias("value").to_frame(), by=[], columns=["value"]).item())
+
+
+def exact_cumulative(values: pl.Series | np.ndarray) -> np.ndarray:
+    """Running totals Σ_{j≤i} values_j, each exact (then rounded once), in the given order.
+
+    A total at the end of a run of tied values does not depend on the order inside the run.
+    """
+    series = values if isinstance(values, pl.Series) else pl.Series(np.asarray(values, dtype=float))
+    frame = series.cast(pl.Float64).alias("value").to_frame()
+    point = fixed_points(frame, ["value"])["value"]
+    if point.has_nonfinite:  # NaN and ±inf carry on, as in any sequential sum
+        return np.cumsum(frame["value"].to_numpy())
+    running = point.decode(point.encode(pl.col("value")).cum_sum())
+    return frame.select(running).to_series().to_numpy()
