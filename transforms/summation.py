@@ -9,10 +9,13 @@ the total is rounded once back to a float. Partial sums of partitions combine by
 integers, as long as they share the column's shift (the largest magnitude, itself an
 order-independent reduction, is found first).
 
-Each value loses only what lies below 2^-shift (at most 2^-96 of the column's largest
-magnitude, truncated toward zero); 31 bits of the Int128 are left for carries, room for 2^31
-values. NaN and infinite values are not encoded: a sum that meets one is NaN or ±inf, as IEEE
-addition would make it in any order.
+Each value loses only what lies below 2^-shift (under 2^-96 of the column's largest magnitude,
+truncated toward zero), so a sum of n values is within n·2^-96 of that magnitude of the exact
+sum, then rounded once; a value keeps all its 53 bits when it is above 2^-43 of the column's
+largest (sums of values far smaller than the column's largest keep fewer). 31 bits of the
+Int128 are left for carries: room for 2^31 values. NaN and infinite values are not encoded: a
+sum that meets one is NaN or ±inf, as IEEE addition would make it in any order. DuckDB queries
+use the same rule (``*_sql`` below), with HUGEINT for Int128.
 """
 
 from __future__ import annotations
@@ -26,8 +29,6 @@ import polars as pl
 
 FRACTION_BITS = 96
 """Bits kept below a column's largest magnitude (the Int128 keeps 31 more for carries)."""
-LARGEST_SHIFT = 1000
-"""2^1000 is still a normal float; columns of magnitude below 2^-904 keep fewer bits."""
 _NONFINITE = "__nonfinite_"
 
 
@@ -40,11 +41,19 @@ class FixedPoint:
 
     def encode(self, value: pl.Expr) -> pl.Expr:
         """value·2^shift truncated toward zero, as Int128; null for null, NaN and ±inf."""
-        return (value.cast(pl.Float64) * 2.0**self.shift).cast(pl.Int128, strict=False)
+        first, second = _halves(self.shift)
+        scaled = value.cast(pl.Float64) * 2.0**first * 2.0**second
+        return scaled.cast(pl.Int128, strict=False)
 
     def decode(self, total: pl.Expr) -> pl.Expr:
         """An Int128 sum back to Float64: rounded once to nearest, then scaled exactly."""
-        return total.cast(pl.Float64) * 2.0**-self.shift
+        first, second = _halves(-self.shift)
+        return total.cast(pl.Float64) * 2.0**first * 2.0**second
+
+
+def _halves(shift: int) -> tuple[int, int]:
+    """Two exponents adding up to ``shift``, each a normal float's (|shift| reaches 1170)."""
+    return shift // 2, shift - shift // 2
 
 
 def fixed_point(largest: float, *, has_nonfinite: bool = False) -> FixedPoint:
@@ -52,7 +61,7 @@ def fixed_point(largest: float, *, has_nonfinite: bool = False) -> FixedPoint:
     if not largest > 0.0:  # all zeros (or nothing finite): any shift is exact
         return FixedPoint(0, has_nonfinite)
     _, exponent = math.frexp(largest)  # largest < 2^exponent
-    return FixedPoint(min(FRACTION_BITS - exponent, LARGEST_SHIFT), has_nonfinite)
+    return FixedPoint(FRACTION_BITS - exponent, has_nonfinite)
 
 
 def fixed_points(
@@ -134,3 +143,19 @@ def exact_cumulative(values: pl.Series | np.ndarray) -> np.ndarray:
         return np.cumsum(frame["value"].to_numpy())
     running = point.decode(point.encode(pl.col("value")).cum_sum())
     return frame.select(running).to_series().to_numpy()
+
+
+def shift_sql(column: str) -> str:
+    """A DuckDB aggregate: the shift of ``column``'s fixed point, as :func:`fixed_point`."""
+    largest = f"coalesce(nullif(max(abs({column})), 0), 1)"
+    return f"({FRACTION_BITS} - (floor(log2({largest})) + 1))::INTEGER"  # largest < 2^(…+1)
+
+
+def encode_sql(value: str, shift: str) -> str:
+    """DuckDB: ``value``·2^shift truncated toward zero, as HUGEINT (add these up exactly)."""
+    return f"trunc({value} * pow(2.0, {shift} // 2) * pow(2.0, {shift} - {shift} // 2))::HUGEINT"
+
+
+def decode_sql(total: str, shift: str) -> str:
+    """DuckDB: a HUGEINT sum of :func:`encode_sql` values back to DOUBLE."""
+    return f"{total}::DOUBLE * pow(2.0, -({shift} // 2)) * pow(2.0, ({shift} // 2) - {shift})"
