@@ -26,11 +26,13 @@ from transforms.config import (
 )
 from transforms.definitions import analysis_notes, design_summary
 from transforms.inputs import programme_column
-from transforms.summation import FRACTION_BITS, LARGEST_SHIFT, exact_cumulative, exact_total
+from transforms.summation import decode_sql, encode_sql, exact_cumulative, exact_total, shift_sql
 from transforms.survey import poststratify
 
 CHILD_MAX_AGE = 14
 ELDERLY_MIN_AGE = 65
+SHIFT = "__shift_"
+"""Prefix of the column holding an amount column's fixed-point shift (transforms.summation)."""
 
 
 def member_features_sql(members: str, columns: Collection[str]) -> str:
@@ -42,8 +44,8 @@ def member_features_sql(members: str, columns: Collection[str]) -> str:
     share_disabled; the head's age, sex and education: the flagged head, else the oldest
     member, ties to the first row in the file; n_heads; and for each member-level programme
     (``receives__i``, ``amount__i``) whether any member receives it and the members' total,
-    added exactly (:func:`exact_sum_sql`). DuckDB spills to disk when the households do not fit
-    in memory, so the member file is never held whole.
+    added exactly (fixed point, as transforms.summation). DuckDB spills to disk when the
+    households do not fit in memory, so the member file is never held whole.
     """
 
     def flag(name: str) -> str:
@@ -58,18 +60,18 @@ def member_features_sql(members: str, columns: Collection[str]) -> str:
     programmes = "".join(
         f",\n                bool_or({name}) AS {name}"
         if name.startswith("receives__")
-        else f",\n                sum(trunc({name} * pow(2.0, {SHIFT}{name}))::HUGEINT) AS {name}"
+        else f",\n                sum({encode_sql(name, SHIFT + name)}) AS {name}"
         for name in sorted(columns)
         if name.startswith(("receives__", "amount__"))
     )
     programme_names = "".join(
         f",\n            {name}"
         if name.startswith("receives__")
-        else f",\n            {name}::DOUBLE * pow(2.0, -{SHIFT}{name}) AS {name}"
+        else f",\n            {decode_sql(name, SHIFT + name)} AS {name}"
         for name in sorted(columns)
         if name.startswith(("receives__", "amount__"))
     )
-    shifts = ",\n                ".join(exact_sum_shift_sql(name) for name in amounts)
+    shifts = ",\n                ".join(f"{shift_sql(name)} AS {SHIFT}{name}" for name in amounts)
     scales = (
         f"""-- each amount column's fixed point, for exact sums (transforms.summation)
         shifts AS (
@@ -129,18 +131,6 @@ def member_features_sql(members: str, columns: Collection[str]) -> str:
             n_heads{programme_names}
         FROM counted{joined}
     """
-
-
-SHIFT = "__shift_"
-
-
-def exact_sum_shift_sql(column: str) -> str:
-    """DuckDB aggregate naming the fixed point of ``column`` (``__shift_<column>``): the shift
-    that puts its largest magnitude just under 2^FRACTION_BITS, as transforms.summation does;
-    sum(trunc(x·2^shift)::HUGEINT)::DOUBLE·2^-shift is then an exact, order-independent sum."""
-    largest = f"coalesce(nullif(max(abs({column})), 0), 1)"
-    exponent = f"(floor(log2({largest})) + 1)"  # largest < 2^exponent
-    return f"least({FRACTION_BITS} - {exponent}, {LARGEST_SHIFT})::INTEGER AS {SHIFT}{column}"
 
 
 def attach_member_features(households: pl.LazyFrame, features: pl.LazyFrame) -> pl.LazyFrame:
