@@ -70,25 +70,28 @@ def fixed_points(
     """Each float column's fixed point, from its largest finite magnitude (one pass)."""
     if not columns:
         return {}
-    finite = [pl.col(c).cast(pl.Float64) for c in columns]
-    row = (
-        frame.lazy()
-        .select(
+    lazy = frame.lazy()
+    values = [pl.col(c).cast(pl.Float64) for c in columns]
+    largest = (  # polars' max passes over NaN; an infinite maximum is caught below
+        lazy.select(
+            *[v.abs().max().alias(c) for c, v in zip(columns, values, strict=True)],
             *[
-                pl.when(value.is_finite()).then(value.abs()).max().alias(c)
-                for c, value in zip(columns, finite, strict=True)
-            ],
-            *[
-                (~value.is_finite()).any().alias(f"{_NONFINITE}{c}")
-                for c, value in zip(columns, finite, strict=True)
+                v.is_nan().any().alias(f"{_NONFINITE}{c}")
+                for c, v in zip(columns, values, strict=True)
             ],
         )
         .collect()
         .row(0, named=True)
     )
-    return {
-        c: fixed_point(row[c] or 0.0, has_nonfinite=bool(row[f"{_NONFINITE}{c}"])) for c in columns
-    }
+    points = {}
+    for c, value in zip(columns, values, strict=True):
+        top = largest[c] or 0.0
+        nonfinite = bool(largest[f"{_NONFINITE}{c}"]) or math.isinf(top)
+        if math.isinf(top):  # the largest finite magnitude takes a second pass
+            finite = pl.when(value.is_finite()).then(value.abs()).max()
+            top = lazy.select(finite).collect().item() or 0.0
+        points[c] = fixed_point(top, has_nonfinite=nonfinite)
+    return points
 
 
 def exact_sums(
@@ -97,7 +100,7 @@ def exact_sums(
     """Σ of each of ``columns`` per group of ``by`` (one row when ``by`` is empty), exactly.
 
     Float columns go through their fixed point; integer columns add as they are. Groups come
-    out sorted by ``by``, so even the row order does not depend on the run.
+    out in no particular order, as from polars' group_by: sort them where order matters.
     """
     lazy = frame.lazy()
     schema = lazy.collect_schema()
@@ -112,9 +115,7 @@ def exact_sums(
         *[points[c].encode(pl.col(c)).alias(c) for c in floats],
     )
     sums = [pl.col(c).sum() for c in [*columns, *(f"{_NONFINITE}{c}" for c in nonfinite)]]
-    grouped = (
-        encoded.group_by(by).agg(sums).sort(by, nulls_last=True) if by else encoded.select(sums)
-    )
+    grouped = encoded.group_by(by).agg(sums) if by else encoded.select(sums)
     decoded = [points[c].decode(pl.col(c)).alias(c) for c in floats]
     added = [(pl.col(c) + pl.col(f"{_NONFINITE}{c}")).alias(c) for c in nonfinite]
     return (

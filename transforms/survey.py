@@ -236,9 +236,10 @@ def _estimate(
     _check_bounded(specs, bounded)
     lazy = frame.lazy()
     _check_complete(lazy, specs, design)
-    prepared = _prepare(lazy, specs, design, by)
+    weighted = _weighted_columns(specs)
+    prepared = _prepare(lazy, weighted, design, by)
     strata = _strata_table(prepared, design)
-    points = fixed_points(prepared, _value_columns(len(specs)))
+    points = fixed_points(prepared, list(weighted.values()))
     psu_sums = pl.concat(
         [
             _psu_sums(prepared, order, group, points, design)
@@ -246,7 +247,7 @@ def _estimate(
         ]
     ).collect()
     cells = _poststratum_cells(prepared, design) if design.poststrata else None
-    per_domain = _domain_variances(psu_sums, strata, specs, design.lonely_psu, cells)
+    per_domain = _domain_variances(psu_sums, strata, specs, weighted, design.lonely_psu, cells)
     degrees = int(strata["n_h"].sum()) - strata.height
     long = pl.concat([_long_rows(per_domain, index, spec) for index, spec in enumerate(specs)])
     return _with_intervals(long, degrees, confidence, frozenset(bounded))
@@ -286,10 +287,17 @@ def _check_complete(lazy: pl.LazyFrame, specs: Sequence[_Statistic], design: Des
         )
 
 
+def _weighted_columns(specs: Sequence[_Statistic]) -> dict[str | None, str]:
+    """Each distinct numerator and denominator (None: x = 1) -> its per-row w·y column; a
+    column several statistics share (a ratio's denominator, another's numerator) once."""
+    sources = [c for s in specs for c in (s.numerator, s.denominator)]
+    return {source: f"__w{k}" for k, source in enumerate(dict.fromkeys(sources))}
+
+
 def _prepare(
-    lazy: pl.LazyFrame, specs: Sequence[_Statistic], design: Design, by: Sequence[str]
+    lazy: pl.LazyFrame, weighted: Mapping[str | None, str], design: Design, by: Sequence[str]
 ) -> pl.LazyFrame:
-    """Design keys, domain columns as strings and per-row w·y (``__y{i}``) and w·x (``__x{i}``)."""
+    """Design keys, domain columns as strings and the per-row w·y of each ``weighted`` column."""
     weight = pl.col(design.weight).cast(pl.Float64)
     stratum = pl.col(design.strata) if design.strata else pl.lit(0)
     psu = pl.col(design.psu) if design.psu else pl.int_range(pl.len())
@@ -304,16 +312,10 @@ def _prepare(
         *post,
         *[pl.col(column).cast(pl.String).alias(_by_alias(j)) for j, column in enumerate(by)],
         *[
-            (weight * pl.col(s.numerator).cast(pl.Float64)).alias(f"__y{i}")
-            for i, s in enumerate(specs)
+            (weight if source is None else weight * pl.col(source).cast(pl.Float64)).alias(name)
+            for source, name in weighted.items()
         ],
-        *[(weight * _denominator(s)).alias(f"__x{i}") for i, s in enumerate(specs)],
     )
-
-
-def _denominator(spec: _Statistic) -> pl.Expr:
-    """The unweighted denominator x of a statistic: its column, or 1 for means and totals."""
-    return pl.lit(1.0) if spec.denominator is None else pl.col(spec.denominator).cast(pl.Float64)
 
 
 def _by_alias(index: int) -> str:
@@ -359,11 +361,6 @@ def _check_fpc(strata: pl.DataFrame, design: Design) -> None:
             f"fpc column {design.fpc!r} (population PSUs per stratum) is below the "
             f"number of sampled PSUs in strata {too_small[:10]}"
         )
-
-
-def _value_columns(count: int) -> list[str]:
-    """The per-row weighted values: w·y (``__y{i}``) and w·x (``__x{i}``) of each statistic."""
-    return [*_names("__y", count), *_names("__x", count)]
 
 
 def _psu_sums(
@@ -420,6 +417,7 @@ def _domain_variances(
     psu_sums: pl.DataFrame,
     strata: pl.DataFrame,
     specs: Sequence[_Statistic],
+    weighted: Mapping[str | None, str],
     lonely: LonelyPsu,
     cells: _Cells | None,
 ) -> pl.DataFrame:
@@ -429,12 +427,14 @@ def _domain_variances(
     and stratum rows come (polars' group_by returns groups in an order that varies by run).
     """
     count = range(len(specs))
-    totals = exact_sums(
-        psu_sums, by=_DOMAIN, columns=[*_value_columns(len(specs)), "n_obs"]
-    ).rename({**{f"__y{i}": f"__Y{i}" for i in count}, **{f"__x{i}": f"__X{i}" for i in count}})
+    columns = list(weighted.values())
+    totals = exact_sums(psu_sums, by=_DOMAIN, columns=[*columns, "n_obs"]).rename(
+        {name: name.upper() for name in columns}  # __w{k} -> __W{k}
+    )
+    y = [weighted[s.numerator] for s in specs]
+    x = [weighted[s.denominator] for s in specs]
     linearised = [
-        _linearised(specs[i], f"__y{i}", f"__x{i}", pl.col(f"__Y{i}"), pl.col(f"__X{i}"))
-        for i in count
+        _linearised(specs[i], y[i], x[i], pl.col(y[i].upper()), pl.col(x[i].upper())) for i in count
     ]
     for i in count:
         pair = specs[i].minus
@@ -453,7 +453,12 @@ def _domain_variances(
     n_psu = int(strata["n_h"].sum())
     lonely_factor = float(strata.filter(pl.col("is_lonely"))["f_h"].sum())
     variances = _variances_over_strata(per_stratum, len(specs), n_psu, lonely, lonely_factor)
-    return totals.join(variances, on=_DOMAIN, how="left", nulls_equal=True)
+    return totals.select(
+        *_DOMAIN,
+        "n_obs",
+        *[pl.col(y[i].upper()).alias(f"__Y{i}") for i in count],
+        *[pl.col(x[i].upper()).alias(f"__X{i}") for i in count],
+    ).join(variances, on=_DOMAIN, how="left", nulls_equal=True)
 
 
 def _stratum_sums(z_psu: pl.DataFrame, count: int) -> pl.DataFrame:
