@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -41,19 +42,26 @@ class FixedPoint:
 
     def encode(self, value: pl.Expr) -> pl.Expr:
         """value·2^shift truncated toward zero, as Int128; null for null, NaN and ±inf."""
-        first, second = _halves(self.shift)
-        scaled = value.cast(pl.Float64) * 2.0**first * 2.0**second
-        return scaled.cast(pl.Int128, strict=False)
+        return _scaled(value.cast(pl.Float64), self.shift).cast(pl.Int128, strict=False)
 
     def decode(self, total: pl.Expr) -> pl.Expr:
         """An Int128 sum back to Float64: rounded once to nearest, then scaled exactly."""
-        first, second = _halves(-self.shift)
-        return total.cast(pl.Float64) * 2.0**first * 2.0**second
+        return _scaled(total.cast(pl.Float64), -self.shift)
 
 
-def _halves(shift: int) -> tuple[int, int]:
-    """Two exponents adding up to ``shift``, each a normal float's (|shift| reaches 1170)."""
-    return shift // 2, shift - shift // 2
+NORMAL_POWERS = 1000
+"""2^±1000 are normal floats; a larger shift (|shift| reaches 1170) is applied in two steps."""
+
+
+Scalable = TypeVar("Scalable", pl.Expr, pl.Series, float)
+
+
+def _scaled(value: Scalable, shift: int) -> Scalable:
+    """value·2^shift, exact unless the result overflows or is subnormal."""
+    if abs(shift) <= NORMAL_POWERS:
+        return value * 2.0**shift
+    half = shift // 2
+    return value * 2.0**half * 2.0 ** (shift - half)
 
 
 def fixed_point(largest: float, *, has_nonfinite: bool = False) -> FixedPoint:
@@ -128,8 +136,30 @@ def exact_sums(
 
 def exact_total(values: pl.Series | np.ndarray) -> float:
     """Σ values, exactly (then rounded once); 0.0 for no values."""
-    series = values if isinstance(values, pl.Series) else pl.Series(np.asarray(values, dtype=float))
-    return float(exact_sums(series.alias("value").to_frame(), by=[], columns=["value"]).item())
+    series = _floats(values)
+    largest = _largest_finite(series)
+    if largest is None:  # NaN or ±inf make the sum NaN or ±inf in any order
+        return float(series.sum())
+    point = fixed_point(largest)
+    total = _scaled(series, point.shift).cast(pl.Int128).sum()
+    return _scaled(float(total), -point.shift)
+
+
+def _largest_finite(series: pl.Series) -> float | None:
+    """The largest magnitude of a Float64 Series (0.0 when empty); None if any is NaN or ±inf."""
+    largest = series.abs().max()
+    if largest is None:
+        return 0.0
+    if not isinstance(largest, float) or math.isinf(largest) or series.is_nan().any():
+        return None
+    return largest
+
+
+def _floats(values: pl.Series | np.ndarray) -> pl.Series:
+    """Values as a Float64 Series (a numpy array without a copy where it can)."""
+    if isinstance(values, pl.Series):
+        return values.cast(pl.Float64)
+    return pl.Series(np.asarray(values, dtype=float))
 
 
 def exact_cumulative(values: pl.Series | np.ndarray) -> np.ndarray:
@@ -137,13 +167,13 @@ def exact_cumulative(values: pl.Series | np.ndarray) -> np.ndarray:
 
     A total at the end of a run of tied values does not depend on the order inside the run.
     """
-    series = values if isinstance(values, pl.Series) else pl.Series(np.asarray(values, dtype=float))
-    frame = series.cast(pl.Float64).alias("value").to_frame()
-    point = fixed_points(frame, ["value"])["value"]
-    if point.has_nonfinite:  # NaN and ±inf carry on, as in any sequential sum
-        return np.cumsum(frame["value"].to_numpy())
-    running = point.decode(point.encode(pl.col("value")).cum_sum())
-    return frame.select(running).to_series().to_numpy()
+    series = _floats(values)
+    largest = _largest_finite(series)
+    if largest is None:  # NaN and ±inf carry on, as in any sequential sum
+        return series.cum_sum().to_numpy()
+    point = fixed_point(largest)
+    running = _scaled(series, point.shift).cast(pl.Int128).cum_sum()
+    return _scaled(running.cast(pl.Float64), -point.shift).to_numpy()
 
 
 def shift_sql(column: str) -> str:
