@@ -42,7 +42,7 @@ from typing import Any, Literal, get_args
 import polars as pl
 from scipy import stats
 
-from transforms.summation import FixedPoint, exact_sums, fixed_points
+from transforms.summation import FixedPoint, exact_sums, exact_total, fixed_points
 
 LonelyPsu = Literal["adjust", "certainty", "fail"]
 
@@ -451,7 +451,7 @@ def _domain_variances(
         )
     per_stratum = per_stratum.join(strata, on=_STRATUM, how="inner")
     n_psu = int(strata["n_h"].sum())
-    lonely_factor = float(strata.filter(pl.col("is_lonely"))["f_h"].sum())
+    lonely_factor = exact_total(strata.filter(pl.col("is_lonely"))["f_h"])
     variances = _variances_over_strata(per_stratum, len(specs), n_psu, lonely, lonely_factor)
     return totals.select(
         *_DOMAIN,
