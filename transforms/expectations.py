@@ -51,6 +51,7 @@ from transforms.config import (
     Validation,
 )
 from transforms.rules import household_columns
+from transforms.summation import exact_total
 
 Severity = Literal["error", "warning"]
 
@@ -465,11 +466,11 @@ def poverty_rate_checks(
     analysis frame, weighted by ``weight``): with nobody or everybody poor there is nothing
     to target, and a classifier cannot be trained."""
     rows = []
-    total = float(frame[weight].sum())
+    total = exact_total(frame[weight])
     for index, line in enumerate(lines):
         poor = frame[f"is_poor__{index}"].fill_null(False)
         n_poor = int(poor.sum())
-        rate = float(frame.filter(poor)[weight].sum()) / total if total else 0.0
+        rate = exact_total(frame.filter(poor)[weight]) / total if total else 0.0
         value = line_text(frame[f"poverty_line__{index}"])
         observed = (
             f"{households.path}: poverty line {line.label!r} ({line.method}, {value} per "
