@@ -42,8 +42,11 @@ setup-dev: $(VENV)/.development ## the runtime plus the development tools (make 
 run: setup ## run the audit on the embedded sample -> data/welfare_audit.duckdb
 	$(BIN)/welfare-audit run --config data/sample/audit.toml --warehouse data/welfare_audit.duckdb
 
+# Two workers (pytest-xdist), one test file each at a time: a serial suite kept one of two
+# cores idle half the time, waiting on child processes and servers. TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 2
 test: setup-dev lint ## lint, type-check and run the test suite
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup-dev ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

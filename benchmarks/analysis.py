@@ -56,7 +56,7 @@ def survey_dir(scale: str) -> Path:
     return folder
 
 
-BUILDERS = ("household.py", "ingest.py", "readers.py", "staging.py")  # shape the frame
+BUILDERS = ("household.py", "io/ingest.py", "io/readers.py", "io/staging.py")  # shape the frame
 
 
 def _cache_key(config_path: Path, config: AuditConfig) -> str:

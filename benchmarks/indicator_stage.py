@@ -47,7 +47,7 @@ SELECT
     sum(weight) AS weighted_households,
     sum(person_weight) AS persons,
     sum(weight * welfare) AS weighted_welfare,        -- currency/person/year x households
-    sum(weight * benefit_amount) AS weighted_benefit  -- currency per household, as surveyed
+    sum(weight * benefit__0) AS weighted_benefit  -- the first programme, currency per household
 FROM {source}
 GROUP BY region
 """

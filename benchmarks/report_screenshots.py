@@ -1,8 +1,12 @@
-"""Screenshots of the HTML report, section by section, in a real headless browser.
+"""Screenshots of the HTML report, section by section, and of the Data Docs beside it, in a
+real headless browser.
 
 Not a measurement: a look at what a reader sees. Renders a report from a sample run (or takes
 a report.html you name), then has headless Chromium draw the page header and each section
-alone, cropped to its content, as PNGs to look at.
+alone, cropped to its content, as PNGs to look at; then the Data Docs index
+(data_docs/index.html beside the report) and one suite page (the one with most checks), with
+the browser's network disabled (every host unresolvable, every request sent to a dead proxy),
+as an analyst in an office without internet would open them.
 
 Usage (from the repository root):
     .venv/bin/python -m benchmarks.report_screenshots [--out DIR] [--no-programmes]
@@ -11,8 +15,9 @@ Usage (from the repository root):
 Without --report, a survey of 1,500 generated households is audited in a temporary folder
 (PMT models ols and logit, 3 folds, about a minute; --no-programmes drops its programmes, as
 a survey without programme data). Needs Debian's `chromium` (`apt-get install -y chromium`);
-without it the script says so and stops. Writes DIR/00-top.png, DIR/01-<section>.png, ...
-(default DIR: benchmarks/cache/report-screenshots, which git ignores).
+without it the script says so and stops. Writes DIR/00-top.png, DIR/01-<section>.png, ...,
+DIR/data-docs-index.png and DIR/data-docs-suite-<table>.png (default DIR:
+benchmarks/cache/report-screenshots, which git ignores).
 """
 
 from __future__ import annotations
@@ -80,8 +85,18 @@ def cropped(png: Path) -> None:
         rgb.crop((0, max(top - 8, 0), WIDTH, min(bottom + 16, rgb.height))).save(png)
 
 
-def screenshot(chromium: str, page: Path, png: Path, profile: Path) -> None:
-    """Draw one HTML file to a PNG with headless Chromium."""
+OFFLINE = (
+    "--host-resolver-rules=MAP * ~NOTFOUND",  # no host name resolves
+    "--proxy-server=127.0.0.1:9",  # and any request by address goes to the discard port
+    "--proxy-bypass-list=<-loopback>",
+)
+"""Chromium switches that take the browser off the network (file:// pages still open)."""
+
+
+def screenshot(
+    chromium: str, page: Path, png: Path, profile: Path, *, offline: bool = False
+) -> None:
+    """Draw one HTML file to a PNG with headless Chromium (``offline``: network disabled)."""
     subprocess.run(
         [
             chromium,
@@ -90,6 +105,7 @@ def screenshot(chromium: str, page: Path, png: Path, profile: Path) -> None:
             "--disable-gpu",
             "--hide-scrollbars",
             "--no-first-run",
+            *(OFFLINE if offline else ()),
             f"--user-data-dir={profile}",
             f"--window-size={WIDTH},{HEIGHT}",
             f"--screenshot={png}",
@@ -117,6 +133,32 @@ def screenshots(report: Path, out: Path, chromium: str) -> list[Path]:
     return written
 
 
+def busiest_suite(index: Path) -> Path | None:
+    """The suite page with most checks (by its row count), linked from the Data Docs index."""
+    pages = [
+        index.parent / href for href in re.findall(r'href="(suites/[^"]+)"', index.read_text())
+    ]
+    pages = [page for page in pages if page.is_file()]
+    return max(pages, key=lambda p: p.read_text().count("<tr"), default=None)
+
+
+def data_docs_screenshots(report: Path, out: Path, chromium: str) -> list[Path]:
+    """The Data Docs index beside the report and its busiest suite page, drawn offline."""
+    index = report.parent / "data_docs" / "index.html"
+    if not index.is_file():
+        print(f"No Data Docs beside the report ({index})", file=sys.stderr)
+        return []
+    out.mkdir(parents=True, exist_ok=True)
+    shots = [(index, out / "data-docs-index.png")]
+    suite = busiest_suite(index)
+    if suite is not None:
+        shots.append((suite, out / f"data-docs-suite-{suite.stem}.png"))
+    with tempfile.TemporaryDirectory(prefix="data-docs-shots-") as scratch:
+        for page, png in shots:
+            screenshot(chromium, page, png, Path(scratch) / "profile", offline=True)
+    return [png for _, png in shots]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Render (or take) a report and write its screenshots; 2 when no browser is installed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -136,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report_shots(report: Path, out: Path, chromium: str) -> int:
-    """Write the screenshots of one report and list them."""
-    for png in screenshots(report, out, chromium):
+    """Write the screenshots of one report and of its Data Docs, and list them."""
+    for png in [*screenshots(report, out, chromium), *data_docs_screenshots(report, out, chromium)]:
         print(png)
     return 0
 

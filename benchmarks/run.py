@@ -55,6 +55,7 @@ def machine() -> dict[str, object]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "libraries": {name: metadata.version(name) for name in LIBRARIES},
+        "load_average_1_5_15_min": [round(load, 2) for load in os.getloadavg()],
     }
 
 

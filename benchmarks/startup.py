@@ -109,7 +109,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     repeat = parser.parse_args().repeat
     cli = [sys.executable, "-m", "flows.cli"]
-    results: dict[str, object] = {"machine": machine(), "repeat": repeat}
+    size = machine()  # with the load average before the first case
+    results: dict[str, object] = {"machine": size, "repeat": repeat}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         env = {**os.environ, "PREFECT_API_URL": "", "PREFECT_HOME": str(folder / "prefect")}
@@ -134,6 +135,9 @@ def main() -> None:
                 command, served_env, repeat
             )
             print(f"with a running server: {results['sample_audit_cached_models_running_server']}")
+    start, end = size["load_average_1_5_15_min"], [round(x, 2) for x in os.getloadavg()]
+    results["load_average_at_end"] = end
+    print(f"load average at start {start}, at end {end} (2 cores: above ~0.5 it was busy)")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "startup.json").write_text(json.dumps(results, indent=2) + "\n")
 

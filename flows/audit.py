@@ -45,6 +45,7 @@ from transforms.expectations import ValidationFailed, raise_on_errors
 from transforms.io.hooks import load_user_code
 from transforms.io.memory import check_analysis_fits, usable_memory
 from transforms.io.warehouse import exclusive_lock, output_lock
+from transforms.report.definitions import DATA_DOCS
 
 
 @task(name="prepare-analysis", task_run_name="prepare-analysis", cache_policy=NO_CACHE)
@@ -192,12 +193,8 @@ def audit(
 
 def data_docs_pointer(output_dir: Path) -> list[str]:
     """Where a failed validation's checks are shown in detail, when the Data Docs exist."""
-    index = output_dir / "data_docs" / "index.html"
-    return (
-        [f"Every check in detail (Great Expectations Data Docs): {index}"]
-        if index.is_file()
-        else []
-    )
+    index = output_dir / DATA_DOCS
+    return [f"Every check in detail (Data Docs, open offline): {index}"] if index.is_file() else []
 
 
 def input_files(config: AuditConfig) -> int:
@@ -232,7 +229,7 @@ def check_inputs(config_path: str) -> dict[str, Any]:
         "files": summary_rows(files),
         "quarantine": quarantine.to_dicts(),
         "validation": rows,
-        "data_docs": str(run.output_dir / "data_docs" / "index.html"),
+        "data_docs": str(run.output_dir / DATA_DOCS),
     }
 
 

@@ -21,6 +21,7 @@ from rich.table import Table
 from flows.progress_view import showing_progress
 from flows.runners import RunnerKind
 from flows.watchdog import start_watchdog
+from transforms.io.export import ExportFormat
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CONFIG = REPO_ROOT / "data" / "sample" / "audit.toml"
@@ -68,6 +69,7 @@ def known_errors() -> tuple[type[BaseException], ...]:
     """Errors that carry a readable message and need no traceback."""
     from transforms.config import ConfigError
     from transforms.expectations import ValidationFailed
+    from transforms.io.export import ExportError
     from transforms.io.memory import MemoryLimitError
     from transforms.io.warehouse import WarehouseError
     from transforms.raw import IngestError
@@ -77,6 +79,7 @@ def known_errors() -> tuple[type[BaseException], ...]:
         IngestError,
         ValidationFailed,
         WarehouseError,
+        ExportError,
         MemoryLimitError,
         FileNotFoundError,
         PermissionError,
@@ -369,17 +372,16 @@ def run(
         warehouse.resolve() if warehouse else loaded.output.warehouse, loaded.output.directory
     )
     start_watchdog()  # stops Prefect's temporary server should this process be killed
-    from flows.observability import start_temporary_api
+    from flows import temporary_api
 
-    starting_api = start_temporary_api()  # its start-up overlaps the imports below
+    starting_api = temporary_api.start_temporary_api()  # starts while we import below
     from flows.audit import audit
     from flows.runners import build_task_runner, local_dask_cluster
 
-    if starting_api is not None:
-        starting_api.join()
     if not debug:
         quiet_tracebacks()  # after the imports: Prefect's log handlers exist now
     with ExitStack() as stack:
+        stack.enter_context(temporary_api.using(starting_api))
         address = dask_address
         if task_runner == RunnerKind.dask and not address:
             address = stack.enter_context(local_dask_cluster(dask_workers))
@@ -410,12 +412,15 @@ def validate(config: ConfigOption = None, debug: DebugOption = False) -> None:
     check_headers(loaded)  # every mapped column in its file's header, before any heavy import
     with output_lock(loaded.output.directory):  # busy or not writable: say so now
         pass
+    start_watchdog()  # stops Prefect's temporary server should this process be killed
+    from flows import temporary_api
+
+    starting_api = temporary_api.start_temporary_api()  # starts while we import below
     from flows.audit import check_inputs
 
     if not debug:
         quiet_tracebacks()
-    start_watchdog()  # stops Prefect's temporary server should this process be killed
-    with console.status("Reading and validating the inputs…"):
+    with temporary_api.using(starting_api), console.status("Reading and validating the inputs…"):
         result = check_inputs(str(config))
     print_validation(result)
     if any(not row["success"] and row["severity"] == "error" for row in result["validation"]):
@@ -587,6 +592,67 @@ def runs(
             (message or "")[:80],
         )
     console.print(table)
+
+
+@app.command()
+@readable_errors
+def export(
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="The run (default: the latest successful one).")
+    ] = None,
+    file_format: Annotated[
+        ExportFormat, typer.Option("--format", help="File format of the tables.")
+    ] = ExportFormat.csv,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder to create (default: exports/RUN_ID-FORMAT beside the warehouse).",
+        ),
+    ] = None,
+    with_quarantine: Annotated[
+        bool,
+        typer.Option(
+            "--with-quarantine",
+            help="Also export audit.quarantine (raw input values: they may hold identifiers).",
+        ),
+    ] = False,
+    config: ConfigOption = None,
+    warehouse: WarehouseOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Write every table of a run as CSV, Parquet or Stata files, with a data dictionary.
+
+    Example: welfare-audit export --format dta --out audit_2026_dta
+    """
+    from transforms.io.export import export_run
+    from transforms.io.provenance import latest_run_id
+    from transforms.io.warehouse import connect
+
+    path = published_warehouse(config, warehouse)
+    with connect(path, read_only=True) as con:
+        chosen = run_id or latest_run_id(con)
+        folder = out or path.parent / "exports" / f"{chosen}-{file_format.value}"
+        done = export_run(
+            con,
+            run_id=chosen,
+            warehouse=path,
+            folder=folder,
+            export_format=file_format,
+            with_raw_values=with_quarantine,
+        )
+    rows = sum(file.rows for file in done.files)
+    console.print(
+        f"Exported run {chosen}: {len(done.files)} tables, {rows:,} rows, as {file_format.value} "
+        f"with data_dictionary.csv and manifest.json, to {done.folder}",
+        markup=False,
+    )
+    for table_name in done.left_out:
+        console.print(
+            f"Left out audit.{table_name}: its rows hold raw input values, which may hold "
+            "identifiers (add --with-quarantine to export it).",
+            markup=False,
+        )
 
 
 @app.command()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,26 +142,3 @@ def prefect_api_problem() -> str | None:
     if answer.status_code != 200:
         return f"the Prefect server at PREFECT_API_URL={url} answered {answer.status_code}"
     return None
-
-
-def start_temporary_api() -> threading.Thread | None:
-    """Start Prefect's temporary local API in the background when no server is configured,
-    so its start-up (seconds) overlaps the pipeline's imports; join the thread before the
-    flow starts. None when a server is configured (nothing to start)."""
-    from prefect.settings import get_current_settings
-
-    settings = get_current_settings()
-    if settings.api.url or not settings.server.ephemeral.enabled:
-        return None
-
-    def start() -> None:
-        from prefect.server.api.server import SubprocessASGIServer
-
-        try:
-            SubprocessASGIServer().start()
-        except Exception as error:  # the flow starts it again and reports what failed
-            log.info("The temporary Prefect API did not start early: %s", error)
-
-    starter = threading.Thread(target=start, name="prefect-temporary-api", daemon=True)
-    starter.start()
-    return starter

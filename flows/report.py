@@ -17,11 +17,14 @@ from flows.observability import artifact_key
 from transforms.io.warehouse import connect
 from transforms.report.data import ReportData, load_report_data
 from transforms.report.html import render_report, summary_markdown
+from transforms.report.validation_docs import write_data_docs
 from transforms.report.workbook import write_standard_tables
 
 
 def write_report(warehouse: Path, run_id: str, directory: Path) -> tuple[Path, Path, ReportData]:
-    """Render report.html and standard_tables.xlsx for one run; also return the data shown."""
+    """Render report.html, standard_tables.xlsx and the Data Docs its link points to (from
+    audit.validation_results, so a report written anew links to pages beside it) for one run;
+    also return the data shown."""
     with connect(warehouse, read_only=True) as con:
         data = load_report_data(con, run_id)
     directory.mkdir(parents=True, exist_ok=True)
@@ -29,6 +32,10 @@ def write_report(warehouse: Path, run_id: str, directory: Path) -> tuple[Path, P
     html.write_text(render_report(data), encoding="utf-8")
     workbook = directory / "standard_tables.xlsx"
     write_standard_tables(data, workbook)
+    if data.validation_results.height:
+        checks = data.validation_results.to_dicts()
+        name = str(data.run.get("config_name") or "")
+        write_data_docs(directory, checks, audit_name=name, run_id=run_id)
     return html, workbook, data
 
 

@@ -1,4 +1,7 @@
-"""Session-wide test settings: a quiet, offline Prefect harness with heartbeats off."""
+"""Session-wide test settings: a quiet, offline Prefect harness with heartbeats off.
+
+Under pytest-xdist (``make test``) every worker is its own session: its own PREFECT_HOME,
+Prefect API and shared audit runs."""
 
 from __future__ import annotations
 

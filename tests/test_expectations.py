@@ -133,3 +133,43 @@ def test_the_quarantine_ceiling_message_names_the_setting_without_brackets() -> 
         "validation.max_quarantine_share if these rows are rightly left out."
     )
     assert over_quarantine_ceiling("/survey/hh.csv", 100, 5, {}, 0.05) is None
+
+
+def test_each_check_states_what_it_requires_in_words() -> None:
+    from transforms.expectations import Expectation, expected_text
+
+    assert expected_text("ExpectColumnValuesToBeBetween", {"column": "n_psu", "min_value": 2}) == (
+        "every value of n_psu at least 2"
+    )
+    assert expected_text(
+        "ExpectColumnValuesToBeBetween", {"column": "x", "min_value": 0.9, "max_value": 1.1}
+    ) == ("every value of x between 0.9 and 1.1")
+    assert expected_text(
+        "ExpectColumnValuesToBeBetween",
+        {"column": "n_heads", "min_value": 1, "max_value": 1, "mostly": 0.95},
+    ) == ("at least 95% of values of n_heads = 1")
+    assert expected_text("ExpectTableRowCountToBeBetween", {"max_value": 10}) == (
+        "a row count at most 10"
+    )
+    assert expected_text(
+        "ExpectColumnDistinctValuesToContainSet", {"column": "region", "value_set": list("ab")}
+    ) == ("region takes every value of {a, b}")
+    assert expected_text(
+        "ExpectColumnPairValuesToBeEqual", {"column_A": "hh_size", "column_B": "n_members"}
+    ) == ("hh_size = n_members in every row")
+    many = Expectation(
+        "t", "ExpectColumnValuesToBeInSet", {"column": "c", "value_set": list(range(20))}
+    )
+    assert (
+        many.expected == "every value of c in {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, … (20 in all)}"
+    )
+    assert expected_text("ExpectSomethingElse", {"b": 2, "a": 1}) == "a = 1; b = 2"
+
+
+def test_the_analysis_checks_record_their_thresholds() -> None:
+    psu, national, high, cash, pension = checked(frame(), folds=5).values()
+    assert psu["expected"] == "at least 5 PSUs (models.folds)"
+    assert national["expected"] == "under line 'national', a poverty rate strictly between 0 and 1"
+    assert high["expected"] == "under line 'high', a poverty rate strictly between 0 and 1"
+    assert cash["expected"] == "programme 'cash': at least 1 recipient"
+    assert pension["expected"] == "programme 'pension': at least 1 recipient"

@@ -74,7 +74,7 @@ def test_run_publishes_a_succeeded_run_with_conserved_rows(
     assert validation.height > 5
     assert validation.filter(pl.col("severity") == "error")["success"].all()
     docs = Path(str(result["output_dir"])) / "data_docs" / "index.html"
-    assert docs.is_file()  # GX Data Docs beside the run's outputs
+    assert docs.is_file()  # the Data Docs beside the run's outputs (test_validation_docs.py)
     assert not (Path(str(result["output_dir"])) / "staging.duckdb").exists()  # raw ids discarded
 
 

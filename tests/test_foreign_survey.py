@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import polars as pl
+import pyreadstat
 import pytest
 
 from tests.processes import harness_env
@@ -37,7 +38,7 @@ def test_the_tutorial_shows_the_example_config_verbatim() -> None:
 @pytest.mark.usefixtures("prefect_harness")
 def test_the_stata_tutorial_runs_end_to_end(tmp_path: Path) -> None:
     commands = fenced_blocks(TUTORIAL.read_text(encoding="utf-8"), "bash")
-    assert len(commands) >= 5  # stand-in, look, copy config, validate + run, query
+    assert len(commands) >= 6  # stand-in, look, copy config, validate + run, query, export
     for name in CLONE_ENTRIES:
         (tmp_path / name).symlink_to(ROOT / name)
     env = harness_env(PATH=f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}")
@@ -59,7 +60,11 @@ def test_the_stata_tutorial_runs_end_to_end(tmp_path: Path) -> None:
     assert sorted(p.name for p in survey.glob("*.dta")) == ["hh_mod_a.dta", "hh_mod_b.dta"]
     assert "Main roof material" in printed[1]  # step 1 shows the variable labels
     assert len(list(survey.glob("output/runs/*/report.html"))) == 1
-    assert "Anlan" in printed[-1] and "pmt:hgb" in printed[-1]  # the documented query answers
+    assert "Anlan" in printed[-2] and "pmt:hgb" in printed[-2]  # the documented query answers
+    exported, _ = pyreadstat.read_dta(
+        str(survey / "audit_dta" / "targeting_errors.dta"), output_format="polars"
+    )  # step 6: back to Stata
+    assert "Anlan" in set(exported.filter(pl.col("group_type") == "region")["group_value"])
 
     with connect(survey / "welfare_audit.duckdb", read_only=True) as con:
         files = con.sql("SELECT role, rows_read, rows_quarantined FROM audit.input_files").pl()

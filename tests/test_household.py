@@ -47,3 +47,24 @@ def test_the_head_is_the_flagged_member_else_the_oldest_ties_to_the_first_row() 
     # c: a head whose sex is missing stays missing (not another member's)
     assert (by_household["c"]["head_age"], by_household["c"]["head_sex"]) == (5, None)
     assert by_household["c"]["head_education_years"] is None  # column absent: NULL
+
+
+def member_amounts(rows: str) -> dict[str, float]:
+    """Households' totals of a member-level programme's amounts (amount__0) of ``rows``."""
+    with duckdb.connect() as con:
+        con.execute(
+            "CREATE TABLE members AS SELECT * FROM (VALUES "
+            f"{rows}) AS t(hh_id, age, __source_row, amount__0)"
+        )
+        query = member_features_sql("members", {"hh_id", "age", "__source_row", "amount__0"})
+        return dict(con.sql(f"SELECT hh_id, amount__0 FROM ({query})").fetchall())
+
+
+def test_member_amounts_add_up_exactly_in_any_order() -> None:
+    # as floats, 1e16 + 1 - 1e16 is 0 and 1e16 - 1e16 + 1 is 1
+    forward = "('a', 70, 1, 1e16), ('a', 71, 2, 1.0), ('a', 72, 3, -1e16), ('b', 80, 4, NULL)"
+    backward = "('a', 72, 3, -1e16), ('a', 71, 2, 1.0), ('a', 70, 1, 1e16), ('b', 80, 4, NULL)"
+    assert member_amounts(forward) == member_amounts(backward) == {"a": 1.0, "b": None}
+    # ten payments of 0.1 (as floats: 0.9999999999999999), beside a larger household's
+    tenths = "".join(f", ('c', 66, {5 + i}, 0.1)" for i in range(10))
+    assert member_amounts(f"('d', 70, 1, 2500.0){tenths}") == {"c": 1.0, "d": 2500.0}

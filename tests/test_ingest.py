@@ -442,10 +442,11 @@ def test_a_categorical_proxy_of_few_words_is_not_mistaken_for_names(tmp_path: Pa
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (gzip.compress(f"{HEADER}\n1,A,1,2,10,1\n".encode()), "gzip-compressed"),
+        (gzip.compress(f"{HEADER}\n1,A,1,2,10,1\n".encode(), mtime=0), "gzip-compressed"),
         (f"{HEADER}\n1,A,1,2,10,1\n".encode("utf-16"), 'csv.encoding = "utf16"'),
         (b"PK\x03\x04" + b"\0" * 60, "zip archive"),
     ],
+    ids=["gzip", "utf-16", "zip"],  # the same test ids in every process (pytest-xdist)
 )
 def test_compressed_or_utf16_files_are_named_not_misread(
     tmp_path: Path, content: bytes, expected: str

@@ -89,6 +89,8 @@ def test_the_definitions_state_the_threshold_and_link_the_run_outputs(
     words = text_of(definitions)
     assert "Suppressed cells An estimate resting on fewer than 10 households surveyed" in words
     assert "benefit incidence counts the households paid a benefit" in words
+    assert "reads “suppressed (complementary)”" in words
+    assert "does not hide bounds" in words  # what the rule does not protect, said
     assert "Money Amounts are in XOF" in words
     folder = audit_run.output_dir
     for href in ("standard_tables.xlsx", "data_docs/index.html"):  # relative to report.html

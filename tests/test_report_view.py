@@ -16,7 +16,14 @@ import pytest
 
 from transforms.catalogue import FISCAL, MATCHING, TARGETING, label, targeting_rates
 from transforms.report import charts, html
-from transforms.report.blocks import SUPPRESSED_CELL, Cell, Figure, Table, Unavailable
+from transforms.report.blocks import (
+    COMPLEMENTARY_CELL,
+    SUPPRESSED_CELL,
+    Cell,
+    Figure,
+    Table,
+    Unavailable,
+)
 from transforms.report.data import ReportData, empty_frame
 from transforms.report.formats import (
     MISSING,
@@ -101,6 +108,16 @@ def test_a_suppressed_cell_says_so_and_shows_no_number() -> None:
     assert indicator_cell(MATCHING, matching) == SUPPRESSED_CELL
 
 
+def test_a_complementary_cell_says_it_protects_another() -> None:
+    row = {"exclusion_error": None, "suppressed": True, "suppression": "complementary"}
+    assert rate_cell(row, "exclusion_error") == COMPLEMENTARY_CELL
+    assert COMPLEMENTARY_CELL.text == "suppressed (complementary)"
+    matching = {"indicator": "coverage", "value": None} | row
+    assert indicator_cell(MATCHING, matching) == COMPLEMENTARY_CELL
+    older = {"exclusion_error": None, "suppressed": True, "suppression": None}  # before it
+    assert rate_cell(older, "exclusion_error") == SUPPRESSED_CELL
+
+
 def test_rate_cells_carry_their_ci_and_fall_back_to_the_model_estimate() -> None:
     row = {"exclusion_error": 0.562, "exclusion_error_ci_low": 0.543}
     row |= {"exclusion_error_ci_high": 0.581, "suppressed": False}
@@ -168,8 +185,8 @@ def test_the_run_summary_uses_the_catalogue_labels_and_escapes_pipes() -> None:
         [
             {"method": "pmt:ols", "decision_rule": "line", "poverty_line": "national"}
             | {"group_type": "all", "coverage": 0.2, "exclusion_error": 0.4},
-            {"method": "program", "decision_rule": "a|b", "group_type": "all"}
-            | {"programme": "dibao", "poverty_line": "national"}
+            {"method": "program", "decision_rule": "actual", "group_type": "all"}
+            | {"programme": "dibao", "poverty_line": "a|b"}
             | {"coverage": 0.163, "exclusion_error": 0.562, "inclusion_error": 0.443},
         ],
     )
@@ -177,11 +194,12 @@ def test_the_run_summary_uses_the_catalogue_labels_and_escapes_pipes() -> None:
     text = summary_markdown(ReportData(run=run, targeting_errors=targeting), report_path="x.html")
     assert f"| {label(TARGETING, 'exclusion_error')} |" in text
     assert "| method | rule | programme | poverty line |" in text
-    rows = [line for line in text.splitlines() if line.startswith("| p")]
+    rows = [line for line in text.splitlines() if line.startswith(("| p", "| P"))]
     assert rows == [  # the programmes first
-        "| program | a\\|b | dibao | national | 16.3 % | 56.2 % | 44.3 % |",
-        "| pmt:ols | line | — | national | 20.0 % | 40.0 % | — |",
-    ]
+        "| programme (actual receipt) | actual receipt | dibao | a\\|b "
+        "| 16.3 % | 56.2 % | 44.3 % |",
+        "| PMT (OLS) | predicted poor | — | national | 20.0 % | 40.0 % | — |",
+    ]  # methods and rules in words, as in the report (no keys such as pmt:ols)
     assert text.endswith("Full report: `x.html`")
 
 

@@ -1,4 +1,5 @@
-"""Same inputs, config and seed give identical numbers; no raw identifier is ever published."""
+"""Same inputs, config and seed give identical numbers on one, two or three workers; no raw
+identifier is ever published."""
 
 from __future__ import annotations
 
@@ -27,14 +28,16 @@ VOLATILE = {
 SEED_DEPENDENT = {"model_metrics", "targeting_curves", "household_scores"}
 
 
-def run_fresh(config: Path, warehouse: Path, *options: str) -> str:
-    """A full run in its own process that trains every model anew (nothing reused).
+def run_fresh(config: Path, warehouse: Path, *options: str, threads: int | None = None) -> str:
+    """A full run in its own process that trains every model anew (nothing reused), with
+    polars on ``threads`` threads (default: one per core).
 
     Returns what the run logged (at INFO).
     """
     env = harness_env(
         WELFARE_AUDIT_PSEUDONYM_KEY="reproducibility-test-key",
         PREFECT_LOGGING_LEVEL="INFO",
+        **({"POLARS_MAX_THREADS": str(threads)} if threads else {}),
     )
     command = audit_command(config, warehouse, "--retrain", *options)
     completed = subprocess.run(
@@ -75,10 +78,14 @@ def survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+WORKERS = ("one worker", "two workers", "three workers")
+
+
 @pytest.fixture(scope="module")
 def runs(survey: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two runs with the same seed (the second on a local Dask cluster of two worker
-    processes) and one with another seed, each in a fresh process."""
+    """Three runs with the same seed, each in a fresh process: the thread runner with polars on
+    one thread, then local Dask clusters of two and of three worker processes (polars in the
+    flow process on two and three threads); and one run with another seed."""
     out = tmp_path_factory.mktemp("repro-runs")
     other = out / "other-seed"
     other.mkdir()
@@ -87,34 +94,35 @@ def runs(survey: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
             (other / item.name).write_bytes(item.read_bytes())
     config = other / "audit.toml"
     config.write_text(config.read_text().replace("seed = 12", "seed = 13", 1))
-    warehouses = {
-        "first": out / "first.duckdb",
-        "second": out / "second.duckdb",
-        "other": out / "other.duckdb",
-    }
-    run_fresh(survey / "audit.toml", warehouses["first"])
-    dask = ("--task-runner", "dask", "--dask-workers", "2")
-    log = run_fresh(survey / "audit.toml", warehouses["second"], *dask)
-    assert log.count("trained in Dask worker tcp://") == 2, log[-3000:]  # logit and rf
+    warehouses = {name: out / f"{name.replace(' ', '-')}.duckdb" for name in [*WORKERS, "other"]}
+    run_fresh(survey / "audit.toml", warehouses["one worker"], threads=1)
+    for workers, name in ((2, "two workers"), (3, "three workers")):
+        dask = ("--task-runner", "dask", "--dask-workers", str(workers))
+        log = run_fresh(survey / "audit.toml", warehouses[name], *dask, threads=workers)
+        assert log.count("trained in Dask worker tcp://") == 2, log[-3000:]  # logit and rf
     run_fresh(config, warehouses["other"])
     return warehouses
 
 
-def test_two_runs_publish_identical_numbers_and_artifacts(runs: dict[str, Path]) -> None:
-    """The second run trained its models on a Dask cluster: the same numbers and artifacts
-    whichever runner and process did the work."""
-    first, second = published(runs["first"]), published(runs["second"])
-    assert first.keys() == second.keys()
-    for name in first:
-        assert first[name].equals(second[name]), f"audit.{name} differs between identical runs"
-    assert (
-        first["model_metrics"]["artifact_sha256"].n_unique() == 2
-    )  # two models, same hashes twice
-    assert first["household_scores"].height == 1500 * 2
+def test_one_two_and_three_workers_publish_the_same_bytes(runs: dict[str, Path]) -> None:
+    """Every published table byte for byte (floats written in full: equal text, equal bits),
+    whichever runner, worker count and polars thread count did the work; sums are exact, so
+    their order does not matter (docs/methodology.md, 'Exact sums')."""
+    tables = {name: published(runs[name]) for name in WORKERS}
+    first = {table: frame.write_csv() for table, frame in tables["one worker"].items()}
+    for name in WORKERS[1:]:
+        other = {table: frame.write_csv() for table, frame in tables[name].items()}
+        assert other.keys() == first.keys()
+        differing = [table for table in first if other[table] != first[table]]
+        assert not differing, f"{name}: audit tables {differing} differ from one worker's"
+    one = tables["one worker"]
+    assert one["model_metrics"]["artifact_sha256"].n_unique() == 2  # two models, same hashes
+    assert one["household_scores"].height == 1500 * 2
+    assert one["targeting_errors"].height > 100 and one["fiscal_indicators"].height > 100
 
 
 def test_a_different_seed_changes_only_what_depends_on_it(runs: dict[str, Path]) -> None:
-    a, b = published(runs["first"]), published(runs["other"])
+    a, b = published(runs["one worker"]), published(runs["other"])
     programme = pl.col("method") == "program"
     assert a["targeting_errors"].filter(programme).equals(b["targeting_errors"].filter(programme))
     assert a["matching_indicators"].equals(b["matching_indicators"])
@@ -131,7 +139,7 @@ def test_no_raw_identifier_in_any_published_column(survey: Path, runs: dict[str,
     members = pl.read_parquet(survey / "members.parquet")
     person_keys = (members["HHID"] + members["PID"]).cast(pl.String)
     identifiers = set(households) | set(person_keys)
-    with connect(runs["first"], read_only=True) as con:
+    with connect(runs["one worker"], read_only=True) as con:
         columns = con.sql(
             "SELECT table_name, column_name FROM duckdb_columns() "
             "WHERE schema_name = 'audit' AND data_type = 'VARCHAR'"

@@ -119,8 +119,14 @@ def test_wide_table_and_suppression() -> None:
     assert north["suppressed"] is True
     assert north["coverage"] is None and north["coverage_se"] is None
     assert north["population"] is None and north["n_obs"] == 2
+    assert north["suppression"] == "primary"
+    # the south alone would be the whole less the north: withheld too, as its complement
+    south = suppressed.filter(pl.col("group_value") == "S").row(0, named=True)
+    assert south["n_obs"] == 3 and south["suppressed"] is True
+    assert south["suppression"] == "complementary"
+    assert south["population"] is None and south["coverage"] is None
     everyone = suppressed.filter(pl.col("group_value") == "all").row(0, named=True)
-    assert everyone["suppressed"] is False
+    assert everyone["suppressed"] is False and everyone["suppression"] is None
     assert everyone["coverage"] == pytest.approx(0.4)
 
 

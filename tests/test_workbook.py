@@ -131,8 +131,13 @@ def test_contents_states_lines_programmes_and_the_disclosure_rule(written: Writt
     rule = contents.rows()[int(contents.find("disclosure.min_cell_n")[1:])]
     assert rule["B"].value == 10.0  # min_cell_n of the run's configuration file, read back
     assert str(rule["C"].value).startswith("A cell resting on fewer than 10 unweighted households")
-    suppressed = int(written.data.matching_indicators["suppressed"].sum())
-    assert f"matching_indicators {suppressed}" in str(rule["C"].value)
+    matching = written.data.matching_indicators
+    suppressed = int(matching["suppressed"].sum())
+    complementary = int((matching["suppression"] == "complementary").sum())
+    assert complementary, "the shared run withholds complements"
+    said = str(rule["C"].value)
+    assert f"matching_indicators {suppressed} ({complementary} complementary)" in said
+    assert "Suppression 'complementary', 'suppressed (complementary)'" in said
 
 
 # ---------------------------------------------------------------- cross-tabs
@@ -198,7 +203,9 @@ def test_targeting_shows_each_programme_against_each_line(written: Written) -> N
     assert len([t for t in column_a(sheet).values() if t.startswith("Table 4.")]) == len(lines)
 
 
-def test_a_suppressed_cell_reads_suppressed(written: Written) -> None:
+def test_a_suppressed_cell_reads_suppressed_and_says_when_it_is_complementary(
+    written: Written,
+) -> None:
     _, line = first_programme_and_line(written)
     hidden = written.data.matching_indicators.filter(
         (pl.col("indicator") == "benefit_incidence")
@@ -206,15 +213,16 @@ def test_a_suppressed_cell_reads_suppressed(written: Written) -> None:
         & (pl.col("poverty_line") == line)
         & pl.col("suppressed")
     )
-    assert hidden.height, "the shared run suppresses some benefit incidence cells"
-    row = hidden.row(0, named=True)
-    cell = table_cell(
-        written.sheets["Incidence"],
-        "Benefit incidence (share of all benefit money), by quintile of pre-transfer",
-        f"Q{row['group_value']}" + ("\u00a0(poorest)" if row["group_value"] == "1" else ""),
-        row["programme"],
-    )
-    assert cell.value == "suppressed"
+    assert set(hidden["suppression"]) == {"primary", "complementary"}, "the shared run has both"
+    marks = {"primary": "suppressed", "complementary": "suppressed (complementary)"}
+    for row in hidden.iter_rows(named=True):
+        cell = table_cell(
+            written.sheets["Incidence"],
+            "Benefit incidence (share of all benefit money), by quintile of pre-transfer",
+            f"Q{row['group_value']}" + ("\u00a0(poorest)" if row["group_value"] == "1" else ""),
+            row["programme"],
+        )
+        assert cell.value == marks[row["suppression"]]
 
 
 def test_money_percent_year_and_count_cells_have_their_formats(written: Written) -> None:

@@ -78,6 +78,10 @@ class Indicator:
     display: Display
     alert: AlertRule | None = None
     """How the alert rules compare this indicator between runs (None: not watched)."""
+    sums_to_one: bool = False
+    """The groups of one group_type are shares of one whole (they sum to 1), so the whole is
+    known without a published cell: disclosure control protects the shares as parts of it
+    (:mod:`transforms.suppression`)."""
 
     @property
     def prefix(self) -> str:
@@ -139,8 +143,19 @@ def _matching(
     definition: str,
     source: str = OURS,
     display: Display | None = None,
+    *,
+    sums_to_one: bool = False,
 ) -> Indicator:
-    return Indicator(name, MATCHING, unit, label, definition, source, display or display_of(unit))
+    return Indicator(
+        name,
+        MATCHING,
+        unit,
+        label,
+        definition,
+        source,
+        display or display_of(unit),
+        sums_to_one=sums_to_one,
+    )
 
 
 def _fiscal(
@@ -198,6 +213,7 @@ MATCHING_INDICATORS: tuple[Indicator, ...] = (
         "urban value (a population share, not a domain estimate; shares sum to 1 within a "
         "group_type). n_obs: beneficiary households in g. " + _DESIGN_SE,
         ASPIRE,
+        sums_to_one=True,
     ),
     _matching(
         "benefit_incidence",
@@ -207,6 +223,7 @@ MATCHING_INDICATORS: tuple[Indicator, ...] = (
         "targeting.unit is), for each quintile, region and urban value. n_obs: paid households "
         "in g. " + _DESIGN_SE,
         ASPIRE,
+        sums_to_one=True,
     ),
     _matching(
         "adequacy",
@@ -235,6 +252,7 @@ MATCHING_INDICATORS: tuple[Indicator, ...] = (
         "(y⁰ < 0.5z), poor (< z), near_poor (< 1.5z), non_poor. Band 0: no benefit; band k: "
         "b_(k−1) < T/n ≤ b_k with b_0 = 0 and b = programme.benefit_tier_bounds, the last band "
         "open. Every cell is published. " + _DESIGN_SE,
+        sums_to_one=True,
     ),
     _matching(
         "tier_mismatch_rate",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from transforms import catalogue
+from transforms.suppression import partitions_of, suppression
 
 SCHEMA = "audit"
 
@@ -114,7 +115,18 @@ GROUP_COLUMNS = (
 )
 N_OBS = Column("n_obs", "BIGINT", "Unweighted number of households in the cell.", "households")
 SUPPRESSED = Column(
-    "suppressed", "BOOLEAN", "True when n_obs is below the disclosure threshold; values are NULL."
+    "suppressed",
+    "BOOLEAN",
+    "True when disclosure control withholds the cell (why: suppression); its values are NULL.",
+)
+SUPPRESSION = Column(
+    "suppression",
+    "VARCHAR",
+    "Why the cell is withheld: primary (n_obs below the disclosure threshold, "
+    "disclosure.min_cell_n) or complementary (enough households, but withheld so that a "
+    "primary cell cannot be found by subtracting the published cells of its group_type from "
+    "their whole: the group all, or 1 for shares); NULL when published. NULL throughout in "
+    "runs before complementary suppression, whose suppressed cells are all primary.",
 )
 
 TABLES: tuple[Table, ...] = (
@@ -185,6 +197,12 @@ TABLES: tuple[Table, ...] = (
             Column("column_name", "VARCHAR", "Column checked (NULL for table-level checks)."),
             Column("severity", "VARCHAR", "error (stops the run) or warning (recorded)."),
             Column("success", "BOOLEAN", "Whether the expectation held."),
+            Column(
+                "expected",
+                "VARCHAR",
+                "What the check requires, in words: its threshold or condition (NULL in runs "
+                "before it was recorded).",
+            ),
             Column("observed", "VARCHAR", "What was observed (counts, values)."),
         ),
     ),
@@ -253,6 +271,7 @@ TABLES: tuple[Table, ...] = (
             ),
             *_rate_columns(),
             SUPPRESSED,
+            SUPPRESSION,
         ),
     ),
     Table(
@@ -273,6 +292,7 @@ TABLES: tuple[Table, ...] = (
             Column("unit", "VARCHAR", "Unit of value (from the indicator catalogue)."),
             N_OBS,
             SUPPRESSED,
+            SUPPRESSION,
         ),
     ),
     Table(
@@ -455,6 +475,7 @@ TABLES: tuple[Table, ...] = (
             ),
             N_OBS,
             SUPPRESSED,
+            SUPPRESSION,
         ),
     ),
 )
@@ -622,9 +643,13 @@ def publishable(
     """A producer's rows as the contract publishes them: the one step every table ends in.
 
     - ``unit`` joined from the indicator catalogue (tables with ``indicator`` and ``unit``);
-    - disclosure control: a cell with fewer than ``min_cell_n`` unweighted households
-      (``n_obs``) has its suppressible columns nulled and ``suppressed`` true; a cell without
-      ``n_obs`` (values from a table, not the sample) is never suppressed;
+    - disclosure control (:mod:`transforms.suppression`): a cell with fewer than
+      ``min_cell_n`` unweighted households (``n_obs``) is withheld (primary), and so is the
+      smallest other part of its group_type where it alone would be found by subtraction
+      from their whole (complementary): its suppressible columns nulled, ``suppressed`` true,
+      ``suppression`` saying why; a cell without ``n_obs`` (values from a table, not the
+      sample) is never suppressed. The frame must hold whole partitions (every group of a
+      group_type with its group ``all``), as every producer's does;
     - ``run_id`` first, then the contract's columns in order; a column the contract lacks, or
       one it needs and the frame lacks, is an error.
     """
@@ -635,11 +660,14 @@ def publishable(
     if "suppressed" in names:
         if min_cell_n is None:
             raise ValueError(f"{table_name}: publishing needs min_cell_n (disclosure control)")
-        small = (pl.col("n_obs") < min_cell_n).fill_null(False)
+        shares = [i.name for i in catalogue.indicators_of(table_name) if i.sums_to_one]
+        why = suppression(frame, partitions_of(table_name, shares), min_cell_n=min_cell_n)
         hidden = [c.name for c in spec.columns if c.suppressible and c.name in frame.columns]
+        withheld = why.is_not_null()
         frame = frame.with_columns(
-            *[pl.when(small).then(None).otherwise(pl.col(c)).alias(c) for c in hidden],
-            small.alias("suppressed"),
+            *[pl.when(withheld).then(None).otherwise(pl.col(c)).alias(c) for c in hidden],
+            withheld.alias("suppressed"),
+            why,
         )
     frame = frame.with_columns(pl.lit(run_id, pl.String).alias("run_id"))
     unknown = sorted(set(frame.columns) - set(names))

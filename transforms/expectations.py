@@ -51,6 +51,7 @@ from transforms.config import (
     Validation,
 )
 from transforms.rules import household_columns
+from transforms.summation import exact_total
 
 Severity = Literal["error", "warning"]
 
@@ -72,6 +73,50 @@ class Expectation:
         """The column the expectation checks, if it is a column expectation."""
         column = self.kwargs.get("column")
         return str(column) if column is not None else None
+
+    @property
+    def expected(self) -> str:
+        """What the check holds the data to, in words (:func:`expected_text`)."""
+        return expected_text(self.kind, self.kwargs)
+
+
+def listed(values: Sequence[Any], *, at_most: int = 12) -> str:
+    """Values as a short comma-separated list, the rest counted: 'a, b, … (20 in all)'."""
+    shown = ", ".join(str(value) for value in values[:at_most])
+    return shown if len(values) <= at_most else f"{shown}, … ({len(values)} in all)"
+
+
+def bounds_text(kwargs: Mapping[str, Any]) -> str:
+    """min_value and max_value in words: 'between 1 and 3', 'at least 2', 'at most 0.05'."""
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if low is not None and high is not None:
+        return f"= {low:g}" if low == high else f"between {low:g} and {high:g}"
+    if low is not None:
+        return f"at least {low:g}"
+    return f"at most {high:g}" if high is not None else "any value"
+
+
+def expected_text(kind: str, kwargs: Mapping[str, Any]) -> str:
+    """What a Great Expectations check of class ``kind`` with ``kwargs`` requires, in words
+    (its threshold or condition, shown beside what was observed); a class not listed here
+    shows its arguments."""
+    column = kwargs.get("column")
+    share = kwargs.get("mostly")
+    every = f"at least {share:.0%} of values" if share is not None else "every value"
+    if kind == "ExpectTableColumnsToMatchSet":
+        exact = "exactly" if kwargs.get("exact_match", True) else "at least"
+        return f"{exact} the columns {listed(kwargs['column_set'], at_most=60)}"
+    if kind == "ExpectColumnValuesToBeBetween":
+        return f"{every} of {column} {bounds_text(kwargs)}"
+    if kind == "ExpectColumnValuesToBeInSet":
+        return f"{every} of {column} in {{{listed(kwargs['value_set'])}}}"
+    if kind == "ExpectColumnDistinctValuesToContainSet":
+        return f"{column} takes every value of {{{listed(kwargs['value_set'])}}}"
+    if kind == "ExpectTableRowCountToBeBetween":
+        return f"a row count {bounds_text(kwargs)}"
+    if kind == "ExpectColumnPairValuesToBeEqual":
+        return f"{kwargs['column_A']} = {kwargs['column_B']} in every row"
+    return "; ".join(f"{key} = {value}" for key, value in sorted(kwargs.items()))
 
 
 HELPER_TABLES_SQL = {
@@ -331,7 +376,38 @@ ANALYSIS_TABLE = "analysis"
 reads, built from the staged households, member features and regions."""
 
 
-def check_row(column: str, expectation: str, *, success: bool, observed: str) -> dict[str, Any]:
+STAGED_DESCRIPTIONS = {
+    "stg_households": "The household file as staged: its columns, its regions and its size "
+    "against the previous run.",
+    "stg_member_features": "The member file summed per household (members, heads).",
+    "file_counts": "Rows read and quarantined, per input file.",
+    ANALYSIS_TABLE: "The analysis frame the run builds after validation (households with "
+    "their poverty lines, programmes and design): what would otherwise stop the run later, "
+    "in model training or in every rate.",
+}
+
+
+def sql_comment(sql: str) -> str:
+    """The ``-- …`` comment lines of an SQL statement, joined into one text."""
+    lines = (line.strip() for line in sql.splitlines())
+    return " ".join(line.removeprefix("--").strip() for line in lines if line.startswith("--"))
+
+
+def table_description(name: str) -> str:
+    """What a validated table is, in words: a staged file, the analysis frame, or a helper
+    table (the comment of its CREATE statement)."""
+    if name in STAGED_DESCRIPTIONS:
+        return STAGED_DESCRIPTIONS[name]
+    if name.startswith("benefit_check_"):
+        said = sql_comment(BENEFIT_CHECK_SQL).format(index=name.rsplit("_", 1)[1])
+    else:
+        said = sql_comment(HELPER_TABLES_SQL.get(name, ""))
+    return f"Helper table built in staging: {said}." if said else f"Staging table {name}."
+
+
+def check_row(
+    column: str, expectation: str, *, success: bool, observed: str, expected: str
+) -> dict[str, Any]:
     """An analysis check's result in the shape of a GX result row (severity error)."""
     return {
         "table_name": ANALYSIS_TABLE,
@@ -339,6 +415,7 @@ def check_row(column: str, expectation: str, *, success: bool, observed: str) ->
         "column_name": column,
         "severity": "error",
         "success": success,
+        "expected": expected,
         "observed": observed,
     }
 
@@ -361,7 +438,11 @@ def psu_check(frame: pl.DataFrame, households: HouseholdInput, *, folds: int) ->
             "training would stop. Lower models.folds, or check the psu (and strata) mapping"
         )
     return check_row(
-        "psu", "expect_psu_count_to_be_at_least_folds", success=found >= folds, observed=observed
+        "psu",
+        "expect_psu_count_to_be_at_least_folds",
+        success=found >= folds,
+        observed=observed,
+        expected=f"at least {folds} PSUs (models.folds)",
     )
 
 
@@ -385,11 +466,11 @@ def poverty_rate_checks(
     analysis frame, weighted by ``weight``): with nobody or everybody poor there is nothing
     to target, and a classifier cannot be trained."""
     rows = []
-    total = float(frame[weight].sum())
+    total = exact_total(frame[weight])
     for index, line in enumerate(lines):
         poor = frame[f"is_poor__{index}"].fill_null(False)
         n_poor = int(poor.sum())
-        rate = float(frame.filter(poor)[weight].sum()) / total if total else 0.0
+        rate = exact_total(frame.filter(poor)[weight]) / total if total else 0.0
         value = line_text(frame[f"poverty_line__{index}"])
         observed = (
             f"{households.path}: poverty line {line.label!r} ({line.method}, {value} per "
@@ -411,6 +492,7 @@ def poverty_rate_checks(
                 "expect_poverty_rate_to_be_strictly_between_0_and_1",
                 success=success,
                 observed=observed,
+                expected=f"under line {line.label!r}, a poverty rate strictly between 0 and 1",
             )
         )
     return rows
@@ -451,6 +533,7 @@ def recipient_checks(
                 "expect_programme_to_have_recipients",
                 success=recipients > 0,
                 observed=observed,
+                expected=f"programme {programme.name!r}: at least 1 recipient",
             )
         )
     return rows

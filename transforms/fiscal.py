@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from transforms.config import FinancingSource, Fiscal, FiscalScenario
+from transforms.summation import exact_cumulative, exact_sums, exact_total
 
 CURRENT = "current"
 OUTPUT_SCHEMA: dict[str, type[pl.DataType]] = {
@@ -132,15 +133,14 @@ def weighted_concentration(
     rank = x if rank_by is None else np.asarray(rank_by, dtype=float)
     order = np.argsort(rank, kind="stable")
     x, w, rank = x[order], w[order], rank[order]
-    total_w, total_x = float(w.sum()), float((w * x).sum())
+    total_w, total_x = exact_total(w), exact_total(w * x)
     if total_w <= 0.0 or total_x == 0.0:
         return None
     _, first, counts = np.unique(rank, return_index=True, return_counts=True)
-    cumulative = np.cumsum(w)
-    group_weight = np.add.reduceat(w, first)
-    group_end = cumulative[first + counts - 1]
-    midpoint = np.repeat(group_end - group_weight / 2.0, counts) / total_w
-    return float(2.0 * np.sum(w * x * midpoint) / total_x - 1.0)
+    cumulative = np.concatenate([[0.0], exact_cumulative(w)])  # exact at every tie's ends
+    group_start, group_end = cumulative[first], cumulative[first + counts]
+    midpoint = np.repeat((group_start + group_end) / 2.0, counts) / total_w
+    return 2.0 * exact_total(w * x * midpoint) / total_x - 1.0
 
 
 def fgt(welfare: np.ndarray, line: np.ndarray, persons: np.ndarray, alpha: int) -> float | None:
@@ -148,7 +148,7 @@ def fgt(welfare: np.ndarray, line: np.ndarray, persons: np.ndarray, alpha: int) 
     poor = welfare < line
     shortfall = np.where(poor, 1.0 - welfare / line, 0.0)
     terms = poor.astype(float) if alpha == 0 else shortfall**alpha
-    return ratio(float(np.sum(persons * terms)), float(np.sum(persons)))
+    return ratio(exact_total(persons * terms), exact_total(persons))
 
 
 def beckerman_immervoll(
@@ -163,11 +163,11 @@ def beckerman_immervoll(
     d = post - pre
     pre_poor, post_poor = pre < line, post < line
     lifted = pre_poor & ~post_poor
-    ab = float(np.sum(persons * d * pre_poor))
-    abc = float(np.sum(persons * d))
-    b = float(np.sum(persons * (post - line) * lifted))
-    a = float(np.sum(persons * d * post_poor) + np.sum(persons * (line - pre) * lifted))
-    ad = float(np.sum(persons * (line - pre) * pre_poor))
+    ab = exact_total(persons * d * pre_poor)
+    abc = exact_total(persons * d)
+    b = exact_total(persons * (post - line) * lifted)
+    a = exact_total(persons * d * post_poor) + exact_total(persons * (line - pre) * lifted)
+    ad = exact_total(persons * (line - pre) * pre_poor)
     return {
         "vee": ratio(ab, abc),
         "spillover": ratio(b, ab),
@@ -186,7 +186,7 @@ def fill_from_bottom(
     with each person's line as a cap). A budget beyond the total gap lifts everyone to z.
     """
     poor = pre < line
-    gap_total = float(np.sum(persons * (line - pre) * poor))
+    gap_total = exact_total(persons * (line - pre) * poor)
     if budget <= 0.0 or gap_total == 0.0:
         return pre.copy()
     if budget >= gap_total:
@@ -195,8 +195,10 @@ def fill_from_bottom(
     slopes = np.concatenate([persons[poor], -persons[poor]])
     order = np.argsort(points, kind="stable")
     points, slopes = points[order], slopes[order]
-    slope = np.cumsum(slopes)
-    intercept = np.cumsum(slopes * points)
+    last = np.flatnonzero(np.append(points[1:] != points[:-1], True))  # each breakpoint once
+    slope = exact_cumulative(slopes)[last]  # exact, so ties may come in any order
+    intercept = exact_cumulative(slopes * points)[last]
+    points = points[last]
     spent = points * slope - intercept  # f at each breakpoint
     k = int(np.searchsorted(spent, budget, side="left"))  # f(p_(k−1)) < budget ≤ f(p_k)
     level = (budget + intercept[k - 1]) / slope[k - 1]
@@ -247,7 +249,7 @@ def poverty_rows(incomes: Incomes, rows: Rows) -> float:
     for alpha in FGT_ALPHAS:
         value = fgt(incomes.pre, incomes.line, incomes.persons, alpha)
         rows.add(f"fgt{alpha}_pre", value)
-    gap_total = float(np.sum(incomes.persons * incomes.gap))
+    gap_total = exact_total(incomes.persons * incomes.gap)
     rows.add("poverty_gap_total", gap_total)
     rows.add("gini_pre", weighted_concentration(incomes.pre, incomes.persons))
     return gap_total
@@ -256,17 +258,17 @@ def poverty_rows(incomes: Incomes, rows: Rows) -> float:
 def programme_rows(incomes: Incomes, rows: Rows, notes: list[str]) -> float:
     """Spending, leakage, post-transfer poverty, effectiveness, BI and CEQ indices; the spending."""
     w, persons = incomes.weight, incomes.persons
-    spending = float(np.sum(w * incomes.benefit))
+    spending = exact_total(w * incomes.benefit)
     if spending == 0.0:
         notes.append("the programme pays nothing in the sample: spending ratios are null")
-    leakage = float(np.sum(w * ~incomes.is_poor * incomes.benefit))
+    leakage = exact_total(w * ~incomes.is_poor * incomes.benefit)
     rows.add("spending", spending)
     rows.add("leakage_spending", leakage)
     rows.add("leakage_share", ratio(leakage, spending))
     for alpha in FGT_ALPHAS:
         rows.add(f"fgt{alpha}_post", fgt(incomes.post, incomes.line, persons, alpha))
     post_gap = np.maximum(incomes.line - incomes.post, 0.0)
-    reduction = float(np.sum(persons * (incomes.gap - post_gap)))
+    reduction = exact_total(persons * (incomes.gap - post_gap))
     rows.add("spending_effectiveness", ratio(reduction, spending))
     for name, value in beckerman_immervoll(
         incomes.pre, incomes.post, incomes.line, persons
@@ -329,15 +331,15 @@ def budget_rows(
     poverty_reduction_with_current_budget:<s> = FGT1(y⁰) − FGT1(y⁰ + allocation of ``spending``).
     """
     persons, gap, poor = incomes.persons, incomes.gap, incomes.is_poor
-    poor_persons = float(np.sum(persons * poor))
-    mean_gap = ratio(float(np.sum(persons * gap)), poor_persons) or 0.0
-    rows.add("budget_perfect_targeting", float(np.sum(persons * gap)))
+    poor_persons = exact_total(persons * poor)
+    mean_gap = ratio(exact_total(persons * gap), poor_persons) or 0.0
+    rows.add("budget_perfect_targeting", exact_total(persons * gap))
     rows.add("mean_gap_per_poor_person", mean_gap)
     for model, selected in selections.items():
-        rows.add(f"budget_pmt:{model}", float(np.sum(persons * gap * selected)))
-        flat = mean_gap * float(np.sum(persons * selected))
+        rows.add(f"budget_pmt:{model}", exact_total(persons * gap * selected))
+        flat = mean_gap * exact_total(persons * selected)
         rows.add(f"budget_pmt_flat:{model}", flat)
-    rows.add("budget_universal", mean_gap * float(np.sum(persons)))
+    rows.add("budget_universal", mean_gap * exact_total(persons))
     if not spending:
         notes.append("no current spending: poverty_reduction_with_current_budget skipped")
         return
@@ -356,7 +358,7 @@ def budget_rows(
 
 def flat_transfer(incomes: Incomes, selected: np.ndarray, budget: float) -> np.ndarray:
     """Pre-transfer welfare plus ``budget`` split equally per person among the selected."""
-    covered = float(np.sum(incomes.persons * selected))
+    covered = exact_total(incomes.persons * selected)
     if covered == 0.0:
         return incomes.pre.copy()
     return incomes.pre + selected * (budget / covered)
@@ -427,13 +429,14 @@ def broad_age_population(projection: pl.DataFrame, notes: list[str]) -> pl.DataF
     partial = [pl.col(g).is_between(0.0, 1.0, closed="none") for g in groups]
     if shares.select(pl.any_horizontal(partial).any()).item():
         notes.append("some age bands straddle 15 or 65: split evenly by single year of age")
-    return (
+    people = (
         projection.with_columns(pl.col("age_group").cast(pl.String))
         .join(shares, on="age_group", how="left", maintain_order="left")
-        .group_by("year")
-        .agg([(pl.col("population").cast(pl.Float64) * pl.col(g)).sum().alias(g) for g in groups])
-        .sort("year")
+        .select(
+            "year", *[(pl.col("population").cast(pl.Float64) * pl.col(g)).alias(g) for g in groups]
+        )
     )
+    return exact_sums(people, by=["year"], columns=groups).sort("year")
 
 
 @dataclass(frozen=True)
@@ -482,11 +485,12 @@ def age_profile(frame: pl.DataFrame, notes: list[str]) -> AgeProfile:
     receives = pl.col("receives_benefit").fill_null(pl.col("benefit").fill_null(0.0) > 0.0)
     paid = pl.col("weight") * pl.col("benefit").fill_null(0.0) / counted
     covered = pl.col("weight") * receives.cast(pl.Float64)
-    totals = usable.select(
-        *[(pl.col("weight") * n).sum().alias(f"persons:{g}") for g, n in counts.items()],
-        *[(covered * n).sum().alias(f"beneficiaries:{g}") for g, n in counts.items()],
-        *[(paid * n).sum().alias(f"benefits:{g}") for g, n in counts.items()],
-    ).row(0, named=True)
+    terms = usable.select(
+        *[(pl.col("weight") * n).alias(f"persons:{g}") for g, n in counts.items()],
+        *[(covered * n).alias(f"beneficiaries:{g}") for g, n in counts.items()],
+        *[(paid * n).alias(f"benefits:{g}") for g, n in counts.items()],
+    )
+    totals = exact_sums(terms, by=[], columns=terms.columns).row(0, named=True)
     return AgeProfile(
         rate={
             g: ratio(totals[f"beneficiaries:{g}"], totals[f"persons:{g}"]) or 0.0 for g in counts

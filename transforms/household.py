@@ -26,10 +26,13 @@ from transforms.config import (
 )
 from transforms.definitions import analysis_notes, design_summary
 from transforms.inputs import programme_column
+from transforms.summation import decode_sql, encode_sql, exact_cumulative, exact_total, shift_sql
 from transforms.survey import poststratify
 
 CHILD_MAX_AGE = 14
 ELDERLY_MIN_AGE = 65
+SHIFT = "__shift_"
+"""Prefix of the column holding an amount column's fixed-point shift (transforms.summation)."""
 
 
 def member_features_sql(members: str, columns: Collection[str]) -> str:
@@ -40,9 +43,9 @@ def member_features_sql(members: str, columns: Collection[str]) -> str:
     disabled, employed; dependency_ratio = (children + elderly) / max(working age, 1);
     share_disabled; the head's age, sex and education: the flagged head, else the oldest
     member, ties to the first row in the file; n_heads; and for each member-level programme
-    (``receives__i``, ``amount__i``) whether any member receives it and the members' total.
-    DuckDB spills to disk when the households do not fit in memory, so the member file is never
-    held whole.
+    (``receives__i``, ``amount__i``) whether any member receives it and the members' total,
+    added exactly (fixed point, as transforms.summation). DuckDB spills to disk when the
+    households do not fit in memory, so the member file is never held whole.
     """
 
     def flag(name: str) -> str:
@@ -52,21 +55,38 @@ def member_features_sql(members: str, columns: Collection[str]) -> str:
         return name if name in columns else "NULL"
 
     # member-level programmes: a household receives when any member does; amounts add up
+    # exactly, as whole numbers of 2^-shift (one shift per amount column, from `shifts`)
+    amounts = sorted(name for name in columns if name.startswith("amount__"))
     programmes = "".join(
         f",\n                bool_or({name}) AS {name}"
         if name.startswith("receives__")
-        else f",\n                sum({name}) AS {name}"
+        else f",\n                sum({encode_sql(name, SHIFT + name)}) AS {name}"
         for name in sorted(columns)
         if name.startswith(("receives__", "amount__"))
     )
     programme_names = "".join(
         f",\n            {name}"
+        if name.startswith("receives__")
+        else f",\n            {decode_sql(name, SHIFT + name)} AS {name}"
         for name in sorted(columns)
         if name.startswith(("receives__", "amount__"))
     )
+    shifts = ",\n                ".join(f"{shift_sql(name)} AS {SHIFT}{name}" for name in amounts)
+    scales = (
+        f"""-- each amount column's fixed point, for exact sums (transforms.summation)
+        shifts AS (
+            SELECT
+                {shifts}
+            FROM {members}
+        ),"""
+        if amounts
+        else ""
+    )
+    joined = " CROSS JOIN shifts" if amounts else ""
 
     return f"""
-        WITH ranked AS (
+        WITH {scales}
+        ranked AS (
             SELECT
                 *,
                 -- who heads the household: the flagged head, then the oldest, then the first
@@ -91,7 +111,7 @@ def member_features_sql(members: str, columns: Collection[str]) -> str:
                 arg_max_null({optional("education_years")}, head_rank)::DOUBLE
                     AS head_education_years,
                 count(*) FILTER ({flag("is_head")})::INTEGER AS n_heads{programmes}
-            FROM ranked
+            FROM ranked{joined}
             GROUP BY hh_id
         )
         SELECT
@@ -109,7 +129,7 @@ def member_features_sql(members: str, columns: Collection[str]) -> str:
             head_sex,
             head_education_years,
             n_heads{programme_names}
-        FROM counted
+        FROM counted{joined}
     """
 
 
@@ -296,8 +316,8 @@ def weighted_quantile(values: pl.Series, weights: pl.Series, quantile: float) ->
     """The weighted quantile (inverse of the weighted empirical CDF, no interpolation): the
     smallest value whose cumulative weight share reaches ``quantile``, so the share strictly
     below it is under ``quantile`` by less than one unit's weight."""
-    frame = pl.DataFrame({"v": values, "w": weights}).sort("v")
-    cumulative = frame["w"].cum_sum() / frame["w"].sum()
+    frame = pl.DataFrame({"v": values, "w": weights}).sort("v", maintain_order=True)
+    cumulative = exact_cumulative(frame["w"]) / exact_total(frame["w"])
     position = int((cumulative < quantile).sum())
     return float(frame["v"][min(position, frame.height - 1)])
 
@@ -314,8 +334,8 @@ def first_above_share(values: pl.Series, weights: pl.Series, share: float) -> fl
     ``share`` when the weights allow it (no ties at the line), less by under one unit's weight
     otherwise.
     """
-    frame = pl.DataFrame({"v": values, "w": weights}).sort("v")
-    cumulative = frame["w"].cum_sum() / frame["w"].sum()
+    frame = pl.DataFrame({"v": values, "w": weights}).sort("v", maintain_order=True)
+    cumulative = exact_cumulative(frame["w"]) / exact_total(frame["w"])
     position = int((cumulative <= share + ROUNDING).sum())
     return float(frame["v"][min(position, frame.height - 1)])
 
@@ -331,7 +351,7 @@ def relative_line(frame: pl.DataFrame, line: PovertyLine, *, unit: str) -> float
         assert line.median_share is not None
         return line.median_share * weighted_quantile(welfare, weights, 0.5)
     assert line.mean_share is not None
-    mean = float((welfare * weights).sum()) / float(weights.sum())
+    mean = exact_total(welfare * weights) / exact_total(weights)
     return line.mean_share * mean
 
 
@@ -375,8 +395,8 @@ def line_notes(
         weight = frame[unit_weight_column(unit)].cast(pl.Float64).to_numpy()
         value = frame[f"poverty_line__{index}"][0]
         on_line = frame["welfare_pre"] == value
-        total = float(weight.sum())
-        headcount = float(weight[frame[f"is_poor__{index}"].to_numpy()].sum()) / total
+        total = exact_total(weight)
+        headcount = exact_total(weight[frame[f"is_poor__{index}"].to_numpy()]) / total
         one_unit = float(weight.max()) / total  # the shortfall a line without ties allows
         if int(on_line.sum()) > 1 and line.percentile - headcount > one_unit + ROUNDING:
             notes.append(
@@ -456,7 +476,8 @@ def add_quantiles(
     """
     suffix = "" if welfare == "welfare_pre" else "_post"
     ordered = households.with_row_index("__order").sort(welfare, "__order")
-    share = (ordered[weight].cum_sum() - ordered[weight] / 2) / ordered[weight].sum()
+    running = pl.Series(exact_cumulative(ordered[weight]))
+    share = (running - ordered[weight] / 2) / exact_total(ordered[weight])
     share = share + ROUNDING  # a share of exactly 0.8 computed as 0.7999… is still 0.8
     columns = [
         ((share * 5).floor().clip(0, 4) + 1).cast(pl.Int8).alias(f"quintile{suffix}"),

@@ -19,6 +19,7 @@ import polars as pl
 from transforms import indicators
 from transforms.config import Programme
 from transforms.indicators import RatioIndicator, available
+from transforms.summation import exact_sums, exact_total
 from transforms.survey import Design, estimate_ratios
 
 MATCHING_GROUPS = ("quintile", "region", "urban")
@@ -137,7 +138,7 @@ def programme_status(
         frame["receives_benefit"].null_count() < frame.height
     )
     mapped = amounts_recorded
-    amounts = receipt and mapped and float(frame["benefit"].fill_null(0.0).sum()) > 0.0
+    amounts = receipt and mapped and exact_total(frame["benefit"].fill_null(0.0)) > 0.0
     if not receipt:
         notes.append(
             "the survey does not record the programme (receives_benefit unknown): coverage, "
@@ -238,8 +239,9 @@ def population_shares(
     cells = psu_cell_totals(frame, design=design, bases=bases, group=group)
     unit = [_STRATUM, _PSU, *([_FPC] if design.fpc else [])]
     units = (
-        cells.group_by(unit)
-        .agg(*[pl.col(f"__dy{i}").sum().alias(f"__total{i}") for i in range(len(bases))])
+        exact_sums(cells, by=unit, columns=[f"__dy{i}" for i in range(len(bases))])
+        .rename({f"__dy{i}": f"__total{i}" for i in range(len(bases))})
+        .sort(unit)
         .with_row_index("__psu_index")
         .with_columns(
             pl.col(_STRATUM).rank("dense").alias("__stratum_index"), pl.lit(1.0).alias("__unit")
@@ -326,7 +328,8 @@ def psu_cell_totals(
         *[(pl.col(c) != 0).cast(pl.Int64).alias(f"__nonzero{i}") for i, c in enumerate(columns)],
     )
     keys_out = [_STRATUM, _PSU, *([_FPC] if design.fpc else []), _CELL]
-    return lazy.group_by(keys_out).agg(pl.all().sum()).collect()
+    sums = [c for c in lazy.collect_schema().names() if c not in keys_out]
+    return exact_sums(lazy, by=keys_out, columns=sums)
 
 
 def to_indicator_rows(long: pl.DataFrame) -> pl.DataFrame:
@@ -451,8 +454,12 @@ def regional_standards(
     if regions is None:
         return empty_indicators(), ["no regions file: regional standards skipped"]
     notes: list[str] = []
-    persons = frame.group_by(pl.col("region").cast(pl.String)).agg(
-        pl.col("person_weight").sum().alias("__survey_persons")
+    persons = exact_sums(
+        frame.select(
+            pl.col("region").cast(pl.String), pl.col("person_weight").alias("__survey_persons")
+        ),
+        by=["region"],
+        columns=["__survey_persons"],
     )
     table = regions.with_columns(pl.col("region").cast(pl.String)).join(
         persons, on="region", how="left", maintain_order="left"
@@ -502,8 +509,8 @@ def regional_coefficient(
             lines = table.filter(
                 pl.col("poverty_line").is_not_null() & (pl.col("__population") > 0)
             )
-            weighted = float((lines["poverty_line"] * lines["__population"]).sum())
-            national = weighted / float(lines["__population"].sum())
+            weighted = exact_total(lines["poverty_line"] * lines["__population"])
+            national = weighted / exact_total(lines["__population"])
             notes.append(
                 "no poverty_line.national_line: regional lines divided by their "
                 f"population-weighted mean ({national:.6g}) where price_index is missing"
@@ -561,9 +568,9 @@ def real_standard_cv(
 
 def weighted_cv(values: pl.Series, weights: pl.Series) -> float | None:
     """sqrt(Σp·(x − x̄)² / Σp) ÷ x̄ with x̄ = Σp·x / Σp; None when x̄ is 0."""
-    total = float(weights.sum())
-    mean = float((values * weights).sum()) / total
+    total = exact_total(weights)
+    mean = exact_total(values * weights) / total
     if mean == 0.0:
         return None
-    variance = float((weights * (values - mean) ** 2).sum()) / total
+    variance = exact_total(weights * (values - mean) ** 2) / total
     return variance**0.5 / mean

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from transforms.summation import exact_cumulative, exact_sums, exact_total
 from transforms.targeting import select_by_rate, weighted_share
 
 LINE_THRESHOLD = 0.5
@@ -90,10 +91,17 @@ def select(p_poor: np.ndarray, weight: np.ndarray, rule: DecisionRule) -> np.nda
 def fold_spread(frame: pl.DataFrame, *, selected: str, fold: str, weight: str) -> float:
     """Standard deviation across folds of the exclusion error within each test fold."""
     poor = pl.col("is_poor").cast(pl.Float64) * pl.col(weight)
-    per_fold = frame.group_by(fold).agg(
-        ((poor * (1 - pl.col(selected).cast(pl.Float64))).sum() / poor.sum()).alias("ee")
-    )
-    values = per_fold["ee"].drop_nulls().drop_nans().to_numpy()
+    per_fold = exact_sums(
+        frame.select(
+            fold,
+            (poor * (1 - pl.col(selected).cast(pl.Float64))).alias("__excluded"),
+            poor.alias("__poor"),
+        ),
+        by=[fold],
+        columns=["__excluded", "__poor"],
+    ).sort(fold)  # the spread adds the folds' errors in fold order
+    ee = per_fold["__excluded"] / per_fold["__poor"]
+    values = ee.drop_nulls().drop_nans().to_numpy()
     return float(np.std(values, ddof=1)) if values.size > 1 else 0.0
 
 
@@ -122,9 +130,9 @@ def targeting_curve(
     """
     order = np.lexsort((np.arange(p_poor.size), -p_poor))
     w, poor = weight[order], is_poor[order].astype(float)
-    covered = np.concatenate([[0.0], np.cumsum(w)]) / w.sum()
-    poor_covered = np.concatenate([[0.0], np.cumsum(w * poor)])
-    nonpoor_covered = np.concatenate([[0.0], np.cumsum(w * (1 - poor))])
+    covered = np.concatenate([[0.0], exact_cumulative(w)]) / exact_total(w)
+    poor_covered = np.concatenate([[0.0], exact_cumulative(w * poor)])
+    nonpoor_covered = np.concatenate([[0.0], exact_cumulative(w * (1 - poor))])
     positions = np.searchsorted(covered, np.linspace(0.0, 1.0, points), side="left")
     positions = np.clip(positions, 0, w.size)
     poor_total, nonpoor_total = poor_covered[-1], nonpoor_covered[-1]

@@ -42,6 +42,8 @@ from typing import Any, Literal, get_args
 import polars as pl
 from scipy import stats
 
+from transforms.summation import FixedPoint, exact_sums, exact_total, fixed_points
+
 LonelyPsu = Literal["adjust", "certainty", "fail"]
 
 ALL = "all"
@@ -174,13 +176,14 @@ def poststratify(
     post-strata absent from the data are ignored. The weights of g then add up to N_g.
     """
     lazy = frame.lazy()
-    sample = (
-        lazy.group_by(poststrata)
-        .agg(
-            pl.col(weight).cast(pl.Float64).sum().alias("sample_total"),
-            pl.col(weight).is_null().sum().alias("missing_weights"),
-        )
-        .collect()
+    sample = exact_sums(
+        lazy.select(
+            poststrata,
+            pl.col(weight).cast(pl.Float64).alias("sample_total"),
+            pl.col(weight).is_null().cast(pl.Int64).alias("missing_weights"),
+        ),
+        by=[poststrata],
+        columns=["sample_total", "missing_weights"],
     )
     _check_poststrata(sample, poststrata, weight, totals)
     keys = sample[poststrata]
@@ -233,16 +236,21 @@ def _estimate(
     _check_bounded(specs, bounded)
     lazy = frame.lazy()
     _check_complete(lazy, specs, design)
-    prepared = _prepare(lazy, specs, design, by)
+    weighted = _weighted_columns(specs)
+    prepared = _prepare(lazy, weighted, design, by)
     strata = _strata_table(prepared, design)
+    points = fixed_points(prepared, list(weighted.values()))
     psu_sums = pl.concat(
-        [_psu_sums(prepared, order, group, specs, design) for order, group in enumerate((ALL, *by))]
-    )
+        [
+            _psu_sums(prepared, order, group, points, design)
+            for order, group in enumerate((ALL, *by))
+        ]
+    ).collect()
     cells = _poststratum_cells(prepared, design) if design.poststrata else None
-    per_domain = _domain_variances(psu_sums, strata, specs, design.lonely_psu, cells)
+    per_domain = _domain_variances(psu_sums, strata, specs, weighted, design.lonely_psu, cells)
     degrees = int(strata["n_h"].sum()) - strata.height
     long = pl.concat([_long_rows(per_domain, index, spec) for index, spec in enumerate(specs)])
-    return _with_intervals(long.collect(), degrees, confidence, frozenset(bounded))
+    return _with_intervals(long, degrees, confidence, frozenset(bounded))
 
 
 def _check_bounded(specs: Sequence[_Statistic], bounded: Collection[str]) -> None:
@@ -279,10 +287,17 @@ def _check_complete(lazy: pl.LazyFrame, specs: Sequence[_Statistic], design: Des
         )
 
 
+def _weighted_columns(specs: Sequence[_Statistic]) -> dict[str | None, str]:
+    """Each distinct numerator and denominator (None: x = 1) -> its per-row w·y column; a
+    column several statistics share (a ratio's denominator, another's numerator) once."""
+    sources = [c for s in specs for c in (s.numerator, s.denominator)]
+    return {source: f"__w{k}" for k, source in enumerate(dict.fromkeys(sources))}
+
+
 def _prepare(
-    lazy: pl.LazyFrame, specs: Sequence[_Statistic], design: Design, by: Sequence[str]
+    lazy: pl.LazyFrame, weighted: Mapping[str | None, str], design: Design, by: Sequence[str]
 ) -> pl.LazyFrame:
-    """Design keys, domain columns as strings and per-row w·y (``__y{i}``) and w·x (``__x{i}``)."""
+    """Design keys, domain columns as strings and the per-row w·y of each ``weighted`` column."""
     weight = pl.col(design.weight).cast(pl.Float64)
     stratum = pl.col(design.strata) if design.strata else pl.lit(0)
     psu = pl.col(design.psu) if design.psu else pl.int_range(pl.len())
@@ -297,16 +312,10 @@ def _prepare(
         *post,
         *[pl.col(column).cast(pl.String).alias(_by_alias(j)) for j, column in enumerate(by)],
         *[
-            (weight * pl.col(s.numerator).cast(pl.Float64)).alias(f"__y{i}")
-            for i, s in enumerate(specs)
+            (weight if source is None else weight * pl.col(source).cast(pl.Float64)).alias(name)
+            for source, name in weighted.items()
         ],
-        *[(weight * _denominator(s)).alias(f"__x{i}") for i, s in enumerate(specs)],
     )
-
-
-def _denominator(spec: _Statistic) -> pl.Expr:
-    """The unweighted denominator x of a statistic: its column, or 1 for means and totals."""
-    return pl.lit(1.0) if spec.denominator is None else pl.col(spec.denominator).cast(pl.Float64)
 
 
 def _by_alias(index: int) -> str:
@@ -355,11 +364,19 @@ def _check_fpc(strata: pl.DataFrame, design: Design) -> None:
 
 
 def _psu_sums(
-    prepared: pl.LazyFrame, order: int, group: str, specs: Sequence[_Statistic], design: Design
+    prepared: pl.LazyFrame,
+    order: int,
+    group: str,
+    points: Mapping[str, FixedPoint],
+    design: Design,
 ) -> pl.LazyFrame:
-    """Σw·y, Σw·x and row count per domain × stratum × PSU (× post-stratum) for one group type."""
+    """Σw·y, Σw·x and row count per domain × stratum × PSU (× post-stratum) for one group type.
+
+    The rows of a PSU add up exactly (fixed point), so a PSU's totals do not depend on the order
+    or partitioning of its rows; each total is then rounded once to a float.
+    """
     value = pl.lit(ALL) if order == 0 else pl.col(_by_alias(order - 1))
-    sums = [f"__{part}{i}" for part in "yx" for i in range(len(specs))]
+    sums = list(points)
     cell = [_STRATUM, _PSU, *([_POST] if design.poststrata else [])]
     rows = prepared.select(
         pl.lit(order).alias(_ORDER),
@@ -371,74 +388,93 @@ def _psu_sums(
     )
     if design.psu is None:  # each row is its own PSU: nothing to add up
         return rows
-    return rows.group_by([*_DOMAIN, *cell]).agg(pl.col([*sums, "n_obs"]).sum())
+    return (
+        rows.with_columns(points[c].encode(pl.col(c)).alias(c) for c in sums)
+        .group_by([*_DOMAIN, *cell])
+        .agg(pl.col([*sums, "n_obs"]).sum())
+        .with_columns(points[c].decode(pl.col(c)).alias(c) for c in sums)
+    )
 
 
 @dataclass(frozen=True)
 class _Cells:
     """Σw of all sample rows per stratum × PSU × post-stratum; ``is_nested``: one per PSU."""
 
-    frame: pl.LazyFrame
+    frame: pl.DataFrame
     is_nested: bool
 
 
 def _poststratum_cells(prepared: pl.LazyFrame, design: Design) -> _Cells:
-    """The design's post-stratum cells (``__svy_cell_weight``), collected when PSUs group rows."""
+    """The design's post-stratum cells (``__svy_cell_weight``), summed when PSUs group rows."""
     cells = prepared.select(_STRATUM, _PSU, _POST, pl.col(_WEIGHT).alias(_CELL_WEIGHT))
     if design.psu is None:  # each row its own PSU, in one post-stratum
-        return _Cells(cells, is_nested=True)
-    summed = cells.group_by(_STRATUM, _PSU, _POST).agg(pl.col(_CELL_WEIGHT).sum()).collect()
-    return _Cells(
-        summed.lazy(), is_nested=summed.height == summed.select(_STRATUM, _PSU).n_unique()
-    )
+        return _Cells(cells.collect(), is_nested=True)
+    summed = exact_sums(cells, by=[_STRATUM, _PSU, _POST], columns=[_CELL_WEIGHT])
+    return _Cells(summed, is_nested=summed.height == summed.select(_STRATUM, _PSU).n_unique())
 
 
 def _domain_variances(
-    psu_sums: pl.LazyFrame,
+    psu_sums: pl.DataFrame,
     strata: pl.DataFrame,
     specs: Sequence[_Statistic],
+    weighted: Mapping[str | None, str],
     lonely: LonelyPsu,
     cells: _Cells | None,
-) -> pl.LazyFrame:
-    """Per domain: totals ``__Y{i}``, ``__X{i}``, ``n_obs`` and linearised variance ``__v{i}``."""
+) -> pl.DataFrame:
+    """Per domain: totals ``__Y{i}``, ``__X{i}``, ``n_obs`` and linearised variance ``__v{i}``.
+
+    Every sum over PSUs and strata is exact, so nothing depends on the order in which the PSU
+    and stratum rows come (polars' group_by returns groups in an order that varies by run).
+    """
     count = range(len(specs))
-    total_y = [pl.col(f"__y{i}").sum().over(_DOMAIN) for i in count]
-    total_x = [pl.col(f"__x{i}").sum().over(_DOMAIN) for i in count]
+    columns = list(weighted.values())
+    totals = exact_sums(psu_sums, by=_DOMAIN, columns=[*columns, "n_obs"]).rename(
+        {name: name.upper() for name in columns}  # __w{k} -> __W{k}
+    )
+    y = [weighted[s.numerator] for s in specs]
+    x = [weighted[s.denominator] for s in specs]
     linearised = [
-        _linearised(specs[i], f"__y{i}", f"__x{i}", total_y[i], total_x[i]) for i in count
+        _linearised(specs[i], y[i], x[i], pl.col(y[i].upper()), pl.col(x[i].upper())) for i in count
     ]
     for i in count:
         pair = specs[i].minus
         if pair is not None:
             linearised[i] = linearised[pair[0]] - linearised[pair[1]]
-    z_cells = psu_sums.with_columns(
-        [z.alias(f"__z{i}") for i, z in zip(count, linearised, strict=True)]
-    )
+    z_cells = psu_sums.join(
+        totals.drop("n_obs"), on=_DOMAIN, how="left", nulls_equal=True
+    ).with_columns([z.alias(f"__z{i}") for i, z in zip(count, linearised, strict=True)])
     if cells is None:
         per_stratum = _stratum_sums(z_cells, len(specs))
     else:
         per_stratum = _poststratified_stratum_sums(
             z_cells, cells.frame, len(specs), is_nested=cells.is_nested
         )
-    per_stratum = per_stratum.join(strata.lazy(), on=_STRATUM, how="inner")
+    per_stratum = per_stratum.join(strata, on=_STRATUM, how="inner")
     n_psu = int(strata["n_h"].sum())
-    lonely_factor = float(strata.filter(pl.col("is_lonely"))["f_h"].sum())
-    variances = [_variance_over_strata(i, n_psu, lonely, lonely_factor) for i in count]
-    return per_stratum.group_by(_DOMAIN).agg(
-        *[pl.col(f"__y{i}").sum().alias(f"__Y{i}") for i in count],
-        *[pl.col(f"__x{i}").sum().alias(f"__X{i}") for i in count],
-        pl.col("n_obs").sum(),
-        *[v.alias(f"__v{i}") for i, v in zip(count, variances, strict=True)],
-    )
+    lonely_factor = exact_total(strata.filter(pl.col("is_lonely"))["f_h"])
+    variances = _variances_over_strata(per_stratum, len(specs), n_psu, lonely, lonely_factor)
+    return totals.select(
+        *_DOMAIN,
+        "n_obs",
+        *[pl.col(y[i].upper()).alias(f"__Y{i}") for i in count],
+        *[pl.col(x[i].upper()).alias(f"__X{i}") for i in count],
+    ).join(variances, on=_DOMAIN, how="left", nulls_equal=True)
 
 
-def _stratum_sums(z_psu: pl.LazyFrame, count: int) -> pl.LazyFrame:
-    """Per domain × stratum: Σz (``__s1_{i}``), Σz² (``__s2_{i}``) over PSUs; Σw·y, Σw·x, n_obs."""
-    return z_psu.group_by([*_DOMAIN, _STRATUM]).agg(
-        *[pl.col(f"__z{i}").sum().alias(f"__s1_{i}") for i in range(count)],
-        *[(pl.col(f"__z{i}") ** 2).sum().alias(f"__s2_{i}") for i in range(count)],
-        pl.col(_sum_columns(count)).sum(),
+def _stratum_sums(z_psu: pl.DataFrame, count: int) -> pl.DataFrame:
+    """Per domain × stratum: Σz (``__s1_{i}``) and Σz² (``__s2_{i}``) over PSUs, exactly."""
+    terms = z_psu.select(
+        *_DOMAIN,
+        _STRATUM,
+        *[pl.col(f"__z{i}").alias(f"__s1_{i}") for i in range(count)],
+        *[(pl.col(f"__z{i}") ** 2).alias(f"__s2_{i}") for i in range(count)],
     )
+    return exact_sums(terms, by=[*_DOMAIN, _STRATUM], columns=_moment_columns(count))
+
+
+def _moment_columns(count: int) -> list[str]:
+    """Σz (``__s1_{i}``) and Σz² (``__s2_{i}``) of each statistic, per domain × stratum."""
+    return [*_names("__s1_", count), *_names("__s2_", count)]
 
 
 def _names(prefix: str, count: int) -> list[str]:
@@ -447,8 +483,8 @@ def _names(prefix: str, count: int) -> list[str]:
 
 
 def _poststratified_stratum_sums(
-    z_cells: pl.LazyFrame, cells: pl.LazyFrame, count: int, *, is_nested: bool
-) -> pl.LazyFrame:
+    z_cells: pl.DataFrame, cells: pl.DataFrame, count: int, *, is_nested: bool
+) -> pl.DataFrame:
     """``_stratum_sums`` of PSU totals residualised on post-stratum means: z_i − b_i.
 
     b_i = Σ_g W_ig·m_g, with W_ig the PSU's Σw in post-stratum g (all its rows) and m_g the
@@ -460,33 +496,28 @@ def _poststratified_stratum_sums(
     if is_nested:
         return _nested_stratum_sums(z_cells, cells, means, count)
     psu_keys = [*_DOMAIN, _STRATUM, _PSU]
-    shifts = (
-        means.join(cells, on=_POST)
-        .group_by(psu_keys)
-        .agg(
-            [
-                (pl.col(f"__m{i}") * pl.col(_CELL_WEIGHT)).sum().alias(f"__b{i}")
-                for i in range(count)
-            ]
-        )
+    shifts = exact_sums(
+        means.join(cells, on=_POST).select(
+            *psu_keys,
+            *[(pl.col(f"__m{i}") * pl.col(_CELL_WEIGHT)).alias(f"__b{i}") for i in range(count)],
+        ),
+        by=psu_keys,
+        columns=_names("__b", count),
     )
-    psus = z_cells.group_by(psu_keys).agg(
-        pl.col([*_names("__z", count), *_sum_columns(count)]).sum()
-    )
+    psus = exact_sums(z_cells, by=psu_keys, columns=_names("__z", count))
     residuals = shifts.join(psus, on=psu_keys, how="left", nulls_equal=True).select(
         *psu_keys,
         *[
             (pl.col(f"__z{i}").fill_null(0.0) - pl.col(f"__b{i}")).alias(f"__z{i}")
             for i in range(count)
         ],
-        pl.col(_sum_columns(count)).fill_null(0),
     )
     return _stratum_sums(residuals, count)
 
 
 def _nested_stratum_sums(
-    z_cells: pl.LazyFrame, cells: pl.LazyFrame, means: pl.LazyFrame, count: int
-) -> pl.LazyFrame:
+    z_cells: pl.DataFrame, cells: pl.DataFrame, means: pl.DataFrame, count: int
+) -> pl.DataFrame:
     """Residualised stratum sums when each PSU lies in one post-stratum g: b_i = W_i·m_g.
 
     PSUs with members enter one by one; the others of stratum h and band g add
@@ -495,23 +526,30 @@ def _nested_stratum_sums(
     """
     band_keys = [*_DOMAIN, _STRATUM, _POST]
     residual = [pl.col(f"__z{i}") - pl.col(_CELL_WEIGHT) * pl.col(f"__m{i}") for i in range(count)]
-    present = (
+    present = exact_sums(
         z_cells.join(cells, on=[_STRATUM, _PSU, _POST])
         .join(means, on=[*_DOMAIN, _POST], nulls_equal=True)
-        .group_by(band_keys)
-        .agg(
-            *[r.sum().alias(f"__s1_{i}") for i, r in enumerate(residual)],
-            *[(r**2).sum().alias(f"__s2_{i}") for i, r in enumerate(residual)],
-            pl.len().alias("__svy_present"),
-            pl.col(_CELL_WEIGHT).sum().alias("__svy_w1"),
-            (pl.col(_CELL_WEIGHT) ** 2).sum().alias("__svy_w2"),
-            pl.col(_sum_columns(count)).sum(),
-        )
+        .select(
+            *band_keys,
+            *[r.alias(f"__s1_{i}") for i, r in enumerate(residual)],
+            *[(r**2).alias(f"__s2_{i}") for i, r in enumerate(residual)],
+            pl.lit(1, pl.Int64).alias("__svy_present"),
+            pl.col(_CELL_WEIGHT).alias("__svy_w1"),
+            (pl.col(_CELL_WEIGHT) ** 2).alias("__svy_w2"),
+        ),
+        by=band_keys,
+        columns=[*_moment_columns(count), "__svy_present", "__svy_w1", "__svy_w2"],
     )
-    bands = cells.group_by(_STRATUM, _POST).agg(
-        pl.len().alias("__svy_psus"),
-        pl.col(_CELL_WEIGHT).sum().alias("__svy_band_w1"),
-        (pl.col(_CELL_WEIGHT) ** 2).sum().alias("__svy_band_w2"),
+    bands = exact_sums(
+        cells.select(
+            _STRATUM,
+            _POST,
+            pl.lit(1, pl.Int64).alias("__svy_psus"),
+            pl.col(_CELL_WEIGHT).alias("__svy_band_w1"),
+            (pl.col(_CELL_WEIGHT) ** 2).alias("__svy_band_w2"),
+        ),
+        by=[_STRATUM, _POST],
+        columns=["__svy_psus", "__svy_band_w1", "__svy_band_w2"],
     )
     everywhere = means.join(bands, on=_POST).join(
         present, on=band_keys, how="left", nulls_equal=True
@@ -519,40 +557,34 @@ def _nested_stratum_sums(
     absent = pl.col("__svy_present").fill_null(0) < pl.col("__svy_psus")
     missing_w1 = pl.col("__svy_band_w1") - pl.col("__svy_w1").fill_null(0.0)
     missing_w2 = (pl.col("__svy_band_w2") - pl.col("__svy_w2").fill_null(0.0)).clip(0.0)
-    return everywhere.group_by([*_DOMAIN, _STRATUM]).agg(
+    terms = everywhere.select(
+        *_DOMAIN,
+        _STRATUM,
         *[
             (
                 pl.col(f"__s1_{i}").fill_null(0.0)
                 - pl.when(absent).then(pl.col(f"__m{i}") * missing_w1).otherwise(0.0)
-            )
-            .sum()
-            .alias(f"__s1_{i}")
+            ).alias(f"__s1_{i}")
             for i in range(count)
         ],
         *[
             (
                 pl.col(f"__s2_{i}").fill_null(0.0)
                 + pl.when(absent).then(pl.col(f"__m{i}") ** 2 * missing_w2).otherwise(0.0)
-            )
-            .sum()
-            .alias(f"__s2_{i}")
+            ).alias(f"__s2_{i}")
             for i in range(count)
         ],
-        pl.col(_sum_columns(count)).fill_null(0).sum(),
     )
+    return exact_sums(terms, by=[*_DOMAIN, _STRATUM], columns=_moment_columns(count))
 
 
-def _sum_columns(count: int) -> list[str]:
-    """Columns summed alongside z: Σw·y (``__y{i}``), Σw·x (``__x{i}``) and ``n_obs``."""
-    return [*_names("__y", count), *_names("__x", count), "n_obs"]
-
-
-def _poststratum_means(z_cells: pl.LazyFrame, cells: pl.LazyFrame, count: int) -> pl.LazyFrame:
+def _poststratum_means(z_cells: pl.DataFrame, cells: pl.DataFrame, count: int) -> pl.DataFrame:
     """Per domain × post-stratum g: ``__m{i}`` = Σ_g z / W_g, W_g the Σw of all rows of g."""
-    weight = cells.group_by(_POST).agg(pl.col(_CELL_WEIGHT).sum().alias("__svy_w_g"))
+    weight = exact_sums(cells, by=[_POST], columns=[_CELL_WEIGHT]).rename(
+        {_CELL_WEIGHT: "__svy_w_g"}
+    )
     return (
-        z_cells.group_by([*_DOMAIN, _POST])
-        .agg(pl.col(_names("__z", count)).sum())
+        exact_sums(z_cells, by=[*_DOMAIN, _POST], columns=_names("__z", count))
         .join(weight, on=_POST)
         .select(
             *_DOMAIN,
@@ -576,25 +608,63 @@ def _linearised(spec: _Statistic, y: str, x: str, total_y: pl.Expr, total_x: pl.
     return (pl.col(y) - ratio * pl.col(x)) / total_x
 
 
-def _variance_over_strata(
-    index: int, n_psu: int, lonely: LonelyPsu, lonely_factor: float
-) -> pl.Expr:
-    """Aggregation over a domain's strata of f_h·n_h/(n_h−1)·Σ(z_hi − z̄_h)², lonely rule applied."""
-    s1, s2 = pl.col(f"__s1_{index}"), pl.col(f"__s2_{index}")
+def _variances_over_strata(
+    per_stratum: pl.DataFrame, count: int, n_psu: int, lonely: LonelyPsu, lonely_factor: float
+) -> pl.DataFrame:
+    """Per domain, ``__v{i}``: Σ over strata of f_h·n_h/(n_h−1)·Σ(z_hi − z̄_h)², lonely rule
+    applied; every sum over strata exact."""
+    s1 = [pl.col(f"__s1_{i}") for i in range(count)]
     n_h, f_h = pl.col("n_h").cast(pl.Float64), pl.col("f_h")
-    spread = f_h * n_h / (n_h - 1.0) * (s2 - s1**2 / n_h)
-    regular = pl.when(n_h > 1.0).then(spread).otherwise(0.0).sum()
+    spreads = per_stratum.select(
+        *_DOMAIN,
+        *[
+            pl.when(n_h > 1.0)
+            .then(f_h * n_h / (n_h - 1.0) * (pl.col(f"__s2_{i}") - s1[i] ** 2 / n_h))
+            .otherwise(0.0)
+            .alias(f"__v{i}")
+            for i in range(count)
+        ],
+    )
+    regular = exact_sums(spreads, by=_DOMAIN, columns=_names("__v", count))
     if lonely != "adjust":  # "certainty": lonely strata add nothing; "fail" never gets here
         return regular
     # "adjust": the lonely PSU is centred at the grand mean c of all PSU totals. A lonely stratum
     # without domain members (z = 0, absent here) adds f_h·c², so add c²·Σf_h over all lonely
     # strata and, for the present ones, f_h·((s1 − c)² − c²) = f_h·s1·(s1 − 2c).
-    grand_mean = s1.sum() / n_psu
-    present = pl.when(pl.col("is_lonely")).then(f_h * s1 * (s1 - 2.0 * grand_mean)).otherwise(0.0)
-    return regular + present.sum() + grand_mean**2 * lonely_factor
+    grand_means = exact_sums(per_stratum, by=_DOMAIN, columns=_names("__s1_", count))
+    centred = per_stratum.join(
+        grand_means.rename({f"__s1_{i}": f"__c{i}" for i in range(count)}),
+        on=_DOMAIN,
+        nulls_equal=True,
+    ).select(
+        *_DOMAIN,
+        *[
+            pl.when(pl.col("is_lonely"))
+            .then(f_h * s1[i] * (s1[i] - 2.0 * (pl.col(f"__c{i}") / n_psu)))
+            .otherwise(0.0)
+            .alias(f"__p{i}")
+            for i in range(count)
+        ],
+    )
+    present = exact_sums(centred, by=_DOMAIN, columns=_names("__p", count))
+    return (
+        regular.join(present, on=_DOMAIN, nulls_equal=True)
+        .join(grand_means, on=_DOMAIN, nulls_equal=True)
+        .select(
+            *_DOMAIN,
+            *[
+                (
+                    pl.col(f"__v{i}")
+                    + pl.col(f"__p{i}")
+                    + (pl.col(f"__s1_{i}") / n_psu) ** 2 * lonely_factor
+                ).alias(f"__v{i}")
+                for i in range(count)
+            ],
+        )
+    )
 
 
-def _long_rows(per_domain: pl.LazyFrame, index: int, spec: _Statistic) -> pl.LazyFrame:
+def _long_rows(per_domain: pl.DataFrame, index: int, spec: _Statistic) -> pl.DataFrame:
     """One statistic's rows: estimate and SE per domain, null where a ratio's denominator is 0."""
     total_y, total_x = pl.col(f"__Y{index}"), pl.col(f"__X{index}")
     defined = pl.lit(True) if spec.is_total else total_x != 0.0

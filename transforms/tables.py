@@ -43,6 +43,7 @@ from transforms.pmt_evaluation import (
     select,
     targeting_curve,
 )
+from transforms.summation import exact_sums
 from transforms.targeting import (
     add_indicator_columns,
     analysis_design,
@@ -440,15 +441,28 @@ def pmt_folds(
     """pmt_folds: households, poor households, PSUs and the poverty rate of each test fold."""
     weight = unit_weight(unit)
     frame = line.frame(analysis).with_columns(pl.Series("fold", folds, dtype=pl.Int32))
+    counts = frame.group_by("fold").agg(
+        pl.len().alias("households"),
+        pl.col("is_poor").sum().alias("poor_households"),
+        pl.col("psu").n_unique().alias("psus"),
+    )
+    weighted = exact_sums(
+        frame.select(
+            "fold",
+            (pl.col("is_poor").cast(pl.Float64) * pl.col(weight)).alias("__poor"),
+            pl.col(weight).cast(pl.Float64).alias("__all"),
+        ),
+        by=["fold"],
+        columns=["__poor", "__all"],
+    )
     rows = (
-        frame.group_by("fold")
-        .agg(
-            pl.len().alias("households"),
-            pl.col("is_poor").sum().alias("poor_households"),
-            pl.col("psu").n_unique().alias("psus"),
-            (
-                (pl.col("is_poor").cast(pl.Float64) * pl.col(weight)).sum() / pl.col(weight).sum()
-            ).alias("poverty_rate"),
+        counts.join(weighted, on="fold")
+        .select(
+            "fold",
+            "households",
+            "poor_households",
+            "psus",
+            (pl.col("__poor") / pl.col("__all")).alias("poverty_rate"),
         )
         .sort("fold")
         .with_columns(pl.lit(line.line).alias("poverty_line"))
@@ -586,7 +600,11 @@ def programme_overlap(
         bases={"share": "__one"},
         group="__combination",
     )
-    totals = frame.group_by("__combination").agg(pl.col(weight).sum().alias("population"))
+    totals = exact_sums(
+        frame.select("__combination", pl.col(weight).cast(pl.Float64).alias("population")),
+        by=["__combination"],
+        columns=["population"],
+    )
     rows = shares.join(totals, left_on="group_value", right_on="__combination", how="left").select(
         pl.col("group_value").alias("programmes"),
         pl.lit(targeting.unit).alias("population_unit"),

@@ -13,6 +13,7 @@ import polars as pl
 
 from transforms import catalogue
 from transforms.config import SurveyDesign, Targeting
+from transforms.summation import exact_cumulative, exact_total
 from transforms.survey import Design, estimate_ratios
 
 BOTTOM_SHARE = 0.40
@@ -143,8 +144,8 @@ def select_by_rate(score: np.ndarray, weight: np.ndarray, *, target_coverage: fl
     within target x total weight; ties keep input order, so the rule is deterministic.
     """
     order = np.lexsort((np.arange(score.size), -score))
-    cumulative = np.cumsum(weight[order]) - weight[order] / 2.0
-    chosen_sorted = cumulative <= target_coverage * weight.sum()
+    cumulative = exact_cumulative(weight[order]) - weight[order] / 2.0
+    chosen_sorted = cumulative <= target_coverage * exact_total(weight)
     selected = np.zeros(score.size, dtype=bool)
     selected[order] = chosen_sorted
     return selected
@@ -152,4 +153,4 @@ def select_by_rate(score: np.ndarray, weight: np.ndarray, *, target_coverage: fl
 
 def weighted_share(flag: pl.Series, weight: pl.Series) -> float:
     """Σw·flag / Σw."""
-    return float((flag.cast(pl.Float64) * weight).sum()) / float(weight.sum())
+    return exact_total(flag.cast(pl.Float64) * weight) / exact_total(weight)

@@ -66,7 +66,7 @@ from transforms.contract import (
 from transforms.io.memory import usable_memory
 
 WORK_SUFFIX = ".work"
-PUBLISHED_SIGNIFICANT_DIGITS = 9  # parallel float sums differ in the last bits between runs
+PUBLISHED_SIGNIFICANT_DIGITS = 9  # the published precision; sums are exact before it
 
 
 class WarehouseError(Exception):
@@ -277,9 +277,10 @@ def add_columns_sql(con: duckdb.DuckDBPyConnection, spec: Table) -> list[str]:
 def insert_frame(con: duckdb.DuckDBPyConnection, table_name: str, frame: pl.DataFrame) -> int:
     """Append a frame to a contract table by column name; returns rows written.
 
-    Floats are published to 9 significant digits: parallel sums (polars, DuckDB) add in a
-    varying order, so the last bits of an estimate differ between identical runs; rounding
-    makes identical runs publish identical numbers (at ~1e-7 relative, far below any SE).
+    Floats are published to 9 significant digits (~1e-7 relative, far below any SE). Rounding
+    is not what makes identical runs agree: a difference in the last bits can straddle a
+    rounding boundary (21683411.35 published as .3 or .4). Every sum is exact
+    (transforms.summation), so identical runs compute identical bits before rounding.
     """
     spec = table(table_name)
     if spec.stored_in_files:

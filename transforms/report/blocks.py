@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from transforms.report.formats import SUPPRESSED
+from transforms.report.formats import COMPLEMENTARY, SUPPRESSED
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Cell:
 
 
 SUPPRESSED_CELL = Cell(SUPPRESSED, suppressed=True)
+COMPLEMENTARY_CELL = Cell(COMPLEMENTARY, suppressed=True)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Labels, units and display kinds come from :mod:`transforms.catalogue`, number formats from
 :mod:`transforms.report.formats`; cells withheld by disclosure control read
-"suppressed (n < threshold)". Pure and markup-free, like the rest of the view layer.
+"suppressed (n < threshold)", or "suppressed (complementary)" for a cell withheld to protect
+another. Pure and markup-free, like the rest of the view layer.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from transforms.catalogue import TARGETING, Display, display_of, indicators_of, lookup
-from transforms.report.blocks import SUPPRESSED_CELL, Block, Cell, Section
+from transforms.report.blocks import COMPLEMENTARY_CELL, SUPPRESSED_CELL, Block, Cell, Section
 from transforms.report.formats import MISSING, formatted, interval, rate_interval
 from transforms.report.words import (
     GROUP_TYPES,
@@ -87,6 +88,12 @@ def is_suppressed(row: dict[str, Any]) -> bool:
     return bool(row.get("suppressed"))
 
 
+def suppressed_cell(row: dict[str, Any]) -> Cell:
+    """The mark of a withheld cell: complementary, or too few households (primary, and every
+    suppressed cell of a run before complementary suppression)."""
+    return COMPLEMENTARY_CELL if row.get("suppression") == "complementary" else SUPPRESSED_CELL
+
+
 def unit_words(unit: str | None) -> tuple[str, str, str]:
     """(the poor, its beneficiaries, the population) in the run's unit."""
     if unit == "households":
@@ -125,7 +132,7 @@ def group_sort_key(kind: str, value: object) -> tuple[int, str, str]:
 def rate_cell(row: dict[str, Any] | None, rate: str, fallback: float | None = None) -> Cell:
     """A targeting rate with its CI ('56.2 %' and '54.3–58.1 %'), suppressed, or the fallback."""
     if row is not None and is_suppressed(row):
-        return SUPPRESSED_CELL
+        return suppressed_cell(row)
     if row is None or row.get(rate) is None:
         return Cell(rate_text(rate, fallback))
     kind = described(TARGETING, rate).display
@@ -149,7 +156,7 @@ def indicator_cell(
     if row is None:
         return Cell(MISSING)
     if is_suppressed(row):
-        return SUPPRESSED_CELL
+        return suppressed_cell(row)
     kind = described(table_name, row["indicator"], row.get("unit")).display
     value = formatted(kind, row.get("value"), currency=currency)
     low, high = row.get("ci_low"), row.get("ci_high")

@@ -3,8 +3,9 @@
 A :class:`Crosstab` is a title, a unit line, a header of column groups (a programme over its
 estimate and 95 % CI bounds), rows whose first cell labels them, and notes under the table.
 Cells are numbers with their Excel number format (:mod:`transforms.report.number_formats`),
-or short texts: ``suppressed`` for a cell withheld by disclosure control, a dash for a cell
-the run did not publish. The pivots here are generic (groups down, indicators down, years
+or short texts: ``suppressed`` for a cell withheld by disclosure control for resting on too
+few households, ``suppressed (complementary)`` for one withheld to protect such a cell, a dash
+for a cell the run did not publish. The pivots here are generic (groups down, indicators down, years
 down); :mod:`transforms.report.crosstab_sheets` says which indicator goes where, and
 :mod:`transforms.report.workbook` lays the tables out. Pure: no I/O, no xlsxwriter.
 """
@@ -46,6 +47,7 @@ class Text:
 
 Value = Number | Text
 SUPPRESSED_MARK = Text("suppressed", "suppressed")
+COMPLEMENTARY_MARK = Text("suppressed (complementary)", "suppressed")
 NOT_PUBLISHED = Text(MISSING, "missing")
 ESTIMATE_CI = ("Estimate", "95% CI low", "95% CI high")
 LONG_VALUE = ("value", "ci_low", "ci_high")
@@ -114,7 +116,7 @@ def estimate(row: dict[str, Any] | None, column: str, number_format: str) -> Val
     if row is None:
         return NOT_PUBLISHED
     if row.get("suppressed"):
-        return SUPPRESSED_MARK
+        return COMPLEMENTARY_MARK if row.get("suppression") == "complementary" else SUPPRESSED_MARK
     value = row.get(column)
     if value is None or math.isnan(float(value)):
         return NOT_PUBLISHED

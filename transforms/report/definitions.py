@@ -20,13 +20,16 @@ from transforms.report import dimensions as dims
 from transforms.report.blocks import Cell, Facts, Link, Links, Section
 from transforms.report.cells import currency_code, section
 from transforms.report.data import ReportData
-from transforms.report.formats import MISSING, SUPPRESSED, count, money
+from transforms.report.formats import COMPLEMENTARY, MISSING, SUPPRESSED, count, money
 from transforms.report.words import line_method_words
 
 WORKBOOK = "standard_tables.xlsx"
 """The run's workbook, written beside report.html (transforms.report.workbook)."""
-DATA_DOCS = "data_docs/index.html"
-"""The Great Expectations Data Docs of the run, in its folder beside report.html."""
+DATA_DOCS_FOLDER = "data_docs"
+"""The run's validation pages (:mod:`transforms.report.validation_docs`), beside report.html."""
+DATA_DOCS_INDEX = "index.html"
+DATA_DOCS = f"{DATA_DOCS_FOLDER}/{DATA_DOCS_INDEX}"
+"""The Data Docs' index page, relative to report.html."""
 NOT_RECORDED = "not recorded by this run (its warehouse predates these notes)"
 
 
@@ -39,7 +42,7 @@ def output_links(data: ReportData) -> tuple[Link, ...]:
     """Relative links to the workbook and, when the run validated its inputs, the Data Docs."""
     links = [Link(WORKBOOK, WORKBOOK, "every published table of this run, one sheet each")]
     if data.validation_results.height:
-        docs = "the Great Expectations checks of the inputs, expectation by expectation"
+        docs = "every validation check of the inputs, expectation by expectation"
         links.append(Link("Data Docs", DATA_DOCS, docs))
     return tuple(links)
 
@@ -158,10 +161,18 @@ def suppression_fact(threshold: int | None) -> str:
     )
     return (
         f"an estimate resting on {fewer} is withheld: its cell reads “{SUPPRESSED}” and the "
-        "warehouse holds NULL. The count is the households in the group, except that benefit "
-        "incidence counts the households paid a benefit and beneficiary incidence the "
-        "beneficiary households, so a quintile's benefit incidence can be suppressed while its "
-        "coverage is shown. National fiscal values and model metrics are not suppressed."
+        "warehouse holds NULL (suppression 'primary'). Where such a group would otherwise be "
+        "the whole less the other groups of its kind (the regions add up to the whole "
+        "population, incidence shares to 100 %), the group with the fewest households "
+        f"among the others is withheld too and reads “{COMPLEMENTARY}” (suppression "
+        "'complementary'), so neither can be found by subtraction. That protects populations, "
+        "counts, amounts and shares, and rates through their numerators and denominators; it "
+        "does not hide bounds (a withheld value lies between 0 and what the others leave) or "
+        "what combining different tables gives. The count is the households in the group, "
+        "except that benefit incidence counts the households paid a benefit and beneficiary "
+        "incidence the beneficiary households, so a quintile's benefit incidence can be "
+        "suppressed while its coverage is shown. National fiscal values and model metrics "
+        "are not suppressed."
     )
 
 

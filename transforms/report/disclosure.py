@@ -4,8 +4,9 @@ The threshold is the one the run recorded in ``audit.run_notes`` (the same note 
 Definitions read, :mod:`transforms.definitions`). A run from before that note existed has it
 read back from its configuration file, only when that file is still there unchanged (its
 SHA-256 equals ``runs.config_sha256``). Either way it is kept only when it agrees with the
-published rows (every suppressed cell below it, every other cell at or above it); otherwise
-the rule is stated without a number, with the bounds the published rows imply.
+published rows (every cell suppressed for its count below it, every published cell at or
+above it; a complementary cell, withheld to protect another, has any count); otherwise the
+rule is stated without a number, with the bounds the published rows imply.
 The rule itself is applied once, at publication (:func:`transforms.contract.publishable`).
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 from transforms.config import Disclosure
 from transforms.definitions import read_definitions
 from transforms.report.data import ReportData
+from transforms.suppression import COMPLEMENTARY
 
 SUPPRESSIBLE_TABLES = ("targeting_errors", "matching_indicators", "programme_overlap")
 """The published tables with an ``n_obs`` and a ``suppressed`` column."""
@@ -39,6 +41,8 @@ class DisclosureRule:
     """Suppressed cells per published table."""
     bounds: tuple[int, int] | None = None
     """(lowest, highest) threshold the published rows allow, when min_cell_n is unknown."""
+    complementary: dict[str, int] = field(default_factory=dict)
+    """Of the suppressed cells, those withheld to protect another (complementary)."""
 
     def threshold_words(self) -> str:
         """'fewer than 10 unweighted households' (or the setting's name when unknown)."""
@@ -50,7 +54,9 @@ class DisclosureRule:
         """What a suppressed cell of a cross-tab shows, and why (a note under each table)."""
         return (
             f"'suppressed': the cell rests on {self.threshold_words()} (disclosure control); "
-            "its value is withheld. '—': not published for this cell."
+            "its value is withheld. 'suppressed (complementary)': withheld too, so that the "
+            "other cannot be found by subtraction from the total. '—': not published for this "
+            "cell."
         )
 
     def statement(self) -> str:
@@ -66,32 +72,57 @@ class DisclosureRule:
                 else ""
             )
         )
-        counts = ", ".join(f"{table} {n}" for table, n in self.suppressed.items())
+        counts = ", ".join(
+            f"{table} {n}"
+            + (
+                f" ({self.complementary[table]} complementary)"
+                if self.complementary.get(table)
+                else ""
+            )
+            for table, n in self.suppressed.items()
+        )
         return (
             f"A cell resting on {self.threshold_words()} is suppressed ({source}): in the data "
-            "sheets its values are empty and Suppressed is TRUE; in the cross-tabs it reads "
-            "'suppressed'. Values from tables rather than sample cells (regional standards, "
-            f"fiscal indicators) have no household count and are never suppressed. Suppressed "
-            f"cells in this run: {counts or 'none'}."
+            "sheets its values are empty, Suppressed is TRUE and Suppression 'primary'; in the "
+            "cross-tabs it reads 'suppressed'. Where it would otherwise be the total less the "
+            "other groups of its kind (regions, quintiles, combinations: parts of the group "
+            "'all', shares of 1), the published group with the fewest households is suppressed "
+            "too (Suppression 'complementary', 'suppressed (complementary)'), so neither can be "
+            "found by subtraction. This protects totals, counts and shares, and rates through "
+            "their numerators and denominators; it does not stop bounds (a suppressed value is "
+            "between 0 and what the others leave) or combining different tables (see "
+            "docs/methodology.md). Values from tables rather than sample cells (regional "
+            "standards, fiscal indicators) have no household count and are never suppressed. "
+            f"Suppressed cells in this run: {counts or 'none'}."
         )
 
 
-def suppressed_counts(data: ReportData) -> dict[str, int]:
-    """Suppressed cells per suppressible table of the run."""
-    return {
-        name: int(getattr(data, name)["suppressed"].fill_null(False).sum())
-        for name in SUPPRESSIBLE_TABLES
-    }
+def suppressed_counts(data: ReportData, *, why: str | None = None) -> dict[str, int]:
+    """Suppressed cells per suppressible table of the run (``why``: only those suppressed
+    for that reason)."""
+    counted = {}
+    for name in SUPPRESSIBLE_TABLES:
+        frame = getattr(data, name)
+        hidden = frame["suppressed"].fill_null(False)
+        if why is not None:
+            hidden = hidden & (frame["suppression"] == why).fill_null(False)
+        counted[name] = int(hidden.sum())
+    return counted
 
 
 def cell_counts(data: ReportData) -> tuple[pl.Series, pl.Series]:
-    """The household counts of the suppressed cells and of the published ones (with a count)."""
+    """The household counts of the cells suppressed for their count (not the complementary
+    ones, which have any) and of the published ones (with a count)."""
     frames = [
-        getattr(data, name).select("n_obs", pl.col("suppressed").fill_null(False))
+        getattr(data, name).select(
+            "n_obs",
+            pl.col("suppressed").fill_null(False),
+            (pl.col("suppression") == COMPLEMENTARY).fill_null(False).alias("complementary"),
+        )
         for name in SUPPRESSIBLE_TABLES
     ]
     cells = pl.concat(frames).drop_nulls("n_obs")
-    hidden = cells.filter(pl.col("suppressed"))["n_obs"]
+    hidden = cells.filter(pl.col("suppressed") & ~pl.col("complementary"))["n_obs"]
     return hidden, cells.filter(~pl.col("suppressed"))["n_obs"]
 
 
@@ -147,4 +178,9 @@ def disclosure_rule(data: ReportData, min_cell_n: int | None = None) -> Disclosu
     if threshold is not None and not agrees(threshold, data):
         threshold = None
     bounds = None if threshold is not None else implied_bounds(data)
-    return DisclosureRule(threshold, suppressed_counts(data), bounds)
+    return DisclosureRule(
+        threshold,
+        suppressed_counts(data),
+        bounds,
+        suppressed_counts(data, why=COMPLEMENTARY),
+    )

@@ -15,6 +15,10 @@ from transforms.catalogue import Display
 
 MISSING = "—"
 SUPPRESSED = "suppressed (n < threshold)"
+"""A cell withheld for resting on too few households (primary suppression)."""
+COMPLEMENTARY = "suppressed (complementary)"
+"""A cell with enough households, withheld so that a primary one cannot be found by
+subtraction from its whole (complementary suppression, transforms.suppression)."""
 
 
 def text(value: object) -> str:

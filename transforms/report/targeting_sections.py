@@ -18,7 +18,6 @@ from transforms.catalogue import TARGETING, targeting_rates
 from transforms.report import charts
 from transforms.report import dimensions as dims
 from transforms.report.blocks import (
-    SUPPRESSED_CELL,
     Block,
     Cell,
     Figure,
@@ -43,6 +42,7 @@ from transforms.report.cells import (
     rate_text,
     rule_text,
     section,
+    suppressed_cell,
     unit_words,
 )
 from transforms.report.data import ReportData
@@ -431,7 +431,7 @@ def combination_size(programmes: str) -> int:
 def overlap_row(row: dict[str, Any]) -> tuple[Cell, ...]:
     """One combination: its programmes, its share with CI, its population, households."""
     if is_suppressed(row):
-        share, population = SUPPRESSED_CELL, SUPPRESSED_CELL
+        share = population = suppressed_cell(row)
     else:
         low, high = row.get("ci_low"), row.get("ci_high")
         share = Cell(pct(row.get("share")), ci="" if low is None else pct_ci(low, high))
@@ -487,7 +487,7 @@ def programme_metric_cells(row: dict[str, Any]) -> tuple[Cell, ...]:
     hidden = is_suppressed(row)
     return (
         Cell(MISSING),
-        SUPPRESSED_CELL if hidden else Cell(rate_text(COVERAGE, row.get(COVERAGE))),
+        suppressed_cell(row) if hidden else Cell(rate_text(COVERAGE, row.get(COVERAGE))),
         rate_cell(row, EXCLUSION_ERROR),
         rate_cell(row, INCLUSION_ERROR),
         Cell(MISSING if hidden else rate_text(CGH, row.get(CGH))),
@@ -642,7 +642,9 @@ def group_rows(groups: pl.DataFrame) -> tuple[tuple[Cell, ...], ...]:
             Cell(group_type_words(row["group_type"])),
             Cell(group_label(row["group_type"], row["group_value"])),
             Cell(count(row.get("n_obs"))),
-            SUPPRESSED_CELL if is_suppressed(row) else Cell(rate_text(COVERAGE, row.get(COVERAGE))),
+            suppressed_cell(row)
+            if is_suppressed(row)
+            else Cell(rate_text(COVERAGE, row.get(COVERAGE))),
             rate_cell(row, EXCLUSION_ERROR),
             rate_cell(row, INCLUSION_ERROR),
         )

@@ -65,7 +65,7 @@ from transforms.report.targeting_sections import (
     overlap_section,
     profile_section,
 )
-from transforms.report.words import expectation_words
+from transforms.report.words import expectation_words, method_text, rule_words
 
 __all__ = [
     "described",
@@ -258,8 +258,8 @@ def report_view(data: ReportData) -> ReportView:
 
 
 def national_summary(data: ReportData) -> list[tuple[str, ...]]:
-    """Per method, rule, programme and line, the national coverage and errors (for the run
-    summary): the programmes first, line by line in the run's order; then the models as
+    """Per method, rule, programme and line, the national coverage and errors in words (for
+    the run summary): the programmes first, line by line in the run's order; then the models as
     published."""
     national = data.targeting_errors.filter(pl.col("group_type") == "all")
     programmes, lines = dims.programme_order(data), dims.line_order(data)
@@ -275,8 +275,8 @@ def national_summary(data: ReportData) -> list[tuple[str, ...]]:
 
     return [
         (
-            text(row["method"]),
-            text(row["decision_rule"]),
+            method_text(row["method"]).replace("\u00a0", " "),
+            rule_words(row["decision_rule"], row.get("programme")),
             text(row.get("programme")),
             text(row.get("poverty_line")),
             rate_text(COVERAGE, row[COVERAGE]),

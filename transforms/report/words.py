@@ -124,6 +124,6 @@ def tier_words(tier: str) -> tuple[str, str]:
 
 def expectation_words(expectation: str) -> str:
     """A Great Expectations check in words: 'expect_column_values_to_be_between' ->
-    'Column values to be between'."""
-    words = key_words(expectation.removeprefix("expect_"))
+    'Column values to be between'; 'expect_psu_count_…' -> 'PSU count …'."""
+    words = re.sub(r"\bpsu\b", "PSU", key_words(expectation.removeprefix("expect_")))
     return words[:1].upper() + words[1:]

@@ -1,0 +1,156 @@
+"""The published tables do not depend on how the analysis frame is laid out: the indicator
+functions give the same bits whether the households come in 1, 2 or 3 chunks, or with their
+PSUs in another order (as partitions by PSU would bring them back)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+import polars as pl
+import pytest
+
+from benchmarks.analysis import build
+from transforms import tables
+from transforms.config import AuditConfig, load_config
+from transforms.pmt_evaluation import ModelScores
+from transforms.sample.files import write_synthetic_survey
+
+
+class Survey(NamedTuple):
+    """A generated survey's analysis frame, reference tables and configuration."""
+
+    config: AuditConfig
+    frame: pl.DataFrame
+    regions: pl.DataFrame
+    projection: pl.DataFrame
+
+
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory: pytest.TempPathFactory) -> Survey:
+    """1,500 generated households, ingested and prepared as the audit flow does (no Prefect)."""
+    out = tmp_path_factory.mktemp("partitions")
+    write_synthetic_survey(out, households=1500, seed=12, file_format="parquet")
+    config = load_config(out / "audit.toml")
+    build(config, out)
+    return Survey(
+        config,
+        pl.read_parquet(out / "analysis.parquet"),
+        pl.read_parquet(out / "regions.parquet"),
+        pl.read_parquet(out / "projection.parquet"),
+    )
+
+
+def stand_in_scores(frame: pl.DataFrame, models: list[str]) -> list[ModelScores]:
+    """A model's out-of-fold scores per household, fixed by the household (not its row):
+    distinct scores, so no rule meets a tie, and three folds by PSU."""
+    key = frame["hh_id"].hash(seed=1).to_numpy()
+    psu = frame["psu"].cast(pl.String).hash(seed=2).to_numpy()
+    return [
+        ModelScores(
+            model=name,
+            p_poor=((key >> np.uint64(i + 11)) % np.uint64(1_000_003)).astype(float) / 1_000_003,
+            fold=(psu % np.uint64(3)).astype(np.int64),
+            auc=0.8,
+            n_train=frame.height,
+            cv_scheme="stand-in",
+            artifact_sha256="",
+        )
+        for i, name in enumerate(models)
+    ]
+
+
+def published_text(survey: Survey, frame: pl.DataFrame) -> dict[str, str]:
+    """Every table the indicator stage publishes, as CSV text with every float written in full
+    (shortest round-trip form: equal text is equal bits), rows in key order."""
+    config = survey.config
+    measured = tables.measures(config.programmes, config.poverty_lines)
+    line, on_line = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
+    scores = stand_in_scores(frame, list(config.models.enabled))
+    common = {"disclosure": config.disclosure, "survey": config.design, "run_id": "run"}
+    published = [
+        tables.programme_targeting(frame, measured, targeting=config.targeting, **common),
+        tables.matching(
+            frame,
+            survey.regions,
+            measured,
+            programmes=config.programmes,
+            targeting=config.targeting,
+            **common,
+        ),
+        tables.fiscal(
+            frame,
+            survey.projection,
+            measured,
+            programmes=config.programmes,
+            scores=scores,
+            settings=config.fiscal,
+            unit=config.targeting.unit,
+            run_id="run",
+        ),
+        tables.programme_overlap(frame, config.programmes, targeting=config.targeting, **common),
+        *[
+            tables.model_targeting(
+                frame,
+                s,
+                line=line,
+                measured=on_line,
+                targeting=config.targeting,
+                models=config.models,
+                **common,
+            )
+            for s in scores
+        ],
+    ]
+    texts: dict[str, str] = {}
+    for result in published:
+        for name, table in result.tables.items():
+            rows = table.sort(table.columns, nulls_last=True)
+            texts[f"{name}:{len(texts)}"] = rows.write_csv()
+    folds = tables.pmt_folds(
+        frame, scores[0].fold, line=line, unit=config.targeting.unit, run_id="run"
+    )
+    texts["pmt_folds"] = folds.write_csv()
+    return texts
+
+
+def in_chunks(frame: pl.DataFrame, chunks: int) -> pl.DataFrame:
+    """The same rows in ``chunks`` memory chunks, as a frame read or combined in pieces."""
+    size = -(-frame.height // chunks)
+    return pl.concat([frame.slice(i * size, size) for i in range(chunks)], rechunk=False)
+
+
+def psus_reordered(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows grouped by PSU, PSUs in reverse key order (each PSU's rows in file order)."""
+    order = frame.select(pl.col("psu").cast(pl.String).rank("dense", descending=True))
+    return (
+        frame.with_columns(order.to_series().alias("__psu_rank"))
+        .sort("__psu_rank", maintain_order=True)
+        .drop("__psu_rank")
+    )
+
+
+@pytest.fixture(scope="module")
+def whole(survey: Survey) -> dict[str, str]:
+    """The tables of the frame as read: one chunk, households in file order."""
+    assert survey.frame.n_chunks() == 1
+    return published_text(survey, survey.frame)
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        pytest.param(lambda f: in_chunks(f, 2), id="2 chunks"),
+        pytest.param(lambda f: in_chunks(f, 3), id="3 chunks"),
+        pytest.param(psus_reordered, id="PSUs reordered"),
+    ],
+)
+def test_every_table_is_bit_identical_whatever_the_layout(
+    survey: Survey, whole: dict[str, str], layout: Callable[[pl.DataFrame], pl.DataFrame]
+) -> None:
+    other = published_text(survey, layout(survey.frame))
+    assert whole.keys() == other.keys()
+    differing = [name for name in whole if whole[name] != other[name]]
+    assert not differing, differing
+    assert len(whole) >= 8 and all(text.count("\n") > 1 for text in whole.values())

@@ -1,0 +1,45 @@
+"""The temporary Prefect API the CLI starts early: used when it answers, left to Prefect when
+it does not, and never left running (the end-to-end path is the quickstart test's)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from flows import temporary_api
+from flows.temporary_api import TemporaryApi
+
+
+def child(code: str) -> subprocess.Popen[bytes]:
+    """A Python child process running ``code``."""
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def test_an_api_that_dies_is_left_to_prefect_and_settings_are_untouched() -> None:
+    from prefect.settings import get_current_settings
+
+    before = get_current_settings().api.url
+    api = TemporaryApi(child("raise SystemExit(1)"), temporary_api.free_port())
+    with temporary_api.using(api, timeout=30):
+        assert get_current_settings().api.url == before
+    assert api.process.poll() == 1
+
+
+def test_an_api_that_never_answers_is_stopped_at_the_deadline() -> None:
+    api = TemporaryApi(child("import time; time.sleep(60)"), temporary_api.free_port())
+    assert temporary_api.wait_until_ready(api, timeout=0.5) is None
+    assert api.process.poll() is not None  # stopped, not left running
+
+
+def test_an_answering_api_is_used_inside_and_stopped_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prefect.settings import get_current_settings
+
+    api = TemporaryApi(child("import time; time.sleep(60)"), temporary_api.free_port())
+    monkeypatch.setattr(temporary_api, "answers", lambda _: True)
+    with temporary_api.using(api, timeout=30):
+        assert get_current_settings().api.url == api.url
+    assert api.process.poll() is not None
