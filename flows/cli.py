@@ -451,7 +451,10 @@ def print_validation(result: dict[str, Any]) -> None:
         style = "red" if row["severity"] == "error" else "yellow"
         cells = (row["table_name"], row["column_name"] or "", row["expectation"], row["observed"])
         checks.add_row(f"[{style}]{row['severity']}[/]", *cells)
-    console.print(checks)
+    if failed:
+        console.print(checks)
+    else:  # an empty table says less than one line
+        console.print(f"Expectations: {len(result['validation'])} checked, none failed.")
     console.print(f"Data Docs: {result['data_docs']}", markup=False)
 
 
