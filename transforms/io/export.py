@@ -73,23 +73,20 @@ class Export:
 
 
 def run_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The warehouse's tables that hold rows per run (a ``run_id`` column), by name, with the
-    tables stored in files beside it (household_scores: a view of that name, #19)."""
-    stored = [spec.name for spec in TABLES if spec.stored_in_files]
+    """The contract's tables present in this warehouse, by name (every one holds rows per run;
+    a table stored in files beside the warehouse is present as a view of its name)."""
     rows = con.execute(
         """
-        SELECT table_name
-        FROM duckdb_columns()
-        WHERE database_name = current_database()
-          AND schema_name = ?
-          AND column_name = 'run_id'
-          AND (table_name IN (SELECT table_name FROM duckdb_tables() WHERE schema_name = ?)
-               OR list_contains(?, table_name))
-        ORDER BY table_name
+        SELECT table_name FROM duckdb_tables()
+        WHERE database_name = current_database() AND schema_name = ?
+        UNION
+        SELECT view_name FROM duckdb_views()
+        WHERE database_name = current_database() AND schema_name = ?
         """,
-        [SCHEMA, SCHEMA, stored],
+        [SCHEMA, SCHEMA],
     ).fetchall()
-    return [str(row[0]) for row in rows]
+    present = {str(row[0]) for row in rows}
+    return sorted(spec.name for spec in TABLES if spec.name in present)
 
 
 def check_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
