@@ -48,7 +48,7 @@ from transforms.targeting import (
     add_indicator_columns,
     analysis_design,
     available_groups,
-    targeting_rates,
+    targeting_rates_of,
     unit_weight,
     wide_rates,
 )
@@ -151,15 +151,41 @@ def rates_by_group(
     survey: SurveyDesign | None = None,
 ) -> pl.DataFrame:
     """Every targeting rate with SE and CI, nationally and by each group the survey can form."""
-    indicators = add_indicator_columns(
-        frame, selected=selected, benefit=benefit, unit=targeting.unit
-    )
-    long = targeting_rates(
+    return rates_by_selection(
+        frame, {selected: selected}, benefit=benefit, targeting=targeting, survey=survey
+    )[selected]
+
+
+def rates_by_selection(
+    frame: pl.DataFrame,
+    selections: Mapping[str, str | np.ndarray],
+    *,
+    benefit: str | None,
+    targeting: Targeting,
+    survey: SurveyDesign | None = None,
+) -> dict[str, pl.DataFrame]:
+    """:func:`rates_by_group` of each selection (a column of ``frame`` or a boolean array
+    aligned with it), keyed as ``selections``, estimated together in one pass."""
+    indicators = frame
+    suffixes = {key: f"__sel{k}" for k, key in enumerate(selections)}
+    for key, selection in selections.items():
+        flag = (
+            pl.col(selection) if isinstance(selection, str) else pl.Series("", selection)
+        ).alias("__selection")
+        indicators = add_indicator_columns(
+            indicators.with_columns(flag),
+            selected="__selection",
+            benefit=benefit,
+            unit=targeting.unit,
+            suffix=suffixes[key],
+        )
+    long = targeting_rates_of(
         indicators,
         design=analysis_design(targeting.unit, survey, frame.columns),
         groups=available_groups(targeting, frame.columns),
+        suffixes=list(suffixes.values()),
     )
-    return wide_rates(long)
+    return {key: wide_rates(long[suffix]) for key, suffix in suffixes.items()}
 
 
 def with_method(
@@ -292,35 +318,38 @@ def model_targeting(
     selections under every decision rule, nationally and by group, against the models' line
     (``line``; ``measured`` are the programmes on that line, for the like-for-like rules)."""
     weight = unit_weight(targeting.unit)
-    frame = line.frame(analysis)
+    frame = line.frame(analysis).with_columns(pl.Series("fold", scores.fold))
+    weights = frame[weight].to_numpy()
+    rules = model_rules(frame, models.decision_rules, measured, weight=weight)
+    selections: dict[str, np.ndarray] = {}
+    for k, (rule, _) in enumerate(rules):
+        selections[f"out_of_fold{k}"] = select(scores.p_poor, weights, rule)
+        if scores.in_sample_p_poor is not None:
+            selections[f"in_sample{k}"] = select(scores.in_sample_p_poor, weights, rule)
+    wide = rates_by_selection(
+        frame, selections, benefit=None, targeting=targeting, survey=survey
+    )  # every rule, out of fold and in sample, in one pass of the estimator
     targeting_rows, metrics = [], []
-    for rule, programme in model_rules(frame, models.decision_rules, measured, weight=weight):
-        scored = frame.with_columns(
-            pl.Series("fold", scores.fold),
-            pl.Series("selected", select(scores.p_poor, frame[weight].to_numpy(), rule)),
-        )
-        wide = rates_by_group(
-            scored, selected="selected", benefit=None, targeting=targeting, survey=survey
-        )
+    for k, (rule, programme) in enumerate(rules):
         dimensions = [
             pl.lit(programme, pl.String).alias("programme"),
             pl.lit(line.line, pl.String).alias("poverty_line"),
         ]
         targeting_rows.append(
             with_method(
-                wide,
+                wide[f"out_of_fold{k}"],
                 method=method_of(scores.model),
                 rule=rule.name,
                 unit=targeting.unit,
                 dimensions=dimensions,
             )
         )
-        national = wide.filter(pl.col("group_type") == "all").row(0, named=True)
+        scored = frame.with_columns(pl.Series("selected", selections[f"out_of_fold{k}"]))
         spread = fold_spread(scored, selected="selected", fold="fold", weight=weight)
         dims = {"programme": programme, "poverty_line": line.line, "unit": targeting.unit}
-        metrics.append(metrics_row(scores, rule, national, spread) | dims)
+        metrics.append(metrics_row(scores, rule, national(wide[f"out_of_fold{k}"]), spread) | dims)
         if scores.in_sample_p_poor is not None:
-            metrics.append(in_sample_row(frame, scores, rule, targeting=targeting) | dims)
+            metrics.append(in_sample_row(scores, rule, national(wide[f"in_sample{k}"])) | dims)
     curve = targeting_curve(
         scores.p_poor, frame[weight].to_numpy(), frame["is_poor"].to_numpy()
     ).select(
@@ -348,20 +377,16 @@ def model_targeting(
     )
 
 
+def national(wide: pl.DataFrame) -> dict[str, object]:
+    """The national ('all') row of a wide targeting table."""
+    return wide.filter(pl.col("group_type") == "all").row(0, named=True)
+
+
 def in_sample_row(
-    frame: pl.DataFrame, scores: ModelScores, rule: DecisionRule, *, targeting: Targeting
+    scores: ModelScores, rule: DecisionRule, national: Mapping[str, object]
 ) -> dict[str, object]:
     """The model_metrics row of the final model's in-sample selections under one rule (beside
     the out-of-fold row, to show how optimistic in-sample rates are)."""
-    assert scores.in_sample_p_poor is not None
-    weight = unit_weight(targeting.unit)
-    chosen = select(scores.in_sample_p_poor, frame[weight].to_numpy(), rule)
-    national = rates_by_group(
-        frame.with_columns(pl.Series("selected", chosen)),
-        selected="selected",
-        benefit=None,
-        targeting=targeting.model_copy(update={"groups": []}),
-    ).row(0, named=True)
     row = metrics_row(scores, rule, national, None)
     return row | {
         "sample": "in_sample",

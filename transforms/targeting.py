@@ -44,6 +44,9 @@ PROPORTIONS = frozenset(
 the targeting differential keeps a Student-t interval (section 7.8 of the methodology)."""
 
 
+_SEPARATOR = "\x1f"  # between a statistic's name and its selection's suffix
+
+
 def unit_weight(unit: str) -> str:
     """The weight column for a targeting unit: person_weight (persons) or weight (households)."""
     return "person_weight" if unit == "persons" else "weight"
@@ -71,13 +74,32 @@ def available_groups(targeting: Targeting, columns: Sequence[str]) -> list[str]:
     return [group for group in targeting.groups if group in columns]
 
 
+SELECTION_COLUMNS = (
+    "__selected",
+    "__poor_excluded",
+    "__nonpoor_selected",
+    "__poor_selected",
+    "__benefit",
+    "__benefit_bottom40",
+)
+"""Indicator columns that depend on the selection (the others, __one, __poor and __nonpoor,
+are the same for every selection of a frame)."""
+
+
 def add_indicator_columns(
-    frame: pl.DataFrame, *, selected: str, benefit: str | None, unit: str
+    frame: pl.DataFrame,
+    *,
+    selected: str,
+    benefit: str | None,
+    unit: str,
+    suffix: str = "",
 ) -> pl.DataFrame:
     """0/1 columns whose weighted ratios are the targeting rates.
 
     Requires is_poor, in_bottom_40, hh_size and the selected flag. ``benefit`` is the household
     benefit column for money-based CGH (the programme), None for beneficiary-based CGH (a PMT).
+    ``suffix`` ends the names of the selection's own columns (:data:`SELECTION_COLUMNS`), so
+    that several selections of one frame sit side by side (see :func:`targeting_rates`).
     """
     poor = pl.col("is_poor").cast(pl.Float64)
     chosen = pl.col(selected).cast(pl.Float64)
@@ -85,34 +107,79 @@ def add_indicator_columns(
         share_basis = chosen
     else:  # money: Σw·T under household weights equals Σω·T/n under person weights
         share_basis = pl.col(benefit) / pl.col("hh_size") if unit == "persons" else pl.col(benefit)
+    own = [
+        chosen,
+        poor * (1 - chosen),
+        (1 - poor) * chosen,
+        poor * chosen,
+        share_basis,
+        share_basis * pl.col("in_bottom_40").cast(pl.Float64),
+    ]
     return frame.with_columns(
         pl.lit(1.0).alias("__one"),
         poor.alias("__poor"),
-        chosen.alias("__selected"),
-        (poor * (1 - chosen)).alias("__poor_excluded"),
-        ((1 - poor) * chosen).alias("__nonpoor_selected"),
         (1 - poor).alias("__nonpoor"),
-        (poor * chosen).alias("__poor_selected"),
-        share_basis.alias("__benefit"),
-        (share_basis * pl.col("in_bottom_40").cast(pl.Float64)).alias("__benefit_bottom40"),
+        *[
+            value.alias(f"{name}{suffix}")
+            for name, value in zip(SELECTION_COLUMNS, own, strict=True)
+        ],
     )
 
 
-def targeting_rates(frame: pl.DataFrame, *, design: Design, groups: Sequence[str]) -> pl.DataFrame:
+def targeting_rates(
+    frame: pl.DataFrame, *, design: Design, groups: Sequence[str], suffix: str = ""
+) -> pl.DataFrame:
     """Long estimates (group_type, group_value, statistic, estimate, se, ci_low, ci_high, n_obs)."""
+    return targeting_rates_of(frame, design=design, groups=groups, suffixes=[suffix])[suffix]
+
+
+def targeting_rates_of(
+    frame: pl.DataFrame, *, design: Design, groups: Sequence[str], suffixes: Sequence[str]
+) -> dict[str, pl.DataFrame]:
+    """:func:`targeting_rates` of each selection added with one of ``suffixes``, keyed by
+    suffix, from one pass of the estimator: a statistic's estimate and SE do not depend on the
+    other statistics estimated beside it, so the rows are those of one call per selection."""
+    own = {f"{name}{suffix}": (name, suffix) for suffix in suffixes for name in SELECTION_COLUMNS}
+
+    def renamed(column: str, suffix: str) -> str:
+        return f"{column}{suffix}" if column in SELECTION_COLUMNS else column
+
+    def named(statistic: str, suffix: str) -> str:
+        return f"{statistic}{_SEPARATOR}{suffix}"
+
+    ratios = {
+        named(name, s): (renamed(num, s), renamed(den, s))
+        for s in suffixes
+        for name, (num, den) in RATIOS.items()
+    }
+    differences = {
+        named(name, s): (named(first, s), named(second, s))
+        for s in suffixes
+        for name, (first, second) in DIFFERENCES.items()
+    }
+    assert set(own) <= set(frame.columns), "add_indicator_columns first"
     long = estimate_ratios(
         frame,
-        ratios=RATIOS,
+        ratios=ratios,
         design=design,
         by=list(groups),
-        differences=DIFFERENCES,
-        bounded=PROPORTIONS,
+        differences=differences,
+        bounded=[named(name, s) for s in suffixes for name in PROPORTIONS],
     )
-    cgh = long.filter(pl.col("statistic") == "cgh_share").with_columns(
-        pl.lit("cgh").alias("statistic"),
-        *[(pl.col(c) / BOTTOM_SHARE).alias(c) for c in ("estimate", "se", "ci_low", "ci_high")],
+    split = long.with_columns(pl.col("statistic").str.split_exact(_SEPARATOR, 1)).unnest(
+        "statistic"
     )
-    return pl.concat([long.filter(pl.col("statistic").is_in(RATES)), cgh])
+    result = {}
+    for s in suffixes:
+        one = split.filter(pl.col("field_1") == s).drop("field_1").rename({"field_0": "statistic"})
+        cgh = one.filter(pl.col("statistic") == "cgh_share").with_columns(
+            pl.lit("cgh").alias("statistic"),
+            *[(pl.col(c) / BOTTOM_SHARE).alias(c) for c in ("estimate", "se", "ci_low", "ci_high")],
+        )
+        result[s] = pl.concat([one.filter(pl.col("statistic").is_in(RATES)), cgh]).select(
+            long.columns
+        )
+    return result
 
 
 def wide_rates(long: pl.DataFrame) -> pl.DataFrame:
