@@ -39,10 +39,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+import numpy as np
 import polars as pl
 from scipy import stats
 
-from transforms.summation import FixedPoint, exact_sums, exact_total, fixed_points
+from transforms.summation import exact_sums, exact_total, fixed_points
 
 LonelyPsu = Literal["adjust", "certainty", "fail"]
 
@@ -240,12 +241,18 @@ def _estimate(
     prepared = _prepare(lazy, weighted, design, by)
     strata = _strata_table(prepared, design)
     points = fixed_points(prepared, list(weighted.values()))
-    psu_sums = pl.concat(
+    if design.psu is not None:  # encoded once for every group type, decoded after the sums
+        prepared = prepared.with_columns(p.encode(pl.col(c)).alias(c) for c, p in points.items())
+        prepared = prepared.collect().lazy()
+    summed = pl.concat(
         [
-            _psu_sums(prepared, order, group, points, design)
+            _psu_sums(prepared, order, group, list(points), design)
             for order, group in enumerate((ALL, *by))
         ]
-    ).collect()
+    )
+    if design.psu is not None:
+        summed = summed.with_columns(p.decode(pl.col(c)).alias(c) for c, p in points.items())
+    psu_sums = summed.collect()
     cells = _poststratum_cells(prepared, design) if design.poststrata else None
     per_domain = _domain_variances(psu_sums, strata, specs, weighted, design.lonely_psu, cells)
     degrees = int(strata["n_h"].sum()) - strata.height
@@ -364,19 +371,16 @@ def _check_fpc(strata: pl.DataFrame, design: Design) -> None:
 
 
 def _psu_sums(
-    prepared: pl.LazyFrame,
-    order: int,
-    group: str,
-    points: Mapping[str, FixedPoint],
-    design: Design,
+    prepared: pl.LazyFrame, order: int, group: str, sums: Sequence[str], design: Design
 ) -> pl.LazyFrame:
-    """Σw·y, Σw·x and row count per domain × stratum × PSU (× post-stratum) for one group type.
+    """Σw·y, Σw·x (the ``sums`` columns) and row count per domain × stratum × PSU
+    (× post-stratum) for one group type.
 
-    The rows of a PSU add up exactly (fixed point), so a PSU's totals do not depend on the order
-    or partitioning of its rows; each total is then rounded once to a float.
+    With PSUs, ``prepared`` holds the ``sums`` columns as fixed-point integers: the rows of a PSU
+    add up exactly, so a PSU's totals do not depend on the order or partitioning of its rows
+    (the caller rounds each total once to a float).
     """
     value = pl.lit(ALL) if order == 0 else pl.col(_by_alias(order - 1))
-    sums = list(points)
     cell = [_STRATUM, _PSU, *([_POST] if design.poststrata else [])]
     rows = prepared.select(
         pl.lit(order).alias(_ORDER),
@@ -388,12 +392,7 @@ def _psu_sums(
     )
     if design.psu is None:  # each row is its own PSU: nothing to add up
         return rows
-    return (
-        rows.with_columns(points[c].encode(pl.col(c)).alias(c) for c in sums)
-        .group_by([*_DOMAIN, *cell])
-        .agg(pl.col([*sums, "n_obs"]).sum())
-        .with_columns(points[c].decode(pl.col(c)).alias(c) for c in sums)
-    )
+    return rows.group_by([*_DOMAIN, *cell]).agg(pl.col([*sums, "n_obs"]).sum())
 
 
 @dataclass(frozen=True)
@@ -423,8 +422,10 @@ def _domain_variances(
 ) -> pl.DataFrame:
     """Per domain: totals ``__Y{i}``, ``__X{i}``, ``n_obs`` and linearised variance ``__v{i}``.
 
-    Every sum over PSUs and strata is exact, so nothing depends on the order in which the PSU
-    and stratum rows come (polars' group_by returns groups in an order that varies by run).
+    The domain totals are exact sums of the PSU totals; the variance's sums over PSUs and
+    strata add in a fixed order (sorted by domain, stratum and PSU id), so nothing depends on
+    the order in which the PSU and stratum rows come (polars' group_by returns groups in an
+    order that varies by run). With post-strata, the residualised stratum sums are exact.
     """
     count = range(len(specs))
     columns = list(weighted.values())
@@ -462,14 +463,40 @@ def _domain_variances(
 
 
 def _stratum_sums(z_psu: pl.DataFrame, count: int) -> pl.DataFrame:
-    """Per domain × stratum: Σz (``__s1_{i}``) and Σz² (``__s2_{i}``) over PSUs, exactly."""
-    terms = z_psu.select(
-        *_DOMAIN,
-        _STRATUM,
-        *[pl.col(f"__z{i}").alias(f"__s1_{i}") for i in range(count)],
-        *[(pl.col(f"__z{i}") ** 2).alias(f"__s2_{i}") for i in range(count)],
+    """Per domain × stratum: Σz (``__s1_{i}``) and Σz² (``__s2_{i}``) over the PSU totals z,
+    added in a fixed order: PSUs sorted by domain, stratum and PSU id."""
+    ordered, starts = _segments(z_psu, [*_DOMAIN, _STRATUM], then=[_PSU])
+    z = ordered.select(_names("__z", count)).to_numpy()
+    return _with_matrices(
+        ordered[starts].select(*_DOMAIN, _STRATUM),
+        {
+            "__s1_": np.add.reduceat(z, starts, axis=0),
+            "__s2_": np.add.reduceat(z * z, starts, axis=0),
+        },
     )
-    return exact_sums(terms, by=[*_DOMAIN, _STRATUM], columns=_moment_columns(count))
+
+
+def _segments(
+    frame: pl.DataFrame, keys: Sequence[str], then: Sequence[str] = ()
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """``frame`` sorted by ``keys`` (then by ``then``) and the first row of each run of equal
+    keys: a fixed order for adding up each run (``np.add.reduceat``), whatever the order of
+    the input rows, as long as keys and ``then`` identify a row."""
+    ordered = frame.sort([*keys, *then], nulls_last=True, maintain_order=True)
+    changes = ordered.select(
+        pl.any_horizontal(pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys)
+    ).to_series()
+    starts = np.flatnonzero(changes.fill_null(True).to_numpy())
+    return ordered, starts
+
+
+def _with_matrices(heads: pl.DataFrame, matrices: Mapping[str, np.ndarray]) -> pl.DataFrame:
+    """``heads`` with each matrix's columns as ``prefix0 … prefix{k−1}``."""
+    return heads.with_columns(
+        pl.Series(f"{prefix}{i}", matrix[:, i], dtype=pl.Float64)
+        for prefix, matrix in matrices.items()
+        for i in range(matrix.shape[1])
+    )
 
 
 def _moment_columns(count: int) -> list[str]:
@@ -612,56 +639,26 @@ def _variances_over_strata(
     per_stratum: pl.DataFrame, count: int, n_psu: int, lonely: LonelyPsu, lonely_factor: float
 ) -> pl.DataFrame:
     """Per domain, ``__v{i}``: Σ over strata of f_h·n_h/(n_h−1)·Σ(z_hi − z̄_h)², lonely rule
-    applied; every sum over strata exact."""
-    s1 = [pl.col(f"__s1_{i}") for i in range(count)]
-    n_h, f_h = pl.col("n_h").cast(pl.Float64), pl.col("f_h")
-    spreads = per_stratum.select(
-        *_DOMAIN,
-        *[
-            pl.when(n_h > 1.0)
-            .then(f_h * n_h / (n_h - 1.0) * (pl.col(f"__s2_{i}") - s1[i] ** 2 / n_h))
-            .otherwise(0.0)
-            .alias(f"__v{i}")
-            for i in range(count)
-        ],
-    )
-    regular = exact_sums(spreads, by=_DOMAIN, columns=_names("__v", count))
-    if lonely != "adjust":  # "certainty": lonely strata add nothing; "fail" never gets here
-        return regular
-    # "adjust": the lonely PSU is centred at the grand mean c of all PSU totals. A lonely stratum
-    # without domain members (z = 0, absent here) adds f_h·c², so add c²·Σf_h over all lonely
-    # strata and, for the present ones, f_h·((s1 − c)² − c²) = f_h·s1·(s1 − 2c).
-    grand_means = exact_sums(per_stratum, by=_DOMAIN, columns=_names("__s1_", count))
-    centred = per_stratum.join(
-        grand_means.rename({f"__s1_{i}": f"__c{i}" for i in range(count)}),
-        on=_DOMAIN,
-        nulls_equal=True,
-    ).select(
-        *_DOMAIN,
-        *[
-            pl.when(pl.col("is_lonely"))
-            .then(f_h * s1[i] * (s1[i] - 2.0 * (pl.col(f"__c{i}") / n_psu)))
-            .otherwise(0.0)
-            .alias(f"__p{i}")
-            for i in range(count)
-        ],
-    )
-    present = exact_sums(centred, by=_DOMAIN, columns=_names("__p", count))
-    return (
-        regular.join(present, on=_DOMAIN, nulls_equal=True)
-        .join(grand_means, on=_DOMAIN, nulls_equal=True)
-        .select(
-            *_DOMAIN,
-            *[
-                (
-                    pl.col(f"__v{i}")
-                    + pl.col(f"__p{i}")
-                    + (pl.col(f"__s1_{i}") / n_psu) ** 2 * lonely_factor
-                ).alias(f"__v{i}")
-                for i in range(count)
-            ],
-        )
-    )
+    applied; the strata of a domain added in a fixed order (sorted by stratum id)."""
+    ordered, starts = _segments(per_stratum, _DOMAIN, then=[_STRATUM])
+    s1 = ordered.select(_names("__s1_", count)).to_numpy()
+    s2 = ordered.select(_names("__s2_", count)).to_numpy()
+    n_h = ordered["n_h"].cast(pl.Float64).to_numpy()[:, None]
+    f_h = ordered["f_h"].to_numpy()[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):  # n_h = 1 is taken out by the where
+        spread = np.where(n_h > 1.0, f_h * n_h / (n_h - 1.0) * (s2 - s1**2 / n_h), 0.0)
+    variance = np.add.reduceat(spread, starts, axis=0)
+    if lonely == "adjust":
+        # the lonely PSU is centred at the grand mean c of all PSU totals. A lonely stratum
+        # without domain members (z = 0, absent here) adds f_h·c², so add c²·Σf_h over all
+        # lonely strata and, for the present ones, f_h·((s1 − c)² − c²) = f_h·s1·(s1 − 2c).
+        centre = np.add.reduceat(s1, starts, axis=0) / n_psu
+        domain = np.cumsum(np.isin(np.arange(len(ordered)), starts)) - 1
+        is_lonely = ordered["is_lonely"].to_numpy()[:, None]
+        present = np.where(is_lonely, f_h * s1 * (s1 - 2.0 * centre[domain]), 0.0)
+        variance = variance + np.add.reduceat(present, starts, axis=0) + centre**2 * lonely_factor
+    # "certainty": lonely strata add nothing (their n_h = 1); "fail" never gets here
+    return _with_matrices(ordered[starts].select(_DOMAIN), {"__v": variance})
 
 
 def _long_rows(per_domain: pl.DataFrame, index: int, spec: _Statistic) -> pl.DataFrame:
