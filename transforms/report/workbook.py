@@ -285,7 +285,9 @@ def sheet_frame(data: ReportData, name: str) -> pl.DataFrame:
     frame = pl.DataFrame([data.run]) if name == "runs" else getattr(data, name)
     order = [c for c in table(name).column_names() if c in frame.columns]
     if name in LONG_TABLES:
-        labels = [row_label(name, i) for i in frame["indicator"].to_list()]
+        indicators = frame["indicator"].to_list()
+        label_of = {i: row_label(name, i) for i in set(indicators)}  # one lookup per indicator
+        labels = [label_of[i] for i in indicators]
         frame = frame.with_columns(pl.Series("label", labels, dtype=pl.String))
         order.insert(order.index("indicator") + 1, "label")
     frame = frame.select(order + [c for c in frame.columns if c not in order])
@@ -300,10 +302,12 @@ def format_rows_by_display(
 ) -> None:
     """In a long table, rewrite each row's value cells in the format of its indicator."""
     units = frame["unit"].to_list() if "unit" in frame.columns else [None] * frame.height
-    formats = [
-        styles.get("", number_format=number_format(*row_display(name, i, u), currency))
-        for i, u in zip(frame["indicator"], units, strict=True)
-    ]
+    keys = list(zip(frame["indicator"], units, strict=True))
+    style_of = {  # one catalogue lookup per indicator and unit, not per row
+        (i, u): styles.get("", number_format=number_format(*row_display(name, i, u), currency))
+        for i, u in dict.fromkeys(keys)
+    }
+    formats = [style_of[key] for key in keys]
     for column in LONG_TABLES[name]:
         index = frame.columns.index(column)
         for row, (value, style) in enumerate(zip(frame[column], formats, strict=True)):
