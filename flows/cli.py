@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar, cast
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar, cast
 
 import click
 import typer
@@ -377,11 +379,12 @@ def run(
     starting_api = temporary_api.start_temporary_api()  # starts while we import below
     from flows.audit import audit
     from flows.runners import build_task_runner, local_dask_cluster
+    from flows.validate import load_great_expectations
 
     if not debug:
         quiet_tracebacks()  # after the imports: Prefect's log handlers exist now
     with ExitStack() as stack:
-        stack.enter_context(temporary_api.using(starting_api))
+        stack.enter_context(temporary_api.using(starting_api, meanwhile=load_great_expectations))
         address = dask_address
         if task_runner == RunnerKind.dask and not address:
             address = stack.enter_context(local_dask_cluster(dask_workers))
@@ -417,10 +420,14 @@ def validate(config: ConfigOption = None, debug: DebugOption = False) -> None:
 
     starting_api = temporary_api.start_temporary_api()  # starts while we import below
     from flows.audit import check_inputs
+    from flows.validate import load_great_expectations
 
     if not debug:
         quiet_tracebacks()
-    with temporary_api.using(starting_api), console.status("Reading and validating the inputs…"):
+    with (
+        temporary_api.using(starting_api, meanwhile=load_great_expectations),
+        console.status("Reading and validating the inputs…"),
+    ):
         result = check_inputs(str(config))
     print_validation(result)
     if any(not row["success"] and row["severity"] == "error" for row in result["validation"]):
@@ -792,7 +799,31 @@ def main() -> None:
         # an empty URL left set made its events client log "Error emitting event" on every run
         del os.environ["PREFECT_API_URL"]
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    app()
+    try:
+        app()
+    except SystemExit as stop:
+        leave(stop.code)
+    leave(0)
+
+
+def leave(code: int | str | None) -> NoReturn:
+    """End the process with ``code`` as sys.exit would, without the interpreter's clean-up.
+
+    The command is over: files are closed and the exit handlers (log flushing, Prefect's
+    workers, the watchdog) run here as at any exit. What is skipped is tearing down the
+    modules Prefect, Great Expectations and scikit-learn loaded: about 1.5 s of every
+    command's wall time, for nothing.
+    """
+    if isinstance(code, str):
+        sys.stderr.write(f"{code}\n")
+        code = 1
+    for thread in threading.enumerate():  # as the interpreter would: wait for non-daemon threads
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,10 +124,16 @@ def answers(api: TemporaryApi) -> bool:
         return False
 
 
-def wait_until_ready(api: TemporaryApi, timeout: float) -> TemporaryApi | None:
+def wait_until_ready(
+    api: TemporaryApi, timeout: float, meanwhile: Callable[[], None] | None = None
+) -> TemporaryApi | None:
     """Wait for the API to answer (restarting on another port if its port was taken); the
-    answering API, or None (stopped) when it did not answer in time."""
+    answering API, or None (stopped) when it did not answer in time. ``meanwhile`` is called
+    once first, unless the API already answers: work the run needs later, done while the
+    server starts on the other core instead of after it."""
     deadline = time.monotonic() + timeout
+    if meanwhile is not None and not answers(api):
+        meanwhile()
     while time.monotonic() < deadline:
         if api.process.poll() == PORT_TAKEN:
             api = launch(free_port())
@@ -154,15 +160,18 @@ def stop(api: TemporaryApi) -> None:
 
 
 @contextlib.contextmanager
-def using(api: TemporaryApi | None, timeout: float = 90) -> Iterator[None]:
+def using(
+    api: TemporaryApi | None, timeout: float = 90, meanwhile: Callable[[], None] | None = None
+) -> Iterator[None]:
     """Run the enclosed flows against ``api`` (once it answers) and stop it afterwards;
-    with None, or when it never answers, leave Prefect to its defaults."""
+    with None, or when it never answers, leave Prefect to its defaults. ``meanwhile``: see
+    :func:`wait_until_ready`."""
     if api is None:
         yield
         return
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    ready = wait_until_ready(api, timeout)
+    ready = wait_until_ready(api, timeout, meanwhile)
     if ready is None:
         yield
         return

@@ -35,6 +35,35 @@ def test_version_prints_the_package_version() -> None:
     assert result.output.strip() == f"welfare-audit {metadata.version('welfare-audit')}"
 
 
+def test_the_console_script_exits_with_the_command_s_code_after_exit_handlers(
+    tmp_path: Path,
+) -> None:
+    """main() ends the process without the interpreter's module teardown: the exit code, the
+    printed output and the exit handlers (log flushing, Prefect's workers) must survive it."""
+    marker = tmp_path / "handlers-ran"
+    code = (
+        "import atexit, pathlib, sys\n"
+        f"atexit.register(pathlib.Path({str(marker)!r}).write_text, 'yes')\n"
+        "from flows.cli import main\n"
+        "sys.argv = ['welfare-audit', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    version = subprocess.run(
+        [sys.executable, "-c", code, "--version"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert version.returncode == 0
+    assert version.stdout.startswith("welfare-audit ")
+    assert marker.read_text() == "yes"
+    missing = subprocess.run(
+        [sys.executable, "-c", code, "run", "--config", str(tmp_path / "none.toml")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert missing.returncode == 2
+    assert "none.toml" in missing.stderr and "configuration file not found" in missing.stderr
+
+
 def test_exit_codes_tell_failed_validation_from_other_user_errors() -> None:
     from flows.cli import exit_code
     from transforms.config import ConfigError

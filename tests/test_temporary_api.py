@@ -43,3 +43,21 @@ def test_an_answering_api_is_used_inside_and_stopped_after(
     with temporary_api.using(api, timeout=30):
         assert get_current_settings().api.url == api.url
     assert api.process.poll() is not None
+
+
+def test_work_meanwhile_runs_once_while_the_api_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI imports Great Expectations while the server starts: once, before the API is
+    used, and not at all when the API already answers (it would only delay the run)."""
+    replies = iter([False, False, True])
+    monkeypatch.setattr(temporary_api, "answers", lambda _: next(replies))
+    done: list[str] = []
+    api = TemporaryApi(child("import time; time.sleep(60)"), temporary_api.free_port())
+    with temporary_api.using(api, timeout=30, meanwhile=lambda: done.append("imported")):
+        assert done == ["imported"]
+    assert api.process.poll() is not None
+
+    monkeypatch.setattr(temporary_api, "answers", lambda _: True)
+    ready = TemporaryApi(child("import time; time.sleep(60)"), temporary_api.free_port())
+    with temporary_api.using(ready, timeout=30, meanwhile=lambda: done.append("again")):
+        assert done == ["imported"]
+    assert ready.process.poll() is not None
