@@ -209,13 +209,10 @@ def incidence_shares(
     bases = {"beneficiary_incidence": "__beneficiary"}
     if money:
         bases["benefit_incidence"] = "__benefit_money"
-    pieces = [
-        population_shares(prepared, design=design, bases=bases, group=group).with_columns(
-            pl.lit(group).alias("group_type")
-        )
-        for group in groups
-    ]
-    return to_indicator_rows(pl.concat(pieces)) if pieces else empty_indicators()
+    if not groups:
+        return empty_indicators()
+    shares = shares_by_group(prepared, design=design, bases=bases, groups={g: None for g in groups})
+    return to_indicator_rows(shares)
 
 
 def population_shares(
@@ -233,13 +230,33 @@ def population_shares(
     only needs PSU totals, households are first summed to PSU × group (one pass over the
     households; memory grows with PSUs, not households); :func:`estimate_ratios` then runs on
     the PSU-level frame with unit weights, which gives the same estimates, SEs and degrees of
-    freedom as on households. ``bases`` maps an indicator name to its column y. Returns
-    indicator, group_value, estimate, se, ci_low, ci_high, n_obs (households with y ≠ 0).
+    freedom as on households. ``bases`` maps an indicator name to its column y; ``values``
+    lists the values to report (default: those present). Returns indicator, group_value,
+    estimate, se, ci_low, ci_high, n_obs (households with y ≠ 0).
     """
-    cells = psu_cell_totals(frame, design=design, bases=bases, group=group)
+    shares = shares_by_group(frame, design=design, bases=bases, groups={group: values})
+    return shares.drop("group_type")
+
+
+def shares_by_group(
+    frame: pl.DataFrame | pl.LazyFrame,
+    *,
+    design: Design,
+    bases: Mapping[str, str],
+    groups: Mapping[str, Sequence[str | None] | None],
+) -> pl.DataFrame:
+    """:func:`population_shares` of several groups (each with its ``values``, None: those
+    present), with a group_type column: every group's PSU × value totals side by side in one
+    PSU-level frame, estimated in as few passes as :data:`PSU_CELLS_PER_PASS` allows (a share's
+    estimate and SE do not depend on the shares estimated beside it)."""
     unit = [_STRATUM, _PSU, *([_FPC] if design.fpc else [])]
-    units = (
-        exact_sums(cells, by=unit, columns=[f"__dy{i}" for i in range(len(bases))])
+    per_group = {g: psu_cell_totals(frame, design=design, bases=bases, group=g) for g in groups}
+    units = (  # the PSUs and their totals of each base: the same whatever the group
+        exact_sums(
+            next(iter(per_group.values())),
+            by=unit,
+            columns=[f"__dy{i}" for i in range(len(bases))],
+        )
         .rename({f"__dy{i}": f"__total{i}" for i in range(len(bases))})
         .sort(unit)
         .with_row_index("__psu_index")
@@ -247,19 +264,34 @@ def population_shares(
             pl.col(_STRATUM).rank("dense").alias("__stratum_index"), pl.lit(1.0).alias("__unit")
         )
     )
-    cells = cells.join(
-        units.select(*unit, "__psu_index"), on=unit, how="left", maintain_order="left"
-    )
-    wanted = (
-        cells[_CELL].unique().sort().to_list()
-        if values is None
-        else [_NULL if value is None else value for value in values]
-    )
-    codes = (
-        cells[_CELL]
-        .replace_strict({v: k for k, v in enumerate(wanted)}, default=-1, return_dtype=pl.Int64)
-        .to_numpy()
-    )
+    columns: dict[str, np.ndarray] = {}  # one PSU-level column per group × base × value
+    labels: dict[str, tuple[str, str, str, int]] = {}  # column -> group, base, value, base index
+    counts = []
+    for g, (group, cells) in enumerate(per_group.items()):
+        cells = cells.join(
+            units.select(*unit, "__psu_index"), on=unit, how="left", maintain_order="left"
+        )
+        values = groups[group]
+        wanted = (
+            cells[_CELL].unique().sort().to_list()
+            if values is None
+            else [_NULL if value is None else value for value in values]
+        )
+        codes = (
+            cells[_CELL]
+            .replace_strict({v: k for k, v in enumerate(wanted)}, default=-1, return_dtype=pl.Int64)
+            .to_numpy()
+        )
+        for i, name in enumerate(bases):
+            totals = cell_matrix(cells, codes, f"__dy{i}", n_psu=units.height, n_cells=len(wanted))
+            for k, value in enumerate(wanted):
+                columns[f"__cell{g}_{i}_{k}"] = totals[:, k]
+                labels[f"__cell{g}_{i}_{k}"] = (group, name, value, i)
+            counts.append(
+                cells.group_by(_CELL)
+                .agg(pl.col(f"__nonzero{i}").sum().alias("n_obs"))
+                .with_columns(pl.lit(group).alias("group_type"), pl.lit(name).alias("indicator"))
+            )
     psu_design = Design(
         weight="__unit",
         strata="__stratum_index",
@@ -267,33 +299,39 @@ def population_shares(
         fpc=_FPC if design.fpc else None,
         lonely_psu=design.lonely_psu,
     )
+    names = list(columns)
+    per_pass = max(1, PSU_CELLS_PER_PASS // max(units.height, 1))
     pieces = []
-    for i, name in enumerate(bases):
-        totals = cell_matrix(cells, codes, f"__dy{i}", n_psu=units.height, n_cells=len(wanted))
-        counts = cells.group_by(_CELL).agg(pl.col(f"__nonzero{i}").sum().alias("n_obs"))
-        per_pass = max(1, PSU_CELLS_PER_PASS // max(units.height, 1))
-        for start in range(0, len(wanted), per_pass):
-            batch = dict(enumerate(wanted[start : start + per_pass], start))
-            wide = units.with_columns(pl.Series(f"__cell{k}", totals[:, k]) for k in batch)
-            ratios = {f"__cell{k}": (f"__cell{k}", f"__total{i}") for k in batch}
-            long = estimate_ratios(wide, ratios=ratios, design=psu_design, bounded=list(ratios))
-            labels = {f"__cell{k}": value for k, value in batch.items()}
-            pieces.append(
-                long.with_columns(
-                    pl.lit(name).alias("indicator"),
-                    pl.col("statistic").replace_strict(labels).alias(_CELL),
-                )
-                .drop("n_obs")  # PSUs here; households come from the counts
-                .join(counts, on=_CELL, how="left", maintain_order="left")
-            )
-    return pl.concat(pieces).select(
-        "indicator",
-        pl.when(pl.col(_CELL) != _NULL).then(pl.col(_CELL)).alias("group_value"),
-        "estimate",
-        "se",
-        "ci_low",
-        "ci_high",
-        pl.col("n_obs").fill_null(0).cast(pl.Int64),
+    for start in range(0, len(names), per_pass):
+        batch = names[start : start + per_pass]
+        wide = units.with_columns(pl.Series(c, columns[c]) for c in batch)
+        ratios = {c: (c, f"__total{labels[c][3]}") for c in batch}
+        pieces.append(estimate_ratios(wide, ratios=ratios, design=psu_design, bounded=batch))
+    long = pl.concat(pieces)
+    label = {part: {c: labels[c][j] for c in names} for j, part in enumerate(("g", "b", "v"))}
+    return (
+        long.with_columns(
+            pl.col("statistic").replace_strict(label["g"]).alias("group_type"),
+            pl.col("statistic").replace_strict(label["b"]).alias("indicator"),
+            pl.col("statistic").replace_strict(label["v"]).alias(_CELL),
+        )
+        .drop("n_obs")  # PSUs here; households come from the counts
+        .join(
+            pl.concat(counts),
+            on=["group_type", "indicator", _CELL],
+            how="left",
+            maintain_order="left",
+        )
+        .select(
+            "group_type",
+            "indicator",
+            pl.when(pl.col(_CELL) != _NULL).then(pl.col(_CELL)).alias("group_value"),
+            "estimate",
+            "se",
+            "ci_low",
+            "ci_high",
+            pl.col("n_obs").fill_null(0).cast(pl.Int64),
+        )
     )
 
 
