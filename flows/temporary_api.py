@@ -169,14 +169,22 @@ def using(
     if api is None:
         yield
         return
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
 
     ready = wait_until_ready(api, timeout, meanwhile)
     if ready is None:
         yield
         return
+    # No flow heartbeats: they let a lasting server mark a crashed run, but this API ends with
+    # the command; and each flow's heartbeat thread sleeps in 1 s steps that its end waits out
+    # (0.5 s on average, for the audit and each subflow).
+    settings = {PREFECT_API_URL: ready.url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     try:
-        with temporary_settings(updates={PREFECT_API_URL: ready.url}):
+        with temporary_settings(updates=settings):
             try:
                 yield
             finally:

@@ -42,6 +42,7 @@ def test_an_answering_api_is_used_inside_and_stopped_after(
     monkeypatch.setattr(temporary_api, "answers", lambda _: True)
     with temporary_api.using(api, timeout=30):
         assert get_current_settings().api.url == api.url
+        assert get_current_settings().flows.heartbeat_frequency is None  # nobody to watch
     assert api.process.poll() is not None
 
 
