@@ -321,14 +321,19 @@ def model_targeting(
     frame = line.frame(analysis).with_columns(pl.Series("fold", scores.fold))
     weights = frame[weight].to_numpy()
     rules = model_rules(frame, models.decision_rules, measured, weight=weight)
-    selections: dict[str, np.ndarray] = {}
-    for k, (rule, _) in enumerate(rules):
-        selections[f"out_of_fold{k}"] = select(scores.p_poor, weights, rule)
-        if scores.in_sample_p_poor is not None:
-            selections[f"in_sample{k}"] = select(scores.in_sample_p_poor, weights, rule)
-    wide = rates_by_selection(
+    selections = {
+        f"out_of_fold{k}": select(scores.p_poor, weights, r) for k, (r, _) in enumerate(rules)
+    }
+    wide = rates_by_selection(  # every rule in one pass of the estimator
         frame, selections, benefit=None, targeting=targeting, survey=survey
-    )  # every rule, out of fold and in sample, in one pass of the estimator
+    )
+    if scores.in_sample_p_poor is not None:  # national rates only: no groups to estimate
+        in_sample = {
+            f"in_sample{k}": select(scores.in_sample_p_poor, weights, r)
+            for k, (r, _) in enumerate(rules)
+        }
+        nationally = targeting.model_copy(update={"groups": []})
+        wide |= rates_by_selection(frame, in_sample, benefit=None, targeting=nationally)
     targeting_rows, metrics = [], []
     for k, (rule, programme) in enumerate(rules):
         dimensions = [
