@@ -809,18 +809,22 @@ def main() -> None:
 def leave(code: int | str | None) -> NoReturn:
     """End the process with ``code`` as sys.exit would, without the interpreter's clean-up.
 
-    The command is over: files are closed and the exit handlers (log flushing, Prefect's
-    workers, the watchdog) run here as at any exit. What is skipped is tearing down the
+    The command is over: files are closed. Python's own exit first runs ``threading._shutdown``
+    (pools such as joblib's and concurrent.futures' stop their threads there, then every
+    non-daemon thread is waited for) and then the exit handlers (log flushing, Prefect's
+    workers, the watchdog); both run here, in that order. What is skipped is tearing down the
     modules Prefect, Great Expectations and scikit-learn loaded: about 1.5 s of every
-    command's wall time, for nothing.
+    command's wall time, for nothing. Where that private step is missing, Python exits as usual.
     """
     if isinstance(code, str):
         sys.stderr.write(f"{code}\n")
         code = 1
-    for thread in threading.enumerate():  # as the interpreter would: wait for non-daemon threads
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()
+    shutdown = getattr(threading, "_shutdown", None)
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if shutdown is None or run_exit_handlers is None:
+        sys.exit(code)
+    shutdown()
+    run_exit_handlers()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code or 0)

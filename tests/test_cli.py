@@ -64,6 +64,26 @@ def test_the_console_script_exits_with_the_command_s_code_after_exit_handlers(
     assert "none.toml" in missing.stderr and "configuration file not found" in missing.stderr
 
 
+def test_the_console_script_ends_with_a_process_pool_still_open() -> None:
+    """A pool left open (joblib's loky after training, concurrent.futures) has a non-daemon
+    manager thread that only stops in Python's thread shutdown: main() must run that step
+    before waiting for threads, or the command never ends (it hung after a retraining run)."""
+    code = (
+        "import sys\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "pool = ProcessPoolExecutor(max_workers=1)\n"
+        "assert pool.submit(abs, -1).result() == 1\n"
+        "from flows.cli import main\n"
+        "sys.argv = ['welfare-audit', '--version']\n"
+        "main()\n"
+    )
+    ended = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert ended.returncode == 0
+    assert ended.stdout.startswith("welfare-audit ")
+
+
 def test_exit_codes_tell_failed_validation_from_other_user_errors() -> None:
     from flows.cli import exit_code
     from transforms.config import ConfigError
