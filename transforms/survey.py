@@ -653,7 +653,7 @@ def _variances_over_strata(
         # without domain members (z = 0, absent here) adds f_h·c², so add c²·Σf_h over all
         # lonely strata and, for the present ones, f_h·((s1 − c)² − c²) = f_h·s1·(s1 − 2c).
         centre = np.add.reduceat(s1, starts, axis=0) / n_psu
-        domain = np.cumsum(np.isin(np.arange(len(ordered)), starts)) - 1
+        domain = np.repeat(np.arange(starts.size), np.diff(starts, append=len(ordered)))
         is_lonely = ordered["is_lonely"].to_numpy()[:, None]
         present = np.where(is_lonely, f_h * s1 * (s1 - 2.0 * centre[domain]), 0.0)
         variance = variance + np.add.reduceat(present, starts, axis=0) + centre**2 * lonely_factor
