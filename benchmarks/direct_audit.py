@@ -43,7 +43,7 @@ from flows.pmt import (
 from flows.programme import measure_programme_targeting
 from flows.report import write_report
 from flows.validate import validate_staging
-from models.pmt import configured_models
+from models.pmt import configured_models, longest_first
 from transforms.config import AuditConfig, load_config
 from transforms.expectations import raise_on_errors
 from transforms.io.hooks import UserCode, load_user_code
@@ -79,15 +79,18 @@ def ingest(config: AuditConfig, run: RunContext, code: UserCode) -> list[FileSum
 
 
 def evaluate_models(config: AuditConfig, run: RunContext) -> list[ModelScores]:
-    """flows.pmt.evaluate_models: models trained side by side, then measured one by one."""
+    """flows.pmt.evaluate_models: models trained side by side in child processes, then measured
+    one by one."""
     names = configured_models(config.models)
     workers = side_by_side(len(names))
     threads = training_threads(workers)
     data_path, data_sha256 = str(run.analysis_path), file_sha256(run.analysis_path)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(train_model.fn, config, name, data_path, data_sha256, threads, True)
-            for name in names  # retrain: a benchmark times the training, never the cache
+            pool.submit(
+                train_model.fn, config, name, data_path, data_sha256, threads, True, workers
+            )
+            for name in longest_first(names)  # retrain: a benchmark times the training
         ]
         scores = [future.result() for future in futures]
     for model in scores:

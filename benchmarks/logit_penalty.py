@@ -23,8 +23,8 @@ import polars as pl
 from threadpoolctl import threadpool_limits
 
 from benchmarks.analysis import CACHE, ROOT, build, load_average, write_result
-from flows.pmt import model_features, training_frame
 from models.cv import cross_validate
+from models.training import model_features, training_frame
 from transforms.config import AuditConfig, load_config
 from transforms.pmt_evaluation import poverty_rate_rule, select
 from transforms.targeting import unit_weight

@@ -7,33 +7,29 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import sklearn
-from joblib import parallel_config
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.futures import as_completed
-from threadpoolctl import threadpool_limits
 
 import models
 from flows import progress
 from flows.lifecycle import RunContext, file_sha256, write_tables
-from flows.runners import execution_place, runs_on_dask
-from models import cache
-from models.artifacts import save_model
-from models.cv import cross_validate, weighted_auc
-from models.features import (
-    FeatureSpec,
-    best_single_predictors,
-    feature_spec,
-    high_cardinality,
+from flows.runners import (
+    execution_place,
+    runs_on_dask,
+    start_training_processes,
+    training_processes,
 )
-from models.pmt import configured_models, fit_pmt
+from models import cache
+from models.features import best_single_predictors, high_cardinality
+from models.pmt import configured_models, longest_first, share_out
+from models.training import fit_model, model_features, training_frame
 from transforms import tables
 from transforms.config import AuditConfig, pseudonym_key
 from transforms.io import warehouse
@@ -92,24 +88,31 @@ def side_by_side(models: int) -> int:
     return max(1, min(models, os.cpu_count() or 1))
 
 
-TRAINING_COLUMNS = ("hh_id", "psu", "region", "welfare_pre")
-"""What cross-validation needs besides the features, the weight and the line (folds, target)."""
+def child_processes(models: int) -> int:
+    """Child processes that train models beside the flow's own process on the thread runner:
+    one fewer than the models trained at once (the flow's process trains too; two models
+    in one process slow each other down, two processes do not)."""
+    return side_by_side(models) - 1
 
 
-def line_index(config: AuditConfig) -> int:
-    """The position of the line the models learn among the configured lines."""
-    labels = [line.label for line in config.poverty_lines]
-    return labels.index(config.model_line.label)
+def will_train(config: AuditConfig, retrain: bool) -> bool:
+    """Whether the run will train models: ``retrain``, or no training cache yet in the
+    audit's output folder (its first run). New data beside an old cache trains unannounced."""
+    if not configured_models(config.models):
+        return False
+    cached = (config.output.directory / "models").glob(f"*/*{cache.RECORD_SUFFIX}")
+    return retrain or next(cached, None) is None
 
 
-def training_frame(data_path: str, features: Sequence[str], config: AuditConfig) -> pl.DataFrame:
-    """The analysis columns a model task reads, with the models' line as poverty_line and
-    is_poor: models train side by side, so each reads only these, not the whole frame."""
-    index = line_index(config)
-    line_columns = {f"is_poor__{index}": "is_poor", f"poverty_line__{index}": "poverty_line"}
-    wanted = [*TRAINING_COLUMNS, *line_columns, unit_weight(config.targeting.unit), *features]
-    frame = pl.read_parquet(data_path, columns=list(dict.fromkeys(wanted)))
-    return frame.rename(line_columns)
+def start_training_early(config: AuditConfig, retrain: bool) -> None:
+    """On the thread runner, start the training processes when the audit starts if it will
+    train: their imports (about 2 s each) then overlap ingest and validation."""
+    context = FlowRunContext.get()
+    if runs_on_dask(context.task_runner if context else None) or not will_train(config, retrain):
+        return
+    children = child_processes(len(configured_models(config.models)))
+    if children:
+        start_training_processes(children)
 
 
 @task(name="train-pmt", task_run_name="train-pmt-{name}", cache_policy=NO_CACHE, retries=1)
@@ -120,9 +123,11 @@ def train_model(
     data_sha256: str,
     threads: int = 1,
     retrain: bool = False,
+    child_processes: int = 0,
 ) -> ModelScores:
     """A model's out-of-fold scores, from the training cache when an entry for the same data,
-    code and settings passes its hash checks (unless ``retrain``), else trained anew."""
+    code and settings passes its hash checks (unless ``retrain``), else trained anew: in a
+    pool of ``child_processes`` child processes, or in the task's own process when 0."""
     logger = get_run_logger()
     key = training_key(config, name, data_sha256)
     directory = cache_directory(config, data_sha256)
@@ -133,14 +138,18 @@ def train_model(
         except cache.CacheEntryRejected as problem:
             logger.warning("%s: cached training not used (%s); training again", name, problem)
     if entry is None:
-        entry = fit_model(config, name, data_path, directory, threads)
+        if child_processes:
+            pool = training_processes(child_processes)
+            entry = pool.submit(fit_model, config, name, data_path, directory, threads).result()
+        else:
+            entry = fit_model(config, name, data_path, directory, threads)
         cache.store(directory, key, entry)
         logger.info(
             "%s: out-of-fold AUC %.3f (%s); trained in %s with %d thread(s)",
             name,
             entry.auc,
             entry.cv_scheme,
-            execution_place(),
+            "a child process of the flow" if child_processes else execution_place(),
             threads,
         )
     else:
@@ -156,45 +165,6 @@ def train_model(
         in_sample_p_poor=entry.in_sample_p_poor,
         final_n_train=entry.final_n_train,
         in_sample_auc=entry.in_sample_auc,
-    )
-
-
-def fit_model(
-    config: AuditConfig, name: str, data_path: str, directory: Path, threads: int
-) -> cache.TrainingEntry:
-    """K-fold out-of-fold scores for every household, then the final model saved with its hash.
-
-    ``threads`` caps OpenMP/BLAS threads and joblib's default ``n_jobs`` for this model, so
-    models trained side by side share the cores instead of oversubscribing them (OpenMP
-    threads that spin-wait on a busy core make HistGradientBoosting several times slower).
-    """
-    spec = model_features(config, data_path)
-    frame = training_frame(data_path, spec.columns, config)
-    weight = unit_weight(config.targeting.unit)
-    with threadpool_limits(limits=threads), parallel_config(n_jobs=threads):
-        result = cross_validate(
-            frame, name=name, spec=spec, models=config.models, weight=weight, seed=config.seed
-        )
-        final = fit_pmt(
-            frame, name=name, spec=spec, models=config.models, weight=weight, seed=config.seed
-        )
-        saved = save_model(final, directory, cv=result, seed=config.seed)
-        in_sample = final.predict_p_poor(frame)
-    in_sample_auc = weighted_auc(
-        frame["is_poor"].cast(pl.Int8).to_numpy(), in_sample, frame[weight].to_numpy()
-    )
-    return cache.TrainingEntry(
-        model=name,
-        fold=result.fold,
-        p_poor=result.p_poor,
-        in_sample_p_poor=in_sample,
-        auc=result.auc,
-        n_train=result.n_train,
-        cv_scheme=result.cv_scheme,
-        final_n_train=final.n_train,
-        in_sample_auc=in_sample_auc,
-        artifact_path=saved.path,
-        artifact_sha256=saved.sha256,
     )
 
 
@@ -218,18 +188,6 @@ def measure_model_targeting(
     write_tables(run, published)
     metrics = published.tables["model_metrics"].filter(pl.col("sample") == "out_of_fold")
     return metrics.drop("run_id").to_dicts()
-
-
-def model_features(config: AuditConfig, data_path: str) -> FeatureSpec:
-    """The models' features, as train_model builds them."""
-    households = config.inputs.households
-    return feature_spec(
-        pl.read_parquet_schema(data_path),
-        proxies=households.proxies,
-        features=config.models.features,
-        derived=list(households.derived),
-        region_effects=config.models.region_effects,
-    )
 
 
 @task(name="pmt-checks", task_run_name="pmt-checks", cache_policy=NO_CACHE)
@@ -311,8 +269,13 @@ def evaluate_models(
     context = FlowRunContext.get()
     on_dask = runs_on_dask(context.task_runner if context else None)
     threads = 1 if on_dask else training_threads(side_by_side(len(names)))  # Dask: one each
-    futures = [
-        train_model.submit(config, name, data_path, data_sha256, threads, retrain) for name in names
+    children = 0 if on_dask else child_processes(len(names))
+    places = share_out(names, children + 1)  # the last place is the flow's own process
+    futures = [  # slowest first: the thread runner starts them in this order
+        train_model.submit(
+            config, name, data_path, data_sha256, threads, retrain, children * (place < children)
+        )
+        for name, place in zip(longest_first(names), places, strict=True)
     ]
     scores_by_name: dict[str, ModelScores] = {}
     for future in as_completed(futures):  # progress as each model is ready, wherever it ran

@@ -17,7 +17,14 @@ from threadpoolctl import threadpool_limits
 from models.artifacts import ArtifactIntegrityError, file_sha256, fit_and_save, load_model
 from models.cv import PmtResult, cross_validate, make_folds
 from models.features import FeatureSpec, feature_spec, to_model_input
-from models.pmt import build_pipeline, configured_models, fit_pmt, training_sample
+from models.pmt import (
+    build_pipeline,
+    configured_models,
+    fit_pmt,
+    longest_first,
+    share_out,
+    training_sample,
+)
 from transforms.config import AuditConfig, ConfigError, CustomModel, Targeting, parse_config
 from transforms.targeting import unit_weight
 
@@ -698,3 +705,22 @@ def test_training_data_hash_changes_with_the_data(
     )
     assert first.training_sha256 == again.training_sha256
     assert first.training_sha256 != other.training_sha256
+
+
+def test_training_starts_with_the_slowest_models_and_custom_ones_first() -> None:
+    """Longest-processing-time-first: unknown (custom) cost first, then by known cost."""
+    assert longest_first(["logit", "ols", "mine", "rf", "hgb"]) == [
+        "mine",
+        "hgb",
+        "rf",
+        "ols",
+        "logit",
+    ]
+
+
+def test_models_are_shared_out_to_the_least_loaded_place() -> None:
+    """By hand, costs hgb 4.8, rf 4.5, ols 1.7, logit 0.8 on two places: hgb → 0, rf → 1,
+    ols → 1 (4.5 < 4.8), logit → 0 (4.8 < 6.2); on one place everything goes to 0."""
+    assert share_out(["ols", "logit", "hgb", "rf"], 2) == [0, 1, 1, 0]
+    assert share_out(["ols", "logit", "hgb", "rf"], 1) == [0, 0, 0, 0]
+    assert share_out(["ols", "rf"], 4) == [0, 1]

@@ -1,0 +1,99 @@
+"""Train one PMT model from the analysis file: cross-validated scores, the final model saved
+with its hash, and its in-sample scores, as a training-cache entry.
+
+Everything here runs in whichever process trains the model: a child process of the audit
+(the thread runner's default), or a Dask worker. It reads the analysis file itself and
+returns plain arrays, so nothing but paths and the typed configuration crosses processes,
+and it imports neither Prefect nor the pipeline's orchestration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+from joblib import parallel_config
+from threadpoolctl import threadpool_limits
+
+from models.artifacts import save_model
+from models.cache import TrainingEntry
+from models.cv import cross_validate, weighted_auc
+from models.features import FeatureSpec, feature_spec
+from models.pmt import fit_pmt
+from transforms.config import AuditConfig
+from transforms.targeting import unit_weight
+
+TRAINING_COLUMNS = ("hh_id", "psu", "region", "welfare_pre")
+"""What cross-validation needs besides the features, the weight and the line (folds, target)."""
+
+
+def line_index(config: AuditConfig) -> int:
+    """The position of the line the models learn among the configured lines."""
+    labels = [line.label for line in config.poverty_lines]
+    return labels.index(config.model_line.label)
+
+
+def training_frame(data_path: str, features: Sequence[str], config: AuditConfig) -> pl.DataFrame:
+    """The analysis columns a model task reads, with the models' line as poverty_line and
+    is_poor: models train side by side, so each reads only these, not the whole frame."""
+    index = line_index(config)
+    line_columns = {f"is_poor__{index}": "is_poor", f"poverty_line__{index}": "poverty_line"}
+    wanted = [*TRAINING_COLUMNS, *line_columns, unit_weight(config.targeting.unit), *features]
+    frame = pl.read_parquet(data_path, columns=list(dict.fromkeys(wanted)))
+    return frame.rename(line_columns)
+
+
+def model_features(config: AuditConfig, data_path: str) -> FeatureSpec:
+    """The models' features, as the analysis file's columns and the configuration give them."""
+    households = config.inputs.households
+    return feature_spec(
+        pl.read_parquet_schema(data_path),
+        proxies=households.proxies,
+        features=config.models.features,
+        derived=list(households.derived),
+        region_effects=config.models.region_effects,
+    )
+
+
+def fit_model(
+    config: AuditConfig, name: str, data_path: str, directory: Path, threads: int
+) -> TrainingEntry:
+    """K-fold out-of-fold scores for every household, then the final model saved with its hash.
+
+    ``threads`` caps OpenMP/BLAS threads and joblib's default ``n_jobs`` for this model, so
+    models trained side by side share the cores instead of oversubscribing them (OpenMP
+    threads that spin-wait on a busy core make HistGradientBoosting several times slower).
+    """
+    spec = model_features(config, data_path)
+    frame = training_frame(data_path, spec.columns, config)
+    weight = unit_weight(config.targeting.unit)
+    with threadpool_limits(limits=threads), parallel_config(n_jobs=threads):
+        result = cross_validate(
+            frame, name=name, spec=spec, models=config.models, weight=weight, seed=config.seed
+        )
+        final = fit_pmt(
+            frame, name=name, spec=spec, models=config.models, weight=weight, seed=config.seed
+        )
+        saved = save_model(final, directory, cv=result, seed=config.seed)
+        in_sample = final.predict_p_poor(frame)
+    in_sample_auc = weighted_auc(
+        frame["is_poor"].cast(pl.Int8).to_numpy(), in_sample, frame[weight].to_numpy()
+    )
+    return TrainingEntry(
+        model=name,
+        fold=result.fold,
+        p_poor=result.p_poor,
+        in_sample_p_poor=in_sample,
+        auc=result.auc,
+        n_train=result.n_train,
+        cv_scheme=result.cv_scheme,
+        final_n_train=final.n_train,
+        in_sample_auc=in_sample_auc,
+        artifact_path=saved.path,
+        artifact_sha256=saved.sha256,
+    )
+
+
+def ready() -> None:
+    """Nothing: a training process runs it first, so its imports happen before any model."""
