@@ -22,6 +22,7 @@ from transforms.fiscal import (
     financing_shares,
     fiscal_indicators,
     project_costs,
+    ranking,
     weighted_concentration,
 )
 
@@ -265,6 +266,29 @@ def test_concentration_matches_the_mean_difference_and_ceq_formulas() -> None:
     backward = weighted_concentration(x[::-1], w[::-1], rank_by=tied[::-1])
     assert forward == pytest.approx(backward)
     assert forward == pytest.approx(mean_difference_concentration(x, w, tied))
+
+
+def test_a_ranking_sorts_once_and_finds_runs_of_ties_by_hand() -> None:
+    """[3, 1, 3, nan, 1, nan, 2]: order 1 (positions 1, 4), 2 (6), 3 (0, 2), NaN (3, 5) last;
+    runs start at 0, 2, 3, 5 and hold 2, 1, 2, 2 units (NaNs tie with each other)."""
+    ranked = ranking(np.array([3.0, 1, 3, np.nan, 1, np.nan, 2]))
+    assert ranked.order.tolist() == [1, 4, 6, 0, 2, 3, 5]
+    assert ranked.starts.tolist() == [0, 2, 3, 5]
+    assert ranked.counts.tolist() == [2, 1, 2, 2]
+    empty = ranking(np.array([]))
+    assert empty.starts.size == 0 and empty.counts.size == 0
+
+
+def test_a_shared_ranking_gives_the_same_concentration_to_the_last_bit() -> None:
+    """One ranking of y⁰ serves the Gini, the benefits' and post-transfer concentrations."""
+    rng = np.random.default_rng(5)
+    pre = np.round(rng.lognormal(0, 1, 500), 1)  # rounded: many ties
+    post = pre + rng.uniform(0, 1, 500)
+    w = rng.uniform(0.5, 3, 500)
+    shared = ranking(pre)
+    assert weighted_concentration(pre, w, ranked=shared) == weighted_concentration(pre, w)
+    by_pre = weighted_concentration(post, w, rank_by=pre)
+    assert weighted_concentration(post, w, ranked=shared) == by_pre
 
 
 def test_kakwani_and_reynolds_smolensky_by_hand() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -102,6 +103,16 @@ class Incomes:
             benefit=column("benefit"),
         )
 
+    @cached_property
+    def pre_ranking(self) -> Ranking:
+        """Households in order of y⁰: the Gini of y⁰ and every concentration ranked by y⁰."""
+        return ranking(self.pre)
+
+    @cached_property
+    def gini_pre(self) -> float | None:
+        """The Gini of y⁰ among persons."""
+        return weighted_concentration(self.pre, self.persons, ranked=self.pre_ranking)
+
     @property
     def gap(self) -> np.ndarray:
         """Pre-transfer poverty gap per person, max(z − y⁰, 0)."""
@@ -118,28 +129,54 @@ def ratio(numerator: float, denominator: float) -> float | None:
     return None if denominator == 0.0 else numerator / denominator
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """Units in ascending order of a variable (ties in input order) and the runs of tied
+    values in that order: where each run starts and how many units it holds."""
+
+    order: np.ndarray
+    starts: np.ndarray
+    counts: np.ndarray
+
+
+def ranking(values: np.ndarray) -> Ranking:
+    """The ranking of ``values``: one stable sort; ties found as changes between neighbours
+    (NaNs tie with each other, as in ``np.unique``)."""
+    rank = np.asarray(values, dtype=float)
+    order = np.argsort(rank, kind="stable")
+    ranked = rank[order]
+    changes = (ranked[1:] != ranked[:-1]) & ~(np.isnan(ranked[1:]) & np.isnan(ranked[:-1]))
+    starts = np.flatnonzero(np.concatenate([[rank.size > 0], changes]))
+    return Ranking(order, starts, np.diff(np.append(starts, rank.size)))
+
+
 def weighted_concentration(
-    values: np.ndarray, weights: np.ndarray, *, rank_by: np.ndarray | None = None
+    values: np.ndarray,
+    weights: np.ndarray,
+    *,
+    rank_by: np.ndarray | None = None,
+    ranked: Ranking | None = None,
 ) -> float | None:
     """Concentration coefficient of ``values`` ranked by ``rank_by`` (the Gini when omitted).
 
     CEQ ``covconc``: C = 1 − 2·[Σ w_i·c_i / Σ x_i·w_i] / Σ w_i with c_i = Σ_{j≤i} x_j·w_j −
     x_i·w_i/2, which equals 2·Σ w·x·F / Σ w·x − 1 with the mid-point rank F_i = (Σ_{j<i} w_j +
     w_i/2) / Σ w. Units tied in rank share their group's mid-point, so the value does not depend
-    on the order of ties. None when Σ w·x = 0.
+    on the order of ties. None when Σ w·x = 0. ``ranked``: the ranking of ``rank_by`` (or of
+    ``values``) when the caller already has it, so one variable is sorted once.
     """
     x = np.asarray(values, dtype=float)
     w = np.asarray(weights, dtype=float)
-    rank = x if rank_by is None else np.asarray(rank_by, dtype=float)
-    order = np.argsort(rank, kind="stable")
-    x, w, rank = x[order], w[order], rank[order]
+    if ranked is None:
+        ranked = ranking(x if rank_by is None else rank_by)
+    x, w = x[ranked.order], w[ranked.order]
     total_w, total_x = exact_total(w), exact_total(w * x)
     if total_w <= 0.0 or total_x == 0.0:
         return None
-    _, first, counts = np.unique(rank, return_index=True, return_counts=True)
     cumulative = np.concatenate([[0.0], exact_cumulative(w)])  # exact at every tie's ends
-    group_start, group_end = cumulative[first], cumulative[first + counts]
-    midpoint = np.repeat((group_start + group_end) / 2.0, counts) / total_w
+    group_start = cumulative[ranked.starts]
+    group_end = cumulative[ranked.starts + ranked.counts]
+    midpoint = np.repeat((group_start + group_end) / 2.0, ranked.counts) / total_w
     return 2.0 * exact_total(w * x * midpoint) / total_x - 1.0
 
 
@@ -251,7 +288,7 @@ def poverty_rows(incomes: Incomes, rows: Rows) -> float:
         rows.add(f"fgt{alpha}_pre", value)
     gap_total = exact_total(incomes.persons * incomes.gap)
     rows.add("poverty_gap_total", gap_total)
-    rows.add("gini_pre", weighted_concentration(incomes.pre, incomes.persons))
+    rows.add("gini_pre", incomes.gini_pre)
     return gap_total
 
 
@@ -284,10 +321,10 @@ def inequality_rows(incomes: Incomes, rows: Rows) -> None:
     per_capita = np.divide(
         incomes.benefit, incomes.size, out=np.zeros_like(incomes.benefit), where=incomes.size > 0
     )
-    gini_pre = weighted_concentration(incomes.pre, persons)
+    gini_pre = incomes.gini_pre
     gini_post = weighted_concentration(incomes.post, persons)
-    benefits = weighted_concentration(per_capita, persons, rank_by=incomes.pre)
-    post_by_pre = weighted_concentration(incomes.post, persons, rank_by=incomes.pre)
+    benefits = weighted_concentration(per_capita, persons, ranked=incomes.pre_ranking)
+    post_by_pre = weighted_concentration(incomes.post, persons, ranked=incomes.pre_ranking)
 
     def difference(first: float | None, second: float | None) -> float | None:
         return None if first is None or second is None else first - second

@@ -571,14 +571,17 @@ def fiscal(
     """fiscal_indicators of each programme against each line: spending, poverty, inequality,
     budgets, and the ageing projection by scenario (persons always)."""
     pieces, notes = [], []
+    selections: dict[str, dict[str, np.ndarray]] = {}  # they depend on the line alone
     for measure in measured:
         frame = measure.frame(analysis)
+        if measure.line not in selections:
+            selections[measure.line] = pmt_selections(frame, scores, unit=unit)
         recorded = amounts_recorded(measure, programmes)
         current = fiscal_indicators(
             frame,
             fiscal=settings,
             amounts_recorded=recorded,
-            pmt_selections=pmt_selections(frame, scores, unit=unit),
+            pmt_selections=selections[measure.line],
         )
         projected = project_costs(frame, projection, fiscal=settings, amounts_recorded=recorded)
         pieces.append(

@@ -210,7 +210,7 @@ def select_by_rate(score: np.ndarray, weight: np.ndarray, *, target_coverage: fl
     A household is selected when the weight ranked above it plus half its own weight is
     within target x total weight; ties keep input order, so the rule is deterministic.
     """
-    order = np.lexsort((np.arange(score.size), -score))
+    order = np.argsort(-score, kind="stable")  # highest first; ties in input order
     cumulative = exact_cumulative(weight[order]) - weight[order] / 2.0
     chosen_sorted = cumulative <= target_coverage * exact_total(weight)
     selected = np.zeros(score.size, dtype=bool)
