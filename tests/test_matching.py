@@ -15,6 +15,7 @@ from transforms import matching
 from transforms.catalogue import with_units
 from transforms.config import PovertyLine, Programme
 from transforms.household import add_quintiles
+from transforms.indicators import RatioIndicator
 from transforms.matching import (
     OUTPUT_SCHEMA,
     MatchingResult,
@@ -389,3 +390,47 @@ def test_incidence_shares_sum_to_one(seed: int, n: int) -> None:
     published = with_units(indicators, "matching_indicators")
     rates = published.filter(pl.col("unit") == "fraction")["value"].drop_nulls()
     assert ((rates >= -1e-12) & (rates <= 1 + 1e-12)).all()
+
+
+def test_line_free_rows_reused_for_another_line_equal_rows_estimated_anew() -> None:
+    """Incidence and the declared ratios (no line column) are estimated once per programme:
+    the rows of line z = 20 with line z = 10's line-free rows equal those estimated anew."""
+    config = make_config()
+    low = five_households()
+    high = analysis_frame(
+        hh_size=[2, 1, 1, 2, 1],
+        welfare_pre=[4.0, 8.0, 12.0, 15.0, 30.0],
+        benefit=[8.0, 4.0, 6.0, 0.0, 0.0],
+        receives=[True, True, True, False, False],
+        region=["N", "N", "S", "S", "S"],
+        urban=[True, False, False, True, False],
+        line=20.0,
+    )
+    first = matching_indicators(low, None, **config, design=PERSONS)
+    assert first.line_free is not None and first.line_free.declared is not None
+    reused = matching_indicators(high, None, **config, design=PERSONS, line_free=first.line_free)
+    anew = matching_indicators(high, None, **config, design=PERSONS)
+    assert reused.indicators.equals(anew.indicators)
+    assert reused.notes == anew.notes
+    # the line matters elsewhere: gap closure differs between the two lines
+    assert (
+        values(first)[("all", "all", "gap_closure")] != values(anew)[("all", "all", "gap_closure")]
+    )
+
+
+def test_declared_indicators_that_read_the_line_are_not_reused() -> None:
+    """A declared ratio over the poor changes with the line: its rows are not kept."""
+    over_poor = RatioIndicator(
+        name="coverage_poor_households",
+        unit="fraction",
+        label="Coverage of the poor",
+        definition="Σ d·B·P / Σ d·P",
+        source="test",
+        numerator=pl.col("receives_benefit").cast(pl.Float64) * pl.col("is_poor").cast(pl.Float64),
+        denominator=pl.col("is_poor").cast(pl.Float64),
+        requires=("receives_benefit", "is_poor"),
+    )
+    result = matching_indicators(
+        five_households(), None, **make_config(), design=PERSONS, declared=[over_poor]
+    )
+    assert result.line_free is not None and result.line_free.declared is None

@@ -59,6 +59,22 @@ class MatchingResult:
 
     indicators: pl.DataFrame
     notes: list[str] = field(default_factory=list)
+    line_free: LineFree | None = None
+    """What another line of the same programme can reuse (see :class:`LineFree`)."""
+
+
+LINE_COLUMNS = frozenset({"is_poor", "poverty_line"})
+"""The analysis columns that change with the poverty line (the rest do not)."""
+
+
+@dataclass(frozen=True)
+class LineFree:
+    """A programme's indicators that no poverty line enters: beneficiary and benefit
+    incidence, and the declared indicators when none reads a line column. The same for every
+    line, so they are estimated once per programme (``declared`` None: estimate anew)."""
+
+    incidence: pl.DataFrame
+    declared: pl.DataFrame | None
 
 
 def declared_indicator_rows(
@@ -91,6 +107,7 @@ def matching_indicators(
     design: Design,
     declared: Sequence[RatioIndicator] | None = None,
     extra_groups: Sequence[str] = (),
+    line_free: LineFree | None = None,
 ) -> MatchingResult:
     """All resource-matching indicators of the analysis frame (one row per household).
 
@@ -100,7 +117,8 @@ def matching_indicators(
     poverty line (regional coefficients, needs-based standards); ``amounts_recorded`` whether
     the survey maps benefit amounts. ``declared`` defaults to the indicators declared in
     transforms.indicators. ``extra_groups`` adds quintile_post, decile or decile_post when
-    named.
+    named. ``line_free``: the :class:`LineFree` rows of the same programme measured against
+    another line (the result carries this line's, for the next).
     """
     notes: list[str] = []
     wanted = [*MATCHING_GROUPS, *(g for g in QUANTILE_GROUPS if g in extra_groups)]
@@ -109,11 +127,17 @@ def matching_indicators(
         frame, amounts_recorded=amounts_recorded, notes=notes
     )
     pieces = []
+    incidence = empty_indicators()
     if has_receipt:
         prepared = add_matching_columns(frame, design=design, notes=notes)
         names = [*DOMAIN_RATIOS] if has_amounts else ["coverage"]
         pieces.append(domain_rates(prepared, design=design, groups=groups, names=names))
-        pieces.append(incidence_shares(prepared, design=design, groups=groups, money=has_amounts))
+        incidence = (
+            line_free.incidence
+            if line_free is not None
+            else incidence_shares(prepared, design=design, groups=groups, money=has_amounts)
+        )
+        pieces.append(incidence)
     if has_amounts:
         pieces.append(tier_matching(frame, programme=programme, design=design))
         notes += unreachable_bands(programme)
@@ -125,9 +149,19 @@ def matching_indicators(
     usable, skipped = available(
         frame, indicators.DECLARED_INDICATORS if declared is None else declared
     )
-    pieces.append(declared_indicator_rows(frame, design=design, groups=groups, declared=usable))
+    declared_rows = line_free.declared if line_free is not None else None
+    if declared_rows is None:
+        declared_rows = declared_indicator_rows(
+            frame, design=design, groups=groups, declared=usable
+        )
+    pieces.append(declared_rows)
     notes += skipped
-    return MatchingResult(pl.concat([empty_indicators(), *pieces], how="vertical"), notes)
+    reads_line = any(LINE_COLUMNS.intersection(item.requires) for item in usable)
+    return MatchingResult(
+        pl.concat([empty_indicators(), *pieces], how="vertical"),
+        notes,
+        LineFree(incidence, None if reads_line else declared_rows),
+    )
 
 
 def programme_status(

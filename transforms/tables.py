@@ -32,7 +32,7 @@ from transforms.contract import publishable
 from transforms.definitions import disclosure_note
 from transforms.fiscal import fiscal_indicators, project_costs
 from transforms.household import view
-from transforms.matching import matching_indicators, population_shares
+from transforms.matching import LineFree, matching_indicators, population_shares
 from transforms.pmt_evaluation import (
     DecisionRule,
     ModelScores,
@@ -532,6 +532,7 @@ def matching(
     adequacy, gap closure, tiers, regional standards and the declared indicators; the notes
     start with the disclosure threshold (:func:`transforms.definitions.disclosure_note`)."""
     pieces, notes = [], []
+    line_free: dict[str | None, LineFree | None] = {}  # per programme, whatever the line
     for measure in measured:
         result = matching_indicators(
             measure.frame(analysis),
@@ -541,7 +542,9 @@ def matching(
             amounts_recorded=amounts_recorded(measure, programmes),
             design=analysis_design(targeting.unit, survey, analysis.columns),
             extra_groups=targeting.groups,
+            line_free=line_free.get(measure.programme),
         )
+        line_free[measure.programme] = result.line_free
         pieces.append(
             result.indicators.with_columns(
                 *measure.dimensions(), pl.lit(targeting.unit).alias("population_unit")
