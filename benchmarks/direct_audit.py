@@ -79,17 +79,14 @@ def ingest(config: AuditConfig, run: RunContext, code: UserCode) -> list[FileSum
 
 
 def evaluate_models(config: AuditConfig, run: RunContext) -> list[ModelScores]:
-    """flows.pmt.evaluate_models: models trained side by side in child processes, then measured
-    one by one."""
+    """flows.pmt.evaluate_models: models trained side by side, then measured one by one."""
     names = configured_models(config.models)
     workers = side_by_side(len(names))
     threads = training_threads(workers)
     data_path, data_sha256 = str(run.analysis_path), file_sha256(run.analysis_path)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(
-                train_model.fn, config, name, data_path, data_sha256, threads, True, workers
-            )
+            pool.submit(train_model.fn, config, name, data_path, data_sha256, threads, True)
             for name in longest_first(names)  # retrain: a benchmark times the training
         ]
         scores = [future.result() for future in futures]

@@ -33,7 +33,7 @@ from flows.observability import (
     on_run_failed,
     tag_flow_run,
 )
-from flows.pmt import evaluate_models, start_training_early
+from flows.pmt import evaluate_models
 from flows.programme import measure_programme_targeting
 from flows.report import publish_report
 from flows.runners import subflow_task_runner, thread_runner
@@ -130,7 +130,6 @@ def audit(
     timeout = config.runtime.stage_timeout_seconds
     with exclusive_lock(published), output_lock(config.output.directory):
         run = start_run(config, Path(config_path), published)
-        start_training_early(config, retrain)
         try:
             with progress.stage("ingest", total=input_files(config), unit="files") as done:
                 files = ingest_inputs.with_options(timeout_seconds=timeout)(config, run, user_code)

@@ -20,15 +20,10 @@ from prefect.futures import as_completed
 import models
 from flows import progress
 from flows.lifecycle import RunContext, file_sha256, write_tables
-from flows.runners import (
-    execution_place,
-    runs_on_dask,
-    start_training_processes,
-    training_processes,
-)
+from flows.runners import execution_place, runs_on_dask
 from models import cache
 from models.features import best_single_predictors, high_cardinality
-from models.pmt import configured_models, longest_first, share_out
+from models.pmt import configured_models, longest_first
 from models.training import fit_model, model_features, training_frame
 from transforms import tables
 from transforms.config import AuditConfig, pseudonym_key
@@ -88,33 +83,6 @@ def side_by_side(models: int) -> int:
     return max(1, min(models, os.cpu_count() or 1))
 
 
-def child_processes(models: int) -> int:
-    """Child processes that train models beside the flow's own process on the thread runner:
-    one fewer than the models trained at once (the flow's process trains too; two models
-    in one process slow each other down, two processes do not)."""
-    return side_by_side(models) - 1
-
-
-def will_train(config: AuditConfig, retrain: bool) -> bool:
-    """Whether the run will train models: ``retrain``, or no training cache yet in the
-    audit's output folder (its first run). New data beside an old cache trains unannounced."""
-    if not configured_models(config.models):
-        return False
-    cached = (config.output.directory / "models").glob(f"*/*{cache.RECORD_SUFFIX}")
-    return retrain or next(cached, None) is None
-
-
-def start_training_early(config: AuditConfig, retrain: bool) -> None:
-    """On the thread runner, start the training processes when the audit starts if it will
-    train: their imports (about 2 s each) then overlap ingest and validation."""
-    context = FlowRunContext.get()
-    if runs_on_dask(context.task_runner if context else None) or not will_train(config, retrain):
-        return
-    children = child_processes(len(configured_models(config.models)))
-    if children:
-        start_training_processes(children)
-
-
 @task(name="train-pmt", task_run_name="train-pmt-{name}", cache_policy=NO_CACHE, retries=1)
 def train_model(
     config: AuditConfig,
@@ -123,11 +91,9 @@ def train_model(
     data_sha256: str,
     threads: int = 1,
     retrain: bool = False,
-    child_processes: int = 0,
 ) -> ModelScores:
     """A model's out-of-fold scores, from the training cache when an entry for the same data,
-    code and settings passes its hash checks (unless ``retrain``), else trained anew: in a
-    pool of ``child_processes`` child processes, or in the task's own process when 0."""
+    code and settings passes its hash checks (unless ``retrain``), else trained anew."""
     logger = get_run_logger()
     key = training_key(config, name, data_sha256)
     directory = cache_directory(config, data_sha256)
@@ -138,18 +104,14 @@ def train_model(
         except cache.CacheEntryRejected as problem:
             logger.warning("%s: cached training not used (%s); training again", name, problem)
     if entry is None:
-        if child_processes:
-            pool = training_processes(child_processes)
-            entry = pool.submit(fit_model, config, name, data_path, directory, threads).result()
-        else:
-            entry = fit_model(config, name, data_path, directory, threads)
+        entry = fit_model(config, name, data_path, directory, threads)
         cache.store(directory, key, entry)
         logger.info(
             "%s: out-of-fold AUC %.3f (%s); trained in %s with %d thread(s)",
             name,
             entry.auc,
             entry.cv_scheme,
-            "a child process of the flow" if child_processes else execution_place(),
+            execution_place(),
             threads,
         )
     else:
@@ -269,13 +231,9 @@ def evaluate_models(
     context = FlowRunContext.get()
     on_dask = runs_on_dask(context.task_runner if context else None)
     threads = 1 if on_dask else training_threads(side_by_side(len(names)))  # Dask: one each
-    children = 0 if on_dask else child_processes(len(names))
-    places = share_out(names, children + 1)  # the last place is the flow's own process
-    futures = [  # slowest first: the thread runner starts them in this order
-        train_model.submit(
-            config, name, data_path, data_sha256, threads, retrain, children * (place < children)
-        )
-        for name, place in zip(longest_first(names), places, strict=True)
+    futures = [  # slowest first: the thread runner starts them in this order, two at a time
+        train_model.submit(config, name, data_path, data_sha256, threads, retrain)
+        for name in longest_first(names)
     ]
     scores_by_name: dict[str, ModelScores] = {}
     for future in as_completed(futures):  # progress as each model is ready, wherever it ran

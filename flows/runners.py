@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from concurrent.futures import Executor
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -73,45 +72,6 @@ def subflow_task_runner() -> TaskRunner[Any] | None:
 def runs_on_dask(runner: TaskRunner[Any] | None) -> bool:
     """Whether tasks go to a Dask cluster (each task then gets one thread of a worker)."""
     return type(runner).__name__ == "DaskTaskRunner"
-
-
-TRAINING_PROCESS_IDLE_SECONDS = 300
-"""A training process left idle this long exits (a scheduled `serve` keeps none for hours)."""
-
-
-def training_processes(workers: int) -> Executor:
-    """Child processes that train models on the thread runner, ``workers`` at a time.
-
-    Models train in processes, not in the flow's threads: scikit-learn's Python-level work
-    (HistGradientBoosting grows its trees node by node in Python) holds the GIL, so two models
-    training in threads took 7.9 s where two processes took 5.3 s on the embedded sample. The
-    pool is loky's reusable executor (what joblib runs on): fresh interpreters, safe beside
-    polars' and DuckDB's threads where fork is not, started once per process and reused, each
-    importing the models package before its first model.
-    """
-    from joblib.externals.loky import get_reusable_executor
-
-    from models.training import ready
-
-    return get_reusable_executor(
-        max_workers=workers, timeout=TRAINING_PROCESS_IDLE_SECONDS, initializer=ready
-    )
-
-
-def start_training_processes(workers: int) -> None:
-    """Start the training processes now, so their imports overlap earlier stages' work."""
-    training_processes(workers).submit(int)
-
-
-def on_dask_worker() -> bool:
-    """Whether the calling code runs inside a Dask worker."""
-    try:
-        from distributed import get_worker
-
-        get_worker()
-    except (ImportError, ValueError):
-        return False
-    return True
 
 
 def execution_place() -> str:

@@ -103,19 +103,6 @@ def longest_first(names: Collection[str]) -> list[str]:
     return sorted(names, key=lambda name: -TRAINING_COST.get(name, unknown))
 
 
-def share_out(names: Collection[str], places: int) -> list[int]:
-    """The place (0 … places − 1) each model of ``longest_first(names)`` trains in: the
-    least loaded so far, by :data:`TRAINING_COST` (longest-processing-time-first)."""
-    unknown = max(TRAINING_COST.values()) + 1
-    load = [0.0] * max(1, places)
-    assigned = []
-    for name in longest_first(names):
-        place = min(range(len(load)), key=lambda p: (load[p], p))
-        load[place] += TRAINING_COST.get(name, unknown)
-        assigned.append(place)
-    return assigned
-
-
 def model_task(name: str, custom: CustomModel | None = None) -> Task:
     """classifier (predicts poor vs non-poor) or regressor (predicts log welfare)."""
     if custom is not None:

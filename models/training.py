@@ -1,10 +1,10 @@
 """Train one PMT model from the analysis file: cross-validated scores, the final model saved
 with its hash, and its in-sample scores, as a training-cache entry.
 
-Everything here runs in whichever process trains the model: a child process of the audit
-(the thread runner's default), or a Dask worker. It reads the analysis file itself and
-returns plain arrays, so nothing but paths and the typed configuration crosses processes,
-and it imports neither Prefect nor the pipeline's orchestration.
+Everything here runs wherever the model trains: a thread of the audit's process, or a Dask
+worker. It reads the analysis file itself and returns plain arrays, so nothing but paths and
+the typed configuration crosses to a worker, and it imports neither Prefect nor the pipeline's
+orchestration.
 """
 
 from __future__ import annotations
@@ -93,7 +93,3 @@ def fit_model(
         artifact_path=saved.path,
         artifact_sha256=saved.sha256,
     )
-
-
-def ready() -> None:
-    """Nothing: a training process runs it first, so its imports happen before any model."""

@@ -350,24 +350,3 @@ def test_report_defaults_to_the_latest_successful_run(
     assert shown.exit_code == 0, shown.output
     folder = survey / "output" / "runs" / str(result["run_id"])
     assert str(folder / "report.html") in " ".join(shown.output.split())
-
-
-def test_training_processes_start_early_only_when_the_run_will_train(
-    survey: Path, tmp_path: Path
-) -> None:
-    """A first run (no training cache in the output folder) or --retrain starts them; a run
-    beside a cache entry does not; an audit without models never does."""
-    from flows.pmt import will_train
-
-    config = load_config(survey / "audit.toml")
-    config = config.model_copy(
-        update={"output": config.output.model_copy(update={"directory": tmp_path})}
-    )
-    assert will_train(config, retrain=False)
-    entry = tmp_path / "models" / "0123456789abcdef" / f"ols{cache.RECORD_SUFFIX}"
-    entry.parent.mkdir(parents=True)
-    entry.write_text("{}")
-    assert not will_train(config, retrain=False)
-    assert will_train(config, retrain=True)
-    no_models = config.models.model_copy(update={"enabled": []})
-    assert not will_train(config.model_copy(update={"models": no_models}), retrain=True)

@@ -22,7 +22,6 @@ from models.pmt import (
     configured_models,
     fit_pmt,
     longest_first,
-    share_out,
     training_sample,
 )
 from transforms.config import AuditConfig, ConfigError, CustomModel, Targeting, parse_config
@@ -716,11 +715,3 @@ def test_training_starts_with_the_slowest_models_and_custom_ones_first() -> None
         "ols",
         "logit",
     ]
-
-
-def test_models_are_shared_out_to_the_least_loaded_place() -> None:
-    """By hand, costs hgb 4.8, rf 4.5, ols 1.7, logit 0.8 on two places: hgb → 0, rf → 1,
-    ols → 1 (4.5 < 4.8), logit → 0 (4.8 < 6.2); on one place everything goes to 0."""
-    assert share_out(["ols", "logit", "hgb", "rf"], 2) == [0, 1, 1, 0]
-    assert share_out(["ols", "logit", "hgb", "rf"], 1) == [0, 0, 0, 0]
-    assert share_out(["ols", "rf"], 4) == [0, 1]
