@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,11 +197,32 @@ def using(
         stop(ready)
 
 
+DRAIN_PROGRESS_LOGGERS = ("APILogWorker", "EventsWorker")
+"""Prefect's background workers log a WARNING ("Still processing items: 1 items
+remaining...") whenever they are drained with anything still queued: at every run's end
+here, a normal event that must not read as a warning."""
+
+
 def deliver_pending(timeout: float = STOP_SECONDS) -> None:
     """Send the logs and events Prefect still holds in its background workers (it would send
-    them at exit, when this API is already gone)."""
+    them at exit, when this API is already gone), without their drain progress warnings."""
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
-    for worker in (APILogWorker, EventsWorker):
-        worker.drain_all(timeout=timeout)
+    with quieted(DRAIN_PROGRESS_LOGGERS):
+        for worker in (APILogWorker, EventsWorker):
+            worker.drain_all(timeout=timeout)
+
+
+@contextlib.contextmanager
+def quieted(names: Iterable[str], level: int = logging.ERROR) -> Iterator[None]:
+    """Within the block, the named loggers pass only records of ``level`` and above."""
+    loggers = [logging.getLogger(name) for name in names]
+    before = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for logger, previous in zip(loggers, before, strict=True):
+            logger.setLevel(previous)

@@ -3,6 +3,7 @@ it does not, and never left running (the end-to-end path is the quickstart test'
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 
@@ -62,3 +63,18 @@ def test_work_meanwhile_runs_once_while_the_api_starts(monkeypatch: pytest.Monke
     with temporary_api.using(ready, timeout=30, meanwhile=lambda: done.append("again")):
         assert done == ["imported"]
     assert ready.process.poll() is not None
+
+
+def test_draining_prefects_workers_logs_no_warning_and_restores_their_level(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Prefect's 'Still processing items' drain warning is withheld at a run's end; errors
+    still pass, and the loggers get their level back afterwards."""
+    events = logging.getLogger("EventsWorker")
+    events.setLevel(logging.NOTSET)
+    with caplog.at_level(logging.DEBUG), temporary_api.quieted(["EventsWorker"]):
+        events.warning("Still processing items: 1 items remaining...")
+        events.error("could not send")
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == ["could not send"]
+    assert events.level == logging.NOTSET
