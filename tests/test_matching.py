@@ -79,7 +79,7 @@ def analysis_frame(
     return add_quintiles(frame)
 
 
-def five_households() -> pl.DataFrame:
+def five_households(line: float = 10.0) -> pl.DataFrame:
     """z = 10. Persons 2,1,1,2,1 (7); one household per quintile; h1, h2 poor.
 
     h1 (N, urban): y⁰ 4, paid 8 (4 per person); h2 (N, rural): y⁰ 8, paid 4; h3 (S, rural):
@@ -92,6 +92,7 @@ def five_households() -> pl.DataFrame:
         receives=[True, True, True, False, False],
         region=["N", "N", "S", "S", "S"],
         urban=[True, False, False, True, False],
+        line=line,
     )
 
 
@@ -396,16 +397,7 @@ def test_line_free_rows_reused_for_another_line_equal_rows_estimated_anew() -> N
     """Incidence and the declared ratios (no line column) are estimated once per programme:
     the rows of line z = 20 with line z = 10's line-free rows equal those estimated anew."""
     config = make_config()
-    low = five_households()
-    high = analysis_frame(
-        hh_size=[2, 1, 1, 2, 1],
-        welfare_pre=[4.0, 8.0, 12.0, 15.0, 30.0],
-        benefit=[8.0, 4.0, 6.0, 0.0, 0.0],
-        receives=[True, True, True, False, False],
-        region=["N", "N", "S", "S", "S"],
-        urban=[True, False, False, True, False],
-        line=20.0,
-    )
+    low, high = five_households(), five_households(line=20.0)
     first = matching_indicators(low, None, **config, design=PERSONS)
     assert first.line_free is not None and first.line_free.declared is not None
     reused = matching_indicators(high, None, **config, design=PERSONS, line_free=first.line_free)
