@@ -537,3 +537,15 @@ def test_leakage_share_lies_in_the_unit_interval(seed: int, n: int) -> None:
         value = got[name]
         assert value is not None
         assert -1e-12 <= value <= 1.0 + 1e-12
+
+
+def test_pre_transfer_rows_shared_by_programmes_on_one_line_equal_rows_computed_anew() -> None:
+    """Two programmes against one line: the second reusing the first's pre-transfer poverty,
+    Gini and ranking of y⁰ publishes the same rows, to the last bit, as computed alone."""
+    first = fiscal_indicators(frame_of(GROSH_INCOMES, [3.0] * 10), **make_config())
+    targeted = frame_of(GROSH_INCOMES, [8.0, 6.0, 4.0, 2.0] + [0.0] * 6)
+    assert first.pre_transfer is not None
+    reused = fiscal_indicators(targeted, **make_config(), pre_transfer=first.pre_transfer)
+    alone = fiscal_indicators(targeted, **make_config())
+    assert reused.indicators.equals(alone.indicators)
+    assert values(reused)["gini_pre"] == values(first)["gini_pre"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -40,6 +39,20 @@ class FiscalResult:
 
     indicators: pl.DataFrame
     notes: list[str] = field(default_factory=list)
+    pre_transfer: PreTransfer | None = None
+    """What every other programme measured against the same line can reuse."""
+
+
+@dataclass(frozen=True)
+class PreTransfer:
+    """Pre-transfer poverty and inequality against one line (FGT 0/1/2 of y⁰, the aggregate
+    gap, the Gini of y⁰) and the ranking of y⁰: no programme enters them, so every programme
+    measured against the line shares them."""
+
+    rows: tuple[tuple[str, float | None], ...]
+    gap_total: float
+    pre_ranking: Ranking
+    gini_pre: float | None
 
 
 @dataclass
@@ -102,16 +115,6 @@ class Incomes:
             line=frame["poverty_line"].cast(pl.Float64).to_numpy(),
             benefit=column("benefit"),
         )
-
-    @cached_property
-    def pre_ranking(self) -> Ranking:
-        """Households in order of y⁰: the Gini of y⁰ and every concentration ranked by y⁰."""
-        return ranking(self.pre)
-
-    @cached_property
-    def gini_pre(self) -> float | None:
-        """The Gini of y⁰ among persons."""
-        return weighted_concentration(self.pre, self.persons, ranked=self.pre_ranking)
 
     @property
     def gap(self) -> np.ndarray:
@@ -258,41 +261,45 @@ def fiscal_indicators(
     fiscal: Fiscal,
     amounts_recorded: bool,
     pmt_selections: Mapping[str, np.ndarray] | None = None,
+    pre_transfer: PreTransfer | None = None,
 ) -> FiscalResult:
     """Spending, leakage, poverty and inequality effects, and budget scenarios (scenario current).
 
     Requires weight, person_weight, hh_size, welfare_pre, welfare_post, poverty_line, benefit,
     receives_benefit. ``pmt_selections`` maps a PMT model name to a boolean array aligned with
-    the frame's rows (the households that model selects).
+    the frame's rows (the households that model selects). ``pre_transfer``: the result's
+    :class:`PreTransfer` of another programme measured on the same frame and line.
     """
     incomes = Incomes.from_frame(frame)
     rows = Rows(year=fiscal.base_year)
     notes: list[str] = []
-    gap_total = poverty_rows(incomes, rows)
+    pre = pre_transfer or pre_transfer_of(incomes)
+    for indicator, value in pre.rows:
+        rows.add(indicator, value)
     missing = benefits_known(frame, amounts_recorded=amounts_recorded)
     spending: float | None = None
     if missing is None:
-        spending = programme_rows(incomes, rows, notes)
+        spending = programme_rows(incomes, rows, notes, pre)
     else:
         notes.append(f"{missing}: spending, leakage, post-transfer and effectiveness skipped")
     selections = aligned_selections(pmt_selections or {}, frame.height)
     budget_rows(incomes, rows, selections=selections, spending=spending, notes=notes)
-    share_rows(rows, fiscal=fiscal, spending=spending, gap_total=gap_total)
-    return FiscalResult(rows.frame(), notes)
+    share_rows(rows, fiscal=fiscal, spending=spending, gap_total=pre.gap_total)
+    return FiscalResult(rows.frame(), notes, pre)
 
 
-def poverty_rows(incomes: Incomes, rows: Rows) -> float:
-    """Pre-transfer poverty (FGT 0/1/2, aggregate gap) and inequality (Gini of y⁰); the gap."""
-    for alpha in FGT_ALPHAS:
-        value = fgt(incomes.pre, incomes.line, incomes.persons, alpha)
-        rows.add(f"fgt{alpha}_pre", value)
+def pre_transfer_of(incomes: Incomes) -> PreTransfer:
+    """Pre-transfer poverty (FGT 0/1/2, aggregate gap) and inequality (Gini of y⁰), in the
+    order they are published, with the ranking of y⁰ they and the concentrations share."""
+    fgts = [(f"fgt{a}_pre", fgt(incomes.pre, incomes.line, incomes.persons, a)) for a in FGT_ALPHAS]
     gap_total = exact_total(incomes.persons * incomes.gap)
-    rows.add("poverty_gap_total", gap_total)
-    rows.add("gini_pre", incomes.gini_pre)
-    return gap_total
+    pre_ranking = ranking(incomes.pre)
+    gini_pre = weighted_concentration(incomes.pre, incomes.persons, ranked=pre_ranking)
+    rows = (*fgts, ("poverty_gap_total", gap_total), ("gini_pre", gini_pre))
+    return PreTransfer(rows, gap_total, pre_ranking, gini_pre)
 
 
-def programme_rows(incomes: Incomes, rows: Rows, notes: list[str]) -> float:
+def programme_rows(incomes: Incomes, rows: Rows, notes: list[str], pre: PreTransfer) -> float:
     """Spending, leakage, post-transfer poverty, effectiveness, BI and CEQ indices; the spending."""
     w, persons = incomes.weight, incomes.persons
     spending = exact_total(w * incomes.benefit)
@@ -311,20 +318,20 @@ def programme_rows(incomes: Incomes, rows: Rows, notes: list[str]) -> float:
         incomes.pre, incomes.post, incomes.line, persons
     ).items():
         rows.add(name, value)
-    inequality_rows(incomes, rows)
+    inequality_rows(incomes, rows, pre)
     return spending
 
 
-def inequality_rows(incomes: Incomes, rows: Rows) -> None:
+def inequality_rows(incomes: Incomes, rows: Rows, pre: PreTransfer) -> None:
     """gini_post, concentration_benefits, kakwani, reynolds_smolensky (+ RE and reranking)."""
     persons = incomes.persons
     per_capita = np.divide(
         incomes.benefit, incomes.size, out=np.zeros_like(incomes.benefit), where=incomes.size > 0
     )
-    gini_pre = incomes.gini_pre
+    gini_pre = pre.gini_pre
     gini_post = weighted_concentration(incomes.post, persons)
-    benefits = weighted_concentration(per_capita, persons, ranked=incomes.pre_ranking)
-    post_by_pre = weighted_concentration(incomes.post, persons, ranked=incomes.pre_ranking)
+    benefits = weighted_concentration(per_capita, persons, ranked=pre.pre_ranking)
+    post_by_pre = weighted_concentration(incomes.post, persons, ranked=pre.pre_ranking)
 
     def difference(first: float | None, second: float | None) -> float | None:
         return None if first is None or second is None else first - second

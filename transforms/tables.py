@@ -30,7 +30,7 @@ from transforms.config import (
 )
 from transforms.contract import publishable
 from transforms.definitions import disclosure_note
-from transforms.fiscal import fiscal_indicators, project_costs
+from transforms.fiscal import PreTransfer, fiscal_indicators, project_costs
 from transforms.household import view
 from transforms.matching import LineFree, matching_indicators, population_shares
 from transforms.pmt_evaluation import (
@@ -575,6 +575,7 @@ def fiscal(
     budgets, and the ageing projection by scenario (persons always)."""
     pieces, notes = [], []
     selections: dict[str, dict[str, np.ndarray]] = {}  # they depend on the line alone
+    pre_transfer: dict[str, PreTransfer | None] = {}  # as does pre-transfer poverty
     for measure in measured:
         frame = measure.frame(analysis)
         if measure.line not in selections:
@@ -585,7 +586,9 @@ def fiscal(
             fiscal=settings,
             amounts_recorded=recorded,
             pmt_selections=selections[measure.line],
+            pre_transfer=pre_transfer.get(measure.line),
         )
+        pre_transfer[measure.line] = current.pre_transfer
         projected = project_costs(frame, projection, fiscal=settings, amounts_recorded=recorded)
         pieces.append(
             pl.concat([current.indicators, projected.indicators]).with_columns(
