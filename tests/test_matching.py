@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -426,3 +427,13 @@ def test_declared_indicators_that_read_the_line_are_not_reused() -> None:
         five_households(), None, **make_config(), design=PERSONS, declared=[over_poor]
     )
     assert result.line_free is not None and result.line_free.declared is None
+    # requires lists what may be missing from a survey; the expressions decide what is read
+    unlisted = dataclasses.replace(over_poor, requires=("receives_benefit",))
+    first = matching_indicators(
+        five_households(), None, **make_config(), design=PERSONS, declared=[unlisted]
+    )
+    assert first.line_free is not None and first.line_free.declared is None
+    high = five_households(line=20.0)
+    kwargs = {**make_config(), "design": PERSONS, "declared": [unlisted]}
+    reused = matching_indicators(high, None, **kwargs, line_free=first.line_free)
+    assert reused.indicators.equals(matching_indicators(high, None, **kwargs).indicators)

@@ -77,6 +77,13 @@ class LineFree:
     declared: pl.DataFrame | None
 
 
+def columns_read(item: RatioIndicator) -> set[str]:
+    """The columns a declared indicator reads: those it requires and those its expressions
+    name (``requires`` only has to list what may be missing from a survey)."""
+    named = [*item.numerator.meta.root_names(), *item.denominator.meta.root_names()]
+    return {*item.requires, *named}
+
+
 def declared_indicator_rows(
     frame: pl.DataFrame,
     *,
@@ -156,7 +163,7 @@ def matching_indicators(
         )
     pieces.append(declared_rows)
     notes += skipped
-    reads_line = any(LINE_COLUMNS.intersection(item.requires) for item in usable)
+    reads_line = any(LINE_COLUMNS.intersection(columns_read(item)) for item in usable)
     return MatchingResult(
         pl.concat([empty_indicators(), *pieces], how="vertical"),
         notes,
