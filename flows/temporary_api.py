@@ -201,28 +201,43 @@ DRAIN_PROGRESS_LOGGERS = ("APILogWorker", "EventsWorker")
 """Prefect's background workers log a WARNING ("Still processing items: 1 items
 remaining...") whenever they are drained with anything still queued: at every run's end
 here, a normal event that must not read as a warning."""
+DRAIN_PROGRESS = "Still processing items"
 
 
 def deliver_pending(timeout: float = STOP_SECONDS) -> None:
     """Send the logs and events Prefect still holds in its background workers (it would send
-    them at exit, when this API is already gone), without their drain progress warnings."""
+    them at exit, when this API is already gone), without their drain progress message."""
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
-    with quieted(DRAIN_PROGRESS_LOGGERS):
+    with without_messages(DRAIN_PROGRESS_LOGGERS, DRAIN_PROGRESS):
         for worker in (APILogWorker, EventsWorker):
             worker.drain_all(timeout=timeout)
 
 
+class _DropStartingWith(logging.Filter):
+    """Drops the records whose message starts with ``prefix``; passes every other."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a record to drop."""
+        return not record.getMessage().startswith(self.prefix)
+
+
 @contextlib.contextmanager
-def quieted(names: Iterable[str], level: int = logging.ERROR) -> Iterator[None]:
-    """Within the block, the named loggers pass only records of ``level`` and above."""
+def without_messages(names: Iterable[str], prefix: str) -> Iterator[None]:
+    """Within the block, the named loggers drop records whose message starts with ``prefix``
+    (every other record passes; blocks that overlap, in threads, each add and remove their
+    own filter)."""
     loggers = [logging.getLogger(name) for name in names]
-    before = [logger.level for logger in loggers]
+    dropping = _DropStartingWith(prefix)
     for logger in loggers:
-        logger.setLevel(level)
+        logger.addFilter(dropping)
     try:
         yield
     finally:
-        for logger, previous in zip(loggers, before, strict=True):
-            logger.setLevel(previous)
+        for logger in loggers:
+            logger.removeFilter(dropping)
