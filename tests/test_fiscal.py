@@ -549,3 +549,18 @@ def test_pre_transfer_rows_shared_by_programmes_on_one_line_equal_rows_computed_
     alone = fiscal_indicators(targeted, **make_config())
     assert reused.indicators.equals(alone.indicators)
     assert values(reused)["gini_pre"] == values(first)["gini_pre"]
+
+
+def test_a_ranking_must_belong_to_the_values_and_pre_transfer_to_the_frame() -> None:
+    """A ranking of other units, or rank_by beside its ranking, is refused; so is another
+    frame's pre-transfer result."""
+    x, w = np.array([1.0, 2.0, 3.0]), np.ones(3)
+    with pytest.raises(ValueError, match="not both"):
+        weighted_concentration(x, w, rank_by=x, ranked=ranking(x))
+    with pytest.raises(ValueError, match="a ranking of 2 units for 3 values"):
+        weighted_concentration(x, w, ranked=ranking(x[:2]))
+    other = fiscal_indicators(frame_of([5.0, 30.0], [1.0, 0.0]), **make_config())
+    with pytest.raises(ValueError, match="another frame"):
+        fiscal_indicators(
+            frame_of(GROSH_INCOMES, [3.0] * 10), **make_config(), pre_transfer=other.pre_transfer
+        )

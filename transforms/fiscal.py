@@ -170,8 +170,12 @@ def weighted_concentration(
     """
     x = np.asarray(values, dtype=float)
     w = np.asarray(weights, dtype=float)
+    if ranked is not None and rank_by is not None:
+        raise ValueError("give rank_by or its ranking (ranked), not both")
     if ranked is None:
         ranked = ranking(x if rank_by is None else rank_by)
+    if ranked.order.size != x.size:
+        raise ValueError(f"a ranking of {ranked.order.size} units for {x.size} values")
     x, w = x[ranked.order], w[ranked.order]
     total_w, total_x = exact_total(w), exact_total(w * x)
     if total_w <= 0.0 or total_x == 0.0:
@@ -274,6 +278,11 @@ def fiscal_indicators(
     rows = Rows(year=fiscal.base_year)
     notes: list[str] = []
     pre = pre_transfer or pre_transfer_of(incomes)
+    if pre.pre_ranking.order.size != frame.height:
+        raise ValueError(
+            f"pre_transfer ranks {pre.pre_ranking.order.size} households, the frame has "
+            f"{frame.height}: it belongs to another frame"
+        )
     for indicator, value in pre.rows:
         rows.add(indicator, value)
     missing = benefits_known(frame, amounts_recorded=amounts_recorded)
