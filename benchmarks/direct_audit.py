@@ -35,6 +35,7 @@ from flows.ingest import (
 from flows.lifecycle import RunContext, file_sha256, finish_run, start_run
 from flows.matching import measure_matching
 from flows.pmt import (
+    longest_first,
     measure_model_targeting,
     side_by_side,
     train_model,
@@ -43,7 +44,7 @@ from flows.pmt import (
 from flows.programme import measure_programme_targeting
 from flows.report import write_report
 from flows.validate import validate_staging
-from models.pmt import configured_models, longest_first
+from models.pmt import configured_models
 from transforms.config import AuditConfig, load_config
 from transforms.expectations import raise_on_errors
 from transforms.io.hooks import UserCode, load_user_code

@@ -70,9 +70,6 @@ BUILTIN_MODELS: dict[str, Task] = {
     "hgb": "classifier",
     "rf": "classifier",
 }
-TRAINING_COST: dict[str, float] = {"hgb": 4.8, "rf": 4.5, "ols": 1.7, "logit": 0.8}
-"""Seconds to cross-validate and fit each built-in model on the embedded sample (20,000
-households, one thread, 2 cores): only their order matters, for :func:`longest_first`."""
 DEFAULT_ALLOWED_MODULES: tuple[str, ...] = ("sklearn",)
 SCORING_CHUNK_ROWS = 200_000
 """Households scored per batch: bounds the memory of the encoded feature matrix."""
@@ -93,14 +90,6 @@ def configured_models(models: Models) -> tuple[str, ...]:
         if not MODEL_NAME.match(name):
             raise ConfigError(f"{key}: model names may use only letters, digits, '_' and '-'")
     return (*models.enabled, *models.custom)
-
-
-def longest_first(names: Collection[str]) -> list[str]:
-    """Models in the order to start training when fewer run at once than there are models:
-    custom models first (their cost is unknown), then the built-ins, slowest first, so the
-    last to finish is a short one (longest-processing-time-first scheduling)."""
-    unknown = max(TRAINING_COST.values()) + 1
-    return sorted(names, key=lambda name: -TRAINING_COST.get(name, unknown))
 
 
 def model_task(name: str, custom: CustomModel | None = None) -> Task:

@@ -21,7 +21,6 @@ from models.pmt import (
     build_pipeline,
     configured_models,
     fit_pmt,
-    longest_first,
     training_sample,
 )
 from transforms.config import AuditConfig, ConfigError, CustomModel, Targeting, parse_config
@@ -708,6 +707,8 @@ def test_training_data_hash_changes_with_the_data(
 
 def test_training_starts_with_the_slowest_models_and_custom_ones_first() -> None:
     """Longest-processing-time-first: unknown (custom) cost first, then by known cost."""
+    from flows.pmt import longest_first
+
     assert longest_first(["logit", "ols", "mine", "rf", "hgb"]) == [
         "mine",
         "hgb",
