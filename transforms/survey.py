@@ -43,7 +43,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from transforms.summation import exact_sums, exact_total, fixed_points
+from transforms.summation import FixedPoint, exact_sums, exact_total, fixed_points
 
 LonelyPsu = Literal["adjust", "certainty", "fail"]
 
@@ -244,17 +244,20 @@ def _estimate(
     if design.psu is not None:  # encoded once for every group type, decoded after the sums
         prepared = prepared.with_columns(p.encode(pl.col(c)).alias(c) for c, p in points.items())
         prepared = prepared.collect().lazy()
-    summed = pl.concat(
+    cells = _poststratum_cells(prepared, design) if design.poststrata else None
+    per_domain = pl.concat(  # one group type at a time: memory holds one type's PSU totals
         [
-            _psu_sums(prepared, order, group, list(points), design)
+            _domain_variances(
+                _psu_totals(prepared, order, group, points, design),
+                strata,
+                specs,
+                weighted,
+                design.lonely_psu,
+                cells,
+            )
             for order, group in enumerate((ALL, *by))
         ]
     )
-    if design.psu is not None:
-        summed = summed.with_columns(p.decode(pl.col(c)).alias(c) for c, p in points.items())
-    psu_sums = summed.collect()
-    cells = _poststratum_cells(prepared, design) if design.poststrata else None
-    per_domain = _domain_variances(psu_sums, strata, specs, weighted, design.lonely_psu, cells)
     degrees = int(strata["n_h"].sum()) - strata.height
     long = pl.concat([_long_rows(per_domain, index, spec) for index, spec in enumerate(specs)])
     return _with_intervals(long, degrees, confidence, frozenset(bounded))
@@ -395,6 +398,20 @@ def _psu_sums(
     return rows.group_by([*_DOMAIN, *cell]).agg(pl.col([*sums, "n_obs"]).sum())
 
 
+def _psu_totals(
+    prepared: pl.LazyFrame,
+    order: int,
+    group: str,
+    points: Mapping[str, FixedPoint],
+    design: Design,
+) -> pl.DataFrame:
+    """:func:`_psu_sums` of one group type, collected, its fixed-point sums back to floats."""
+    summed = _psu_sums(prepared, order, group, list(points), design)
+    if design.psu is not None:
+        summed = summed.with_columns(p.decode(pl.col(c)).alias(c) for c, p in points.items())
+    return summed.collect()
+
+
 @dataclass(frozen=True)
 class _Cells:
     """Σw of all sample rows per stratum × PSU × post-stratum; ``is_nested``: one per PSU."""
@@ -434,21 +451,14 @@ def _domain_variances(
     )
     y = [weighted[s.numerator] for s in specs]
     x = [weighted[s.denominator] for s in specs]
-    linearised = [
-        _linearised(specs[i], y[i], x[i], pl.col(y[i].upper()), pl.col(x[i].upper())) for i in count
-    ]
-    for i in count:
-        pair = specs[i].minus
-        if pair is not None:
-            linearised[i] = linearised[pair[0]] - linearised[pair[1]]
-    z_cells = psu_sums.join(
-        totals.drop("n_obs"), on=_DOMAIN, how="left", nulls_equal=True
-    ).with_columns([z.alias(f"__z{i}") for i, z in zip(count, linearised, strict=True)])
     if cells is None:
-        per_stratum = _stratum_sums(z_cells, len(specs))
+        per_stratum = _stratum_sums(psu_sums, totals, specs, weighted)
     else:
         per_stratum = _poststratified_stratum_sums(
-            z_cells, cells.frame, len(specs), is_nested=cells.is_nested
+            _z_cells(psu_sums, totals, specs, weighted),
+            cells.frame,
+            len(specs),
+            is_nested=cells.is_nested,
         )
     per_stratum = per_stratum.join(strata, on=_STRATUM, how="inner")
     n_psu = int(strata["n_h"].sum())
@@ -462,7 +472,97 @@ def _domain_variances(
     ).join(variances, on=_DOMAIN, how="left", nulls_equal=True)
 
 
-def _stratum_sums(z_psu: pl.DataFrame, count: int) -> pl.DataFrame:
+def _z_cells(
+    psu_sums: pl.DataFrame,
+    totals: pl.DataFrame,
+    specs: Sequence[_Statistic],
+    weighted: Mapping[str | None, str],
+) -> pl.DataFrame:
+    """The PSU totals with each statistic's linearised PSU total ``__z{i}`` (one column per
+    statistic, as polars expressions): the residualised post-stratified sums start here."""
+    y = [weighted[s.numerator] for s in specs]
+    x = [weighted[s.denominator] for s in specs]
+    linearised = [
+        _linearised(spec, y[i], x[i], pl.col(y[i].upper()), pl.col(x[i].upper()))
+        for i, spec in enumerate(specs)
+    ]
+    for i, spec in enumerate(specs):
+        if spec.minus is not None:
+            linearised[i] = linearised[spec.minus[0]] - linearised[spec.minus[1]]
+    return psu_sums.join(
+        totals.drop("n_obs"), on=_DOMAIN, how="left", nulls_equal=True
+    ).with_columns(z.alias(f"__z{i}") for i, z in enumerate(linearised))
+
+
+def _stratum_sums(
+    psu_sums: pl.DataFrame,
+    totals: pl.DataFrame,
+    specs: Sequence[_Statistic],
+    weighted: Mapping[str | None, str],
+) -> pl.DataFrame:
+    """Per domain × stratum: Σz (``__s1_{i}``) and Σz² (``__s2_{i}``) over the PSU totals z of
+    each statistic's linearised variable, added in a fixed order: PSUs sorted by domain,
+    stratum and PSU id. One statistic at a time, in numpy: memory holds a few columns of the
+    PSU rows, not one per statistic."""
+    order, starts, heads = _ordering(psu_sums, [*_DOMAIN, _STRATUM], then=[_PSU])
+    domain_starts = starts[_runs(heads, _DOMAIN)]
+    domain = np.repeat(np.arange(domain_starts.size), np.diff(domain_starts, append=order.size))
+    per_domain = (
+        heads[_runs(heads, _DOMAIN)]
+        .select(_DOMAIN)
+        .join(totals, on=_DOMAIN, how="left", nulls_equal=True, maintain_order="left")
+    )
+
+    def in_order(column: str) -> np.ndarray:
+        """A column of the PSU totals in the fixed order."""
+        return psu_sums[column].to_numpy()[order]
+
+    def linearised(spec: _Statistic) -> np.ndarray:
+        """The PSU totals of one statistic's linearised variable, in the fixed order."""
+        if spec.minus is not None:
+            first, second = spec.minus
+            return linearised(specs[first]) - linearised(specs[second])
+        y, x = weighted[spec.numerator], weighted[spec.denominator]
+        if spec.is_total:
+            return in_order(y)
+        total_y = per_domain[y.upper()].to_numpy()
+        total_x = per_domain[x.upper()].to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):  # a zero total_x gives NaN
+            ratio = np.where(total_x != 0.0, total_y / total_x, np.nan)[domain]
+            return (in_order(y) - ratio * in_order(x)) / total_x[domain]
+
+    s1, s2 = [], []
+    for spec in specs:
+        z = linearised(spec)
+        s1.append(np.add.reduceat(z, starts) if starts.size else z[:0])
+        s2.append(np.add.reduceat(z * z, starts) if starts.size else z[:0])
+    return _with_matrices(heads, {"__s1_": np.column_stack(s1), "__s2_": np.column_stack(s2)})
+
+
+def _ordering(
+    frame: pl.DataFrame, keys: Sequence[str], then: Sequence[str] = ()
+) -> tuple[np.ndarray, np.ndarray, pl.DataFrame]:
+    """The rows of ``frame`` in the order of :func:`_segments` (as row numbers), the first of
+    each run of equal keys in that order, and those runs' keys; only the key columns move."""
+    row = "__svy_row"
+    ordered = (
+        frame.select(*keys, *then)
+        .with_row_index(row)
+        .sort([*keys, *then], nulls_last=True, maintain_order=True)
+    )
+    starts = _runs(ordered, keys)
+    return ordered[row].to_numpy(), starts, ordered[starts].select(keys)
+
+
+def _runs(frame: pl.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    """The rows of a frame sorted by ``keys`` that start a run of equal keys."""
+    changes = frame.select(
+        pl.any_horizontal(pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys)
+    ).to_series()
+    return np.flatnonzero(changes.fill_null(True).to_numpy())
+
+
+def _z_stratum_sums(z_psu: pl.DataFrame, count: int) -> pl.DataFrame:
     """Per domain × stratum: Σz (``__s1_{i}``) and Σz² (``__s2_{i}``) over the PSU totals z,
     added in a fixed order: PSUs sorted by domain, stratum and PSU id."""
     ordered, starts = _segments(z_psu, [*_DOMAIN, _STRATUM], then=[_PSU])
@@ -483,11 +583,7 @@ def _segments(
     keys: a fixed order for adding up each run (``np.add.reduceat``), whatever the order of
     the input rows, as long as keys and ``then`` identify a row."""
     ordered = frame.sort([*keys, *then], nulls_last=True, maintain_order=True)
-    changes = ordered.select(
-        pl.any_horizontal(pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys)
-    ).to_series()
-    starts = np.flatnonzero(changes.fill_null(True).to_numpy())
-    return ordered, starts
+    return ordered, _runs(ordered, keys)
 
 
 def _with_matrices(heads: pl.DataFrame, matrices: Mapping[str, np.ndarray]) -> pl.DataFrame:
@@ -512,7 +608,7 @@ def _names(prefix: str, count: int) -> list[str]:
 def _poststratified_stratum_sums(
     z_cells: pl.DataFrame, cells: pl.DataFrame, count: int, *, is_nested: bool
 ) -> pl.DataFrame:
-    """``_stratum_sums`` of PSU totals residualised on post-stratum means: z_i − b_i.
+    """``_z_stratum_sums`` of PSU totals residualised on post-stratum means: z_i − b_i.
 
     b_i = Σ_g W_ig·m_g, with W_ig the PSU's Σw in post-stratum g (all its rows) and m_g the
     domain's Σ_g z / W_g. A PSU without domain members but with rows in such a g has
@@ -539,7 +635,7 @@ def _poststratified_stratum_sums(
             for i in range(count)
         ],
     )
-    return _stratum_sums(residuals, count)
+    return _z_stratum_sums(residuals, count)
 
 
 def _nested_stratum_sums(
