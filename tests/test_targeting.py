@@ -136,6 +136,41 @@ def test_select_by_rate_takes_the_highest_scores() -> None:
     assert chosen.tolist() == [True, False, False, True]
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    coverages=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=5),
+    levels=st.integers(2, 50),
+)
+def test_rules_sharing_one_ranking_select_as_each_alone(
+    seed: int, coverages: list[float], levels: int
+) -> None:
+    """The rate rules of one score array, sharing one ranking (``select_each``), select exactly
+    what each rule selects alone, also with ties among the scores; the line rule likewise."""
+    from transforms.pmt_evaluation import DecisionRule, select, select_each
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    score = rng.integers(0, levels, n) / levels  # few distinct values: many ties
+    weight = rng.uniform(0.5, 3.0, n)
+    rules = [DecisionRule(f"rate{c}", "rate", c) for c in coverages]
+    rules.insert(len(rules) // 2, DecisionRule("line", "line"))
+    ranked = sorted(range(n), key=lambda i: (-score[i], i))  # by hand: ties in input order
+    above = dict(zip(ranked, np.cumsum([0.0, *weight[ranked][:-1]]), strict=True))
+    shared = select_each(score, weight, rules)
+    for rule, chosen in zip(rules, shared, strict=True):
+        assert np.array_equal(chosen, select(score, weight, rule))
+        if rule.kind == "rate":
+            limit = rule.target_coverage * weight.sum()
+            expected = [above[i] + weight[i] / 2 <= limit for i in range(n)]
+            undecided = [abs(above[i] + weight[i] / 2 - limit) < 1e-9 for i in range(n)]
+            assert all(c == e or u for c, e, u in zip(chosen, expected, undecided, strict=True))
+            alone = select_by_rate(score, weight, target_coverage=rule.target_coverage)
+            assert np.array_equal(chosen, alone)
+        else:
+            assert np.array_equal(chosen, score >= 0.5)
+
+
 def test_inclusion_equals_exclusion_when_coverage_equals_poverty_rate() -> None:
     rng = np.random.default_rng(3)
     n = 400

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from transforms.summation import exact_cumulative, exact_sums, exact_total
-from transforms.targeting import select_by_rate, weighted_share
+from transforms.targeting import RateRanking, rate_ranking, weighted_share
 
 LINE_THRESHOLD = 0.5
 
@@ -82,10 +82,23 @@ def rules_for(
 
 def select(p_poor: np.ndarray, weight: np.ndarray, rule: DecisionRule) -> np.ndarray:
     """Selections under a rule: highest p_poor up to a coverage, or p_poor >= 0.5."""
-    if rule.kind == "line":
-        return p_poor >= LINE_THRESHOLD
-    assert rule.target_coverage is not None
-    return select_by_rate(p_poor, weight, target_coverage=rule.target_coverage)
+    return select_each(p_poor, weight, [rule])[0]
+
+
+def select_each(
+    p_poor: np.ndarray, weight: np.ndarray, rules: Sequence[DecisionRule]
+) -> list[np.ndarray]:
+    """:func:`select` under each rule; the rate rules share one ranking of ``p_poor``."""
+    ranking: RateRanking | None = None
+    selections = []
+    for rule in rules:
+        if rule.kind == "line":
+            selections.append(p_poor >= LINE_THRESHOLD)
+            continue
+        assert rule.target_coverage is not None
+        ranking = ranking or rate_ranking(p_poor, weight)
+        selections.append(ranking.select(rule.target_coverage))
+    return selections
 
 
 def fold_spread(frame: pl.DataFrame, *, selected: str, fold: str, weight: str) -> float:

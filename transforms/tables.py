@@ -41,6 +41,7 @@ from transforms.pmt_evaluation import (
     programme_coverage,
     pseudonyms,
     select,
+    select_each,
     targeting_curve,
 )
 from transforms.summation import exact_sums
@@ -321,16 +322,20 @@ def model_targeting(
     frame = line.frame(analysis).with_columns(pl.Series("fold", scores.fold))
     weights = frame[weight].to_numpy()
     rules = model_rules(frame, models.decision_rules, measured, weight=weight)
-    selections = {
-        f"out_of_fold{k}": select(scores.p_poor, weights, r) for k, (r, _) in enumerate(rules)
+    decision_rules = [rule for rule, _ in rules]
+    selections = {  # the rate rules of one score array share its ranking
+        f"out_of_fold{k}": chosen
+        for k, chosen in enumerate(select_each(scores.p_poor, weights, decision_rules))
     }
     wide = rates_by_selection(  # every rule in one pass of the estimator
         frame, selections, benefit=None, targeting=targeting, survey=survey
     )
     if scores.in_sample_p_poor is not None:  # national rates only: no groups to estimate
         in_sample = {
-            f"in_sample{k}": select(scores.in_sample_p_poor, weights, r)
-            for k, (r, _) in enumerate(rules)
+            f"in_sample{k}": chosen
+            for k, chosen in enumerate(
+                select_each(scores.in_sample_p_poor, weights, decision_rules)
+            )
         }
         nationally = targeting.model_copy(update={"groups": []})
         wide |= rates_by_selection(frame, in_sample, benefit=None, targeting=nationally)

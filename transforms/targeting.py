@@ -7,6 +7,7 @@ on the full design, overall and for each group (domains are never subsets).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -204,18 +205,37 @@ def wide_rates(long: pl.DataFrame) -> pl.DataFrame:
     return wide
 
 
+@dataclass(frozen=True)
+class RateRanking:
+    """Households ranked by score, highest first (ties in input order), with each one's
+    midpoint: the weight ranked above it plus half its own. The rate rule at any coverage is
+    one comparison against it, so the rules of one score array share a single sort."""
+
+    order: np.ndarray
+    midpoint: np.ndarray  # in rank order
+    total_weight: float
+
+    def select(self, target_coverage: float) -> np.ndarray:
+        """Selections (in input order) up to weighted coverage ``target_coverage``."""
+        selected = np.zeros(self.order.size, dtype=bool)
+        selected[self.order] = self.midpoint <= target_coverage * self.total_weight
+        return selected
+
+
+def rate_ranking(score: np.ndarray, weight: np.ndarray) -> RateRanking:
+    """The ranking of ``score`` that :func:`select_by_rate` uses, with exact weight sums."""
+    order = np.argsort(-score, kind="stable")  # highest first; ties in input order
+    ranked = weight[order]
+    return RateRanking(order, exact_cumulative(ranked) - ranked / 2.0, exact_total(weight))
+
+
 def select_by_rate(score: np.ndarray, weight: np.ndarray, *, target_coverage: float) -> np.ndarray:
     """Select the highest scores until weighted coverage reaches the target (midpoint rule).
 
     A household is selected when the weight ranked above it plus half its own weight is
     within target x total weight; ties keep input order, so the rule is deterministic.
     """
-    order = np.argsort(-score, kind="stable")  # highest first; ties in input order
-    cumulative = exact_cumulative(weight[order]) - weight[order] / 2.0
-    chosen_sorted = cumulative <= target_coverage * exact_total(weight)
-    selected = np.zeros(score.size, dtype=bool)
-    selected[order] = chosen_sorted
-    return selected
+    return rate_ranking(score, weight).select(target_coverage)
 
 
 def weighted_share(flag: pl.Series, weight: pl.Series) -> float:
