@@ -91,8 +91,7 @@ def evaluate_models(config: AuditConfig, run: RunContext) -> list[ModelScores]:
             for name in longest_first(names)  # retrain: a benchmark times the training
         ]
         scores = [future.result() for future in futures]
-    for model in scores:
-        measure_model_targeting.fn(config, run, model)
+    measure_model_targeting(config, run, scores)  # outside a flow: plain calls, in turn
     return scores
 
 
@@ -117,12 +116,12 @@ def direct_audit(config_path: Path, warehouse: Path) -> dict[str, float]:
         raise_on_errors(validate_staging.fn(config, run, files))
         lap("validate")
         prepare_analysis.fn(config, run)
-        measure_programme_targeting.fn(config, run)
+        measure_programme_targeting(config, run)
         lap("prepare + programme targeting")
         scores = evaluate_models(config, run)
         lap("models")
-        measure_matching.fn(config, run)
-        measure_fiscal.fn(config, run, scores)
+        measure_matching(config, run)
+        measure_fiscal(config, run, scores)
         for reference, stage in code.stages:
             as_task(stage, reference).fn(config, run, str(run.analysis_path))
         raise_alerts.fn(config, run)

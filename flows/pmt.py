@@ -21,7 +21,7 @@ from prefect.futures import as_completed
 import models
 from flows import progress
 from flows.lifecycle import RunContext, file_sha256, write_tables
-from flows.runners import execution_place, runs_on_dask
+from flows.runners import execution_place, run_each, runs_on_dask
 from models import cache
 from models.features import best_single_predictors, high_cardinality
 from models.pmt import configured_models
@@ -122,7 +122,8 @@ def train_model(
         entry = fit_model(config, name, data_path, directory, threads)
         cache.store(directory, key, entry)
         logger.info(
-            "%s: out-of-fold AUC %.3f (%s); trained in %s with %d thread(s)",
+            "%s: out-of-fold AUC %.3f (%s); trained, and every household scored, in %s "
+            "with %d thread(s)",
             name,
             entry.auc,
             entry.cv_scheme,
@@ -146,13 +147,14 @@ def train_model(
 
 
 @task(name="pmt-targeting", task_run_name="pmt-targeting-{scores.model}", cache_policy=NO_CACHE)
-def measure_model_targeting(
-    config: AuditConfig, run: RunContext, scores: ModelScores
-) -> list[dict[str, Any]]:
-    """Targeting errors of one model under every decision rule; publishes rows and metrics."""
+def model_targeting_tables(
+    config: AuditConfig, analysis_path: str, scores: ModelScores, run_id: str
+) -> tables.Published:
+    """Targeting errors of one model under every decision rule, from the run's analysis file."""
+    get_run_logger().info("%s: model targeting computed in %s", scores.model, execution_place())
     line, measured = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
-    published = tables.model_targeting(
-        pl.read_parquet(run.analysis_path),
+    return tables.model_targeting(
+        pl.read_parquet(analysis_path),
         scores,
         line=line,
         measured=measured,
@@ -160,11 +162,22 @@ def measure_model_targeting(
         models=config.models,
         disclosure=config.disclosure,
         survey=config.design,
-        run_id=run.run_id,
+        run_id=run_id,
     )
-    write_tables(run, published)
-    metrics = published.tables["model_metrics"].filter(pl.col("sample") == "out_of_fold")
-    return metrics.drop("run_id").to_dicts()
+
+
+def measure_model_targeting(
+    config: AuditConfig, run: RunContext, scores: Sequence[ModelScores]
+) -> list[dict[str, Any]]:
+    """Each model's targeting tables, computed where the tasks run (side by side on a Dask
+    cluster, one after the other here), published here; returns the out-of-fold metrics."""
+    calls = [(config, str(run.analysis_path), s, run.run_id) for s in scores]
+    metrics = []
+    for published in run_each(model_targeting_tables, calls):
+        write_tables(run, published)
+        rows = published.tables["model_metrics"].filter(pl.col("sample") == "out_of_fold")
+        metrics.extend(rows.drop("run_id").to_dicts())
+    return metrics
 
 
 @task(name="pmt-checks", task_run_name="pmt-checks", cache_policy=NO_CACHE)
@@ -260,7 +273,7 @@ def evaluate_models(
     if scores:
         publish_folds(config, run, scores[0])
         check_models(config, run, scores)
-    metrics = [row for s in scores for row in measure_model_targeting(config, run, s)]
+    metrics = measure_model_targeting(config, run, scores)
     if config.disclosure.publish_household_scores:
         publish_household_scores(config, run, scores)
     get_run_logger().info("PMT models, out of sample:\n%s", metrics_text(metrics))

@@ -1,22 +1,27 @@
 """Where the audit's tasks run: threads in this process (default) or an existing Dask cluster.
 
-With ``--task-runner dask --dask-address tcp://scheduler:8786`` the model-training tasks (the
-heavy, independent work) are submitted to that cluster through prefect-dask's
-``DaskTaskRunner``; everything that writes the warehouse stays in the flow's own process, so
-DuckDB keeps one writer. Without an address, a ``LocalCluster`` of one single-threaded worker
-process per core is started for the run and closed after it.
+With ``--task-runner dask --dask-address tcp://scheduler:8786`` the heavy, independent work is
+submitted to that cluster through prefect-dask's ``DaskTaskRunner``: training and scoring each
+model, and computing the indicator tables (programme targeting, each model's targeting,
+matching, fiscal), each task reading the run's analysis file itself. Their results (the
+tables, small) come back, and everything that writes the warehouse stays in the flow's own
+process, so DuckDB keeps one writer. Without an address, a ``LocalCluster`` of one
+single-threaded worker process per core is started for the run and closed after it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # Prefect is imported when a runner is built, not when the CLI starts
+    from prefect import Task
     from prefect.task_runners import TaskRunner
+
+R = TypeVar("R")
 
 
 class RunnerKind(StrEnum):
@@ -82,3 +87,31 @@ def execution_place() -> str:
         return f"Dask worker {get_worker().address}"
     except (ImportError, ValueError):  # not inside a Dask worker
         return "the flow process"
+
+
+def on_cluster() -> bool:
+    """Whether the running flow's tasks go to a Dask cluster (False outside a flow)."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    return context is not None and runs_on_dask(context.task_runner)
+
+
+def run_each(task: Task[..., R], calls: Sequence[tuple[Any, ...]]) -> list[R]:
+    """``task`` called with each argument tuple, results in the same order: submitted together
+    when the flow runs on a Dask cluster (the workers compute side by side, the results come
+    back here); otherwise one after the other in this process, so that only one call's
+    working memory is held at a time; outside a flow (benchmarks), its plain function."""
+    from prefect.context import FlowRunContext
+
+    if FlowRunContext.get() is None:
+        return [task.fn(*arguments) for arguments in calls]
+    if on_cluster():
+        futures = [task.submit(*arguments) for arguments in calls]
+        return [future.result() for future in futures]
+    return [task(*arguments) for arguments in calls]
+
+
+def run_one(task: Task[..., R], *arguments: Any) -> R:
+    """:func:`run_each` of a single call."""
+    return run_each(task, [arguments])[0]

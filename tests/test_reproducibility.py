@@ -79,6 +79,12 @@ def survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 WORKERS = ("one worker", "two workers", "three workers")
+CLUSTER_TASKS = {  # log line -> how many times a run on a cluster writes it (two models)
+    "model targeting computed": 2,
+    "Programme targeting computed": 1,
+    "Resource matching computed": 1,
+    "Fiscal feedback computed": 1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +105,12 @@ def runs(survey: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
     for workers, name in ((2, "two workers"), (3, "three workers")):
         dask = ("--task-runner", "dask", "--dask-workers", str(workers))
         log = run_fresh(survey / "audit.toml", warehouses[name], *dask, threads=workers)
-        assert log.count("trained in Dask worker tcp://") == 2, log[-3000:]  # logit and rf
+        assert log.count("every household scored, in Dask worker tcp://") == 2, log[-3000:]
+        for computed in CLUSTER_TASKS:  # the indicator tables, too, on the workers
+            assert log.count(f"{computed} in Dask worker tcp://") == CLUSTER_TASKS[computed], (
+                computed,
+                log[-3000:],
+            )
     run_fresh(config, warehouses["other"])
     return warehouses
 
