@@ -162,6 +162,10 @@ def cases(scale: str) -> dict[str, Case]:
             module_case("publication", "--households", str(households), "--runs", "30"),
             "publication after 30 runs (household scores published) <= 1.5x the first run's",
         )
+    selected["dask_parity"] = Case(
+        module_case("dask_parity", "--scale", scale),
+        "a 2-worker local Dask run publishes the thread run's tables, models and tables on workers",
+    )
     return selected
 
 
