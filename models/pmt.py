@@ -105,7 +105,12 @@ def model_task(name: str, custom: CustomModel | None = None) -> Task:
 
 
 def build_preprocessor(spec: FeatureSpec) -> ColumnTransformer:
-    """Median imputation with missing indicators and scaling; one-hot for categories."""
+    """Median imputation with missing indicators and scaling; one-hot for categories.
+
+    Fitted in the calling thread (``n_jobs=1``), whatever joblib's default: with more jobs its
+    transformers are fitted in loky's worker processes and come back unpickled, and the saved
+    model's bytes (so its published hash) then differ with the thread count and with what the
+    process ran before, although every value is the same."""
     numeric = Pipeline(
         [
             (
@@ -121,7 +126,7 @@ def build_preprocessor(spec: FeatureSpec) -> ColumnTransformer:
         transformers.append(("numeric", numeric, list(spec.numeric)))
     if spec.categorical:
         transformers.append(("categorical", categorical, list(spec.categorical)))
-    return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
+    return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0, n_jobs=1)
 
 
 def _builtin_estimator(name: str, seed: int) -> BaseEstimator:

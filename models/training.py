@@ -61,14 +61,23 @@ def fit_model(
 ) -> TrainingEntry:
     """K-fold out-of-fold scores for every household, then the final model saved with its hash.
 
-    ``threads`` caps OpenMP/BLAS threads and joblib's default ``n_jobs`` for this model, so
-    models trained side by side share the cores instead of oversubscribing them (OpenMP
-    threads that spin-wait on a busy core make HistGradientBoosting several times slower).
+    ``threads`` caps OpenMP threads and joblib's default ``n_jobs`` for this model, so models
+    trained side by side share the cores instead of oversubscribing them (OpenMP threads that
+    spin-wait on a busy core make HistGradientBoosting several times slower). BLAS always runs
+    on one thread: on more, a least-squares solve adds in another order, so OLS coefficients,
+    scores and artifact hash would depend on the thread count (1M households: intercept
+    9.233173663488948 on one thread, 9.233173663490449 on two). BLAS's thread count is one
+    setting for the whole process: the caller training models side by side in threads keeps
+    it at one around them all (see :func:`single_threaded_blas`).
     """
     spec = model_features(config, data_path)
     frame = training_frame(data_path, spec.columns, config)
     weight = unit_weight(config.targeting.unit)
-    with threadpool_limits(limits=threads), parallel_config(n_jobs=threads):
+    with (
+        single_threaded_blas(),
+        threadpool_limits(limits=threads, user_api="openmp"),
+        parallel_config(n_jobs=threads),
+    ):
         result = cross_validate(
             frame, name=name, spec=spec, models=config.models, weight=weight, seed=config.seed
         )
@@ -93,3 +102,13 @@ def fit_model(
         artifact_path=saved.path,
         artifact_sha256=saved.sha256,
     )
+
+
+def single_threaded_blas() -> threadpool_limits:
+    """BLAS on one thread until the block ends (restoring the process's earlier setting).
+
+    The setting is process-wide, not per thread: when models train in threads side by side,
+    one model's block ending would put BLAS back on every core while another still fits, so
+    the audit holds this block around the whole training as well.
+    """
+    return threadpool_limits(limits=1, user_api="blas")

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from models.artifacts import ArtifactIntegrityError, file_sha256, fit_and_save, load_model
 from models.cv import PmtResult, cross_validate, make_folds
@@ -648,6 +648,37 @@ def test_saved_model_round_trips_and_its_sidecar_vouches_for_it(
     assert sidecar["training_sha256"] == refit.training_sha256
     loaded = load_model(saved.path, expected_sha256=saved.sha256)
     assert np.array_equal(loaded.predict_p_poor(households), refit.predict_p_poor(households))
+
+
+def test_saved_model_bytes_do_not_depend_on_jobs_or_threads(
+    households: pl.DataFrame, spec: FeatureSpec, config: AuditConfig, tmp_path: Path
+) -> None:
+    """The published artifact hash is the same whether the model is fitted with one job and
+    one BLAS thread, or two of each (as a lone model on the thread runner is), and whatever
+    was fitted before in the process: with two joblib jobs the preprocessing used to be fitted
+    in loky processes and came back unpickled, changing the bytes (not the values)."""
+    from joblib import parallel_config
+
+    from models.training import single_threaded_blas
+
+    def saved_hash(jobs: int, folder: str) -> str:
+        with parallel_config(n_jobs=jobs), threadpool_limits(limits=jobs, user_api="blas"):
+            saved = fit_and_save(
+                households,
+                name="ols",
+                spec=spec,
+                models=config.models,
+                weight=unit_weight(config.targeting.unit),
+                seed=SEED,
+                directory=tmp_path / folder,
+            )
+        return saved.sha256
+
+    hashes = [saved_hash(jobs, f"run{k}") for k, jobs in enumerate((2, 1, 2))]
+    assert len(set(hashes)) == 1, hashes
+    with single_threaded_blas():
+        blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+        assert blas and all(p["num_threads"] == 1 for p in blas)
 
 
 def test_tampered_or_unvouched_artifacts_are_refused(
