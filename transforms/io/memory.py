@@ -64,9 +64,13 @@ def usable_memory() -> int:
     return min(physical_memory(), limit) if limit else physical_memory()
 
 
-ANALYSIS_PEAK_FACTOR = 10
-"""Peak bytes of the analysis stages per byte of staged household rows (measured: 1M households,
-161 MB staged, peaked at 2.9 GiB; 10M households, 1.6 GB staged, at 16.0 GiB)."""
+ANALYSIS_PEAK_FACTOR = 20
+"""Peak bytes of the analysis stages per byte of staged household rows. Measured 2026-12-07 on
+the generated 1M survey (161 MB staged, 4 programmes × 2 lines, 4 models): peak 3.9 GiB with
+cached models, 4.2 GiB training them (benchmarks/README.md). It was 10 when the audit made one
+table per run (2.9 GiB at 1M, 16.0 GiB at 10M on 2026-11-27); every programme × line and the
+exact sums raised it, and the estimate, still at 10, then let audits start that needed more
+than it said (5.7 GiB at 1M against an estimate of 2.6 GiB)."""
 FIXED_NEED = 2**30
 """Python, polars, DuckDB, scikit-learn and Great Expectations before any data (about 1 GiB)."""
 
