@@ -9,7 +9,8 @@ RSS of its process tree (the audit and, on Dask, its workers; Prefect's temporar
 left out), sampled every 0.2 s. Then dumps both runs' published tables with
 ``tests.published_snapshot`` and compares them row for row, and counts the log lines in which
 the Dask run's tasks name the worker that trained and scored each model and computed each
-indicator table. Writes benchmarks/results/dask_parity-<scale>.json.
+indicator table, and keeps every output line that mentions a warning. Writes
+benchmarks/results/dask_parity-<scale>.json.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def main() -> None:
         runs[name] = timed_run(audit(survey, warehouse, *options), env)
         output = str(runs[name].pop("output"))
         runs[name]["on_workers"] = {line: output.count(line) for line in ON_WORKERS}
+        runs[name]["warnings"] = [line for line in output.splitlines() if "warning" in line.lower()]
         if runs[name]["exit"] != 0:
             raise SystemExit(f"{name} run failed:\n{output[-3000:]}")
         snapshot(warehouse, work / f"{name}-tables")

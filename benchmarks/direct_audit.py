@@ -49,6 +49,7 @@ from models.training import single_threaded_blas
 from transforms.config import AuditConfig, load_config
 from transforms.expectations import raise_on_errors
 from transforms.io.hooks import UserCode, load_user_code
+from transforms.io.scores import write_model_scores
 from transforms.io.staging import loaded_household_ids
 from transforms.io.warehouse import exclusive_lock
 from transforms.pmt_evaluation import ModelScores
@@ -92,6 +93,7 @@ def evaluate_models(config: AuditConfig, run: RunContext) -> list[ModelScores]:
             for name in longest_first(names)  # retrain: a benchmark times the training
         ]
         scores = [future.result() for future in futures]
+    write_model_scores(run.scores_path, scores)
     measure_model_targeting(config, run, scores)  # outside a flow: plain calls, in turn
     return scores
 

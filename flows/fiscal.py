@@ -3,6 +3,8 @@ computed where the run's tasks run (a Dask worker on a cluster) and published by
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -11,6 +13,7 @@ from flows.lifecycle import RunContext, staged_table, write_tables
 from flows.runners import execution_place, run_one
 from transforms import tables
 from transforms.config import AuditConfig
+from transforms.io.scores import read_model_scores
 from transforms.pmt_evaluation import ModelScores
 
 
@@ -19,12 +22,14 @@ def fiscal_tables(
     config: AuditConfig,
     analysis_path: str,
     projection: pl.DataFrame | None,
-    scores: list[ModelScores],
+    scores_path: str,
+    models: list[str],
     run_id: str,
 ) -> tables.Published:
     """fiscal_indicators (and the projection's tables) from the run's analysis file, the staged
-    projection and the models' scores."""
+    projection and the scores file of the models."""
     get_run_logger().info("Fiscal feedback computed in %s", execution_place())
+    scores = read_model_scores(Path(scores_path), models)
     return tables.fiscal(
         pl.read_parquet(analysis_path),
         projection,
@@ -40,8 +45,8 @@ def fiscal_tables(
 def measure_fiscal(config: AuditConfig, run: RunContext, scores: list[ModelScores]) -> int:
     """Compute fiscal_indicators where the tasks run, publish them here."""
     projection = staged_table(run, "stg_projection")  # read here: workers never open staging
-    published = run_one(
-        fiscal_tables, config, str(run.analysis_path), projection, scores, run.run_id
-    )
+    models = [s.model for s in scores]  # their scores: in the run's scores file
+    inputs = (str(run.analysis_path), projection, str(run.scores_path), models)
+    published = run_one(fiscal_tables, config, *inputs, run.run_id)
     write_tables(run, published, stage="fiscal")
     return published.tables["fiscal_indicators"].height

@@ -35,6 +35,12 @@ class RunContext:
         return self.output_dir / "analysis.parquet"
 
     @property
+    def scores_path(self) -> Path:
+        """The PMT models' scores of every household, for the tasks after training (a JSON
+        sidecar beside it: transforms.io.scores)."""
+        return self.output_dir / "model_scores.parquet"
+
+    @property
     def ingest_dir(self) -> Path:
         """Where ingest writes each file's checked rows (raw identifiers: deleted at the end)."""
         return self.output_dir / "ingest"
@@ -126,6 +132,8 @@ RAW_COPIES = (
     "staging.duckdb.wal",
     ".staging.duckdb.tmp",  # DuckDB's spill files of the staging database
     "analysis.parquet",
+    "model_scores.parquet",  # aligned with analysis.parquet by row
+    "model_scores.json",
     "transcoded",
     "ingest",
 )

@@ -29,6 +29,7 @@ from models.training import fit_model, model_features, single_threaded_blas, tra
 from transforms import tables
 from transforms.config import AuditConfig, pseudonym_key
 from transforms.io import warehouse
+from transforms.io.scores import read_model_scores, write_model_scores
 from transforms.pmt_evaluation import ModelScores
 from transforms.targeting import unit_weight
 
@@ -146,12 +147,14 @@ def train_model(
     )
 
 
-@task(name="pmt-targeting", task_run_name="pmt-targeting-{scores.model}", cache_policy=NO_CACHE)
+@task(name="pmt-targeting", task_run_name="pmt-targeting-{model}", cache_policy=NO_CACHE)
 def model_targeting_tables(
-    config: AuditConfig, analysis_path: str, scores: ModelScores, run_id: str
+    config: AuditConfig, analysis_path: str, scores_path: str, model: str, run_id: str
 ) -> tables.Published:
-    """Targeting errors of one model under every decision rule, from the run's analysis file."""
-    get_run_logger().info("%s: model targeting computed in %s", scores.model, execution_place())
+    """Targeting errors of one model under every decision rule, from the run's analysis and
+    scores files."""
+    get_run_logger().info("%s: model targeting computed in %s", model, execution_place())
+    (scores,) = read_model_scores(Path(scores_path), [model])
     line, measured = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
     return tables.model_targeting(
         pl.read_parquet(analysis_path),
@@ -171,7 +174,8 @@ def measure_model_targeting(
 ) -> list[dict[str, Any]]:
     """Each model's targeting tables, computed where the tasks run (side by side on a Dask
     cluster, one after the other here), published here; returns the out-of-fold metrics."""
-    calls = [(config, str(run.analysis_path), s, run.run_id) for s in scores]
+    paths = (str(run.analysis_path), str(run.scores_path))
+    calls = [(config, *paths, s.model, run.run_id) for s in scores]
     metrics = []
     for published in run_each(model_targeting_tables, calls):
         write_tables(run, published)
@@ -271,6 +275,7 @@ def evaluate_models(
             done = len(scores_by_name)
             progress.advance("models", done, len(names), "models", f"{trained.model} ready")
     scores = [scores_by_name[name] for name in names]
+    write_model_scores(run.scores_path, scores)  # read by the tasks after training
     if scores:
         publish_folds(config, run, scores[0])
         check_models(config, run, scores)
