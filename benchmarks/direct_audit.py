@@ -45,7 +45,6 @@ from flows.programme import measure_programme_targeting
 from flows.report import write_report
 from flows.validate import validate_staging
 from models.pmt import configured_models
-from models.training import single_threaded_blas
 from transforms.config import AuditConfig, load_config
 from transforms.expectations import raise_on_errors
 from transforms.io.hooks import UserCode, load_user_code
@@ -87,7 +86,7 @@ def evaluate_models(config: AuditConfig, run: RunContext) -> list[ModelScores]:
     workers = side_by_side(len(names))
     threads = training_threads(workers)
     data_path, data_sha256 = str(run.analysis_path), file_sha256(run.analysis_path)
-    with single_threaded_blas(), ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
             pool.submit(train_model.fn, config, name, data_path, data_sha256, threads, True)
             for name in longest_first(names)  # retrain: a benchmark times the training

@@ -25,7 +25,7 @@ from flows.runners import execution_place, run_each, runs_on_dask
 from models import cache
 from models.features import best_single_predictors, high_cardinality
 from models.pmt import configured_models
-from models.training import fit_model, model_features, single_threaded_blas, training_frame
+from models.training import fit_model, model_features, training_frame
 from transforms import tables
 from transforms.config import AuditConfig, pseudonym_key
 from transforms.io import warehouse
@@ -264,16 +264,15 @@ def evaluate_models(
     on_dask = runs_on_dask(context.task_runner if context else None)
     threads = 1 if on_dask else training_threads(side_by_side(len(names)))  # Dask: one each
     scores_by_name: dict[str, ModelScores] = {}
-    with single_threaded_blas():  # process-wide: one model's own block ending must not lift it
-        futures = [  # slowest first: the runner starts them in this order, one per free thread
-            train_model.submit(config, name, data_path, data_sha256, threads, retrain)
-            for name in longest_first(names)
-        ]
-        for future in as_completed(futures):  # progress as each model is ready, wherever it ran
-            trained = future.result()
-            scores_by_name[trained.model] = trained
-            done = len(scores_by_name)
-            progress.advance("models", done, len(names), "models", f"{trained.model} ready")
+    futures = [  # slowest first: the runner starts them in this order, one per free thread
+        train_model.submit(config, name, data_path, data_sha256, threads, retrain)
+        for name in longest_first(names)
+    ]
+    for future in as_completed(futures):  # progress as each model is ready, wherever it ran
+        trained = future.result()
+        scores_by_name[trained.model] = trained
+        done = len(scores_by_name)
+        progress.advance("models", done, len(names), "models", f"{trained.model} ready")
     scores = [scores_by_name[name] for name in names]
     write_model_scores(run.scores_path, scores)  # read by the tasks after training
     if scores:

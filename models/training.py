@@ -9,7 +9,9 @@ orchestration.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -67,8 +69,8 @@ def fit_model(
     on one thread: on more, a least-squares solve adds in another order, so OLS coefficients,
     scores and artifact hash would depend on the thread count (1M households: intercept
     9.233173663488948 on one thread, 9.233173663490449 on two). BLAS's thread count is one
-    setting for the whole process: the caller training models side by side in threads keeps
-    it at one around them all (see :func:`single_threaded_blas`).
+    setting for the whole process, kept by :class:`SharedBlasLimit` for models trained side by
+    side in threads.
     """
     spec = model_features(config, data_path)
     frame = training_frame(data_path, spec.columns, config)
@@ -104,11 +106,40 @@ def fit_model(
     )
 
 
-def single_threaded_blas() -> threadpool_limits:
-    """BLAS on one thread until the block ends (restoring the process's earlier setting).
+class SharedBlasLimit:
+    """BLAS on one thread while any holder is inside: the first to enter sets the limit, the
+    last to leave restores the process's earlier setting. BLAS's thread count is one setting
+    for the whole process, so with plain nested ``threadpool_limits`` blocks in threads, one
+    model's block ending (or the flow's, when a training fails) would put BLAS back on every
+    core while another model still fits."""
 
-    The setting is process-wide, not per thread: when models train in threads side by side,
-    one model's block ending would put BLAS back on every core while another still fits, so
-    the audit holds this block around the whole training as well.
-    """
-    return threadpool_limits(limits=1, user_api="blas")
+    def __init__(self) -> None:
+        """No holder yet."""
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._limit: threadpool_limits | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the limit for the block."""
+        with self._lock:
+            if self._holders == 0:
+                self._limit = threadpool_limits(limits=1, user_api="blas")
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0 and self._limit is not None:
+                    self._limit.restore_original_limits()
+                    self._limit = None
+
+
+BLAS_LIMIT = SharedBlasLimit()
+"""The process's one BLAS limit (a process-wide setting needs one keeper)."""
+
+
+def single_threaded_blas() -> AbstractContextManager[None]:
+    """BLAS on one thread until the block ends, shared with every other holder in the process."""
+    return BLAS_LIMIT.held()

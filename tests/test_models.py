@@ -659,8 +659,6 @@ def test_saved_model_bytes_do_not_depend_on_jobs_or_threads(
     in loky processes and came back unpickled, changing the bytes (not the values)."""
     from joblib import parallel_config
 
-    from models.training import single_threaded_blas
-
     def saved_hash(jobs: int, folder: str) -> str:
         with parallel_config(n_jobs=jobs), threadpool_limits(limits=jobs, user_api="blas"):
             saved = fit_and_save(
@@ -676,9 +674,28 @@ def test_saved_model_bytes_do_not_depend_on_jobs_or_threads(
 
     hashes = [saved_hash(jobs, f"run{k}") for k, jobs in enumerate((2, 1, 2))]
     assert len(set(hashes)) == 1, hashes
-    with single_threaded_blas():
-        blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
-        assert blas and all(p["num_threads"] == 1 for p in blas)
+
+
+def test_blas_stays_on_one_thread_until_the_last_holder_leaves() -> None:
+    """Models training side by side in threads each hold the BLAS limit; the first to finish
+    must not lift it for the others (plain threadpool_limits blocks, being process-wide,
+    did), and the last restores the process's setting."""
+    from contextlib import ExitStack
+
+    from models.training import single_threaded_blas
+
+    def blas_threads() -> set[int]:
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        first, second = ExitStack(), ExitStack()
+        first.enter_context(single_threaded_blas())
+        second.enter_context(single_threaded_blas())
+        assert blas_threads() == {1}
+        first.close()  # one model done, the other still fitting
+        assert blas_threads() == {1}
+        second.close()
+        assert blas_threads() == {2}
 
 
 def test_tampered_or_unvouched_artifacts_are_refused(
