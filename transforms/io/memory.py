@@ -66,12 +66,12 @@ def usable_memory() -> int:
 
 ANALYSIS_PEAK_FACTOR = 20
 """Peak bytes of the analysis stages per byte of staged household rows. Measured 2026-12-07 on
-the generated 1M survey (about 185 MB staged, 4 programmes × 2 lines, 4 models): peak 3.9 GiB
+the generated 1M survey (about 200 MB staged, 4 programmes × 2 lines, 4 models): peak 3.9 GiB
 with cached models, 4.2 GiB training them (benchmarks/README.md); the run logs its estimate,
 4.7 GiB. It was 10 when the audit made one
 table per run (2.9 GiB at 1M, 16.0 GiB at 10M on 2026-11-27); every programme × line and the
 exact sums raised it, and the estimate, still at 10, then let audits start that needed more
-than it said (5.7 GiB at 1M against an estimate of 2.6 GiB)."""
+than it said (5.7 GiB at 1M against an estimate of 2.9 GiB)."""
 FIXED_NEED = 2**30
 """Python, polars, DuckDB, scikit-learn and Great Expectations before any data (about 1 GiB)."""
 
