@@ -245,19 +245,13 @@ def _estimate(
         prepared = prepared.with_columns(p.encode(pl.col(c)).alias(c) for c, p in points.items())
         prepared = prepared.collect().lazy()
     cells = _poststratum_cells(prepared, design) if design.poststrata else None
-    per_domain = pl.concat(  # one group type at a time: memory holds one type's PSU totals
+    psu_totals = pl.concat(  # every group type's PSU totals, summed side by side
         [
-            _domain_variances(
-                _psu_totals(prepared, order, group, points, design),
-                strata,
-                specs,
-                weighted,
-                design.lonely_psu,
-                cells,
-            )
+            _psu_totals(prepared, order, group, points, design)
             for order, group in enumerate((ALL, *by))
         ]
-    )
+    ).collect()
+    per_domain = _domain_variances(psu_totals, strata, specs, weighted, design.lonely_psu, cells)
     degrees = int(strata["n_h"].sum()) - strata.height
     long = pl.concat([_long_rows(per_domain, index, spec) for index, spec in enumerate(specs)])
     return _with_intervals(long, degrees, confidence, frozenset(bounded))
@@ -404,12 +398,12 @@ def _psu_totals(
     group: str,
     points: Mapping[str, FixedPoint],
     design: Design,
-) -> pl.DataFrame:
-    """:func:`_psu_sums` of one group type, collected, its fixed-point sums back to floats."""
+) -> pl.LazyFrame:
+    """:func:`_psu_sums` of one group type, its fixed-point sums back to floats (lazy)."""
     summed = _psu_sums(prepared, order, group, list(points), design)
     if design.psu is not None:
         summed = summed.with_columns(p.decode(pl.col(c)).alias(c) for c, p in points.items())
-    return summed.collect()
+    return summed
 
 
 @dataclass(frozen=True)
