@@ -14,7 +14,13 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from models.artifacts import ArtifactIntegrityError, file_sha256, fit_and_save, load_model
+from models.artifacts import (
+    ArtifactIntegrityError,
+    SavedModel,
+    file_sha256,
+    fit_and_save,
+    load_model,
+)
 from models.cv import PmtResult, cross_validate, make_folds
 from models.features import FeatureSpec, feature_spec, to_model_input
 from models.pmt import (
@@ -661,16 +667,7 @@ def test_saved_model_bytes_do_not_depend_on_jobs_or_threads(
 
     def saved_hash(jobs: int, folder: str) -> str:
         with parallel_config(n_jobs=jobs), threadpool_limits(limits=jobs, user_api="blas"):
-            saved = fit_and_save(
-                households,
-                name="ols",
-                spec=spec,
-                models=config.models,
-                weight=unit_weight(config.targeting.unit),
-                seed=SEED,
-                directory=tmp_path / folder,
-            )
-        return saved.sha256
+            return saved_ols(households, spec, config, tmp_path / folder).sha256
 
     hashes = [saved_hash(jobs, f"run{k}") for k, jobs in enumerate((2, 1, 2))]
     assert len(set(hashes)) == 1, hashes
@@ -698,18 +695,25 @@ def test_blas_stays_on_one_thread_until_the_last_holder_leaves() -> None:
         assert blas_threads() == {2}
 
 
-def test_tampered_or_unvouched_artifacts_are_refused(
-    households: pl.DataFrame, spec: FeatureSpec, config: AuditConfig, tmp_path: Path
-) -> None:
-    saved = fit_and_save(
+def saved_ols(
+    households: pl.DataFrame, spec: FeatureSpec, config: AuditConfig, directory: Path
+) -> SavedModel:
+    """The OLS model fitted on all households and saved into ``directory``."""
+    return fit_and_save(
         households,
         name="ols",
         spec=spec,
         models=config.models,
         weight=unit_weight(config.targeting.unit),
         seed=SEED,
-        directory=tmp_path,
+        directory=directory,
     )
+
+
+def test_tampered_or_unvouched_artifacts_are_refused(
+    households: pl.DataFrame, spec: FeatureSpec, config: AuditConfig, tmp_path: Path
+) -> None:
+    saved = saved_ols(households, spec, config, tmp_path)
     with pytest.raises(ArtifactIntegrityError, match="is not the expected"):
         load_model(saved.path, expected_sha256="0" * 64)
     with saved.path.open("ab") as handle:
