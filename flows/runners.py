@@ -89,14 +89,6 @@ def execution_place() -> str:
         return "the flow process"
 
 
-def on_cluster() -> bool:
-    """Whether the running flow's tasks go to a Dask cluster (False outside a flow)."""
-    from prefect.context import FlowRunContext
-
-    context = FlowRunContext.get()
-    return context is not None and runs_on_dask(context.task_runner)
-
-
 def run_each(task: Task[..., R], calls: Sequence[tuple[Any, ...]]) -> list[R]:
     """``task`` called with each argument tuple, results in the same order: submitted together
     when the flow runs on a Dask cluster (the workers compute side by side, the results come
@@ -104,9 +96,10 @@ def run_each(task: Task[..., R], calls: Sequence[tuple[Any, ...]]) -> list[R]:
     working memory is held at a time; outside a flow (benchmarks), its plain function."""
     from prefect.context import FlowRunContext
 
-    if FlowRunContext.get() is None:
+    context = FlowRunContext.get()
+    if context is None:
         return [task.fn(*arguments) for arguments in calls]
-    if on_cluster():
+    if runs_on_dask(context.task_runner):
         futures = [task.submit(*arguments) for arguments in calls]
         return [future.result() for future in futures]
     return [task(*arguments) for arguments in calls]
