@@ -512,10 +512,9 @@ def _stratum_sums(
         return psu_sums[column].to_numpy()[order]
 
     def linearised(spec: _Statistic) -> np.ndarray:
-        """The PSU totals of one statistic's linearised variable, in the fixed order."""
-        if spec.minus is not None:
-            first, second = spec.minus
-            return linearised(specs[first]) - linearised(specs[second])
+        """The PSU totals of a ratio's or total's linearised variable, in the fixed order (not
+        recursive: a function that calls itself is a reference cycle, which would keep this
+        call's PSU totals alive until Python's cyclic collector happened to run)."""
         y, x = weighted[spec.numerator], weighted[spec.denominator]
         if spec.is_total:
             return in_order(y)
@@ -527,7 +526,11 @@ def _stratum_sums(
 
     s1, s2 = [], []
     for spec in specs:
-        z = linearised(spec)
+        if spec.minus is None:
+            z = linearised(spec)
+        else:  # a difference of two ratios (never of another difference)
+            first, second = spec.minus
+            z = linearised(specs[first]) - linearised(specs[second])
         s1.append(np.add.reduceat(z, starts) if starts.size else z[:0])
         s2.append(np.add.reduceat(z * z, starts) if starts.size else z[:0])
     return _with_matrices(heads, {"__s1_": np.column_stack(s1), "__s2_": np.column_stack(s2)})
