@@ -418,6 +418,21 @@ def unit_noun(unit: str) -> str:
     return "household" if unit == "households" else "person"
 
 
+def line_column(values: pl.DataFrame) -> pl.Expr:
+    """Each household's value of a line (:func:`line_values`): the national value, or its
+    region's (null for a region without one). A column of its own: joining the lines onto the
+    frame would copy every column of every household once per line."""
+    if values["region"].null_count() == values.height:
+        return pl.lit(values["value"][0], pl.Float64)
+    regional = values.filter(pl.col("region").is_not_null())  # region is a key: unique
+    return (
+        pl.col("region")
+        .cast(pl.String)
+        .replace_strict(regional["region"], regional["value"], default=None)
+        .cast(pl.Float64)
+    )
+
+
 def add_poverty_lines(
     households: pl.DataFrame,
     regions: pl.DataFrame | None,
@@ -436,16 +451,7 @@ def add_poverty_lines(
         unit = line.unit or default_unit
         values = line_values(frame, regions, line, unit=unit)
         name = f"poverty_line__{index}"
-        if values["region"].null_count() == values.height:
-            frame = frame.with_columns(pl.lit(values["value"][0], pl.Float64).alias(name))
-        else:
-            frame = frame.join(
-                values.rename({"value": name}),
-                left_on=pl.col("region").cast(pl.String),
-                right_on="region",
-                how="left",
-                maintain_order="left",
-            )
+        frame = frame.with_columns(line_column(values).alias(name))
         frame = frame.with_columns(
             (pl.col("welfare_pre") < pl.col(name)).alias(f"is_poor__{index}")
         )
@@ -475,7 +481,8 @@ def add_quantiles(
     for post-transfer welfare, and in_bottom_40 (pre-transfer share below 0.4).
     """
     suffix = "" if welfare == "welfare_pre" else "_post"
-    ordered = households.with_row_index("__order").sort(welfare, "__order")
+    # only welfare and weight are sorted (sorting the frame would copy every column twice)
+    ordered = households.select(welfare, weight).with_row_index("__order").sort(welfare, "__order")
     running = pl.Series(exact_cumulative(ordered[weight]))
     share = (running - ordered[weight] / 2) / exact_total(ordered[weight])
     share = share + ROUNDING  # a share of exactly 0.8 computed as 0.7999… is still 0.8
@@ -485,7 +492,8 @@ def add_quantiles(
     ]
     if not suffix:
         columns.append((share < 0.4).alias("in_bottom_40"))
-    return ordered.with_columns(columns).sort("__order").drop("__order")
+    in_file_order = ordered.select("__order").with_columns(columns).sort("__order")
+    return households.with_columns(in_file_order.drop("__order"))
 
 
 def add_quintiles(households: pl.DataFrame, *, weight: str = "person_weight") -> pl.DataFrame:
@@ -566,8 +574,9 @@ def prepare_households(
         analysis, has_strata="strata" in households.columns, has_psus="psu" in households.columns
     )
     notes += analysis_notes(welfare, design)  # the report's definitions (transforms.definitions)
-    # the file's row order, whatever the joins did: folds and tie-breaks depend on it
-    if "__source_row" in analysis.columns:
+    # the file's row order, whatever the joins did: folds and tie-breaks depend on it (checked
+    # first: the joins keep the households' order, and a sort would copy every column)
+    if "__source_row" in analysis.columns and not analysis["__source_row"].is_sorted():
         analysis = analysis.sort("__source_row")
     return Analysis(analysis, lines, notes)
 
