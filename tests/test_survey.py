@@ -911,3 +911,42 @@ def test_an_estimate_leaves_no_reference_cycle() -> None:
     finally:
         gc.enable()
     assert unreachable == 0
+
+
+def test_domains_of_any_type_equal_the_same_domains_given_as_strings() -> None:
+    """Integer, boolean, float and null domain values are made strings after the PSU sums:
+    every number equals that of the same columns cast to strings beforehand, bit for bit, and
+    0.0 and -0.0 stay two domains, as their strings are."""
+    rows = 120
+    frame = pl.DataFrame(
+        {
+            "w": [1.0 + (i % 5) / 2 for i in range(rows)],
+            "stratum": [i % 3 for i in range(rows)],
+            "psu": [i % 17 for i in range(rows)],
+            "quintile": pl.Series([i % 5 + 1 for i in range(rows)], dtype=pl.Int8),
+            "urban": [None if i % 11 == 0 else i % 2 == 0 for i in range(rows)],
+            "score": [(-0.0, 0.0, 1.5)[i % 3] for i in range(rows)],
+            "y": [(i * 37 % 11) / 11 for i in range(rows)],
+            "x": [1.0 + (i * 13 % 5) for i in range(rows)],
+        }
+    )
+    by = ["quintile", "urban", "score"]
+
+    def estimate(data: pl.DataFrame) -> pl.DataFrame:
+        result = estimate_ratios(
+            data,
+            ratios={"ratio": ("y", "x")},
+            design=Design(weight="w", strata="stratum", psu="psu"),
+            by=by,
+        )
+        return result.sort("group_type", "group_value", nulls_last=True)
+
+    typed = estimate(frame)
+    as_strings = estimate(frame.with_columns(pl.col(by).cast(pl.String)))
+    assert typed.equals(as_strings, null_equal=True)
+    assert set(typed.filter(pl.col("group_type") == "score")["group_value"]) == {
+        "-0.0",
+        "0.0",
+        "1.5",
+    }
+    assert typed.filter(pl.col("group_type") == "urban")["group_value"].null_count() == 1

@@ -301,7 +301,12 @@ def _weighted_columns(specs: Sequence[_Statistic]) -> dict[str | None, str]:
 def _prepare(
     lazy: pl.LazyFrame, weighted: Mapping[str | None, str], design: Design, by: Sequence[str]
 ) -> pl.LazyFrame:
-    """Design keys, domain columns as strings and the per-row w·y of each ``weighted`` column."""
+    """Design keys, domain columns and the per-row w·y of each ``weighted`` column.
+
+    Domain columns keep their type (made strings after the PSU sums, on a few rows: a string
+    copy of each would cost 16 bytes per row), except floats, made strings here so that
+    values floats hold equal but print apart (0.0 and -0.0) stay apart as before."""
+    schema = lazy.collect_schema()
     weight = pl.col(design.weight).cast(pl.Float64)
     stratum = pl.col(design.strata) if design.strata else pl.lit(0)
     psu = pl.col(design.psu) if design.psu else pl.int_range(pl.len())
@@ -314,7 +319,12 @@ def _prepare(
         psu.alias(_PSU),
         fpc.alias(_FPC),
         *post,
-        *[pl.col(column).cast(pl.String).alias(_by_alias(j)) for j, column in enumerate(by)],
+        *[
+            (pl.col(column).cast(pl.String) if schema[column].is_float() else pl.col(column)).alias(
+                _by_alias(j)
+            )
+            for j, column in enumerate(by)
+        ],
         *[
             (weight if source is None else weight * pl.col(source).cast(pl.Float64)).alias(name)
             for source, name in weighted.items()
@@ -387,9 +397,12 @@ def _psu_sums(
         *sums,
         pl.lit(1, pl.Int64).alias("n_obs"),
     )
+    as_text = pl.col(GROUP_VALUE).cast(pl.String)  # every group type's values alike
     if design.psu is None:  # each row is its own PSU: nothing to add up
-        return rows
-    return rows.group_by([*_DOMAIN, *cell]).agg(pl.col([*sums, "n_obs"]).sum())
+        return rows.with_columns(as_text)
+    return (
+        rows.group_by([*_DOMAIN, *cell]).agg(pl.col([*sums, "n_obs"]).sum()).with_columns(as_text)
+    )
 
 
 def _psu_totals(
