@@ -51,7 +51,6 @@ from transforms.io.hooks import UserCode, load_user_code
 from transforms.io.scores import write_model_scores
 from transforms.io.staging import loaded_household_ids
 from transforms.io.warehouse import exclusive_lock
-from transforms.pmt_evaluation import ModelScores
 
 
 def ingest(config: AuditConfig, run: RunContext, code: UserCode) -> list[FileSummary]:
@@ -80,7 +79,7 @@ def ingest(config: AuditConfig, run: RunContext, code: UserCode) -> list[FileSum
     return files
 
 
-def evaluate_models(config: AuditConfig, run: RunContext) -> list[ModelScores]:
+def evaluate_models(config: AuditConfig, run: RunContext) -> list[str]:
     """flows.pmt.evaluate_models: models trained side by side, then measured one by one."""
     names = configured_models(config.models)
     workers = side_by_side(len(names))
@@ -94,7 +93,7 @@ def evaluate_models(config: AuditConfig, run: RunContext) -> list[ModelScores]:
         scores = [future.result() for future in futures]
     write_model_scores(run.scores_path, scores)
     measure_model_targeting(config, run, scores)  # outside a flow: plain calls, in turn
-    return scores
+    return [s.model for s in scores]
 
 
 def direct_audit(config_path: Path, warehouse: Path) -> dict[str, float]:
@@ -120,10 +119,10 @@ def direct_audit(config_path: Path, warehouse: Path) -> dict[str, float]:
         prepare_analysis.fn(config, run)
         measure_programme_targeting(config, run)
         lap("prepare + programme targeting")
-        scores = evaluate_models(config, run)
+        trained = evaluate_models(config, run)
         lap("models")
         measure_matching(config, run)
-        measure_fiscal(config, run, scores)
+        measure_fiscal(config, run, trained)
         for reference, stage in code.stages:
             as_task(stage, reference).fn(config, run, str(run.analysis_path))
         raise_alerts.fn(config, run)

@@ -150,11 +150,11 @@ def audit(
             with progress.stage(
                 "models", total=len(configured_models(config.models)), unit="models"
             ):
-                models, scores = evaluate(config, run, retrain)
+                models, trained = evaluate(config, run, retrain)
             with progress.stage("matching"):
                 measure_matching(config, run)
             with progress.stage("fiscal"):
-                measure_fiscal(config, run, scores)
+                measure_fiscal(config, run, trained)
             if user_code.stages:
                 with progress.stage("extensions"):
                     run_extension_stages(config, run, str(run.analysis_path), user_code.stages)

@@ -14,7 +14,6 @@ from flows.runners import execution_place, run_one
 from transforms import tables
 from transforms.config import AuditConfig
 from transforms.io.scores import read_model_scores
-from transforms.pmt_evaluation import ModelScores
 
 
 @task(name="fiscal-feedback", task_run_name="fiscal-feedback", cache_policy=NO_CACHE)
@@ -42,10 +41,10 @@ def fiscal_tables(
     )
 
 
-def measure_fiscal(config: AuditConfig, run: RunContext, scores: list[ModelScores]) -> int:
-    """Compute fiscal_indicators where the tasks run, publish them here."""
+def measure_fiscal(config: AuditConfig, run: RunContext, models: list[str]) -> int:
+    """Compute fiscal_indicators where the tasks run (``models``: their scores are in the run's
+    scores file), publish them here."""
     projection = staged_table(run, "stg_projection")  # read here: workers never open staging
-    models = [s.model for s in scores]  # their scores: in the run's scores file
     inputs = (str(run.analysis_path), projection, str(run.scores_path), models)
     published = run_one(fiscal_tables, config, *inputs, run.run_id)
     write_tables(run, published, stage="fiscal")

@@ -254,9 +254,10 @@ def publish_household_scores(
 )
 def evaluate_models(
     config: AuditConfig, run: RunContext, retrain: bool = False
-) -> tuple[list[dict[str, Any]], list[ModelScores]]:
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Train every PMT model (in parallel where the task runner allows), then publish each
-    model's out-of-sample targeting."""
+    model's out-of-sample targeting; returns the metrics and the models' names (their scores
+    are in the run's scores file: the flow does not hold them through the later stages)."""
     data_path = str(run.analysis_path)
     data_sha256 = file_sha256(run.analysis_path)
     names = configured_models(config.models)
@@ -282,7 +283,7 @@ def evaluate_models(
     if config.disclosure.publish_household_scores:
         publish_household_scores(config, run, scores)
     get_run_logger().info("PMT models, out of sample:\n%s", metrics_text(metrics))
-    return metrics, scores
+    return metrics, [s.model for s in scores]
 
 
 def metrics_text(metrics: list[dict[str, Any]]) -> str:
