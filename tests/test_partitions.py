@@ -178,3 +178,15 @@ def test_the_indicator_stage_leaves_no_data_to_the_cyclic_collector(survey: Surv
         gc.enable()
         gc.garbage.clear()
     assert held == []
+
+
+def test_every_table_is_bit_identical_whatever_the_selections_per_pass(
+    survey: Survey, whole: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large survey's model targeting estimates its selections a few at a time (memory);
+    the numbers are those of one pass over them all, as the sample's are made."""
+    assert tables.selections_per_pass(survey.frame.height) >= 6  # 'whole' took one pass
+    monkeypatch.setattr(tables, "PASS_BYTES", 1)
+    assert tables.selections_per_pass(survey.frame.height) == 1
+    one_at_a_time = published_text(survey, survey.frame)
+    assert one_at_a_time == whole

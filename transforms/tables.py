@@ -46,6 +46,7 @@ from transforms.pmt_evaluation import (
 )
 from transforms.summation import exact_sums
 from transforms.targeting import (
+    SELECTION_COLUMNS,
     add_indicator_columns,
     analysis_design,
     available_groups,
@@ -166,7 +167,41 @@ def rates_by_selection(
     survey: SurveyDesign | None = None,
 ) -> dict[str, pl.DataFrame]:
     """:func:`rates_by_group` of each selection (a column of ``frame`` or a boolean array
-    aligned with it), keyed as ``selections``, estimated together in one pass."""
+    aligned with it), keyed as ``selections``, estimated side by side as many at a time as
+    :func:`selections_per_pass` allows (the same numbers whatever the grouping)."""
+    keys = list(selections)
+    per_pass = selections_per_pass(frame.height)
+    rates: dict[str, pl.DataFrame] = {}
+    for start in range(0, len(keys), per_pass):
+        batch = {key: selections[key] for key in keys[start : start + per_pass]}
+        rates |= rates_in_one_pass(
+            frame, batch, benefit=benefit, targeting=targeting, survey=survey
+        )
+    return rates
+
+
+PASS_BYTES = 256 * 2**20
+"""What one pass of the estimator may spend on its selections' own columns: each selection
+adds six fixed-point columns of 16 bytes per household (transforms.summation). Measured at
+1M households, one model's targeting table (6 selections) held 1.98 GiB above its input in
+one pass, 1.11 GiB two at a time, for 1.4 times the time; the sample's fit in one pass."""
+
+
+def selections_per_pass(households: int) -> int:
+    """How many selections one pass of the estimator takes within :data:`PASS_BYTES`."""
+    per_selection = 16 * len(SELECTION_COLUMNS) * max(households, 1)
+    return max(1, PASS_BYTES // per_selection)
+
+
+def rates_in_one_pass(
+    frame: pl.DataFrame,
+    selections: Mapping[str, str | np.ndarray],
+    *,
+    benefit: str | None,
+    targeting: Targeting,
+    survey: SurveyDesign | None = None,
+) -> dict[str, pl.DataFrame]:
+    """:func:`rates_by_selection` of selections estimated together in one pass."""
     indicators = frame
     suffixes = {key: f"__sel{k}" for k, key in enumerate(selections)}
     for key, selection in selections.items():
