@@ -64,16 +64,18 @@ def usable_memory() -> int:
     return min(physical_memory(), limit) if limit else physical_memory()
 
 
-ANALYSIS_PEAK_FACTOR = 20
-"""Peak bytes of the analysis stages per byte of staged household rows. Measured 2026-12-07 on
-the generated 1M survey (about 200 MB staged, 4 programmes × 2 lines, 4 models): peak 3.9 GiB
-with cached models, 4.2 GiB training them (benchmarks/README.md); the run logs its estimate,
-4.7 GiB. It was 10 when the audit made one
-table per run (2.9 GiB at 1M, 16.0 GiB at 10M on 2026-11-27); every programme × line and the
-exact sums raised it, and the estimate, still at 10, then let audits start that needed more
-than it said (5.7 GiB at 1M against an estimate of 2.9 GiB)."""
-FIXED_NEED = 2**30
-"""Python, polars, DuckDB, scikit-learn and Great Expectations before any data (about 1 GiB)."""
+ANALYSIS_PEAK_FACTOR = 9
+"""Peak bytes of the stages after ingest per byte of staged household rows, above
+:data:`FIXED_NEED`. Measured 2026-12-07 on the generated surveys (4 programmes × 2 lines,
+4 models trained): 1M households (185 MiB staged) peaked at 2.88 GiB, 10M (about 1.85 GiB
+staged) at 16.31 GiB, a line of 1.4 GiB + 8.1× the staged bytes; 9× leaves about a tenth
+over both (3.2 and 18.2 GiB estimated). It was 20× while the estimator's calls left their
+working data in reference cycles and the analysis frame was copied for every line and
+quantile (5.7 GiB at 1M, the 10M run killed by the kernel at 23 GiB), and 10× before every
+table was made per programme × line (benchmarks/README.md)."""
+FIXED_NEED = 3 * 2**29
+"""Python, polars, DuckDB, scikit-learn and Great Expectations before any data (about 1 GiB),
+and the models' training on their capped sample (1.5 GiB in all)."""
 
 
 class MemoryLimitError(Exception):
