@@ -45,6 +45,7 @@ from transforms.pmt_evaluation import (
     targeting_curve,
 )
 from transforms.summation import exact_sums
+from transforms.survey import Design
 from transforms.targeting import (
     SELECTION_COLUMNS,
     add_indicator_columns,
@@ -169,13 +170,15 @@ def rates_by_selection(
     """:func:`rates_by_group` of each selection (a column of ``frame`` or a boolean array
     aligned with it), keyed as ``selections``, estimated side by side as many at a time as
     :func:`selections_per_pass` allows (the same numbers whatever the grouping)."""
+    design = analysis_design(targeting.unit, survey, frame.columns)
+    groups = available_groups(targeting, frame.columns)
     keys = list(selections)
     per_pass = selections_per_pass(frame.height)
     rates: dict[str, pl.DataFrame] = {}
     for start in range(0, len(keys), per_pass):
         batch = {key: selections[key] for key in keys[start : start + per_pass]}
         rates |= rates_in_one_pass(
-            frame, batch, benefit=benefit, targeting=targeting, survey=survey
+            frame, batch, benefit=benefit, unit=targeting.unit, design=design, groups=groups
         )
     return rates
 
@@ -198,8 +201,9 @@ def rates_in_one_pass(
     selections: Mapping[str, str | np.ndarray],
     *,
     benefit: str | None,
-    targeting: Targeting,
-    survey: SurveyDesign | None = None,
+    unit: str,
+    design: Design,
+    groups: Sequence[str],
 ) -> dict[str, pl.DataFrame]:
     """:func:`rates_by_selection` of selections estimated together in one pass."""
     indicators = frame
@@ -212,14 +216,11 @@ def rates_in_one_pass(
             indicators.with_columns(flag),
             selected="__selection",
             benefit=benefit,
-            unit=targeting.unit,
+            unit=unit,
             suffix=suffixes[key],
         )
     long = targeting_rates_of(
-        indicators,
-        design=analysis_design(targeting.unit, survey, frame.columns),
-        groups=available_groups(targeting, frame.columns),
-        suffixes=list(suffixes.values()),
+        indicators, design=design, groups=groups, suffixes=list(suffixes.values())
     )
     return {key: wide_rates(long[suffix]) for key, suffix in suffixes.items()}
 
