@@ -493,7 +493,7 @@ def add_quantiles(
     if not suffix:
         columns.append((share < 0.4).alias("in_bottom_40"))
     in_file_order = ordered.select("__order").with_columns(columns).sort("__order")
-    return households.with_columns(in_file_order.drop("__order"))
+    return households.with_columns(in_file_order.drop("__order").get_columns())
 
 
 def add_quintiles(households: pl.DataFrame, *, weight: str = "person_weight") -> pl.DataFrame:
