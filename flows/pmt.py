@@ -156,8 +156,10 @@ def model_targeting_tables(
     get_run_logger().info("%s: model targeting computed in %s", model, execution_place())
     (scores,) = read_model_scores(Path(scores_path), [model])
     line, measured = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
+    schema = pl.read_parquet_schema(analysis_path)
+    columns = tables.targeting_columns(list(schema), config.inputs.households, config.targeting)
     return tables.model_targeting(
-        pl.read_parquet(analysis_path),
+        pl.read_parquet(analysis_path, columns=columns),
         scores,
         line=line,
         measured=measured,

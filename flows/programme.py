@@ -20,8 +20,10 @@ def programme_targeting_tables(
     """targeting_errors of every programme and line, with design-based SEs, from the run's
     analysis file."""
     get_run_logger().info("Programme targeting computed in %s", execution_place())
+    schema = pl.read_parquet_schema(analysis_path)
+    columns = tables.targeting_columns(list(schema), config.inputs.households, config.targeting)
     return tables.programme_targeting(
-        pl.read_parquet(analysis_path),
+        pl.read_parquet(analysis_path, columns=columns),
         tables.measures(config.programmes, config.poverty_lines),
         targeting=config.targeting,
         disclosure=config.disclosure,

@@ -273,3 +273,26 @@ def test_rates_are_fractions_in_every_group(
     ].drop_nulls()
     assert ((differential >= -1 - 1e-12) & (differential <= 1 + 1e-12)).all()
     assert (long["se"].drop_nulls() >= 0).all()
+
+
+def test_the_targeting_tasks_read_every_column_but_the_proxies() -> None:
+    """The targeting tables read the analysis file less the model proxies (which only the
+    models read), keeping a proxy the audit also breaks results down by, in file order."""
+    from pathlib import Path
+
+    from transforms.config import load_config
+    from transforms.tables import targeting_columns
+
+    config = load_config(Path(__file__).resolve().parents[1] / "data/sample/audit.toml")
+    households = config.inputs.households
+    assert {"roof", "has_tv"} <= set(households.proxies)
+    columns = ["hh_id", "roof", "weight", "has_tv", "psu", "region", "is_poor__0"]
+    assert targeting_columns(columns, households, config.targeting) == [
+        "hh_id",
+        "weight",
+        "psu",
+        "region",
+        "is_poor__0",
+    ]
+    by_roof = config.targeting.model_copy(update={"groups": ["region", "roof"]})
+    assert "roof" in targeting_columns(columns, households, by_roof)

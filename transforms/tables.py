@@ -22,6 +22,7 @@ from transforms.config import (
     Alerts,
     Disclosure,
     Fiscal,
+    HouseholdInput,
     Models,
     PovertyLine,
     Programme,
@@ -235,6 +236,16 @@ def with_method(
         pl.lit(unit).alias("unit"),
         *dimensions,
     )
+
+
+def targeting_columns(
+    columns: Sequence[str], households: HouseholdInput, targeting: Targeting
+) -> list[str]:
+    """The analysis file's columns the targeting tables read: all but the proxies and derived
+    proxies (a third of the file at 1M), which only the models read, unless one is also a
+    breakdown group."""
+    proxies = (set(households.proxies) | set(households.derived)) - set(targeting.groups)
+    return [column for column in columns if column not in proxies]
 
 
 def programme_targeting(
