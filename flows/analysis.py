@@ -1,10 +1,11 @@
 """The analysis frame from the staged tables, built one way for the run, validation's checks
-and the benchmarks."""
+and the benchmarks; read back from the run's file by the targeting tasks."""
 
 from __future__ import annotations
 
 import polars as pl
 
+from transforms import tables
 from transforms.config import AuditConfig
 from transforms.household import Analysis, prepare_households
 
@@ -32,3 +33,10 @@ def build_analysis(
         derived=config.inputs.households.derived if derived else {},
         poststratify=config.design.poststratify == "region",
     )
+
+
+def read_for_targeting(analysis_path: str, config: AuditConfig) -> pl.DataFrame:
+    """The run's analysis file without the proxies, which the targeting tables do not read."""
+    names = list(pl.read_parquet_schema(analysis_path))
+    columns = tables.targeting_columns(names, config.inputs.households, config.targeting)
+    return pl.read_parquet(analysis_path, columns=columns)

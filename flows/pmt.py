@@ -20,6 +20,7 @@ from prefect.futures import as_completed
 
 import models
 from flows import progress
+from flows.analysis import read_for_targeting
 from flows.lifecycle import RunContext, file_sha256, write_tables
 from flows.runners import execution_place, run_each, runs_on_dask
 from models import cache
@@ -156,10 +157,8 @@ def model_targeting_tables(
     get_run_logger().info("%s: model targeting computed in %s", model, execution_place())
     (scores,) = read_model_scores(Path(scores_path), [model])
     line, measured = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
-    schema = pl.read_parquet_schema(analysis_path)
-    columns = tables.targeting_columns(list(schema), config.inputs.households, config.targeting)
     return tables.model_targeting(
-        pl.read_parquet(analysis_path, columns=columns),
+        read_for_targeting(analysis_path, config),
         scores,
         line=line,
         measured=measured,
@@ -220,7 +219,7 @@ def publish_folds(config: AuditConfig, run: RunContext, scores: ModelScores) -> 
     shares the folds)."""
     line, _ = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
     rows = tables.pmt_folds(
-        pl.read_parquet(run.analysis_path),
+        read_for_targeting(str(run.analysis_path), config),
         scores.fold,
         line=line,
         unit=config.targeting.unit,

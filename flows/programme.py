@@ -7,6 +7,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.analysis import read_for_targeting
 from flows.lifecycle import RunContext, write_tables
 from flows.runners import execution_place, run_one
 from transforms import tables
@@ -20,10 +21,8 @@ def programme_targeting_tables(
     """targeting_errors of every programme and line, with design-based SEs, from the run's
     analysis file."""
     get_run_logger().info("Programme targeting computed in %s", execution_place())
-    schema = pl.read_parquet_schema(analysis_path)
-    columns = tables.targeting_columns(list(schema), config.inputs.households, config.targeting)
     return tables.programme_targeting(
-        pl.read_parquet(analysis_path, columns=columns),
+        read_for_targeting(analysis_path, config),
         tables.measures(config.programmes, config.poverty_lines),
         targeting=config.targeting,
         disclosure=config.disclosure,
