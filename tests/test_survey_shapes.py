@@ -64,15 +64,16 @@ def analysis(
     policy: str | None = None,
     programmes: list[Programme] | None = None,
     staged: dict[str, list[Any]] | None = None,
+    regions: pl.DataFrame | None = None,
 ) -> Any:
-    """prepare_households on a literal frame."""
+    """prepare_households on a literal frame (``regions``: the staged regions table)."""
     frame = households_frame(welfare, sizes)
     if staged:
         frame = frame.with_columns(pl.Series(name, values) for name, values in staged.items())
     return prepare_households(
         frame,
         None,
-        None,
+        regions,
         welfare=WelfareDefinition(concept="income", negative=policy),  # type: ignore[arg-type]
         programmes=programmes or [],
         poverty_lines=[PovertyLine.model_validate(line) for line in lines],
@@ -192,23 +193,17 @@ def test_an_international_line_is_dollars_times_ppp_times_cpi_times_days() -> No
 def test_a_regional_line_is_the_households_regions_value_and_adds_only_its_columns() -> None:
     """Each household gets its region's line (null where the regions file has none, so it is
     neither poor nor non-poor), in file order, and the frame gains only the line's columns."""
-    frame = households_frame([1.0, 5.0, 3.0, 1.0], [1, 1, 1, 2]).with_columns(
-        region=pl.Series(["A", "B", "C", "B"])
-    )
-    regions = pl.DataFrame({"region": ["B", "A"], "poverty_line": [4.0, 2.0]})
-    result = prepare_households(
-        frame,
-        None,
-        regions,
-        welfare=WelfareDefinition(concept="income"),
-        programmes=[],
-        poverty_lines=[PovertyLine.model_validate({"name": "regional", "method": "regional"})],
-        targeting=Targeting(),
+    result = analysis(
+        [1.0, 5.0, 3.0, 1.0],
+        [1, 1, 1, 2],
+        lines=[{"name": "regional", "method": "regional"}],
+        staged={"region": ["A", "B", "C", "B"]},
+        regions=pl.DataFrame({"region": ["B", "A"], "poverty_line": [4.0, 2.0]}),
     )
     assert result.frame["hh_id"].to_list() == ["h0", "h1", "h2", "h3"]
     assert result.frame["poverty_line__0"].to_list() == [2.0, 4.0, None, 4.0]
     assert result.frame["is_poor__0"].to_list() == [True, False, None, True]
-    added = set(result.frame.columns) - set(frame.columns)
+    added = set(result.frame.columns) - set(households_frame([1.0], [1]).columns)
     assert not {c for c in added if "line" in c or "region" in c} - {"poverty_line__0"}
 
 

@@ -188,7 +188,7 @@ PASS_BYTES = 256 * 2**20
 """What one pass of the estimator may spend on its selections' own columns: each selection
 adds six fixed-point columns of 16 bytes per household (transforms.summation). Measured at
 1M households, one model's targeting table (6 selections) held 1.98 GiB above its input in
-one pass, 1.11 GiB two at a time, for 1.4 times the time; the sample's fit in one pass."""
+one pass, 1.11 GiB two at a time, for 1.2–1.4 times the time; the sample's fit in one pass."""
 
 
 def selections_per_pass(households: int) -> int:
