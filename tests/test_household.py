@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import duckdb
+import polars as pl
 
-from transforms.household import member_features_sql
+from transforms.household import attach_member_features, member_features_sql
 
 MEMBERS = """
     CREATE TABLE members AS SELECT * FROM (VALUES
@@ -68,3 +69,28 @@ def test_member_amounts_add_up_exactly_in_any_order() -> None:
     # ten payments of 0.1 (as floats: 0.9999999999999999), beside a larger household's
     tenths = "".join(f", ('c', 66, {5 + i}, 0.1)" for i in range(10))
     assert member_amounts(f"('d', 70, 1, 2500.0){tenths}") == {"c": 1.0, "d": 2500.0}
+
+
+def test_member_features_sit_beside_their_household_as_a_left_join_would_put_them() -> None:
+    """Gathered by hh_id, not joined: households in their own order, null features for one
+    without members, a clashing name suffixed `_right` (memory: benchmarks/README.md)."""
+    households = pl.DataFrame(
+        {"hh_id": ["c", "a", "b"], "hh_size": [2, 1, 3], "n_heads": [9, 9, 9]}
+    )
+    features = pl.DataFrame(
+        {
+            "hh_id": ["a", "c", "z"],
+            "n_members": [1, 3, 4],
+            "n_elderly": [0, 1, 0],
+            "n_disabled": [1, 0, 0],
+            "n_heads": [1, 1, 1],
+        }
+    )
+    attached = attach_member_features(households, features).collect()
+    joined = households.join(features, on="hh_id", how="left", maintain_order="left")
+    assert attached.select(joined.columns).equals(joined)
+    assert attached["n_members"].to_list() == [3, 1, None]
+    assert attached["n_heads_right"].to_list() == [1, 1, None]
+    assert attached["has_elderly"].to_list() == [True, False, False]
+    assert attached["has_disabled"].to_list() == [False, True, False]
+    assert attached["hh_size_matches_members"].to_list() == [False, True, None]

@@ -133,15 +133,25 @@ def member_features_sql(members: str, columns: Collection[str]) -> str:
     """
 
 
-def attach_member_features(households: pl.LazyFrame, features: pl.LazyFrame) -> pl.LazyFrame:
-    """Left-join member aggregates; adds has_elderly, has_disabled and (when the households give
-    a size) hh_size_matches_members."""
-    joined = households.join(features, on="hh_id", how="left", maintain_order="left")
+def attach_member_features(households: pl.DataFrame, features: pl.DataFrame) -> pl.LazyFrame:
+    """Member aggregates beside each household (null where it has no member row), as a left
+    join on hh_id would give (a clashing name gets ``_right``); adds has_elderly, has_disabled
+    and (when the households give a size) hh_size_matches_members.
+
+    Each household's aggregate row is looked up and gathered beside it: a join would copy
+    every household's columns too (at 1M households the whole build peaked 0.27 GiB higher)."""
+    row = "__features_row"
+    found = households.select("hh_id").join(
+        features.select("hh_id").with_row_index(row), on="hh_id", how="left", maintain_order="left"
+    )
+    gathered = features.drop("hh_id").gather(found[row])
+    renamed = {c: f"{c}_right" for c in gathered.columns if c in households.columns}
+    joined = households.hstack(gathered.rename(renamed).get_columns()).lazy()
     flags = [
         (pl.col("n_elderly").fill_null(0) > 0).alias("has_elderly"),
         (pl.col("n_disabled").fill_null(0) > 0).alias("has_disabled"),
     ]
-    if "hh_size" in households.collect_schema().names():
+    if "hh_size" in households.columns:
         flags.append((pl.col("n_members") == pl.col("hh_size")).alias("hh_size_matches_members"))
     return joined.with_columns(flags)
 
@@ -545,12 +555,14 @@ def prepare_households(
     (``poststratify``: person weights scaled to regions.population by region)."""
     frame = households.lazy()
     if members_features is not None:
-        frame = attach_member_features(frame, members_features.lazy())
+        frame = attach_member_features(households, members_features)
     frame, notes = add_shape(frame, level=level)
     frame = add_design_columns(frame)
     frame = add_programmes(frame, programmes)
     frame = add_welfare(frame, definition=welfare, programmes=programmes)
-    collected = frame.collect()
+    # one memory chunk per column: polars copies a frame whose columns are chunked unlike
+    # each other at every expression over it (the overlap and the lines below would)
+    collected = frame.collect().rechunk()
     if poststratify:
         collected = poststratified(collected, regions)
         notes.append("weights post-stratified to regions.population by region")
