@@ -21,6 +21,7 @@ import polars as pl
 
 from flows.analysis import build_analysis
 from transforms.config import AuditConfig, InputFile, load_config
+from transforms.io.analysis_file import write_analysis
 from transforms.io.ingest import (
     ingest_households,
     ingest_members,
@@ -123,7 +124,7 @@ def build(config: AuditConfig, directory: Path) -> None:
         regions,
         config,
     ).frame
-    analysis.write_parquet(directory / "analysis.parquet")
+    write_analysis(analysis, directory / "analysis.parquet")
     if regions is not None:
         regions.write_parquet(directory / "regions.parquet")
     if projection is not None:

@@ -8,6 +8,7 @@ import polars as pl
 from transforms import tables
 from transforms.config import AuditConfig
 from transforms.household import Analysis, prepare_households
+from transforms.io.analysis_file import read_analysis
 
 
 def build_analysis(
@@ -39,4 +40,4 @@ def read_for_targeting(analysis_path: str, config: AuditConfig) -> pl.DataFrame:
     """The run's analysis file without the proxies, which the targeting tables do not read."""
     names = list(pl.read_parquet_schema(analysis_path))
     columns = tables.targeting_columns(names, config.inputs.households, config.targeting)
-    return pl.read_parquet(analysis_path, columns=columns)
+    return read_analysis(analysis_path, columns)

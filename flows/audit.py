@@ -42,6 +42,7 @@ from models.pmt import configured_models
 from transforms import tables
 from transforms.config import AuditConfig, config_sha256, load_config, pseudonym_key
 from transforms.expectations import ValidationFailed, raise_on_errors
+from transforms.io.analysis_file import write_analysis
 from transforms.io.hooks import load_user_code
 from transforms.io.memory import check_analysis_fits, usable_memory
 from transforms.io.warehouse import exclusive_lock, output_lock
@@ -76,7 +77,7 @@ def prepare_analysis(config: AuditConfig, run: RunContext) -> tuple[int, pl.Data
         )
     analysis = build_analysis(households, features, regions, config)
     del households, features  # free the staged inputs before writing (memory at 10M)
-    analysis.frame.write_parquet(run.analysis_path)
+    write_analysis(analysis.frame, run.analysis_path)
     lines = tables.poverty_lines(
         analysis.lines, currency=config.welfare.currency, run_id=run.run_id
     )

@@ -11,6 +11,7 @@ from flows.lifecycle import RunContext, staged_table, write_tables
 from flows.runners import execution_place, run_one
 from transforms import tables
 from transforms.config import AuditConfig
+from transforms.io.analysis_file import read_analysis
 
 
 @task(name="resource-matching", task_run_name="resource-matching", cache_policy=NO_CACHE)
@@ -21,7 +22,7 @@ def matching_tables(
     staged regions."""
     get_run_logger().info("Resource matching computed in %s", execution_place())
     return tables.matching(
-        pl.read_parquet(analysis_path),
+        read_analysis(analysis_path),
         regions,
         tables.measures(config.programmes, config.poverty_lines),
         programmes=config.programmes,

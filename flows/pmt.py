@@ -30,6 +30,7 @@ from models.training import fit_model, model_features, training_frame
 from transforms import tables
 from transforms.config import AuditConfig, pseudonym_key
 from transforms.io import warehouse
+from transforms.io.analysis_file import read_analysis
 from transforms.io.scores import read_model_scores, write_model_scores
 from transforms.pmt_evaluation import ModelScores
 from transforms.targeting import unit_weight
@@ -237,7 +238,7 @@ def publish_household_scores(
     run's file of the table (stored in files beside the warehouse)."""
     line, _ = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
     rows = tables.household_scores(
-        pl.read_parquet(run.analysis_path),
+        read_analysis(run.analysis_path),
         scores,
         line=line,
         unit=config.targeting.unit,

@@ -24,6 +24,7 @@ from models.cv import cross_validate, weighted_auc
 from models.features import FeatureSpec, feature_spec
 from models.pmt import fit_pmt
 from transforms.config import AuditConfig
+from transforms.io.analysis_file import read_analysis
 from transforms.targeting import unit_weight
 
 TRAINING_COLUMNS = ("hh_id", "psu", "region", "welfare_pre")
@@ -42,7 +43,7 @@ def training_frame(data_path: str, features: Sequence[str], config: AuditConfig)
     index = line_index(config)
     line_columns = {f"is_poor__{index}": "is_poor", f"poverty_line__{index}": "poverty_line"}
     wanted = [*TRAINING_COLUMNS, *line_columns, unit_weight(config.targeting.unit), *features]
-    frame = pl.read_parquet(data_path, columns=list(dict.fromkeys(wanted)))
+    frame = read_analysis(data_path, list(dict.fromkeys(wanted)))
     return frame.rename(line_columns)
 
 
