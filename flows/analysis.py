@@ -36,8 +36,9 @@ def build_analysis(
     )
 
 
-def read_for_targeting(analysis_path: str, config: AuditConfig) -> pl.DataFrame:
-    """The run's analysis file without the proxies, which the targeting tables do not read."""
+def read_without_proxies(analysis_path: str, config: AuditConfig) -> pl.DataFrame:
+    """The run's analysis file without the proxies, which only the models read (the targeting
+    and fiscal tables do not)."""
     names = list(pl.read_parquet_schema(analysis_path))
     columns = tables.targeting_columns(names, config.inputs.households, config.targeting)
     return read_analysis(analysis_path, columns)

@@ -20,7 +20,7 @@ from prefect.futures import as_completed
 
 import models
 from flows import progress
-from flows.analysis import read_for_targeting
+from flows.analysis import read_without_proxies
 from flows.lifecycle import RunContext, file_sha256, write_tables
 from flows.runners import execution_place, run_each, runs_on_dask
 from models import cache
@@ -159,7 +159,7 @@ def model_targeting_tables(
     (scores,) = read_model_scores(Path(scores_path), [model])
     line, measured = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
     return tables.model_targeting(
-        read_for_targeting(analysis_path, config),
+        read_without_proxies(analysis_path, config),
         scores,
         line=line,
         measured=measured,
@@ -220,7 +220,7 @@ def publish_folds(config: AuditConfig, run: RunContext, scores: ModelScores) -> 
     shares the folds)."""
     line, _ = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
     rows = tables.pmt_folds(
-        read_for_targeting(str(run.analysis_path), config),
+        read_without_proxies(str(run.analysis_path), config),
         scores.fold,
         line=line,
         unit=config.targeting.unit,

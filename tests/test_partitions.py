@@ -190,3 +190,31 @@ def test_every_table_is_bit_identical_whatever_the_selections_per_pass(
     assert tables.selections_per_pass(survey.frame.height) == 1
     one_at_a_time = published_text(survey, survey.frame)
     assert one_at_a_time == whole
+
+
+def test_fiscal_tables_are_the_same_without_the_proxies(survey: Survey) -> None:
+    """The fiscal task reads the analysis file without the model proxies (a third of it): its
+    tables are those of the whole frame."""
+    config = survey.config
+    columns = tables.targeting_columns(
+        survey.frame.columns, config.inputs.households, config.targeting
+    )
+    assert set(config.inputs.households.proxies).isdisjoint(columns)
+    scores = stand_in_scores(survey.frame, list(config.models.enabled))
+
+    def fiscal_text(frame: pl.DataFrame) -> dict[str, str]:
+        published = tables.fiscal(
+            frame,
+            survey.projection,
+            tables.measures(config.programmes, config.poverty_lines),
+            programmes=config.programmes,
+            scores=scores,
+            settings=config.fiscal,
+            unit=config.targeting.unit,
+            run_id="run",
+        )
+        return {name: table.write_csv() for name, table in published.tables.items()}
+
+    whole = fiscal_text(survey.frame)
+    assert whole == fiscal_text(survey.frame.select(columns))
+    assert all(text.count("\n") > 10 for text in whole.values())
