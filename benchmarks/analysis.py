@@ -28,7 +28,12 @@ from transforms.io.ingest import (
     ingest_table,
 )
 from transforms.io.readers import read_raw
-from transforms.io.staging import loaded_household_ids, stage_loaded, stage_member_features
+from transforms.io.staging import (
+    loaded_household_ids,
+    read_staged,
+    stage_loaded,
+    stage_member_features,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / "cache"
@@ -108,15 +113,16 @@ def build(config: AuditConfig, directory: Path) -> None:
                 programmes=config.programmes,
             )  # fmt: skip
             stage_loaded(staging, members, "stg_members")
-            stage_member_features(staging)
-            features = staging.sql("SELECT * FROM stg_member_features").pl()
+            exported = ingest_dir / "member_features.parquet"
+            stage_member_features(staging, export=exported)
+            features = read_staged(exported)  # read as the run reads it
         if inputs.projection is not None:
             checked = ingest_table(
                 read_raw(inputs.projection, work), inputs.projection,
                 role="projection", work_dir=ingest_dir,
             )  # fmt: skip
             projection = checked.read_loaded()
-        staged_households = staging.sql("SELECT * FROM stg_households").pl()
+        staged_households = read_staged(households.loaded_path)
     shutil.rmtree(ingest_dir, ignore_errors=True)
     analysis = build_analysis(
         staged_households,

@@ -45,6 +45,7 @@ from transforms.expectations import ValidationFailed, raise_on_errors
 from transforms.io.analysis_file import write_analysis
 from transforms.io.hooks import load_user_code
 from transforms.io.memory import check_analysis_fits, usable_memory
+from transforms.io.staging import read_staged
 from transforms.io.warehouse import exclusive_lock, output_lock
 from transforms.report.definitions import DATA_DOCS
 
@@ -54,22 +55,20 @@ def prepare_analysis(config: AuditConfig, run: RunContext) -> tuple[int, pl.Data
     """Build the household analysis frame (welfare, programmes, lines, quantiles, design) as the
     run's analysis.parquet, which every later stage reads; publish the lines and the overlap of
     programmes."""
+    households = read_staged(run.staged_households)
+    need = check_analysis_fits(
+        households=households.height,
+        household_bytes=int(households.estimated_size()),
+        usable=usable_memory(),
+    )
+    get_run_logger().info(
+        "Analysis of %d households: about %.1f GiB at peak", households.height, need / 2**30
+    )
+    features = (
+        read_staged(run.staged_member_features) if config.inputs.members is not None else None
+    )
     with run.connect_staging() as staging:
         tables_present = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
-        households = staging.sql("SELECT * FROM stg_households").pl()
-        need = check_analysis_fits(
-            households=households.height,
-            household_bytes=households.estimated_size(),
-            usable=usable_memory(),
-        )
-        get_run_logger().info(
-            "Analysis of %d households: about %.1f GiB at peak", households.height, need / 2**30
-        )
-        features = (
-            staging.sql("SELECT * FROM stg_member_features").pl()
-            if "stg_member_features" in tables_present
-            else None
-        )
         regions = (
             staging.sql("SELECT * FROM stg_regions").pl()
             if "stg_regions" in tables_present

@@ -191,7 +191,7 @@ def ingest_projection_file(
 def stage_features(run: RunContext) -> int:
     """Aggregate the staged members into one row of features per household."""
     with run.connect_staging() as staging:
-        return stage_member_features(staging)
+        return stage_member_features(staging, export=run.staged_member_features)
 
 
 @flow(

@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from transforms import contract, tables
 from transforms.config import AuditConfig, config_sha256
 from transforms.io import warehouse
+from transforms.io.ingest import work_file
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,16 @@ class RunContext:
     def ingest_dir(self) -> Path:
         """Where ingest writes each file's checked rows (raw identifiers: deleted at the end)."""
         return self.output_dir / "ingest"
+
+    @property
+    def staged_households(self) -> Path:
+        """The household file's loaded rows (the staging table stg_households, as Parquet)."""
+        return work_file(self.ingest_dir, "households", "loaded")
+
+    @property
+    def staged_member_features(self) -> Path:
+        """The member aggregates (the staging table stg_member_features, as Parquet)."""
+        return self.ingest_dir / "member_features.parquet"
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A connection to the run's private copy of the warehouse."""

@@ -17,7 +17,7 @@ from flows.gx_duckdb import patch_gx_for_duckdb
 from flows.ingest import FileSummary
 from flows.lifecycle import RunContext
 from transforms.config import AuditConfig
-from transforms.contract import publishable, quote_identifier
+from transforms.contract import publishable
 from transforms.expectations import (
     Expectation,
     analysis_checks,
@@ -29,6 +29,7 @@ from transforms.expectations import (
 from transforms.household import unit_weight_column
 from transforms.io import warehouse
 from transforms.io.memory import check_analysis_fits, usable_memory
+from transforms.io.staging import read_staged
 from transforms.report.validation_docs import write_data_docs
 
 
@@ -194,21 +195,18 @@ def name_offending_rows(
 def analysis_for_checks(config: AuditConfig, run: RunContext) -> pl.DataFrame:
     """The analysis frame as the run builds it after validation (flows.analysis.build_analysis),
     without the proxies and derived proxies, which the analysis checks do not read."""
-    proxies = ", ".join(quote_identifier(name) for name in config.inputs.households.proxies)
+    households = read_staged(run.staged_households, exclude=list(config.inputs.households.proxies))
+    check_analysis_fits(
+        households=households.height,
+        household_bytes=int(households.estimated_size()),
+        usable=usable_memory(),
+    )
+    features = (
+        read_staged(run.staged_member_features) if config.inputs.members is not None else None
+    )
     with run.connect_staging(read_only=True) as staging:
         tables = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
-        households = staging.sql(
-            f"SELECT * {f'EXCLUDE ({proxies})' if proxies else ''} FROM stg_households"
-        ).pl()
-        check_analysis_fits(
-            households=households.height,
-            household_bytes=households.estimated_size(),
-            usable=usable_memory(),
-        )
-        features, regions = (
-            staging.sql(f"SELECT * FROM {name}").pl() if name in tables else None
-            for name in ("stg_member_features", "stg_regions")
-        )
+        regions = staging.sql("SELECT * FROM stg_regions").pl() if "stg_regions" in tables else None
     return build_analysis(households, features, regions, config, derived=False).frame
 
 

@@ -8,6 +8,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -20,6 +21,7 @@ from transforms.io.ingest import (
     ingest_table,
 )
 from transforms.io.readers import labelled_to_parquet, read_raw
+from transforms.io.staging import read_staged, stage_loaded, stage_member_features
 from transforms.raw import IngestError
 
 HEADER = "HHID,prov,wt,size,pcexp,recv"
@@ -609,3 +611,29 @@ def test_absurd_magnitudes_are_quarantined_with_their_reason(tmp_path: Path) -> 
     }
     assert checked.read_loaded()["hh_id"].to_list() == ["1", "7"]
     assert_conserved(checked)
+
+
+def test_the_staged_files_are_the_staging_tables(tmp_path: Path) -> None:
+    """The analysis reads the loaded rows and the member aggregates from their Parquet files:
+    the same frames, types and row order as DuckDB's staging tables give."""
+    checked = households_of(
+        tmp_path, f"{HEADER}\n3,A,10.5,3,1200.5,1\n1,B,2,1,0,0\n2,,1e3,2,-5.25,\n4,C,x,2,1,1\n"
+    )
+    with duckdb.connect() as staging:
+        stage_loaded(staging, checked, "stg_households")
+        staged = staging.sql("SELECT * FROM stg_households").pl()
+        assert read_staged(checked.loaded_path).equals(staged, null_equal=True)
+        assert read_staged(checked.loaded_path).schema == staged.schema
+        assert read_staged(checked.loaded_path, exclude=["weight"]).equals(staged.drop("weight"))
+        staging.execute(
+            """CREATE TABLE stg_members AS SELECT * FROM (VALUES
+                ('3', 30, true, 'F', 1, true, 10.25), ('3', 70, false, 'M', 2, false, NULL),
+                ('1', 5, NULL, NULL, 3, NULL, 0.1)
+            ) AS t(hh_id, age, is_head, sex, __source_row, receives__1, amount__1)"""
+        )
+        exported = tmp_path / "member_features.parquet"
+        stage_member_features(staging, export=exported)
+        features = staging.sql("SELECT * FROM stg_member_features").pl()
+    assert features.height == 2
+    assert read_staged(exported).equals(features, null_equal=True)
+    assert read_staged(exported).schema == features.schema

@@ -49,6 +49,11 @@ KEY_CHECKED = "__key_checked"
 PARTS = ("passed", "failed", "rejected", "loaded", "quarantine")
 
 
+def work_file(work_dir: Path, role: str, part: str) -> Path:
+    """The Parquet file of one of ``PARTS`` of a file's check (``role``: households, …)."""
+    return work_dir / f"{role}.{part}.parquet"
+
+
 @dataclass(frozen=True)
 class CheckedTable:
     """A file after the row rules, as files: loaded rows (typed) and quarantine entries.
@@ -248,7 +253,7 @@ def checked_table(
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     passed, failed, rejected, loaded, quarantine = (
-        work_dir / f"{role}.{part}.parquet" for part in PARTS
+        work_file(work_dir, role, part) for part in PARTS
     )
     is_bad = problem_mask(columns)
     key_is_valid = pl.col(ROW_PROBLEM).is_null() & ~pl.any_horizontal(

@@ -7,10 +7,13 @@ to disk under its memory cap, so the member file is never held whole.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import duckdb
 import polars as pl
 
-from transforms.contract import quote_identifier
+from transforms.contract import quote_identifier, quote_literal
 from transforms.household import member_features_sql
 from transforms.io.ingest import CheckedTable
 
@@ -29,14 +32,22 @@ def stage_member_features(
     staging: duckdb.DuckDBPyConnection,
     members_table: str = "stg_members",
     features_table: str = "stg_member_features",
+    *,
+    export: Path | None = None,
 ) -> int:
     """Aggregate the staged members into one row of features per household (in DuckDB,
-    which spills to disk rather than hold the member file)."""
+    which spills to disk rather than hold the member file); ``export``: also as a Parquet
+    file there, which the analysis reads (see :func:`read_staged`)."""
     columns = {
         row[0] for row in staging.sql(f"DESCRIBE {quote_identifier(members_table)}").fetchall()
     }
     query = member_features_sql(quote_identifier(members_table), columns)
     staging.execute(f"CREATE OR REPLACE TABLE {quote_identifier(features_table)} AS {query}")
+    if export is not None:
+        staging.execute(
+            f"COPY {quote_identifier(features_table)} TO {quote_literal(str(export))} "
+            "(FORMAT parquet)"
+        )
     return int(
         staging.sql(f"SELECT count(*) FROM {quote_identifier(features_table)}").fetchall()[0][0]
     )
@@ -63,3 +74,13 @@ def quarantine_reasons(checked: CheckedTable) -> dict[str, int]:
         .collect(engine="streaming")
     )
     return dict(zip(reasons["reason"].to_list(), reasons["rows"].to_list(), strict=True))
+
+
+def read_staged(path: Path, *, exclude: Sequence[str] = ()) -> pl.DataFrame:
+    """A staged table from its Parquet file (the households' loaded rows, the exported member
+    features), without ``exclude``: the same frame as the staging table's, read by polars.
+    Read from DuckDB, the same rows cost about twice their size in memory: DuckDB's result
+    and its Arrow copy, whose freed pages its allocator keeps (1M households: 0.58 GiB left
+    resident for 0.26 GiB of frames, 0.36 GiB read from the files)."""
+    names = [name for name in pl.read_parquet_schema(path) if name not in set(exclude)]
+    return pl.read_parquet(path, columns=names, glob=False)
