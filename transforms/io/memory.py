@@ -64,15 +64,16 @@ def usable_memory() -> int:
     return min(physical_memory(), limit) if limit else physical_memory()
 
 
-ANALYSIS_PEAK_FACTOR = 9
+ANALYSIS_PEAK_FACTOR = 6
 """Peak bytes of the stages after ingest per byte of staged household rows, above
-:data:`FIXED_NEED`. Measured 2026-12-07 on the generated surveys (4 programmes × 2 lines,
-4 models trained): 1M households (185 MiB staged) peaked at 2.88 GiB, 10M (about 1.85 GiB
-staged) at 16.31 GiB, a line of 1.4 GiB + 8.1× the staged bytes; 9× leaves about a tenth
-over both (3.2 and 18.2 GiB estimated). It was 20× while the estimator's calls left their
-working data in reference cycles and the analysis frame was copied for every line and
-quantile (5.7 GiB at 1M, the 10M run killed by the kernel at 23 GiB), and 10× before every
-table was made per programme × line (benchmarks/README.md)."""
+:data:`FIXED_NEED`. Measured 2026-12-08 on the generated surveys (4 programmes × 2 lines,
+4 models trained): 1M households (185 MiB staged) peaked at 2.33 GiB, 10M (about 1.85 GiB
+staged) at 11.01 GiB, a line of 1.37 GiB + 5.2× the staged bytes; 6× leaves about a tenth
+over both (2.6 and 12.6 GiB estimated). It was 9× (16.31 GiB at 10M) before the analysis
+frame stopped being copied by the member join and by columns in unequal memory chunks, 20×
+while the estimator's calls left their working data in reference cycles (the 10M run killed
+by the kernel at 23 GiB), and 10× before every table was made per programme × line
+(benchmarks/README.md)."""
 FIXED_NEED = 3 * 2**29
 """Python, polars, DuckDB, scikit-learn and Great Expectations before any data (about 1 GiB),
 and the models' training on their capped sample (1.5 GiB in all)."""
