@@ -4,7 +4,7 @@ Written as one row group, so that each column reads back as one memory chunk wit
 Polars copies a whole frame whose columns lie in different chunks at every expression over
 it: a frame read in several chunks, then given a one-chunk column (a model's folds or
 selections), would be copied once per estimator pass (at 1M households, one model's
-targeting table peaked 0.24 GiB higher for it).
+targeting table peaked about 0.25 GiB higher for it).
 """
 
 from __future__ import annotations
