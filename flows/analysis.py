@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import polars as pl
 
+from flows.lifecycle import RunContext
 from transforms import tables
 from transforms.config import AuditConfig
 from transforms.household import Analysis, prepare_households
 from transforms.io.analysis_file import read_analysis
+from transforms.io.memory import check_analysis_fits, usable_memory
+from transforms.io.staging import read_staged
 
 
 def build_analysis(
@@ -34,6 +37,32 @@ def build_analysis(
         derived=config.inputs.households.derived if derived else {},
         poststratify=config.design.poststratify == "region",
     )
+
+
+def build_from_staging(
+    config: AuditConfig, run: RunContext, *, derived: bool = True
+) -> tuple[Analysis, int]:
+    """:func:`build_analysis` from the run's staged tables, once the memory check passed, and
+    its estimated peak bytes. Without ``derived`` the proxies are not read either (only the
+    derived proxies read them). The staged inputs are freed when this returns."""
+    exclude = [] if derived else list(config.inputs.households.proxies)
+    households = read_staged(run.staged_households, exclude=exclude)
+    need = check_analysis_fits(
+        households=households.height,
+        household_bytes=int(households.estimated_size()),
+        usable=usable_memory(),
+    )
+    features = (
+        read_staged(run.staged_member_features) if config.inputs.members is not None else None
+    )
+    with run.connect_staging(read_only=True) as staging:
+        tables_present = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
+        regions = (
+            staging.sql("SELECT * FROM stg_regions").pl()
+            if "stg_regions" in tables_present
+            else None
+        )
+    return build_analysis(households, features, regions, config, derived=derived), need
 
 
 def read_without_proxies(analysis_path: str, config: AuditConfig) -> pl.DataFrame:

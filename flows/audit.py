@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import progress
 from flows.alerts import raise_alerts
-from flows.analysis import build_analysis
+from flows.analysis import build_from_staging
 from flows.extensions import run_extension_stages
 from flows.fiscal import measure_fiscal
 from flows.ingest import FileSummary, ingest_inputs
@@ -44,8 +44,6 @@ from transforms.config import AuditConfig, config_sha256, load_config, pseudonym
 from transforms.expectations import ValidationFailed, raise_on_errors
 from transforms.io.analysis_file import write_analysis
 from transforms.io.hooks import load_user_code
-from transforms.io.memory import check_analysis_fits, usable_memory
-from transforms.io.staging import read_staged
 from transforms.io.warehouse import exclusive_lock, output_lock
 from transforms.report.definitions import DATA_DOCS
 
@@ -55,27 +53,10 @@ def prepare_analysis(config: AuditConfig, run: RunContext) -> tuple[int, pl.Data
     """Build the household analysis frame (welfare, programmes, lines, quantiles, design) as the
     run's analysis.parquet, which every later stage reads; publish the lines and the overlap of
     programmes."""
-    households = read_staged(run.staged_households)
-    need = check_analysis_fits(
-        households=households.height,
-        household_bytes=int(households.estimated_size()),
-        usable=usable_memory(),
-    )
+    analysis, need = build_from_staging(config, run)
     get_run_logger().info(
-        "Analysis of %d households: about %.1f GiB at peak", households.height, need / 2**30
+        "Analysis of %d households: about %.1f GiB at peak", analysis.frame.height, need / 2**30
     )
-    features = (
-        read_staged(run.staged_member_features) if config.inputs.members is not None else None
-    )
-    with run.connect_staging() as staging:
-        tables_present = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
-        regions = (
-            staging.sql("SELECT * FROM stg_regions").pl()
-            if "stg_regions" in tables_present
-            else None
-        )
-    analysis = build_analysis(households, features, regions, config)
-    del households, features  # free the staged inputs before writing (memory at 10M)
     write_analysis(analysis.frame, run.analysis_path)
     lines = tables.poverty_lines(
         analysis.lines, currency=config.welfare.currency, run_id=run.run_id

@@ -12,7 +12,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.analysis import build_analysis
+from flows.analysis import build_from_staging
 from flows.gx_duckdb import patch_gx_for_duckdb
 from flows.ingest import FileSummary
 from flows.lifecycle import RunContext
@@ -28,8 +28,6 @@ from transforms.expectations import (
 )
 from transforms.household import unit_weight_column
 from transforms.io import warehouse
-from transforms.io.memory import check_analysis_fits, usable_memory
-from transforms.io.staging import read_staged
 from transforms.report.validation_docs import write_data_docs
 
 
@@ -195,19 +193,8 @@ def name_offending_rows(
 def analysis_for_checks(config: AuditConfig, run: RunContext) -> pl.DataFrame:
     """The analysis frame as the run builds it after validation (flows.analysis.build_analysis),
     without the proxies and derived proxies, which the analysis checks do not read."""
-    households = read_staged(run.staged_households, exclude=list(config.inputs.households.proxies))
-    check_analysis_fits(
-        households=households.height,
-        household_bytes=int(households.estimated_size()),
-        usable=usable_memory(),
-    )
-    features = (
-        read_staged(run.staged_member_features) if config.inputs.members is not None else None
-    )
-    with run.connect_staging(read_only=True) as staging:
-        tables = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
-        regions = staging.sql("SELECT * FROM stg_regions").pl() if "stg_regions" in tables else None
-    return build_analysis(households, features, regions, config, derived=False).frame
+    analysis, _ = build_from_staging(config, run, derived=False)
+    return analysis.frame
 
 
 def check_analysis(config: AuditConfig, run: RunContext) -> list[dict[str, Any]]:

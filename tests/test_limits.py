@@ -134,12 +134,13 @@ def test_the_analysis_memory_estimate_is_fixed_part_plus_six_times_the_household
 def test_an_analysis_too_large_for_memory_is_one_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from flows import analysis as analysis_flow
     from flows import audit as audit_flow
 
     survey = tmp_path / "survey"
     write_synthetic_survey(survey, households=800, seed=4, file_format="parquet")
     warehouse = tmp_path / "welfare_audit.duckdb"
-    monkeypatch.setattr(audit_flow, "usable_memory", lambda: 2**29)  # a 512 MiB container
+    monkeypatch.setattr(analysis_flow, "usable_memory", lambda: 2**29)  # a 512 MiB container
     with pytest.raises(MemoryLimitError, match=r"800 households .* allows 0.5 GiB"):
         audit_flow.audit(str(survey / "audit.toml"), str(warehouse))
     with connect(warehouse, read_only=True) as con:
