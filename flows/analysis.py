@@ -8,7 +8,7 @@ import polars as pl
 from flows.lifecycle import RunContext
 from transforms import tables
 from transforms.config import AuditConfig
-from transforms.household import Analysis, prepare_households
+from transforms.household import Analysis, in_household_order, prepare_households
 from transforms.io.analysis_file import read_analysis
 from transforms.io.memory import check_analysis_fits, usable_memory
 from transforms.io.staging import read_staged
@@ -52,9 +52,9 @@ def build_from_staging(
         household_bytes=int(households.estimated_size()),
         usable=usable_memory(),
     )
-    features = (
-        read_staged(run.staged_member_features) if config.inputs.members is not None else None
-    )
+    features = None
+    if config.inputs.members is not None:  # in the households' order now, the file's rows freed
+        features = in_household_order(read_staged(run.staged_member_features), households["hh_id"])
     with run.connect_staging(read_only=True) as staging:
         tables_present = {row[0] for row in staging.sql("SHOW TABLES").fetchall()}
         regions = (

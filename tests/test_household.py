@@ -5,7 +5,12 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from transforms.household import attach_member_features, member_features_sql
+from transforms.household import (
+    attach_member_features,
+    in_household_order,
+    in_one_chunk,
+    member_features_sql,
+)
 
 MEMBERS = """
     CREATE TABLE members AS SELECT * FROM (VALUES
@@ -94,3 +99,41 @@ def test_member_features_sit_beside_their_household_as_a_left_join_would_put_the
     assert attached["has_elderly"].to_list() == [True, False, False]
     assert attached["has_disabled"].to_list() == [False, True, False]
     assert attached["hh_size_matches_members"].to_list() == [False, True, None]
+
+
+def test_features_in_household_order_are_placed_beside_them_as_they_are() -> None:
+    """The build puts the member aggregates in the households' order first (freeing the
+    file's rows); attaching them then gathers nothing, with the same frame as before."""
+    households = pl.DataFrame({"hh_id": ["c", "a", "b"], "hh_size": [2, 1, 3]})
+    features = pl.DataFrame(
+        {"hh_id": ["a", "c", "z"], "n_members": [1, 2, 4], "n_elderly": [0, 1, 0]}
+    ).with_columns(n_disabled=pl.lit(0))
+    ordered = in_household_order(features, households["hh_id"])
+    assert ordered["hh_id"].to_list() == ["c", "a", "b"]
+    assert ordered["n_members"].to_list() == [2, 1, None]
+    assert in_household_order(ordered, households["hh_id"]) is ordered
+    assert (
+        attach_member_features(households, ordered)
+        .collect()
+        .equals(attach_member_features(households, features).collect(), null_equal=True)
+    )
+
+
+def test_the_built_frame_shares_the_households_columns() -> None:
+    """Each household column of the built frame is the staged column itself, in one memory
+    chunk: the build copies no household column (at 1M households a copy was +0.25 GiB)."""
+    rows = 300_000  # the streaming engine would cut these into morsels
+    households = pl.DataFrame({"hh_id": [f"h{i}" for i in range(rows)], "x": range(rows)})
+    features = pl.DataFrame({"hh_id": households["hh_id"], "n_members": range(rows)})
+    features = features.with_columns(n_elderly=pl.lit(0), n_disabled=pl.lit(1))
+    attached = in_one_chunk(attach_member_features(households, features))
+    assert all(attached[name].n_chunks() == 1 for name in attached.columns)
+    # the same memory, not an equal copy
+    assert address(attached["x"]) == address(households["x"])
+    assert address(households["x"].rechunk()) == address(households["x"])
+    assert address(households["x"].clone().append(households["x"])) != address(households["x"])
+
+
+def address(column: pl.Series) -> int:
+    """Where a numeric column's values lie in memory (numpy sees them without a copy)."""
+    return int(column.to_numpy().__array_interface__["data"][0])

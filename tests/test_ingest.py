@@ -637,3 +637,15 @@ def test_the_staged_files_are_the_staging_tables(tmp_path: Path) -> None:
     assert features.height == 2
     assert read_staged(exported).equals(features, null_equal=True)
     assert read_staged(exported).schema == features.schema
+
+
+def test_a_staged_file_reads_back_one_chunk_per_column(tmp_path: Path) -> None:
+    """The loaded rows are written in many row groups; read back, each column is one memory
+    chunk (a frame chunked unlike a column added to it is copied by polars), same values."""
+    frame = pl.DataFrame({"hh_id": [str(i) for i in range(1000)], "weight": range(1000)})
+    path = tmp_path / "households.loaded.parquet"
+    frame.write_parquet(path, row_group_size=100)
+    assert pl.read_parquet(path)["weight"].n_chunks() > 1
+    staged = read_staged(path)
+    assert [staged[name].n_chunks() for name in staged.columns] == [1, 1]
+    assert staged.equals(frame)
