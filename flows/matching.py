@@ -7,11 +7,11 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.analysis import read_for_matching
 from flows.lifecycle import RunContext, staged_table, write_tables
 from flows.runners import execution_place, run_one
 from transforms import tables
 from transforms.config import AuditConfig
-from transforms.io.analysis_file import read_analysis
 
 
 @task(name="resource-matching", task_run_name="resource-matching", cache_policy=NO_CACHE)
@@ -22,7 +22,7 @@ def matching_tables(
     staged regions."""
     get_run_logger().info("Resource matching computed in %s", execution_place())
     return tables.matching(
-        read_analysis(analysis_path),
+        read_for_matching(analysis_path, config),
         regions,
         tables.measures(config.programmes, config.poverty_lines),
         programmes=config.programmes,

@@ -218,3 +218,35 @@ def test_fiscal_tables_are_the_same_without_the_proxies(survey: Survey) -> None:
     whole = fiscal_text(survey.frame)
     assert whole == fiscal_text(survey.frame.select(columns))
     assert all(text.count("\n") > 10 for text in whole.values())
+
+
+def test_matching_tables_are_the_same_without_the_proxies(survey: Survey) -> None:
+    """The matching task reads the analysis file without the proxies no matching table reads:
+    its tables are those of the whole frame, and a proxy a declared indicator reads is kept."""
+    config = survey.config
+    households = config.inputs.households
+    columns = tables.matching_columns(survey.frame.columns, households, config.targeting)
+    assert set(households.proxies).isdisjoint(columns)
+
+    def matching_text(frame: pl.DataFrame) -> dict[str, str]:
+        published = tables.matching(
+            frame,
+            survey.regions,
+            tables.measures(config.programmes, config.poverty_lines),
+            programmes=config.programmes,
+            targeting=config.targeting,
+            disclosure=config.disclosure,
+            survey=config.design,
+            run_id="run",
+        )
+        return {name: table.write_csv() for name, table in published.tables.items()}
+
+    whole = matching_text(survey.frame)
+    assert whole == matching_text(survey.frame.select(columns))
+    assert all(text.count("\n") > 10 for text in whole.values())
+    as_proxy = households.model_copy(update={"proxies": [*households.proxies, "has_elderly"]})
+    ungrouped = config.targeting.model_copy(
+        update={"groups": [g for g in config.targeting.groups if g != "has_elderly"]}
+    )
+    assert "has_elderly" not in tables.targeting_columns(survey.frame.columns, as_proxy, ungrouped)
+    assert "has_elderly" in tables.matching_columns(survey.frame.columns, as_proxy, ungrouped)

@@ -33,7 +33,8 @@ from transforms.contract import publishable
 from transforms.definitions import disclosure_note
 from transforms.fiscal import PreTransfer, fiscal_indicators, project_costs
 from transforms.household import view
-from transforms.matching import LineFree, matching_indicators, population_shares
+from transforms.indicators import DECLARED_INDICATORS
+from transforms.matching import LineFree, columns_read, matching_indicators, population_shares
 from transforms.pmt_evaluation import (
     DecisionRule,
     ModelScores,
@@ -246,6 +247,16 @@ def targeting_columns(
     breakdown group."""
     proxies = (set(households.proxies) | set(households.derived)) - set(targeting.groups)
     return [column for column in columns if column not in proxies]
+
+
+def matching_columns(
+    columns: Sequence[str], households: HouseholdInput, targeting: Targeting
+) -> list[str]:
+    """The analysis file's columns the matching tables read: the targeting tables' and any
+    proxy a declared indicator (transforms.indicators) reads."""
+    declared = set().union(*(columns_read(item) for item in DECLARED_INDICATORS))
+    kept = set(targeting_columns(columns, households, targeting)) | declared
+    return [column for column in columns if column in kept]
 
 
 def programme_targeting(
