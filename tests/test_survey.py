@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from scipy import stats
 from transforms.summation import exact_sums
 from transforms.survey import (
     _DOMAIN,
+    PSU_CODE,
+    STRATUM_CODE,
     Design,
     _Statistic,
     _stratum_sums,
@@ -26,6 +29,7 @@ from transforms.survey import (
     estimate_ratios,
     estimate_totals,
     poststratify,
+    with_codes,
 )
 
 API_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference-data" / "r-survey-api"
@@ -959,3 +963,34 @@ def test_domains_of_any_type_equal_the_same_domains_given_as_strings() -> None:
         "1.5",
     }
     assert typed.filter(pl.col("group_type") == "urban")["group_value"].null_count() == 1
+
+
+@needs_api
+@pytest.mark.parametrize(
+    "case", [case for case, (_, design, _) in R_CASES.items() if design.strata and design.psu]
+)
+def test_integer_codes_of_strata_and_psus_give_the_same_numbers_to_the_last_bit(
+    case: str,
+) -> None:
+    """The analysis frame carries integer codes of its strata and PSUs (faster to group and
+    sort): every estimate, SE and interval equals the one made on the labels, bit for bit."""
+    file, design, by = R_CASES[case]
+    frame = _api(file)
+    assert design.strata is not None and design.psu is not None
+    coded = with_codes(frame, strata=design.strata, psu=design.psu)
+    on_codes = replace(design, strata=STRATUM_CODE, psu=PSU_CODE, strata_labels=design.strata)
+    labels = _statistics(frame, design, by, TOTALS.get(case))
+    codes = _statistics(coded, on_codes, by, TOTALS.get(case))
+    assert codes.equals(labels)
+    assert labels.height > 5 and labels["se"].drop_nulls().len() > 5
+
+
+def test_a_lonely_psu_is_named_by_its_label_when_the_design_uses_codes() -> None:
+    """The codes are internal: a message names the stratum as the survey labels it."""
+    coded = with_codes(LONELY, strata="stratum", psu="psu")
+    design = Design("weight", STRATUM_CODE, PSU_CODE, lonely_psu="fail", strata_labels="stratum")
+    with pytest.raises(ValueError, match="stratum 'B' of column 'stratum' has only one PSU"):
+        estimate_totals(coded, variables=["y"], design=design)
+    varying = coded.with_columns(population_psus=pl.Series([4, 5, 1]))
+    with pytest.raises(ValueError, match=r"varies within strata \['A'\]"):
+        estimate_totals(varying, variables=["y"], design=replace(design, fpc="population_psus"))

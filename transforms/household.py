@@ -27,7 +27,7 @@ from transforms.config import (
 from transforms.definitions import analysis_notes, design_summary
 from transforms.inputs import programme_column
 from transforms.summation import decode_sql, encode_sql, exact_cumulative, exact_total, shift_sql
-from transforms.survey import poststratify
+from transforms.survey import poststratify, with_codes
 
 CHILD_MAX_AGE = 14
 ELDERLY_MIN_AGE = 65
@@ -580,7 +580,7 @@ def prepare_households(
     frame = add_design_columns(frame)
     frame = add_programmes(frame, programmes)
     frame = add_welfare(frame, definition=welfare, programmes=programmes)
-    collected = in_one_chunk(frame)
+    collected = with_codes(in_one_chunk(frame), strata="strata", psu="psu")
     if poststratify:
         collected = poststratified(collected, regions)
         notes.append("weights post-stratified to regions.population by region")

@@ -15,7 +15,7 @@ import polars as pl
 from transforms import catalogue
 from transforms.config import SurveyDesign, Targeting
 from transforms.summation import exact_cumulative, exact_total
-from transforms.survey import Design, estimate_ratios
+from transforms.survey import PSU_CODE, STRATUM_CODE, Design, estimate_ratios
 
 BOTTOM_SHARE = 0.40
 RATES = catalogue.targeting_rates()
@@ -57,13 +57,15 @@ def analysis_design(
     unit: str, survey: SurveyDesign | None = None, columns: Sequence[str] = ()
 ) -> Design:
     """The survey design of the analysis frame, weighted for the targeting unit: strata and
-    PSUs, the fpc when the survey maps it, the lonely-PSU rule and post-strata by region
-    (``[design]``)."""
+    PSUs (their integer codes when the frame has them), the fpc when the survey maps it, the
+    lonely-PSU rule and post-strata by region (``[design]``)."""
     settings = survey or SurveyDesign()
+    coded = PSU_CODE in columns and STRATUM_CODE in columns  # the build adds them
     return Design(
         weight=unit_weight(unit),
-        strata="strata",
-        psu="psu",
+        strata=STRATUM_CODE if coded else "strata",
+        psu=PSU_CODE if coded else "psu",
+        strata_labels="strata" if coded else None,
         fpc="fpc" if "fpc" in columns else None,
         lonely_psu=settings.lonely_psu,
         poststrata="region" if settings.poststratify == "region" else None,
