@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from transforms import survey
 from transforms.summation import exact_sums
 from transforms.survey import (
     _DOMAIN,
@@ -994,3 +995,28 @@ def test_a_lonely_psu_is_named_by_its_label_when_the_design_uses_codes() -> None
     varying = coded.with_columns(population_psus=pl.Series([4, 5, 1]))
     with pytest.raises(ValueError, match=r"varies within strata \['A'\]"):
         estimate_totals(varying, variables=["y"], design=replace(design, fpc="population_psus"))
+
+
+@needs_api
+def test_psu_totals_summed_in_blocks_of_whole_psus_give_the_same_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With each PSU's rows contiguous, the PSU totals are summed a block of whole PSUs at a
+    time (memory); the numbers are those of one pass, bit for bit. PSUs whose rows lie apart
+    are summed in one pass."""
+    file, design, by = R_CASES["strat_clus"]
+    frame = _api(file).sort("stype", "dnum")  # every PSU's rows together
+    whole = _statistics(frame, design, by, TOTALS.get("strat_clus"))
+    monkeypatch.setattr(survey, "BLOCK_ROWS", 7)
+    prepared = survey._prepare(frame.lazy(), {}, design, [by])
+    n_psu = frame.select(pl.struct("stype", "dnum").n_unique()).item()
+    blocks = survey._psu_blocks(prepared, n_psu, design)
+    assert len(blocks) > 5 and sum(length for _, length in blocks) == frame.height
+    psu = frame.select(pl.concat_str("stype", "dnum", separator="/")).to_series()
+    assert all(psu[offset - 1] != psu[offset] for offset, _ in blocks[1:])  # no PSU is cut
+    assert _statistics(frame, design, by, TOTALS.get("strat_clus")).equals(whole)
+    shared = next(i for i in range(frame.height - 1) if psu[i] == psu[i + 1])
+    apart = pl.concat([frame.slice(0, shared), frame.slice(shared + 1), frame.slice(shared, 1)])
+    assert survey._psu_blocks(survey._prepare(apart.lazy(), {}, design, [by]), n_psu, design) == [
+        (0, frame.height)
+    ]
