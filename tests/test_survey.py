@@ -1020,3 +1020,51 @@ def test_psu_totals_summed_in_blocks_of_whole_psus_give_the_same_numbers(
     assert survey._psu_blocks(survey._prepare(apart.lazy(), {}, design, [by]), n_psu, design) == [
         (0, frame.height)
     ]
+
+
+@needs_api
+@pytest.mark.parametrize("case", [*R_CASES, *POSTSTRATIFIED])
+def test_variances_one_group_type_at_a_time_give_the_same_numbers(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above VARIANCE_ROWS PSU × domain rows the variances are computed a group type at a
+    time (memory): every number equals the one-step result bit for bit, with post-strata too."""
+    if case in R_CASES:
+        file, design, by = R_CASES[case]
+        frame, total = _api(file), TOTALS.get(case)
+    else:
+        file, design, by, total = POSTSTRATIFIED[case]
+        assert design.poststrata is not None
+        frame = _poststratified(file, design.poststrata)
+    frame = frame.with_columns(both=pl.col(by).cast(pl.String) + pl.col("stype"))
+    statistics = [
+        _statistics(frame, design, column, total).sort("group_type", "group_value", "statistic")
+        for column in (by, "both")
+    ]
+    monkeypatch.setattr(survey, "VARIANCE_ROWS", 1)
+    for column, one_step in zip((by, "both"), statistics, strict=True):
+        in_parts = _statistics(frame, design, column, total)
+        assert in_parts.sort("group_type", "group_value", "statistic").equals(one_step)
+
+
+def test_variances_one_group_type_at_a_time_add_the_domain_totals_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A group type whose PSU totals are smaller than another's (here by side: PSU 1's
+    'all' total is 2^52, each side's 2^51) adds its domain totals in the fixed point of all
+    group types' PSU totals, as in one step, where side c's 3·2^-45 is cut to 0 (in its own,
+    finer, fixed point to 2^-44): the same numbers bit for bit."""
+    frame = pl.DataFrame(
+        {
+            "stratum": ["s"] * 7,
+            "psu": [1, 1, 1, 1, 2, 3, 3],
+            "weight": [1.0] * 7,
+            "side": ["a", "a", "b", "b", "c", "a", "b"],
+            "y": [2.0**50] * 4 + [3 * 2.0**-45, 1.0, 1.0],
+        }
+    )
+    design = Design("weight", "stratum", "psu")
+    one_step = estimate_totals(frame, variables=["y"], design=design, by=["side"])
+    assert _row(one_step, "side", "c")["estimate"] == 0.0
+    monkeypatch.setattr(survey, "VARIANCE_ROWS", 1)
+    assert estimate_totals(frame, variables=["y"], design=design, by=["side"]).equals(one_step)

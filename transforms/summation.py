@@ -21,7 +21,7 @@ use the same rule (``*_sql`` below), with HUGEINT for Int128.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -103,17 +103,23 @@ def fixed_points(
 
 
 def exact_sums(
-    frame: pl.DataFrame | pl.LazyFrame, *, by: Sequence[str], columns: Sequence[str]
+    frame: pl.DataFrame | pl.LazyFrame,
+    *,
+    by: Sequence[str],
+    columns: Sequence[str],
+    points: Mapping[str, FixedPoint] | None = None,
 ) -> pl.DataFrame:
     """Σ of each of ``columns`` per group of ``by`` (one row when ``by`` is empty), exactly.
 
-    Float columns go through their fixed point; integer columns add as they are. Groups come
-    out in no particular order, as from polars' group_by: sort them where order matters.
+    Float columns go through their fixed point (``points``, when given: those of a larger
+    frame this one is part of, so that sums of its parts are the sums of the whole; else
+    their own); integer columns add as they are. Groups come out in no particular order, as
+    from polars' group_by: sort them where order matters.
     """
     lazy = frame.lazy()
     schema = lazy.collect_schema()
     floats = [c for c in columns if schema[c].is_float()]
-    points = fixed_points(lazy, floats)
+    points = {c: points[c] for c in floats} if points is not None else fixed_points(lazy, floats)
     nonfinite = [c for c in floats if points[c].has_nonfinite]
     encoded = lazy.with_columns(
         *[

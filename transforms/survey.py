@@ -263,12 +263,34 @@ def _estimate(
     points = fixed_points(prepared, list(weighted.values()))
     blocks = _psu_blocks(prepared, int(strata["n_h"].sum()), design)
     psu_totals, cells = _psu_table(prepared, by, points, design, blocks)
-    per_domain = _domain_variances(psu_totals, strata, specs, weighted, design.lonely_psu, cells)
+    # one group type at a time when large (the post-strata's exact sums take their fixed
+    # points from the rows they add, so those keep one step); one step when small: polars'
+    # fixed cost per step counts more than memory there
+    in_parts = cells is None and sum(part.height for part in psu_totals) > VARIANCE_ROWS
+    if not in_parts:
+        psu_totals = [pl.concat(psu_totals)]
+    totals_points = (  # the domain totals' fixed points, of every part's PSU totals
+        fixed_points(pl.concat([part.lazy() for part in psu_totals]), list(points))
+        if in_parts
+        else None
+    )
+    per_domain = pl.concat(
+        [
+            _domain_variances(
+                part, strata, specs, weighted, design.lonely_psu, cells, totals_points
+            )
+            for part in psu_totals
+        ]
+    )
     degrees = int(strata["n_h"].sum()) - strata.height
     long = pl.concat([_long_rows(per_domain, index, spec) for index, spec in enumerate(specs)])
     return _with_intervals(long, degrees, confidence, frozenset(bounded))
 
 
+VARIANCE_ROWS = 2**17
+"""PSU × domain rows above which the variances are computed one group type at a time
+(without post-strata): each step (sorting the PSU totals by domain, stratum and PSU) then
+holds a group type's rows."""
 BLOCK_ROWS = 2**18
 """Rows whose PSU totals are summed at once when each PSU's rows are contiguous."""
 
@@ -299,8 +321,9 @@ def _psu_table(
     points: Mapping[str, FixedPoint],
     design: Design,
     blocks: Sequence[tuple[int, int]],
-) -> tuple[pl.DataFrame, _Cells | None]:
-    """Every group type's PSU totals, block by block of whole PSUs, and the post-stratum cells.
+) -> tuple[list[pl.DataFrame], _Cells | None]:
+    """Each group type's PSU totals (one frame per group type), block by block of whole PSUs,
+    and the post-stratum cells.
 
     The fixed-point columns (16 bytes per household and summed column) exist for one block at
     a time and only in here. At 1M households one call's peak above its input was 0.48 GiB
@@ -308,20 +331,18 @@ def _psu_table(
     see benchmarks/README.md."""
     cells = _poststratum_cells(prepared, design) if design.poststrata else None
     encode = [p.encode(pl.col(c)).alias(c) for c, p in points.items()]
-    parts = []
+    groups = list(enumerate((ALL, *by)))
+    parts: list[list[pl.DataFrame]] = [[] for _ in groups]
     for offset, length in blocks:
         block = prepared.slice(offset, length)
         if design.psu is not None:  # encoded once for every group type, decoded after the sums
             block = block.with_columns(encode).collect().lazy()
-        parts.append(
-            pl.concat(  # every group type's PSU totals, summed side by side
-                [
-                    _psu_totals(block, order, group, points, design)
-                    for order, group in enumerate((ALL, *by))
-                ]
-            ).collect()
+        summed = pl.collect_all(  # every group type's PSU totals, summed side by side
+            [_psu_totals(block, order, group, points, design) for order, group in groups]
         )
-    return pl.concat(parts), cells
+        for order, totals in enumerate(summed):
+            parts[order].append(totals)
+    return [pl.concat(part) for part in parts], cells
 
 
 def _check_bounded(specs: Sequence[_Statistic], bounded: Collection[str]) -> None:
@@ -529,17 +550,20 @@ def _domain_variances(
     weighted: Mapping[str | None, str],
     lonely: LonelyPsu,
     cells: _Cells | None,
+    points: Mapping[str, FixedPoint] | None = None,
 ) -> pl.DataFrame:
     """Per domain: totals ``__Y{i}``, ``__X{i}``, ``n_obs`` and linearised variance ``__v{i}``.
 
-    The domain totals are exact sums of the PSU totals; the variance's sums over PSUs and
+    The domain totals are exact sums of the PSU totals (in ``points`` when given: those of
+    all group types' PSU totals, so that one group type at a time gives the same numbers as
+    all at once); the variance's sums over PSUs and
     strata add in a fixed order (sorted by domain, stratum and PSU id), so nothing depends on
     the order in which the PSU and stratum rows come (polars' group_by returns groups in an
     order that varies by run). With post-strata, the residualised stratum sums are exact.
     """
     count = range(len(specs))
     columns = list(weighted.values())
-    totals = exact_sums(psu_sums, by=_DOMAIN, columns=[*columns, "n_obs"]).rename(
+    totals = exact_sums(psu_sums, by=_DOMAIN, columns=[*columns, "n_obs"], points=points).rename(
         {name: name.upper() for name in columns}  # __w{k} -> __W{k}
     )
     y = [weighted[s.numerator] for s in specs]
