@@ -208,15 +208,20 @@ def rates_in_one_pass(
     groups: Sequence[str],
 ) -> dict[str, pl.DataFrame]:
     """:func:`rates_by_selection` of selections estimated together in one pass."""
-    indicators = frame
     suffixes = {key: f"__sel{k}" for k, key in enumerate(selections)}
-    for key, selection in selections.items():
-        flag = (
-            pl.col(selection) if isinstance(selection, str) else pl.Series("", selection)
-        ).alias("__selection")
+    flags = {  # one boolean column per selection (a bit per household)
+        f"__selection{suffixes[key]}": (
+            pl.col(selection) if isinstance(selection, str) else pl.Series(selection)
+        )
+        for key, selection in selections.items()
+    }
+    # the indicator columns stay expressions: the estimator computes them a block of
+    # households at a time, never for every household at once
+    indicators = frame.with_columns(value.alias(name) for name, value in flags.items()).lazy()
+    for key in selections:
         indicators = add_indicator_columns(
-            indicators.with_columns(flag),
-            selected="__selection",
+            indicators,
+            selected=f"__selection{suffixes[key]}",
             benefit=benefit,
             unit=unit,
             suffix=suffixes[key],

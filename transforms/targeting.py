@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -16,6 +17,8 @@ from transforms import catalogue
 from transforms.config import SurveyDesign, Targeting
 from transforms.summation import exact_cumulative, exact_total
 from transforms.survey import PSU_CODE, STRATUM_CODE, Design, estimate_ratios
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 BOTTOM_SHARE = 0.40
 RATES = catalogue.targeting_rates()
@@ -90,13 +93,13 @@ are the same for every selection of a frame)."""
 
 
 def add_indicator_columns(
-    frame: pl.DataFrame,
+    frame: Frame,
     *,
     selected: str,
     benefit: str | None,
     unit: str,
     suffix: str = "",
-) -> pl.DataFrame:
+) -> Frame:
     """0/1 columns whose weighted ratios are the targeting rates.
 
     Requires is_poor, in_bottom_40, hh_size and the selected flag. ``benefit`` is the household
@@ -137,7 +140,11 @@ def targeting_rates(
 
 
 def targeting_rates_of(
-    frame: pl.DataFrame, *, design: Design, groups: Sequence[str], suffixes: Sequence[str]
+    frame: pl.DataFrame | pl.LazyFrame,
+    *,
+    design: Design,
+    groups: Sequence[str],
+    suffixes: Sequence[str],
 ) -> dict[str, pl.DataFrame]:
     """:func:`targeting_rates` of each selection added with one of ``suffixes``, keyed by
     suffix, from one pass of the estimator: a statistic's estimate and SE do not depend on the
@@ -160,7 +167,7 @@ def targeting_rates_of(
         for s in suffixes
         for name, (first, second) in DIFFERENCES.items()
     }
-    assert set(own) <= set(frame.columns), "add_indicator_columns first"
+    assert set(own) <= set(frame.collect_schema().names()), "add_indicator_columns first"
     long = estimate_ratios(
         frame,
         ratios=ratios,
