@@ -26,7 +26,7 @@ from flows.runners import execution_place, run_each, runs_on_dask
 from models import cache
 from models.features import best_single_predictors, high_cardinality
 from models.pmt import configured_models
-from models.training import fit_model, model_features, training_frame
+from models.training import SharedFrame, fit_model, model_features, training_frame
 from transforms import tables
 from transforms.config import AuditConfig, pseudonym_key
 from transforms.io import warehouse
@@ -109,9 +109,11 @@ def train_model(
     data_sha256: str,
     threads: int = 1,
     retrain: bool = False,
+    shared: SharedFrame | None = None,
 ) -> ModelScores:
     """A model's out-of-fold scores, from the training cache when an entry for the same data,
-    code and settings passes its hash checks (unless ``retrain``), else trained anew."""
+    code and settings passes its hash checks (unless ``retrain``), else trained anew (on the
+    ``shared`` frame of the models trained in this process, if given)."""
     logger = get_run_logger()
     key = training_key(config, name, data_sha256)
     directory = cache_directory(config, data_sha256)
@@ -122,7 +124,7 @@ def train_model(
         except cache.CacheEntryRejected as problem:
             logger.warning("%s: cached training not used (%s); training again", name, problem)
     if entry is None:
-        entry = fit_model(config, name, data_path, directory, threads)
+        entry = fit_model(config, name, data_path, directory, threads, shared)
         cache.store(directory, key, entry)
         logger.info(
             "%s: out-of-fold AUC %.3f (%s); trained, and every household scored, in %s "
@@ -266,9 +268,10 @@ def evaluate_models(
     context = FlowRunContext.get()
     on_dask = runs_on_dask(context.task_runner if context else None)
     threads = 1 if on_dask else training_threads(side_by_side(len(names)))  # Dask: one each
+    shared = None if on_dask else SharedFrame(data_path, config)  # threads share one frame
     scores_by_name: dict[str, ModelScores] = {}
     futures = [  # slowest first: the runner starts them in this order, one per free thread
-        train_model.submit(config, name, data_path, data_sha256, threads, retrain)
+        train_model.submit(config, name, data_path, data_sha256, threads, retrain, shared)
         for name in longest_first(names)
     ]
     for future in as_completed(futures):  # progress as each model is ready, wherever it ran
@@ -276,6 +279,7 @@ def evaluate_models(
         scores_by_name[trained.model] = trained
         done = len(scores_by_name)
         progress.advance("models", done, len(names), "models", f"{trained.model} ready")
+    del shared, futures  # the training frame, freed before the targeting tables
     scores = [scores_by_name[name] for name in names]
     write_model_scores(run.scores_path, scores)  # read by the tasks after training
     if scores:
