@@ -192,58 +192,57 @@ def test_every_table_is_bit_identical_whatever_the_selections_per_pass(
     assert one_at_a_time == whole
 
 
-def test_fiscal_tables_are_the_same_without_the_proxies(survey: Survey) -> None:
-    """The fiscal task reads the analysis file without the model proxies (a third of it): its
-    tables are those of the whole frame."""
+def stage_text(survey: Survey, stage: str, frame: pl.DataFrame) -> dict[str, str]:
+    """The fiscal or matching stage's tables from ``frame``, as CSV text by table."""
     config = survey.config
-    columns = tables.targeting_columns(
-        survey.frame.columns, config.inputs.households, config.targeting
-    )
-    assert set(config.inputs.households.proxies).isdisjoint(columns)
-    scores = stand_in_scores(survey.frame, list(config.models.enabled))
-
-    def fiscal_text(frame: pl.DataFrame) -> dict[str, str]:
+    measured = tables.measures(config.programmes, config.poverty_lines)
+    if stage == "fiscal":
         published = tables.fiscal(
             frame,
             survey.projection,
-            tables.measures(config.programmes, config.poverty_lines),
+            measured,
             programmes=config.programmes,
-            scores=scores,
+            scores=stand_in_scores(survey.frame, list(config.models.enabled)),
             settings=config.fiscal,
             unit=config.targeting.unit,
             run_id="run",
         )
-        return {name: table.write_csv() for name, table in published.tables.items()}
-
-    whole = fiscal_text(survey.frame)
-    assert whole == fiscal_text(survey.frame.select(columns))
-    assert all(text.count("\n") > 10 for text in whole.values())
-
-
-def test_matching_tables_are_the_same_without_the_proxies(survey: Survey) -> None:
-    """The matching task reads the analysis file without the proxies no matching table reads:
-    its tables are those of the whole frame, and a proxy a declared indicator reads is kept."""
-    config = survey.config
-    households = config.inputs.households
-    columns = tables.matching_columns(survey.frame.columns, households, config.targeting)
-    assert set(households.proxies).isdisjoint(columns)
-
-    def matching_text(frame: pl.DataFrame) -> dict[str, str]:
+    else:
         published = tables.matching(
             frame,
             survey.regions,
-            tables.measures(config.programmes, config.poverty_lines),
+            measured,
             programmes=config.programmes,
             targeting=config.targeting,
             disclosure=config.disclosure,
             survey=config.design,
             run_id="run",
         )
-        return {name: table.write_csv() for name, table in published.tables.items()}
+    return {name: table.write_csv() for name, table in published.tables.items()}
 
-    whole = matching_text(survey.frame)
-    assert whole == matching_text(survey.frame.select(columns))
+
+@pytest.mark.parametrize(
+    ("stage", "columns_of"),
+    [("fiscal", tables.targeting_columns), ("matching", tables.matching_columns)],
+)
+def test_stage_tables_are_the_same_without_the_proxies(
+    survey: Survey, stage: str, columns_of: Callable[..., list[str]]
+) -> None:
+    """The fiscal and matching tasks read the analysis file without the model proxies (a
+    third of it): their tables are those of the whole frame."""
+    config = survey.config
+    columns = columns_of(survey.frame.columns, config.inputs.households, config.targeting)
+    assert set(config.inputs.households.proxies).isdisjoint(columns)
+    whole = stage_text(survey, stage, survey.frame)
+    assert whole == stage_text(survey, stage, survey.frame.select(columns))
     assert all(text.count("\n") > 10 for text in whole.values())
+
+
+def test_matching_keeps_a_proxy_a_declared_indicator_reads(survey: Survey) -> None:
+    """A proxy that a declared indicator reads (here has_elderly, were it a proxy and not a
+    breakdown group) stays in the columns the matching task reads."""
+    config = survey.config
+    households = config.inputs.households
     as_proxy = households.model_copy(update={"proxies": [*households.proxies, "has_elderly"]})
     ungrouped = config.targeting.model_copy(
         update={"groups": [g for g in config.targeting.groups if g != "has_elderly"]}
