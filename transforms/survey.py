@@ -326,9 +326,9 @@ def _psu_table(
     and the post-stratum cells.
 
     The fixed-point columns (16 bytes per household and summed column) exist for one block at
-    a time and only in here. At 1M households one call's peak above its input was 0.48 GiB
-    with them for all rows, held to the end; 0.38 GiB freed before the variances; in blocks
-    see benchmarks/README.md."""
+    a time and only in here. One programme targeting table at 1M households peaked 0.48 GiB
+    above its input with them made for all rows and held to the end, 0.38 GiB with them freed
+    before the variances, 0.36 GiB made a block at a time."""
     cells = _poststratum_cells(prepared, design) if design.poststrata else None
     encode = [p.encode(pl.col(c)).alias(c) for c, p in points.items()]
     groups = list(enumerate((ALL, *by)))
@@ -556,10 +556,10 @@ def _domain_variances(
 
     The domain totals are exact sums of the PSU totals (in ``points`` when given: those of
     all group types' PSU totals, so that one group type at a time gives the same numbers as
-    all at once); the variance's sums over PSUs and
-    strata add in a fixed order (sorted by domain, stratum and PSU id), so nothing depends on
-    the order in which the PSU and stratum rows come (polars' group_by returns groups in an
-    order that varies by run). With post-strata, the residualised stratum sums are exact.
+    all at once); the variance's sums over PSUs and strata add in a fixed order (sorted by
+    domain, stratum and PSU id), so nothing depends on the order in which the PSU and stratum
+    rows come (polars' group_by returns groups in an order that varies by run). With
+    post-strata, the residualised stratum sums are exact.
     """
     count = range(len(specs))
     columns = list(weighted.values())
