@@ -79,3 +79,11 @@ def read_for_matching(analysis_path: str, config: AuditConfig) -> pl.DataFrame:
     names = list(pl.read_parquet_schema(analysis_path))
     columns = tables.matching_columns(names, config.inputs.households, config.targeting)
     return read_analysis(analysis_path, columns)
+
+
+def read_for_fiscal(analysis_path: str, config: AuditConfig) -> pl.DataFrame:
+    """The run's analysis file without the proxies, identifiers and design columns, which no
+    fiscal table reads."""
+    names = list(pl.read_parquet_schema(analysis_path))
+    columns = tables.fiscal_columns(names, config.inputs.households, config.targeting)
+    return read_analysis(analysis_path, columns)

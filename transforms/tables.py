@@ -47,7 +47,7 @@ from transforms.pmt_evaluation import (
     targeting_curve,
 )
 from transforms.summation import exact_sums
-from transforms.survey import Design
+from transforms.survey import PSU_CODE, STRATUM_CODE, Design
 from transforms.targeting import (
     SELECTION_COLUMNS,
     add_indicator_columns,
@@ -254,6 +254,21 @@ def targeting_columns(
     breakdown group."""
     proxies = (set(households.proxies) | set(households.derived)) - set(targeting.groups)
     return [column for column in columns if column not in proxies]
+
+
+FISCAL_UNREAD = frozenset({"hh_id", "strata", "psu", "fpc", STRATUM_CODE, PSU_CODE})
+"""Columns of the targeting tables that the fiscal tables never read: identifiers and the
+survey design (fiscal indicators are population totals and shares, without design-based
+SEs); at 10M households about 0.8 GiB of strings and codes."""
+
+
+def fiscal_columns(
+    columns: Sequence[str], households: HouseholdInput, targeting: Targeting
+) -> list[str]:
+    """The analysis file's columns the fiscal tables read: the targeting tables' but the
+    identifiers and the design."""
+    kept = targeting_columns(columns, households, targeting)
+    return [column for column in kept if column not in FISCAL_UNREAD]
 
 
 def matching_columns(
