@@ -87,3 +87,11 @@ def read_for_fiscal(analysis_path: str, config: AuditConfig) -> pl.DataFrame:
     names = list(pl.read_parquet_schema(analysis_path))
     columns = tables.fiscal_columns(names, config.inputs.households, config.targeting)
     return read_analysis(analysis_path, columns)
+
+
+def read_for_estimates(analysis_path: str, config: AuditConfig) -> pl.DataFrame:
+    """The run's analysis file as the programme and model targeting tasks read it: without
+    the proxies, the household ids and the PSU labels."""
+    names = list(pl.read_parquet_schema(analysis_path))
+    columns = tables.estimate_columns(names, config.inputs.households, config.targeting)
+    return read_analysis(analysis_path, columns)

@@ -20,7 +20,7 @@ from prefect.futures import as_completed
 
 import models
 from flows import progress
-from flows.analysis import read_without_proxies
+from flows.analysis import read_for_estimates, read_without_proxies
 from flows.lifecycle import RunContext, file_sha256, write_tables
 from flows.runners import execution_place, run_each, runs_on_dask
 from models import cache
@@ -161,7 +161,7 @@ def model_targeting_tables(
     (scores,) = read_model_scores(Path(scores_path), [model])
     line, measured = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
     return tables.model_targeting(
-        read_without_proxies(analysis_path, config),
+        read_for_estimates(analysis_path, config),
         scores,
         line=line,
         measured=measured,

@@ -250,3 +250,35 @@ def test_matching_keeps_a_proxy_a_declared_indicator_reads(survey: Survey) -> No
     )
     assert "has_elderly" not in tables.targeting_columns(survey.frame.columns, as_proxy, ungrouped)
     assert "has_elderly" in tables.matching_columns(survey.frame.columns, as_proxy, ungrouped)
+
+
+def test_targeting_tables_are_the_same_without_the_ids_and_psu_labels(survey: Survey) -> None:
+    """The programme and model targeting tasks read neither hh_id nor the PSU labels (the
+    estimator groups the PSUs' codes): their tables are those of the whole frame."""
+    config = survey.config
+    households, targeting = config.inputs.households, config.targeting
+    columns = tables.estimate_columns(survey.frame.columns, households, targeting)
+    assert {"hh_id", "psu"}.isdisjoint(columns) and "__psu_code" in columns
+    line, on_line = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
+    (scores,) = stand_in_scores(survey.frame, ["ols"])
+    common = {"disclosure": config.disclosure, "survey": config.design, "run_id": "run"}
+
+    def targeting_text(frame: pl.DataFrame) -> list[str]:
+        measured = tables.measures(config.programmes, config.poverty_lines)
+        published = [
+            tables.programme_targeting(frame, measured, targeting=targeting, **common),
+            tables.model_targeting(
+                frame,
+                scores,
+                line=line,
+                measured=on_line,
+                targeting=targeting,
+                models=config.models,
+                **common,
+            ),
+        ]
+        return [table.write_csv() for result in published for table in result.tables.values()]
+
+    whole = targeting_text(survey.frame)
+    assert whole == targeting_text(survey.frame.select(columns))
+    assert all(text.count("\n") > 1 for text in whole) and sum(map(len, whole)) > 10_000

@@ -256,6 +256,22 @@ def targeting_columns(
     return [column for column in columns if column not in proxies]
 
 
+ESTIMATES_UNREAD = frozenset({"hh_id", "psu"})
+"""Columns the targeting and matching tables do not read once the frame has the PSUs'
+integer codes (the estimator groups those): at 10M households about 0.5 GiB of strings."""
+
+
+def estimate_columns(
+    columns: Sequence[str], households: HouseholdInput, targeting: Targeting
+) -> list[str]:
+    """The analysis file's columns the programme and model targeting tables read: the
+    targeting columns, but the household ids and PSU labels when the PSUs' codes are there."""
+    kept = targeting_columns(columns, households, targeting)
+    if PSU_CODE not in columns:
+        return kept
+    return [column for column in kept if column not in ESTIMATES_UNREAD]
+
+
 FISCAL_UNREAD = frozenset({"hh_id", "strata", "psu", "fpc", STRATUM_CODE, PSU_CODE})
 """Columns of the targeting tables that the fiscal tables never read: identifiers and the
 survey design (fiscal indicators are population totals and shares, without design-based
@@ -274,10 +290,11 @@ def fiscal_columns(
 def matching_columns(
     columns: Sequence[str], households: HouseholdInput, targeting: Targeting
 ) -> list[str]:
-    """The analysis file's columns the matching tables read: the targeting tables' and any
-    proxy a declared indicator (transforms.indicators) reads."""
+    """The analysis file's columns the matching tables read: the targeting tables'
+    (:func:`estimate_columns`) and any column a declared indicator (transforms.indicators)
+    reads."""
     declared = set().union(*(columns_read(item) for item in DECLARED_INDICATORS))
-    kept = set(targeting_columns(columns, households, targeting)) | declared
+    kept = set(estimate_columns(columns, households, targeting)) | declared
     return [column for column in columns if column in kept]
 
 
