@@ -121,13 +121,13 @@ def test_a_member_file_larger_than_memory_is_streamed(memory_cgroup: Path, tmp_p
     assert mismatched == 0  # every household's members were aggregated, none lost or doubled
 
 
-def test_the_analysis_memory_estimate_is_fixed_part_plus_six_times_the_households() -> None:
+def test_the_analysis_memory_estimate_is_fixed_part_plus_3_5_times_the_households() -> None:
     staged = 512 * 2**20  # 512 MiB of household rows
     assert check_analysis_fits(households=10, household_bytes=staged, usable=2**33) == (
-        1536 * 2**20 + 6 * 512 * 2**20
+        1536 * 2**20 + 1792 * 2**20
     )
-    with pytest.raises(MemoryLimitError, match=r"10 households .* about 4.5 GiB .* allows 4.0 GiB"):
-        check_analysis_fits(households=10, household_bytes=staged, usable=2**32)
+    with pytest.raises(MemoryLimitError, match=r"10 households .* about 3.2 GiB .* allows 3.0 GiB"):
+        check_analysis_fits(households=10, household_bytes=staged, usable=3 * 2**30)
 
 
 @pytest.mark.usefixtures("prefect_harness")

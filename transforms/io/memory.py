@@ -64,15 +64,17 @@ def usable_memory() -> int:
     return min(physical_memory(), limit) if limit else physical_memory()
 
 
-ANALYSIS_PEAK_FACTOR = 6
+ANALYSIS_PEAK_FACTOR = 3.5
 """Peak bytes of the stages after ingest per byte of staged household rows, above
 :data:`FIXED_NEED`. Measured 2026-12-08 on the generated surveys (4 programmes × 2 lines,
-4 models trained): 1M households (185 MiB staged) peaked at 2.33 GiB, 10M (about 1.85 GiB
-staged) at 11.01 GiB, a line of 1.37 GiB + 5.2× the staged bytes; 6× leaves about a tenth
-over both (2.6 and 12.6 GiB estimated). It was 9× (16.31 GiB at 10M) before the analysis
-frame stopped being copied by the member join and by columns in unequal memory chunks, 20×
-while the estimator's calls left their working data in reference cycles (the 10M run killed
-by the kernel at 23 GiB), and 10× before every table was made per programme × line
+4 models trained): 1M households (185 MiB staged) peaked at 2.07 GiB, 10M (about 1.85 GiB
+staged) at 7.49 GiB, a line of 1.48 GiB + 3.25× the staged bytes; 3.5× estimates 2.13 and
+7.98 GiB. It was 6× (11.01 GiB at 10M) before the build stopped copying the households'
+columns, the estimator worked a block of PSUs at a time on integer design codes and the
+models trained side by side shared one frame; 9× (16.31 GiB) before the analysis frame
+stopped being copied by the member join and by columns in unequal memory chunks, 20× while
+the estimator's calls left their working data in reference cycles (the 10M run killed by
+the kernel at 23 GiB), and 10× before every table was made per programme × line
 (benchmarks/README.md)."""
 FIXED_NEED = 3 * 2**29
 """Python, polars, DuckDB, scikit-learn and Great Expectations before any data (about 1 GiB),
@@ -85,7 +87,7 @@ class MemoryLimitError(Exception):
 
 def analysis_memory_need(household_bytes: int) -> int:
     """Estimated peak bytes of the analysis stages for staged household rows of this size."""
-    return FIXED_NEED + ANALYSIS_PEAK_FACTOR * household_bytes
+    return FIXED_NEED + int(ANALYSIS_PEAK_FACTOR * household_bytes)
 
 
 def check_analysis_fits(*, households: int, household_bytes: int, usable: int) -> int:
