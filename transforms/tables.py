@@ -258,7 +258,8 @@ def targeting_columns(
 
 ESTIMATES_UNREAD = frozenset({"hh_id", "psu"})
 """Columns the targeting and matching tables do not read once the frame has the PSUs'
-integer codes (the estimator groups those): at 10M households about 0.5 GiB of strings."""
+integer codes (the estimator groups those). The 10M analysis file read without them (and the
+proxies): 2.43 GiB resident, against 2.73 GiB without the proxies alone."""
 
 
 def estimate_columns(
@@ -275,7 +276,8 @@ def estimate_columns(
 FISCAL_UNREAD = frozenset({"hh_id", "strata", "psu", "fpc", STRATUM_CODE, PSU_CODE})
 """Columns of the targeting tables that the fiscal tables never read: identifiers and the
 survey design (fiscal indicators are population totals and shares, without design-based
-SEs); at 10M households about 0.8 GiB of strings and codes."""
+SEs). The 10M analysis file read without them (and the proxies): 2.20 GiB resident, against
+2.73 GiB without the proxies alone."""
 
 
 def fiscal_columns(
