@@ -3,11 +3,12 @@ and the benchmarks; read back from the run's file by the targeting tasks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import polars as pl
 
 from flows.lifecycle import RunContext
-from transforms import tables
-from transforms.config import AuditConfig
+from transforms.config import AuditConfig, HouseholdInput, Targeting
 from transforms.household import Analysis, in_household_order, prepare_households
 from transforms.io.analysis_file import read_analysis
 from transforms.io.memory import check_analysis_fits, usable_memory
@@ -65,33 +66,14 @@ def build_from_staging(
     return build_analysis(households, features, regions, config, derived=derived), need
 
 
-def read_without_proxies(analysis_path: str, config: AuditConfig) -> pl.DataFrame:
-    """The run's analysis file without the proxies, which only the models read (the targeting
-    and fiscal tables do not)."""
+ColumnsOf = Callable[[Sequence[str], HouseholdInput, Targeting], list[str]]
+"""A task's choice of the analysis file's columns (``tables.targeting_columns`` and kin)."""
+
+
+def read_for(analysis_path: str, config: AuditConfig, columns_of: ColumnsOf) -> pl.DataFrame:
+    """The run's analysis file with only the columns a task reads (``columns_of``, e.g.
+    ``tables.fiscal_columns``): every task leaves out the proxies, which only the models read,
+    and some the identifiers and design labels too."""
     names = list(pl.read_parquet_schema(analysis_path))
-    columns = tables.targeting_columns(names, config.inputs.households, config.targeting)
-    return read_analysis(analysis_path, columns)
-
-
-def read_for_matching(analysis_path: str, config: AuditConfig) -> pl.DataFrame:
-    """The run's analysis file without the proxies no matching table reads (at 10M households
-    the proxies are about a third of the file)."""
-    names = list(pl.read_parquet_schema(analysis_path))
-    columns = tables.matching_columns(names, config.inputs.households, config.targeting)
-    return read_analysis(analysis_path, columns)
-
-
-def read_for_fiscal(analysis_path: str, config: AuditConfig) -> pl.DataFrame:
-    """The run's analysis file without the proxies, identifiers and design columns, which no
-    fiscal table reads."""
-    names = list(pl.read_parquet_schema(analysis_path))
-    columns = tables.fiscal_columns(names, config.inputs.households, config.targeting)
-    return read_analysis(analysis_path, columns)
-
-
-def read_for_estimates(analysis_path: str, config: AuditConfig) -> pl.DataFrame:
-    """The run's analysis file as the programme and model targeting tasks read it: without
-    the proxies, the household ids and the PSU labels."""
-    names = list(pl.read_parquet_schema(analysis_path))
-    columns = tables.estimate_columns(names, config.inputs.households, config.targeting)
+    columns = columns_of(names, config.inputs.households, config.targeting)
     return read_analysis(analysis_path, columns)

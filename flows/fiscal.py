@@ -9,7 +9,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.analysis import read_for_fiscal
+from flows.analysis import read_for
 from flows.lifecycle import RunContext, staged_table, write_tables
 from flows.runners import execution_place, run_one
 from transforms import tables
@@ -31,7 +31,7 @@ def fiscal_tables(
     get_run_logger().info("Fiscal feedback computed in %s", execution_place())
     scores = read_model_scores(Path(scores_path), models)
     return tables.fiscal(
-        read_for_fiscal(analysis_path, config),
+        read_for(analysis_path, config, tables.fiscal_columns),
         projection,
         tables.measures(config.programmes, config.poverty_lines),
         programmes=config.programmes,

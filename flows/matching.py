@@ -7,7 +7,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.analysis import read_for_matching
+from flows.analysis import read_for
 from flows.lifecycle import RunContext, staged_table, write_tables
 from flows.runners import execution_place, run_one
 from transforms import tables
@@ -22,7 +22,7 @@ def matching_tables(
     staged regions."""
     get_run_logger().info("Resource matching computed in %s", execution_place())
     return tables.matching(
-        read_for_matching(analysis_path, config),
+        read_for(analysis_path, config, tables.matching_columns),
         regions,
         tables.measures(config.programmes, config.poverty_lines),
         programmes=config.programmes,

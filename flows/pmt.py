@@ -20,7 +20,7 @@ from prefect.futures import as_completed
 
 import models
 from flows import progress
-from flows.analysis import read_for_estimates, read_without_proxies
+from flows.analysis import read_for
 from flows.lifecycle import RunContext, file_sha256, write_tables
 from flows.runners import execution_place, run_each, runs_on_dask
 from models import cache
@@ -161,7 +161,7 @@ def model_targeting_tables(
     (scores,) = read_model_scores(Path(scores_path), [model])
     line, measured = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
     return tables.model_targeting(
-        read_for_estimates(analysis_path, config),
+        read_for(analysis_path, config, tables.estimate_columns),
         scores,
         line=line,
         measured=measured,
@@ -222,7 +222,7 @@ def publish_folds(config: AuditConfig, run: RunContext, scores: ModelScores) -> 
     shares the folds)."""
     line, _ = tables.models_line(config.programmes, config.poverty_lines, config.model_line)
     rows = tables.pmt_folds(
-        read_without_proxies(str(run.analysis_path), config),
+        read_for(str(run.analysis_path), config, tables.targeting_columns),
         scores.fold,
         line=line,
         unit=config.targeting.unit,

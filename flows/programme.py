@@ -7,7 +7,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.analysis import read_for_estimates
+from flows.analysis import read_for
 from flows.lifecycle import RunContext, write_tables
 from flows.runners import execution_place, run_one
 from transforms import tables
@@ -22,7 +22,7 @@ def programme_targeting_tables(
     analysis file."""
     get_run_logger().info("Programme targeting computed in %s", execution_place())
     return tables.programme_targeting(
-        read_for_estimates(analysis_path, config),
+        read_for(analysis_path, config, tables.estimate_columns),
         tables.measures(config.programmes, config.poverty_lines),
         targeting=config.targeting,
         disclosure=config.disclosure,
